@@ -1,0 +1,13 @@
+//! Wire types of mywebrtc's REST API (`/api/v1`).
+//!
+//! Everything a client sends or receives over HTTP is declared here, once, so the
+//! server, the integration tests and third-party tools agree on one shape. Request
+//! bodies reject unknown fields: a misspelt field is an error, never silently ignored.
+
+pub mod error;
+pub mod rest;
+
+pub use error::{ApiError, ErrorCode};
+
+/// Version of the REST API served under `/api/v1`.
+pub const API_VERSION: u32 = 1;

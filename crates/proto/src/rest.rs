@@ -1,0 +1,176 @@
+//! Request and response bodies of `/api/v1`. Times are Unix seconds (UTC).
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// `POST /api/v1/session`: log in.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+/// A user as others see them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UserInfo {
+    pub id: i64,
+    /// Normalised login name: lowercase ASCII letters, digits, `.`, `_`, `-`.
+    pub username: String,
+    pub display_name: String,
+    pub is_admin: bool,
+}
+
+/// The caller's own session: who they are and the CSRF token for state-changing requests.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SessionInfo {
+    pub user: UserInfo,
+    /// Send this in the `X-CSRF-Token` header of every POST/PATCH/PUT/DELETE.
+    pub csrf_token: String,
+    pub session_id: i64,
+}
+
+/// One logged-in device of the caller (`GET /api/v1/sessions`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeviceSession {
+    pub id: i64,
+    /// Browser description, from the User-Agent at login (truncated).
+    pub user_agent: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    /// True for the session this request was made with.
+    pub current: bool,
+}
+
+/// `POST /api/v1/me/password`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// `POST /api/v1/invites/check`: is this invite or setup token usable?
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InviteCheckRequest {
+    pub token: String,
+}
+
+/// Reply to an invite check.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct InviteCheck {
+    /// `setup` for the first-admin link, `registration` for an invite link.
+    pub kind: InviteKind,
+    /// Whether the account created with it will be an administrator.
+    pub is_admin: bool,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InviteKind {
+    Setup,
+    Registration,
+}
+
+/// `POST /api/v1/register`: create an account with an invite or setup token.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    pub token: String,
+    pub username: String,
+    /// Optional; defaults to the username.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    pub password: String,
+}
+
+/// `POST /api/v1/admin/users`: an administrator creates an account.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserRequest {
+    pub username: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    pub password: String,
+    #[serde(default)]
+    pub is_admin: bool,
+}
+
+/// A user as an administrator sees them (`GET /api/v1/admin/users`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AdminUserInfo {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub is_admin: bool,
+    pub disabled: bool,
+    pub created_at: i64,
+}
+
+/// `PATCH /api/v1/admin/users/{id}`: change flags of an account. Absent fields stay as they are.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    #[serde(default)]
+    pub disabled: Option<bool>,
+    #[serde(default)]
+    pub is_admin: Option<bool>,
+}
+
+/// `POST /api/v1/admin/invites`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInviteRequest {
+    /// Lifetime of the link in hours (1 to 720); default 72.
+    #[serde(default)]
+    pub expires_in_hours: Option<u32>,
+    /// Whether the account created with it is an administrator.
+    #[serde(default)]
+    pub is_admin: bool,
+}
+
+/// A freshly created invite link. The token is shown once and stored only as a hash.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CreatedInvite {
+    pub id: i64,
+    pub url: String,
+    pub expires_at: i64,
+}
+
+/// An invite as listed for administrators (without its secret).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct InviteInfo {
+    pub id: i64,
+    pub is_admin: bool,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+/// `GET /readyz` and `GET /healthz` body.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_fields_are_rejected() {
+        let err = serde_json::from_str::<LoginRequest>(r#"{"username":"a","password":"b","admin":true}"#)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("unknown field `admin`"), "{err}");
+    }
+
+    #[test]
+    fn error_codes_are_snake_case() {
+        let s = serde_json::to_string(&crate::ApiError::new(crate::ErrorCode::InvalidCredentials, "x")).unwrap();
+        assert_eq!(s, r#"{"code":"invalid_credentials","message":"x"}"#);
+    }
+}

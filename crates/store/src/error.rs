@@ -1,0 +1,19 @@
+use thiserror::Error;
+
+/// What can go wrong in a store call. Domain refusals are their own variants so callers
+/// can answer with a specific error; everything else is a database failure.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("username already taken")]
+    UsernameTaken,
+    #[error("no such record")]
+    NotFound,
+    #[error("invite is unknown, expired or already used")]
+    InviteInvalid,
+    #[error("operation would leave no enabled administrator")]
+    LastAdmin,
+    #[error("database error: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("cannot open database: {0}")]
+    Open(String),
+}

@@ -1,0 +1,64 @@
+//! Persistence for mywebrtc.
+//!
+//! One [`Store`] trait holds every query the server needs; [`SqliteStore`] implements it on
+//! an embedded SQLite file (the default), and a PostgreSQL implementation will sit beside it
+//! for scale-out. Methods are synchronous and take the current time as an argument, so the
+//! store never reads a clock itself: the async server calls them from blocking tasks.
+//!
+//! Durability: SQLite runs in WAL mode with `synchronous=FULL`, so a write that returned
+//! `Ok` survives a `kill -9` or power loss; callers acknowledge to clients only after that.
+
+mod error;
+mod model;
+mod schema;
+mod sqlite;
+
+pub use error::StoreError;
+pub use model::*;
+pub use sqlite::SqliteStore;
+
+/// Every query of the server, over whatever database backs it.
+pub trait Store: Send + Sync + 'static {
+    /// Cheap round-trip to the database, for readiness checks.
+    fn ping(&self) -> Result<(), StoreError>;
+
+    // --- users
+    /// Fails with [`StoreError::UsernameTaken`] if the (normalised) name exists.
+    fn create_user(&self, user: &NewUser, now: i64) -> Result<User, StoreError>;
+    fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError>;
+    fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
+    fn list_users(&self) -> Result<Vec<User>, StoreError>;
+    fn set_password_hash(&self, id: i64, password_hash: &str) -> Result<(), StoreError>;
+    /// Changes the flags given; refuses with [`StoreError::LastAdmin`] to leave no enabled admin.
+    /// Disabling a user also ends all their sessions.
+    fn update_user_flags(&self, id: i64, disabled: Option<bool>, is_admin: Option<bool>) -> Result<User, StoreError>;
+    /// Deletes the user and their sessions; refuses with [`StoreError::LastAdmin`].
+    fn delete_user(&self, id: i64) -> Result<(), StoreError>;
+    fn count_enabled_admins(&self) -> Result<u64, StoreError>;
+
+    // --- sessions (one per logged-in device)
+    fn create_session(&self, session: &NewSession) -> Result<i64, StoreError>;
+    /// The unexpired session with this token hash and its (enabled) user.
+    fn session_by_token_hash(&self, token_hash: &[u8], now: i64) -> Result<Option<(Session, User)>, StoreError>;
+    /// Records activity and slides the idle expiry forward (never past `absolute_expires_at`).
+    fn touch_session(&self, id: i64, now: i64, expires_at: i64) -> Result<(), StoreError>;
+    fn list_sessions(&self, user_id: i64, now: i64) -> Result<Vec<Session>, StoreError>;
+    /// Deletes one of `user_id`'s sessions; `false` if it was not theirs or did not exist.
+    fn delete_session(&self, user_id: i64, session_id: i64) -> Result<bool, StoreError>;
+    /// Ends every session of the user except `keep`.
+    fn delete_sessions_of_user(&self, user_id: i64, keep: Option<i64>) -> Result<u64, StoreError>;
+
+    // --- invites (registration links and the first-admin setup link)
+    fn create_invite(&self, invite: &NewInvite) -> Result<i64, StoreError>;
+    /// The invite if it is unused and unexpired (and, for a setup link, no admin exists yet).
+    fn usable_invite(&self, token_hash: &[u8], now: i64) -> Result<Option<Invite>, StoreError>;
+    /// Atomically burns the invite and creates the account it grants.
+    /// Fails with [`StoreError::InviteInvalid`] if the invite is not usable.
+    fn redeem_invite(&self, token_hash: &[u8], user: &NewUser, now: i64) -> Result<User, StoreError>;
+    fn list_invites(&self) -> Result<Vec<Invite>, StoreError>;
+    /// Removes unused setup links, so only the newest printed one works.
+    fn delete_setup_invites(&self) -> Result<(), StoreError>;
+}
+
+#[cfg(test)]
+mod tests;
