@@ -4,6 +4,7 @@
 //! Nothing here does I/O except through the [`store::Store`] handed in, and the rate
 //! limiter takes the current time as an argument, so every rule is tested directly.
 
+pub mod invites;
 pub mod names;
 pub mod password;
 pub mod ratelimit;

@@ -1,1 +1,20 @@
-fn main() {}
+//! The mywebrtc binary: wires configuration, store and web server together, and offers the
+//! administration commands. All behaviour lives in the library crates.
+
+mod cli;
+mod config;
+mod logging;
+mod serve;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let args = cli::Args::parse();
+    match cli::run(args) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

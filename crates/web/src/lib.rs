@@ -1,0 +1,26 @@
+//! The HTTPS face of mywebrtc: REST API under `/api/v1`, device sessions, CSRF and origin
+//! checks, security headers, and the embedded browser client.
+//!
+//! The binary builds a [`WebConfig`] and a [`store::Store`], then calls [`Server::bind`] and
+//! [`Server::run`]. Handlers do no blocking work on the async runtime: database calls and
+//! password hashing run on the blocking pool (see [`state::AppState::blocking`]).
+
+mod api;
+mod assets;
+mod config;
+mod cookie;
+mod error;
+mod extract;
+mod openapi;
+mod redirect;
+mod security;
+mod server;
+mod state;
+mod tls;
+mod util;
+
+pub use config::{TlsSource, WebConfig};
+pub use openapi::openapi_json;
+pub use server::{derive_public_url, Server};
+pub use tls::{load_or_create_self_signed, CertPaths};
+pub use util::unix_now;

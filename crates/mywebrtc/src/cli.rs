@@ -1,0 +1,201 @@
+//! Command line: `serve` and the administration commands, which work on the same database
+//! file while the server runs (SQLite WAL lets both take turns).
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Parser, Subcommand};
+use store::{SqliteStore, Store};
+
+use crate::config::{Config, FlagOverrides};
+
+#[derive(Parser, Debug)]
+#[command(name = "mywebrtc", version, about = "Self-hosted secure real-time communication server")]
+pub struct Args {
+    /// Configuration file (default: ./mywebrtc.toml if it exists).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Data directory (database, TLS certificate).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the server.
+    Serve {
+        /// HTTPS listen address, e.g. 0.0.0.0:443.
+        #[arg(long)]
+        listen: Option<String>,
+        /// Plain-HTTP redirect listen address, or "off".
+        #[arg(long)]
+        http_listen: Option<String>,
+        /// Public base URL used in links, e.g. https://chat.example.org.
+        #[arg(long)]
+        public_url: Option<String>,
+    },
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage registration links.
+    Invite {
+        #[command(subcommand)]
+        command: InviteCommand,
+    },
+    /// Print the OpenAPI document of the REST API.
+    Openapi,
+}
+
+#[derive(Subcommand, Debug)]
+enum UserCommand {
+    /// Create an account (asks for the password, or reads it with --password-stdin).
+    Add {
+        username: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List accounts.
+    List,
+    /// Set a new password; the user is signed out everywhere.
+    Passwd {
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Disable an account and sign it out everywhere.
+    Disable { username: String },
+    /// Enable a disabled account.
+    Enable { username: String },
+    /// Delete an account.
+    Delete { username: String },
+}
+
+#[derive(Subcommand, Debug)]
+enum InviteCommand {
+    /// Create a one-time registration link.
+    Create {
+        /// Hours until the link expires.
+        #[arg(long, default_value_t = 72)]
+        hours: u32,
+        /// The account created with the link is an administrator.
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let mut flags = FlagOverrides { data_dir: args.data_dir, ..Default::default() };
+    if let Command::Serve { listen, http_listen, public_url } = &args.command {
+        flags.listen = listen.clone();
+        flags.http_redirect_listen = http_listen.clone();
+        flags.public_url = public_url.clone();
+    }
+    let cfg = Config::load(args.config.as_deref(), flags)?;
+    match args.command {
+        Command::Serve { .. } => crate::serve::run(cfg),
+        Command::User { command } => user(&cfg, command),
+        Command::Invite { command: InviteCommand::Create { hours, admin } } => invite(&cfg, hours, admin),
+        Command::Openapi => {
+            println!("{}", web::openapi_json());
+            Ok(())
+        }
+    }
+}
+
+fn open_store(cfg: &Config) -> Result<SqliteStore> {
+    SqliteStore::open(&cfg.db_path()).with_context(|| format!("opening database {}", cfg.db_path().display()))
+}
+
+fn find(store: &dyn Store, username: &str) -> Result<store::User> {
+    let name = auth::normalize_username(username).map_err(|e| anyhow!("{username:?}: {e}"))?;
+    store.user_by_username(&name)?.ok_or_else(|| anyhow!("no user named {name:?}"))
+}
+
+fn read_password(from_stdin: bool) -> Result<String> {
+    if from_stdin || !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).context("reading password from standard input")?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_owned());
+    }
+    let first = rpassword::prompt_password("Password: ")?;
+    let again = rpassword::prompt_password("Repeat password: ")?;
+    if first != again {
+        bail!("the passwords do not match");
+    }
+    Ok(first)
+}
+
+fn user(cfg: &Config, cmd: UserCommand) -> Result<()> {
+    let store = open_store(cfg)?;
+    match cmd {
+        UserCommand::Add { username, display_name, admin, password_stdin } => {
+            let password = read_password(password_stdin)?;
+            let new = auth::prepare_new_user(&username, display_name.as_deref(), &password, admin)?;
+            let u = store.create_user(&new, web::unix_now())?;
+            println!("created user {} (id {}){}", u.username, u.id, if u.is_admin { " with admin rights" } else { "" });
+        }
+        UserCommand::List => {
+            println!("{:<6} {:<32} {:<6} {:<9} display name", "id", "username", "admin", "disabled");
+            for u in store.list_users()? {
+                println!("{:<6} {:<32} {:<6} {:<9} {}", u.id, u.username, u.is_admin, u.disabled, u.display_name);
+            }
+        }
+        UserCommand::Passwd { username, password_stdin } => {
+            let u = find(&store, &username)?;
+            let password = read_password(password_stdin)?;
+            if let Some(why) = auth::password::policy_violation(&password) {
+                bail!("{why}");
+            }
+            let hash = auth::password::hash(&password).map_err(|e| anyhow!("hashing password: {e}"))?;
+            store.set_password_hash(u.id, &hash)?;
+            let n = store.delete_sessions_of_user(u.id, None)?;
+            println!("password of {} changed; {n} session(s) signed out", u.username);
+        }
+        UserCommand::Disable { username } => {
+            let u = find(&store, &username)?;
+            store.update_user_flags(u.id, Some(true), None)?;
+            println!("disabled {} and signed it out everywhere", u.username);
+        }
+        UserCommand::Enable { username } => {
+            let u = find(&store, &username)?;
+            store.update_user_flags(u.id, Some(false), None)?;
+            println!("enabled {}", u.username);
+        }
+        UserCommand::Delete { username } => {
+            let u = find(&store, &username)?;
+            store.delete_user(u.id)?;
+            println!("deleted {}", u.username);
+        }
+    }
+    Ok(())
+}
+
+fn invite(cfg: &Config, hours: u32, admin: bool) -> Result<()> {
+    if !(1..=720).contains(&hours) {
+        bail!("--hours must be between 1 and 720");
+    }
+    let store = open_store(cfg)?;
+    let link = auth::invites::create_link(
+        &store,
+        &cfg.public_url()?,
+        store::InviteKind::Registration,
+        admin,
+        None,
+        Duration::from_secs(u64::from(hours) * 3600),
+        web::unix_now(),
+    )?;
+    println!("{}", link.url);
+    eprintln!("one-time registration link (expires in {hours} h{})", if admin { ", grants admin rights" } else { "" });
+    Ok(())
+}

@@ -1,0 +1,263 @@
+//! Configuration: built-in defaults, overridden by `mywebrtc.toml`, then by `MYWEBRTC_*`
+//! environment variables (`__` separates sections: `MYWEBRTC_TLS__CERT_FILE`), then by flags.
+//! Any unknown key or bad value stops the start with a message naming the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Directory for the database, TLS certificate and other state.
+    pub data_dir: PathBuf,
+    /// HTTPS listen address.
+    pub listen: String,
+    /// Plain-HTTP listener that only redirects to HTTPS; empty or "off" disables it.
+    pub http_redirect_listen: String,
+    /// Public base URL for links (`https://chat.example.org`); empty: derived from `listen`.
+    pub public_url: String,
+    pub tls: TlsConfig,
+    pub session: SessionConfig,
+    pub log: LogConfig,
+    pub limits: LimitsConfig,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain; with `key_file`. Empty: self-signed certificate in `data_dir/tls`.
+    pub cert_file: String,
+    pub key_file: String,
+    /// Extra host names or IP addresses for the self-signed certificate.
+    pub extra_names: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    pub idle_hours: u64,
+    pub max_days: u64,
+    pub setup_link_minutes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// tracing filter, e.g. "info" or "web=debug,info"; RUST_LOG overrides it.
+    pub level: String,
+    /// "text" or "json".
+    pub format: String,
+    /// Include client IP addresses in request logs (off: privacy by default).
+    pub client_ip: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    pub max_body_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            listen: "127.0.0.1:8443".into(),
+            http_redirect_listen: "127.0.0.1:8080".into(),
+            public_url: String::new(),
+            tls: TlsConfig::default(),
+            session: SessionConfig::default(),
+            log: LogConfig::default(),
+            limits: LimitsConfig::default(),
+        }
+    }
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self { idle_hours: 14 * 24, max_days: 90, setup_link_minutes: 60 }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { level: "info".into(), format: "text".into(), client_ip: false }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self { max_body_bytes: 64 * 1024 }
+    }
+}
+
+/// Values given as command-line flags (highest precedence). Only set fields override.
+#[derive(Debug, Default, Serialize)]
+pub struct FlagOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_redirect_listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+}
+
+pub const DEFAULT_FILE: &str = "mywebrtc.toml";
+
+impl Config {
+    /// Loads the layered configuration. `file`: an explicit path must exist; without one,
+    /// `./mywebrtc.toml` is read if present.
+    pub fn load(file: Option<&Path>, flags: FlagOverrides) -> Result<Self> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(p) => {
+                if !p.exists() {
+                    bail!("configuration file {} does not exist", p.display());
+                }
+                fig = fig.merge(Toml::file_exact(p));
+            }
+            None if Path::new(DEFAULT_FILE).exists() => fig = fig.merge(Toml::file_exact(DEFAULT_FILE)),
+            None => {}
+        }
+        fig = fig.merge(Env::prefixed("MYWEBRTC_").split("__")).merge(Serialized::defaults(flags));
+        let cfg: Config = fig.extract().map_err(|e| anyhow::anyhow!("invalid configuration: {}", describe(e)))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<()> {
+        self.listen_addr()?;
+        self.redirect_addr()?;
+        if !self.public_url.is_empty() && !self.public_url.starts_with("https://") {
+            bail!("invalid configuration: key `public_url`: must start with https:// (got {:?})", self.public_url);
+        }
+        if self.tls.cert_file.is_empty() != self.tls.key_file.is_empty() {
+            bail!("invalid configuration: keys `tls.cert_file` and `tls.key_file` must be set together");
+        }
+        if self.session.idle_hours == 0 || self.session.max_days == 0 || self.session.setup_link_minutes == 0 {
+            bail!("invalid configuration: `session.idle_hours`, `session.max_days` and `session.setup_link_minutes` must be at least 1");
+        }
+        if !(1024..=16 * 1024 * 1024).contains(&self.limits.max_body_bytes) {
+            bail!("invalid configuration: key `limits.max_body_bytes`: must be between 1024 and 16777216");
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            bail!("invalid configuration: key `log.format`: must be \"text\" or \"json\" (got {:?})", self.log.format);
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr> {
+        self.listen
+            .parse()
+            .with_context(|| format!("invalid configuration: key `listen`: {:?} is not an address like 127.0.0.1:8443", self.listen))
+    }
+
+    pub fn redirect_addr(&self) -> Result<Option<SocketAddr>> {
+        match self.http_redirect_listen.as_str() {
+            "" | "off" => Ok(None),
+            s => s.parse().map(Some).with_context(|| {
+                format!("invalid configuration: key `http_redirect_listen`: {s:?} is not an address like 127.0.0.1:8080 (or \"off\")")
+            }),
+        }
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("mywebrtc.sqlite")
+    }
+
+    /// The public URL for links printed by the CLI (the server derives it from the bound port).
+    pub fn public_url(&self) -> Result<String> {
+        Ok(if self.public_url.is_empty() { web::derive_public_url(self.listen_addr()?) } else { self.public_url.clone() })
+    }
+
+    pub fn web_config(&self) -> Result<web::WebConfig> {
+        let mut w = web::WebConfig::with_defaults(self.listen_addr()?, &self.data_dir);
+        w.http_redirect_listen = self.redirect_addr()?;
+        w.public_url = (!self.public_url.is_empty()).then(|| self.public_url.clone());
+        if !self.tls.cert_file.is_empty() {
+            w.tls = web::TlsSource::Files { cert: self.tls.cert_file.clone().into(), key: self.tls.key_file.clone().into() };
+        } else {
+            let mut extra = self.tls.extra_names.clone();
+            if let Some(host) = self.public_url.strip_prefix("https://").and_then(|r| r.split(['/', ':']).next()) {
+                extra.push(host.to_owned());
+            }
+            w.tls = web::TlsSource::SelfSigned { dir: self.data_dir.join("tls"), extra_names: extra };
+        }
+        w.session_idle = Duration::from_secs(self.session.idle_hours * 3600);
+        w.session_max = Duration::from_secs(self.session.max_days * 86400);
+        w.setup_link_ttl = Duration::from_secs(self.session.setup_link_minutes * 60);
+        w.max_body_bytes = self.limits.max_body_bytes;
+        w.log_client_ip = self.log.client_ip;
+        Ok(w)
+    }
+}
+
+/// figment's errors, one line each, with the key path and where the value came from.
+fn describe(e: figment::Error) -> String {
+    e.into_iter()
+        .map(|e| {
+            let key = if e.path.is_empty() { String::new() } else { format!("key `{}`: ", e.path.join(".")) };
+            let from = e.metadata.as_ref().map(|m| format!(" (from {})", m.name)).unwrap_or_default();
+            format!("{key}{}{from}", e.kind)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_str(toml: &str) -> Result<Config> {
+        let dir = tempfile::tempdir()?;
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, toml)?;
+        Config::load(Some(&p), FlagOverrides::default())
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = load_str("").unwrap();
+        assert_eq!(c.listen, "127.0.0.1:8443");
+        assert_eq!(c.public_url().unwrap(), "https://127.0.0.1:8443");
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = load_str("listen = 5").unwrap_err().to_string();
+        assert!(e.contains("key `listen`"), "{e}");
+        let e = load_str("listen = \"nonsense\"").unwrap_err().to_string();
+        assert!(e.contains("key `listen`"), "{e}");
+        let e = load_str("[session]\nidle_hours = \"x\"").unwrap_err().to_string();
+        assert!(e.contains("session.idle_hours"), "{e}");
+        let e = load_str("lisen = \"127.0.0.1:1\"").unwrap_err().to_string();
+        assert!(e.contains("lisen"), "{e}");
+        let e = load_str("public_url = \"http://x\"").unwrap_err().to_string();
+        assert!(e.contains("public_url"), "{e}");
+        let e = load_str("[tls]\ncert_file = \"a.pem\"").unwrap_err().to_string();
+        assert!(e.contains("tls.key_file"), "{e}");
+    }
+
+    #[test]
+    fn flags_override_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "listen = \"127.0.0.1:1000\"\nhttp_redirect_listen = \"off\"").unwrap();
+        let c = Config::load(Some(&p), FlagOverrides { listen: Some("127.0.0.1:2000".into()), ..Default::default() }).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:2000");
+        assert_eq!(c.redirect_addr().unwrap(), None);
+    }
+
+    #[test]
+    fn the_documented_example_is_valid() {
+        let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../mywebrtc.example.toml");
+        Config::load(Some(Path::new(example)), FlagOverrides::default()).unwrap();
+    }
+}

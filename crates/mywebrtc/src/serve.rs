@@ -1,0 +1,57 @@
+//! `mywebrtc serve`: open the store, bind, announce, run until SIGINT/SIGTERM.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+
+use crate::config::Config;
+
+pub fn run(cfg: Config) -> Result<()> {
+    crate::logging::init(&cfg.log);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    rt.block_on(serve(cfg))
+}
+
+async fn serve(cfg: Config) -> Result<()> {
+    let started = std::time::Instant::now();
+    let store = store::SqliteStore::open(&cfg.db_path())
+        .with_context(|| format!("opening database {}", cfg.db_path().display()))?;
+    let server = web::Server::bind(cfg.web_config()?, Arc::new(store))?;
+    println!("mywebrtc {} listening on {}", env!("CARGO_PKG_VERSION"), server.public_url());
+    if let Some(addr) = server.http_redirect_addr() {
+        println!("plain HTTP on http://{addr} redirects to HTTPS");
+    }
+    if let Some(link) = server.setup_link()? {
+        let minutes = cfg.session.setup_link_minutes;
+        println!();
+        println!("No administrator exists yet. Open this link in a browser within {minutes} minutes");
+        println!("to create the first admin account (it works once; restart for a new one):");
+        println!();
+        println!("    {}", link.url);
+        println!();
+        println!("(or create one on the command line: mywebrtc user add NAME --admin)");
+    }
+    tracing::info!(startup_ms = started.elapsed().as_millis() as u64, "ready");
+    server.run(shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,37 @@
+//! Routes of `/api/v1`.
+
+pub mod admin;
+pub mod health;
+pub mod register;
+pub mod session;
+
+use axum::routing::{delete, get, patch, post};
+use axum::Router;
+use proto::ErrorCode;
+
+use crate::error::HttpError;
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/session", post(session::login).get(session::current).delete(session::logout))
+        .route("/sessions", get(session::list))
+        .route("/sessions/{id}", delete(session::revoke))
+        .route("/me/password", post(session::change_password))
+        .route("/invites/check", post(register::check))
+        .route("/register", post(register::register))
+        .route("/admin/users", get(admin::list_users).post(admin::create_user))
+        .route("/admin/users/{id}", patch(admin::update_user).delete(admin::delete_user))
+        .route("/admin/invites", get(admin::list_invites).post(admin::create_invite))
+        .route("/openapi.json", get(crate::openapi::serve))
+        .fallback(no_route)
+        .method_not_allowed_fallback(no_method)
+}
+
+async fn no_route() -> HttpError {
+    HttpError::new(axum::http::StatusCode::NOT_FOUND, ErrorCode::NoRoute, "no such API endpoint")
+}
+
+async fn no_method() -> HttpError {
+    HttpError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, ErrorCode::NoRoute, "method not allowed on this endpoint")
+}

@@ -1,0 +1,195 @@
+//! Login, logout, the caller's devices, password change.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use proto::rest::{ChangePasswordRequest, DeviceSession, LoginRequest, SessionInfo, UserInfo};
+use proto::{ApiError, ErrorCode};
+
+use crate::cookie;
+use crate::error::HttpError;
+use crate::extract::{ApiJson, Authed};
+use crate::state::AppState;
+use crate::util::sanitize_label;
+
+pub fn user_info(u: &store::User) -> UserInfo {
+    UserInfo { id: u.id, username: u.username.clone(), display_name: u.display_name.clone(), is_admin: u.is_admin }
+}
+
+/// Creates a device session for `user` and answers with it and its cookie.
+pub async fn start_session(
+    state: &AppState,
+    user: store::User,
+    headers: &HeaderMap,
+    status: StatusCode,
+) -> Result<Response, HttpError> {
+    let token = auth::token::new_token();
+    let csrf_token = auth::token::new_token();
+    let now = crate::unix_now();
+    let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("unknown");
+    let new = store::NewSession {
+        token_hash: auth::token::hash_token(&token),
+        user_id: user.id,
+        csrf_token: csrf_token.clone(),
+        user_agent: sanitize_label(user_agent, 200),
+        now,
+        expires_at: now + state.config.session_idle.as_secs() as i64,
+        absolute_expires_at: now + state.config.session_max.as_secs() as i64,
+    };
+    let session_id = state.blocking(move |s| Ok(s.create_session(&new)?)).await?;
+    let info = SessionInfo { user: user_info(&user), csrf_token, session_id };
+    let mut resp = (status, Json(info)).into_response();
+    let cookie = cookie::set_session(&token, state.config.session_max.as_secs())
+        .ok_or_else(|| HttpError::internal("cookie", "unencodable token"))?;
+    resp.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(resp)
+}
+
+/// Log in with username and password; sets the session cookie.
+#[utoipa::path(post, path = "/api/v1/session", tag = "session", request_body = LoginRequest,
+    responses(
+        (status = 200, description = "logged in; `__Host-mwsession` cookie set", body = SessionInfo),
+        (status = 401, description = "invalid_credentials", body = ApiError),
+        (status = 403, description = "account_disabled", body = ApiError),
+        (status = 429, description = "rate_limited", body = ApiError)))]
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> Result<Response, HttpError> {
+    // Rate-limit on what was typed (bounded), so invalid names are throttled too.
+    let account: String = req.username.trim().to_lowercase().chars().take(64).collect();
+    let ip = peer.ip();
+    state.limiter().check(&account, ip, Instant::now()).map_err(HttpError::rate_limited)?;
+
+    let user = match auth::normalize_username(&req.username) {
+        Ok(name) => state.blocking(move |s| Ok(s.user_by_username(&name)?)).await?,
+        Err(_) => None,
+    };
+    let phc = user.as_ref().map(|u| u.password_hash.clone());
+    let password = req.password;
+    // Always run argon2, even for unknown users, so timing does not reveal which names exist.
+    let ok = state
+        .hashing(move || match phc {
+            Some(h) => auth::password::verify(&password, &h),
+            None => {
+                auth::password::verify(&password, auth::password::dummy_hash());
+                false
+            }
+        })
+        .await?;
+    let user = match (ok, user) {
+        (true, Some(u)) => u,
+        _ => {
+            state.limiter().record_failure(&account, ip, Instant::now());
+            tracing::info!("login failed");
+            return Err(HttpError::new(StatusCode::UNAUTHORIZED, ErrorCode::InvalidCredentials, "wrong username or password"));
+        }
+    };
+    state.limiter().record_success(&account);
+    if user.disabled {
+        return Err(HttpError::new(StatusCode::FORBIDDEN, ErrorCode::AccountDisabled, "this account has been disabled"));
+    }
+    tracing::info!(user_id = user.id, "login");
+    start_session(&state, user, &headers, StatusCode::OK).await
+}
+
+/// The caller's session and CSRF token.
+#[utoipa::path(get, path = "/api/v1/session", tag = "session",
+    responses((status = 200, body = SessionInfo), (status = 401, body = ApiError)))]
+pub async fn current(a: Authed) -> Json<SessionInfo> {
+    Json(SessionInfo { user: user_info(&a.user), csrf_token: a.session.csrf_token.clone(), session_id: a.session.id })
+}
+
+/// Log out: ends this device's session and clears the cookie.
+#[utoipa::path(delete, path = "/api/v1/session", tag = "session",
+    responses((status = 204), (status = 401, body = ApiError), (status = 403, description = "csrf_failed", body = ApiError)))]
+pub async fn logout(State(state): State<AppState>, a: Authed) -> Result<Response, HttpError> {
+    let (uid, sid) = (a.user.id, a.session.id);
+    state.blocking(move |s| Ok(s.delete_session(uid, sid)?)).await?;
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    resp.headers_mut().insert(header::SET_COOKIE, cookie::clear_session());
+    Ok(resp)
+}
+
+/// The caller's logged-in devices.
+#[utoipa::path(get, path = "/api/v1/sessions", tag = "session",
+    responses((status = 200, body = Vec<DeviceSession>), (status = 401, body = ApiError)))]
+pub async fn list(State(state): State<AppState>, a: Authed) -> Result<Json<Vec<DeviceSession>>, HttpError> {
+    let (uid, current) = (a.user.id, a.session.id);
+    let now = crate::unix_now();
+    let sessions = state.blocking(move |s| Ok(s.list_sessions(uid, now)?)).await?;
+    Ok(Json(
+        sessions
+            .into_iter()
+            .map(|s| DeviceSession {
+                id: s.id,
+                user_agent: s.user_agent,
+                created_at: s.created_at,
+                last_seen_at: s.last_seen_at,
+                current: s.id == current,
+            })
+            .collect(),
+    ))
+}
+
+/// Sign out one of the caller's devices.
+#[utoipa::path(delete, path = "/api/v1/sessions/{id}", tag = "session",
+    params(("id" = i64, Path, description = "session id")),
+    responses((status = 204), (status = 404, body = ApiError)))]
+pub async fn revoke(State(state): State<AppState>, a: Authed, Path(id): Path<i64>) -> Result<StatusCode, HttpError> {
+    let uid = a.user.id;
+    if state.blocking(move |s| Ok(s.delete_session(uid, id)?)).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(HttpError::not_found("session"))
+    }
+}
+
+/// Change the caller's password; every other device is signed out.
+#[utoipa::path(post, path = "/api/v1/me/password", tag = "session", request_body = ChangePasswordRequest,
+    responses((status = 204), (status = 403, description = "wrong_password", body = ApiError),
+        (status = 422, description = "invalid_field", body = ApiError)))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    a: Authed,
+    ApiJson(req): ApiJson<ChangePasswordRequest>,
+) -> Result<StatusCode, HttpError> {
+    if let Some(why) = auth::password::policy_violation(&req.new_password) {
+        return Err(HttpError::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidField, why).field("new_password"));
+    }
+    let phc = a.user.password_hash.clone();
+    let current = req.current_password;
+    let new = req.new_password;
+    let new_hash = state
+        .hashing(move || {
+            if auth::password::verify(&current, &phc) {
+                Some(auth::password::hash(&new))
+            } else {
+                None
+            }
+        })
+        .await?;
+    let new_hash = match new_hash {
+        None => {
+            return Err(HttpError::new(StatusCode::FORBIDDEN, ErrorCode::WrongPassword, "current password is wrong")
+                .field("current_password"))
+        }
+        Some(h) => h.map_err(|e| HttpError::internal("password hash", e))?,
+    };
+    let (uid, sid) = (a.user.id, a.session.id);
+    state
+        .blocking(move |s| {
+            s.set_password_hash(uid, &new_hash)?;
+            s.delete_sessions_of_user(uid, Some(sid))?;
+            Ok(())
+        })
+        .await?;
+    tracing::info!(user_id = uid, "password changed");
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,52 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where the TLS certificate comes from.
+#[derive(Debug, Clone)]
+pub enum TlsSource {
+    /// PEM files supplied by the operator (e.g. from their CA or an ACME client).
+    Files { cert: PathBuf, key: PathBuf },
+    /// A self-signed certificate generated on first start and kept in this directory.
+    SelfSigned { dir: PathBuf, extra_names: Vec<String> },
+}
+
+/// Everything the web server needs to know; built by the binary from file, env and flags.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// HTTPS listen address; port 0 picks a free port (tests).
+    pub listen: SocketAddr,
+    /// Optional plain-HTTP listener that only redirects to HTTPS.
+    pub http_redirect_listen: Option<SocketAddr>,
+    /// Public base URL (`https://host:port`) used in printed and returned links.
+    /// `None`: derived from the bound HTTPS address.
+    pub public_url: Option<String>,
+    pub tls: TlsSource,
+    /// A session ends after this long without use...
+    pub session_idle: Duration,
+    /// ...and after this long in any case.
+    pub session_max: Duration,
+    /// Lifetime of the first-admin setup link.
+    pub setup_link_ttl: Duration,
+    /// Largest accepted request body for the JSON API.
+    pub max_body_bytes: usize,
+    /// Whether request logs may include the client address (off by default: privacy).
+    pub log_client_ip: bool,
+}
+
+impl WebConfig {
+    /// Defaults for a given listen address and data directory (used by tests and the binary).
+    pub fn with_defaults(listen: SocketAddr, data_dir: &std::path::Path) -> Self {
+        Self {
+            listen,
+            http_redirect_listen: None,
+            public_url: None,
+            tls: TlsSource::SelfSigned { dir: data_dir.join("tls"), extra_names: Vec::new() },
+            session_idle: Duration::from_secs(14 * 24 * 3600),
+            session_max: Duration::from_secs(90 * 24 * 3600),
+            setup_link_ttl: Duration::from_secs(3600),
+            max_body_bytes: 64 * 1024,
+            log_client_ip: false,
+        }
+    }
+}

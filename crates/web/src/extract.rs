@@ -1,0 +1,110 @@
+//! Request extractors: JSON bodies with specific errors, and the logged-in caller.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
+use proto::ErrorCode;
+use serde::de::DeserializeOwned;
+
+use crate::cookie;
+use crate::error::HttpError;
+use crate::state::AppState;
+
+/// Like `axum::Json`, but every way a body can be wrong maps to a specific [`ErrorCode`].
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = HttpError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(rej) => Err(json_rejection(rej)),
+        }
+    }
+}
+
+fn json_rejection(rej: JsonRejection) -> HttpError {
+    let detail = rej.body_text();
+    match rej {
+        JsonRejection::JsonSyntaxError(_) => {
+            HttpError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidJson, detail)
+        }
+        JsonRejection::JsonDataError(_) => {
+            HttpError::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidBody, detail)
+        }
+        JsonRejection::MissingJsonContentType(_) => HttpError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::UnsupportedMediaType,
+            "request body must be sent with Content-Type: application/json",
+        ),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => HttpError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::BodyTooLarge,
+            "request body is too large",
+        ),
+        other => HttpError::new(other.status(), ErrorCode::InvalidBody, other.body_text()),
+    }
+}
+
+/// The caller's valid session and account. State-changing methods must also carry the
+/// session's CSRF token in `X-CSRF-Token`.
+pub struct Authed {
+    pub session: store::Session,
+    pub user: store::User,
+}
+
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// How often a session's last-seen time is written back (not on every request).
+const TOUCH_EVERY_SECS: i64 = 60;
+
+impl FromRequestParts<AppState> for Authed {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = cookie::session_token(&parts.headers).ok_or_else(HttpError::unauthenticated)?;
+        let hash = auth::token::hash_token(&token);
+        let now = crate::unix_now();
+        let idle = state.config.session_idle.as_secs() as i64;
+        let (session, user) = state
+            .blocking(move |s| {
+                let found = s.session_by_token_hash(&hash, now)?;
+                if let Some((sess, _)) = &found {
+                    if now - sess.last_seen_at >= TOUCH_EVERY_SECS {
+                        s.touch_session(sess.id, now, now + idle)?;
+                    }
+                }
+                Ok(found)
+            })
+            .await?
+            .ok_or_else(HttpError::unauthenticated)?;
+        if !is_safe(&parts.method) {
+            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+            if !auth::token::constant_time_eq(sent, &session.csrf_token) {
+                return Err(HttpError::csrf("missing or wrong X-CSRF-Token header"));
+            }
+        }
+        Ok(Authed { session, user })
+    }
+}
+
+/// An [`Authed`] caller who is an administrator.
+pub struct Admin(pub Authed);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let authed = Authed::from_request_parts(parts, state).await?;
+        if !authed.user.is_admin {
+            return Err(HttpError::forbidden("administrator rights required"));
+        }
+        Ok(Admin(authed))
+    }
+}
+
+pub fn is_safe(m: &Method) -> bool {
+    matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
+}

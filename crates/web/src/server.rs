@@ -1,0 +1,152 @@
+//! Binding the listeners and running the HTTPS server (plus the optional HTTP redirect).
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use store::Store;
+
+use crate::config::WebConfig;
+use crate::state::AppState;
+use crate::{api, assets, redirect, security, tls};
+
+pub struct Server {
+    state: AppState,
+    https: std::net::TcpListener,
+    http: Option<std::net::TcpListener>,
+    tls: Arc<rustls::ServerConfig>,
+}
+
+fn bind(addr: SocketAddr, what: &str) -> Result<std::net::TcpListener> {
+    let l = std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen for {what} on {addr}"))?;
+    l.set_nonblocking(true)?;
+    Ok(l)
+}
+
+/// `https://host:port` for a bound address; an unspecified address is shown as `localhost`.
+pub fn derive_public_url(addr: SocketAddr) -> String {
+    match addr.ip() {
+        ip if ip.is_unspecified() => format!("https://localhost:{}", addr.port()),
+        IpAddr::V6(ip) => format!("https://[{ip}]:{}", addr.port()),
+        IpAddr::V4(ip) => format!("https://{ip}:{}", addr.port()),
+    }
+}
+
+impl Server {
+    /// Loads TLS material and binds the listeners, so errors surface before anything runs.
+    pub fn bind(config: WebConfig, store: Arc<dyn Store>) -> Result<Self> {
+        let tls = tls::server_config(&config.tls)?;
+        let https = bind(config.listen, "HTTPS")?;
+        let http = config.http_redirect_listen.map(|a| bind(a, "the HTTP redirect")).transpose()?;
+        let public_url = match &config.public_url {
+            Some(u) => u.clone(),
+            None => derive_public_url(https.local_addr()?),
+        };
+        Ok(Self { state: AppState::new(store, config, public_url), https, http, tls })
+    }
+
+    pub fn local_addr(&self) -> Result<SocketAddr> {
+        Ok(self.https.local_addr()?)
+    }
+
+    pub fn http_redirect_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.state.public_url
+    }
+
+    /// The first-admin link, if no administrator exists yet (a fresh one on every start).
+    pub fn setup_link(&self) -> Result<Option<auth::invites::Link>> {
+        Ok(auth::invites::ensure_setup_link(
+            self.state.store.as_ref(),
+            &self.state.public_url,
+            self.state.config.setup_link_ttl,
+            crate::unix_now(),
+        )?)
+    }
+
+    pub fn router(&self) -> Router {
+        router(self.state.clone())
+    }
+
+    /// Serves until `shutdown` completes, then lets open requests finish (up to 10 s).
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+        let app = router(self.state.clone());
+        let handle = axum_server::Handle::new();
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        {
+            let handle = handle.clone();
+            tokio::spawn(async move {
+                shutdown.await;
+                let _ = stop_tx.send(true);
+                handle.graceful_shutdown(Some(Duration::from_secs(10)));
+            });
+        }
+        let redirect_task = match self.http {
+            Some(l) => {
+                let listener = tokio::net::TcpListener::from_std(l)?;
+                let app = redirect::router(self.state.public_url.to_string());
+                let mut stop = stop_rx.clone();
+                Some(tokio::spawn(async move {
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(async move {
+                            let _ = stop.wait_for(|s| *s).await;
+                        })
+                        .await
+                }))
+            }
+            None => None,
+        };
+        let rustls = axum_server::tls_rustls::RustlsConfig::from_config(self.tls);
+        axum_server::from_tcp_rustls(self.https, rustls)
+            .handle(handle)
+            .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+            .await
+            .context("HTTPS server failed")?;
+        if let Some(t) = redirect_task {
+            t.await.context("redirect server task")?.context("HTTP redirect server failed")?;
+        }
+        Ok(())
+    }
+}
+
+fn router(state: AppState) -> Router {
+    let max_body = state.config.max_body_bytes;
+    let log_ip = state.config.log_client_ip;
+    Router::new()
+        .route("/healthz", get(api::health::healthz))
+        .route("/readyz", get(api::health::readyz))
+        .nest("/api/v1", api::routes())
+        .fallback(assets::serve)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn(security::same_origin))
+        .layer(middleware::from_fn(security::security_headers))
+        .layer(middleware::from_fn(move |req: Request, next: Next| log_request(req, next, log_ip)))
+}
+
+/// One log line per request: method, path (never the query), status, duration.
+/// The client address only when the operator opted in.
+async fn log_request(req: Request, next: Next, log_ip: bool) -> Response {
+    let method = req.method().clone();
+    let path: String = req.uri().path().chars().take(200).collect();
+    let ip = if log_ip { req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()) } else { None };
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    let status = resp.status().as_u16();
+    match ip {
+        Some(ip) => tracing::info!(%method, path, status, ms, client = ip, "request"),
+        None => tracing::info!(%method, path, status, ms, "request"),
+    }
+    resp
+}

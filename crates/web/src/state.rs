@@ -1,0 +1,62 @@
+use std::sync::{Arc, Mutex};
+
+use auth::ratelimit::LoginLimiter;
+use axum::http::StatusCode;
+use store::Store;
+use tokio::sync::Semaphore;
+
+use crate::config::WebConfig;
+use crate::error::HttpError;
+
+/// Shared by every request.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub config: Arc<WebConfig>,
+    /// The resolved public base URL (`https://host:port`, no trailing slash).
+    pub public_url: Arc<str>,
+    pub limiter: Arc<Mutex<LoginLimiter>>,
+    /// Bounds concurrent argon2 computations (19 MiB each) so a login flood cannot exhaust memory.
+    pub hashing: Arc<Semaphore>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, config: WebConfig, public_url: String) -> Self {
+        let permits = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) * 2;
+        Self {
+            store,
+            config: Arc::new(config),
+            public_url: public_url.trim_end_matches('/').into(),
+            limiter: Arc::new(Mutex::new(LoginLimiter::default())),
+            hashing: Arc::new(Semaphore::new(permits)),
+        }
+    }
+
+    /// Runs database work on the blocking pool.
+    pub async fn blocking<T, F>(&self, f: F) -> Result<T, HttpError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Store) -> Result<T, HttpError> + Send + 'static,
+    {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(store.as_ref()))
+            .await
+            .map_err(|e| HttpError::internal("blocking task", e))?
+    }
+
+    /// Runs password hashing or verification on the blocking pool, a bounded number at a time.
+    pub async fn hashing<T, F>(&self, f: F) -> Result<T, HttpError>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let _permit = self.hashing.acquire().await.map_err(|_| {
+            HttpError::new(StatusCode::SERVICE_UNAVAILABLE, proto::ErrorCode::Internal, "server is shutting down")
+        })?;
+        tokio::task::spawn_blocking(f).await.map_err(|e| HttpError::internal("hashing task", e))
+    }
+
+    pub fn limiter(&self) -> std::sync::MutexGuard<'_, LoginLimiter> {
+        self.limiter.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
