@@ -85,9 +85,9 @@ enum UserCommand {
 enum InviteCommand {
     /// Create a one-time registration link.
     Create {
-        /// Hours until the link expires.
-        #[arg(long, default_value_t = 72)]
-        hours: u32,
+        /// How long the link stays valid: a number with s, m, h or d (e.g. 90m, 72h, 7d); at most 30d.
+        #[arg(long, default_value = "72h", value_parser = parse_duration)]
+        expires_in: Duration,
         /// The account created with the link is an administrator.
         #[arg(long)]
         admin: bool,
@@ -105,7 +105,7 @@ pub fn run(args: Args) -> Result<()> {
     match args.command {
         Command::Serve { .. } => crate::serve::run(cfg),
         Command::User { command } => user(&cfg, command),
-        Command::Invite { command: InviteCommand::Create { hours, admin } } => invite(&cfg, hours, admin),
+        Command::Invite { command: InviteCommand::Create { expires_in, admin } } => invite(&cfg, expires_in, admin),
         Command::Openapi => {
             println!("{}", web::openapi_json());
             Ok(())
@@ -181,10 +181,26 @@ fn user(cfg: &Config, cmd: UserCommand) -> Result<()> {
     Ok(())
 }
 
-fn invite(cfg: &Config, hours: u32, admin: bool) -> Result<()> {
-    if !(1..=720).contains(&hours) {
-        bail!("--hours must be between 1 and 720");
+/// `90m`, `72h`, `7d`, `30s` → a duration between 1 s and 30 days.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().map_err(|_| format!("{s:?}: expected a number followed by s, m, h or d"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n.saturating_mul(60),
+        "h" | "" => n.saturating_mul(3600),
+        "d" => n.saturating_mul(86400),
+        _ => return Err(format!("{s:?}: unit must be s, m, h or d")),
+    };
+    if secs == 0 || secs > 30 * 86400 {
+        return Err(format!("{s:?}: must be between 1s and 30d"));
     }
+    Ok(Duration::from_secs(secs))
+}
+
+fn invite(cfg: &Config, expires_in: Duration, admin: bool) -> Result<()> {
     let store = open_store(cfg)?;
     let link = auth::invites::create_link(
         &store,
@@ -192,10 +208,30 @@ fn invite(cfg: &Config, hours: u32, admin: bool) -> Result<()> {
         store::InviteKind::Registration,
         admin,
         None,
-        Duration::from_secs(u64::from(hours) * 3600),
+        expires_in,
         web::unix_now(),
     )?;
     println!("{}", link.url);
-    eprintln!("one-time registration link (expires in {hours} h{})", if admin { ", grants admin rights" } else { "" });
+    eprintln!(
+        "one-time registration link, valid for {} s{}",
+        expires_in.as_secs(),
+        if admin { ", grants admin rights" } else { "" }
+    );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("72"), Ok(Duration::from_secs(72 * 3600)));
+        for bad in ["", "0s", "31d", "5w", "-1h", "99999999999999999999d", "h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -17,10 +17,6 @@ async fn serve(cfg: Config) -> Result<()> {
     let store = store::SqliteStore::open(&cfg.db_path())
         .with_context(|| format!("opening database {}", cfg.db_path().display()))?;
     let server = web::Server::bind(cfg.web_config()?, Arc::new(store))?;
-    println!("mywebrtc {} listening on {}", env!("CARGO_PKG_VERSION"), server.public_url());
-    if let Some(addr) = server.http_redirect_addr() {
-        println!("plain HTTP on http://{addr} redirects to HTTPS");
-    }
     if let Some(link) = server.setup_link()? {
         let minutes = cfg.session.setup_link_minutes;
         println!();
@@ -30,7 +26,13 @@ async fn serve(cfg: Config) -> Result<()> {
         println!("    {}", link.url);
         println!();
         println!("(or create one on the command line: mywebrtc user add NAME --admin)");
+        println!();
     }
+    if let Some(addr) = server.http_redirect_addr() {
+        println!("plain HTTP on http://{addr} redirects to HTTPS");
+    }
+    // Printed last: once this line is out, the server accepts connections.
+    println!("mywebrtc {} listening on {}", env!("CARGO_PKG_VERSION"), server.public_url());
     tracing::info!(startup_ms = started.elapsed().as_millis() as u64, "ready");
     server.run(shutdown_signal()).await?;
     tracing::info!("stopped");

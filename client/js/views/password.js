@@ -1,0 +1,37 @@
+// @ts-check
+import { api, ApiFailure } from '../api.js';
+import { h, field, errorBox, busy } from '../dom.js';
+
+/** Change password; other devices are signed out by the server. */
+export function passwordView() {
+  const cur = field('pw-current', 'Current password', { type: 'password', autocomplete: 'current-password', required: true });
+  const next = field('pw-new', 'New password (at least 8 characters)', { type: 'password', autocomplete: 'new-password', required: true, minlength: 8 });
+  const again = field('pw-new2', 'Repeat new password', { type: 'password', autocomplete: 'new-password', required: true });
+  const err = errorBox();
+  const ok = h('p', { class: 'ok', role: 'status', hidden: true }, 'Password changed. Your other devices have been signed out.');
+  const form = /** @type {HTMLFormElement} */ (
+    h('form', { class: 'card', id: 'password-form' },
+      h('h2', {}, 'Change password'), cur.row, next.row, again.row, err.box, ok,
+      h('button', { type: 'submit', class: 'primary' }, 'Change password'))
+  );
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    err.show(null);
+    ok.hidden = true;
+    if (next.input.value !== again.input.value) {
+      err.show('The new passwords do not match.');
+      return;
+    }
+    busy(form, async () => {
+      try {
+        await api('POST', '/me/password', { current_password: cur.input.value, new_password: next.input.value });
+        form.reset();
+        ok.hidden = false;
+      } catch (e) {
+        if (e instanceof ApiFailure && e.code === 'wrong_password') err.show('The current password is wrong.');
+        else err.show(e instanceof Error ? e.message : String(e));
+      }
+    });
+  });
+  return form;
+}

@@ -1,0 +1,142 @@
+// @ts-check
+/**
+ * End-to-end harness: starts the real mywebrtc binary on a free port with a throw-away data
+ * directory, and drives Debian's Chromium through playwright-core. Every later feature's
+ * browser tests build on this: `server.userPage(browser, name)` gives a logged-in page for
+ * a fresh account, so N users are N calls.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const BIN = process.env.MYWEBRTC_BIN || resolve(here, '../../target/debug/mywebrtc');
+export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+export const PASSWORD = 'correct horse battery';
+
+/** Flags this machine needs; fake devices stand in for camera and microphone. */
+export const CHROMIUM_ARGS = [
+  '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+  '--disable-sync', '--disable-quic', '--no-first-run',
+  '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+];
+
+export async function launchBrowser() {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+}
+
+/**
+ * A running server. Stop it with `stop()` (SIGTERM) or `kill9()`.
+ * @typedef {Awaited<ReturnType<typeof startServer>>} TestServer
+ */
+
+/**
+ * Starts the binary. Resolves once it printed its URL (and setup link, if any).
+ * @param {{ dataDir?: string, config?: string, env?: Record<string,string> }} [opts]
+ */
+export async function startServer(opts = {}) {
+  const dataDir = opts.dataDir || mkdtempSync(join(tmpdir(), 'mywebrtc-e2e-'));
+  const configPath = join(dataDir, 'test.toml');
+  writeFileSync(configPath, `data_dir = ${JSON.stringify(dataDir)}
+listen = "127.0.0.1:0"
+http_redirect_listen = "off"
+${opts.config || ''}
+`);
+  const proc = spawn(BIN, ['--config', configPath, 'serve'], {
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn', ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  proc.stderr.on('data', (d) => { stderr += d; });
+  const exited = new Promise((res) => proc.once('exit', (code, sig) => res({ code, sig })));
+  const ready = await new Promise((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`server did not start in 20 s\n${stdout}\n${stderr}`)), 20_000);
+    proc.stdout.on('data', (d) => {
+      stdout += d;
+      // The "listening on" line comes last, after the setup link if there is one.
+      const url = /listening on (https:\/\/\S+)\n/.exec(stdout)?.[1];
+      const setup = /(https:\/\/\S+\/setup#\S+)/.exec(stdout)?.[1];
+      if (url) { clearTimeout(timer); res({ url, setup }); }
+    });
+    exited.then(() => { clearTimeout(timer); rej(new Error(`server exited early\n${stdout}\n${stderr}`)); });
+  });
+
+  // The port was chosen at bind time; tell the CLI so the links it prints are right.
+  writeFileSync(configPath, `public_url = ${JSON.stringify(ready.url)}\n`, { flag: 'a' });
+
+  /** Runs an admin CLI command against the same data directory. */
+  function cli(/** @type {string[]} */ args, input = '') {
+    const r = spawnSync(BIN, ['--config', configPath, ...args], { input, encoding: 'utf8', env: { ...process.env, RUST_LOG: 'warn' } });
+    if (r.status !== 0) throw new Error(`mywebrtc ${args.join(' ')} failed: ${r.stderr}`);
+    return r.stdout.trim();
+  }
+
+  const server = {
+    url: /** @type {string} */ (ready.url),
+    setupUrl: /** @type {string|undefined} */ (ready.setup),
+    dataDir,
+    configPath,
+    pid: proc.pid,
+    cli,
+    /** Creates an account through the CLI (works while the server runs). */
+    addUser(/** @type {string} */ name, { admin = false, password = PASSWORD } = {}) {
+      return cli(['user', 'add', name, '--password-stdin', ...(admin ? ['--admin'] : [])], `${password}\n`);
+    },
+    /**
+     * A new browser context logged in as `name` (the account is created first unless `create: false`).
+     * @param {import('playwright-core').Browser} browser
+     * @param {string} name
+     * @param {{admin?: boolean, create?: boolean, password?: string}} [o]
+     */
+    async userPage(browser, name, o = {}) {
+      if (o.create !== false) server.addUser(name, { admin: o.admin, password: o.password });
+      const context = await browser.newContext({ ignoreHTTPSErrors: true });
+      const page = await context.newPage();
+      await page.goto(server.url);
+      await login(page, name, o.password || PASSWORD);
+      await page.locator('#whoami').waitFor();
+      return { context, page };
+    },
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      await exited;
+    },
+    async kill9() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      await exited;
+    },
+    /** Stops the server and removes its data directory. */
+    async dispose() {
+      await server.stop();
+      if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+    logs: () => stderr,
+  };
+  return server;
+}
+
+/**
+ * Fills the sign-in form.
+ * @param {import('playwright-core').Page} page
+ */
+export async function login(page, name, password = PASSWORD) {
+  await page.locator('#login-username').fill(name);
+  await page.locator('#login-password').fill(password);
+  await page.locator('#login-form button[type=submit]').click();
+}
+
+/**
+ * Fills the registration form of a setup or invite link.
+ * @param {import('playwright-core').Page} page
+ */
+export async function register(page, name, password = PASSWORD, displayName = '') {
+  await page.locator('#reg-username').fill(name);
+  if (displayName) await page.locator('#reg-display').fill(displayName);
+  await page.locator('#reg-password').fill(password);
+  await page.locator('#reg-password2').fill(password);
+  await page.locator('#register-form button[type=submit]').click();
+}
