@@ -29,9 +29,7 @@ impl fmt::Display for NameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let msg = match self {
             NameError::UsernameLength => "username must be 2 to 32 characters long",
-            NameError::UsernameCharacters => {
-                "username may contain only letters a-z, digits, '.', '_' and '-'"
-            }
+            NameError::UsernameCharacters => "username may contain only letters a-z, digits, '.', '_' and '-'",
             NameError::UsernameStart => "username must start and end with a letter or digit",
             NameError::DisplayNameEmpty => "display name must not be empty",
             NameError::DisplayNameLength => "display name must be at most 64 characters long",
@@ -110,7 +108,16 @@ mod tests {
 
     #[test]
     fn confusable_and_hostile_usernames_are_refused() {
-        for bad in ["аlice" /* cyrillic a */, "al\u{200B}ice", "a", "-bob", "bob.", "x'; DROP TABLE users;--", "<script>", ""] {
+        for bad in [
+            "аlice", /* cyrillic a */
+            "al\u{200B}ice",
+            "a",
+            "-bob",
+            "bob.",
+            "x'; DROP TABLE users;--",
+            "<script>",
+            "",
+        ] {
             assert!(normalize_username(bad).is_err(), "{bad:?} accepted");
         }
         assert_eq!(normalize_username(&"a".repeat(33)), Err(NameError::UsernameLength));

@@ -154,9 +154,9 @@ impl Config {
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr> {
-        self.listen
-            .parse()
-            .with_context(|| format!("invalid configuration: key `listen`: {:?} is not an address like 127.0.0.1:8443", self.listen))
+        self.listen.parse().with_context(|| {
+            format!("invalid configuration: key `listen`: {:?} is not an address like 127.0.0.1:8443", self.listen)
+        })
     }
 
     pub fn redirect_addr(&self) -> Result<Option<SocketAddr>> {
@@ -174,7 +174,11 @@ impl Config {
 
     /// The public URL for links printed by the CLI (the server derives it from the bound port).
     pub fn public_url(&self) -> Result<String> {
-        Ok(if self.public_url.is_empty() { web::derive_public_url(self.listen_addr()?) } else { self.public_url.clone() })
+        Ok(if self.public_url.is_empty() {
+            web::derive_public_url(self.listen_addr()?)
+        } else {
+            self.public_url.clone()
+        })
     }
 
     pub fn web_config(&self) -> Result<web::WebConfig> {
@@ -182,7 +186,10 @@ impl Config {
         w.http_redirect_listen = self.redirect_addr()?;
         w.public_url = (!self.public_url.is_empty()).then(|| self.public_url.clone());
         if !self.tls.cert_file.is_empty() {
-            w.tls = web::TlsSource::Files { cert: self.tls.cert_file.clone().into(), key: self.tls.key_file.clone().into() };
+            w.tls = web::TlsSource::Files {
+                cert: self.tls.cert_file.clone().into(),
+                key: self.tls.key_file.clone().into(),
+            };
         } else {
             let mut extra = self.tls.extra_names.clone();
             if let Some(host) = self.public_url.strip_prefix("https://").and_then(|r| r.split(['/', ':']).next()) {
@@ -250,7 +257,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c.toml");
         std::fs::write(&p, "listen = \"127.0.0.1:1000\"\nhttp_redirect_listen = \"off\"").unwrap();
-        let c = Config::load(Some(&p), FlagOverrides { listen: Some("127.0.0.1:2000".into()), ..Default::default() }).unwrap();
+        let c = Config::load(Some(&p), FlagOverrides { listen: Some("127.0.0.1:2000".into()), ..Default::default() })
+            .unwrap();
         assert_eq!(c.listen, "127.0.0.1:2000");
         assert_eq!(c.redirect_addr().unwrap(), None);
     }

@@ -261,17 +261,14 @@ impl Store for SqliteStore {
     }
 
     fn delete_session(&self, user_id: i64, session_id: i64) -> Result<bool, StoreError> {
-        let n = self
-            .conn()
-            .execute("DELETE FROM sessions WHERE id = ?1 AND user_id = ?2", params![session_id, user_id])?;
+        let n =
+            self.conn().execute("DELETE FROM sessions WHERE id = ?1 AND user_id = ?2", params![session_id, user_id])?;
         Ok(n > 0)
     }
 
     fn delete_sessions_of_user(&self, user_id: i64, keep: Option<i64>) -> Result<u64, StoreError> {
-        let n = self.conn().execute(
-            "DELETE FROM sessions WHERE user_id = ?1 AND id IS NOT ?2",
-            params![user_id, keep],
-        )?;
+        let n =
+            self.conn().execute("DELETE FROM sessions WHERE user_id = ?1 AND id IS NOT ?2", params![user_id, keep])?;
         Ok(n as u64)
     }
 
@@ -293,15 +290,19 @@ impl Store for SqliteStore {
         self.write_tx(|tx| {
             let invite = usable_invite_in(tx, token_hash, now)?.ok_or(StoreError::InviteInvalid)?;
             let user = insert_user(tx, &NewUser { is_admin: invite.is_admin, ..user.clone() }, now)?;
-            tx.execute("UPDATE invites SET used_at = ?1, used_by = ?2 WHERE id = ?3", params![now, user.id, invite.id])?;
+            tx.execute(
+                "UPDATE invites SET used_at = ?1, used_by = ?2 WHERE id = ?3",
+                params![now, user.id, invite.id],
+            )?;
             Ok(user)
         })
     }
 
     fn list_invites(&self) -> Result<Vec<Invite>, StoreError> {
         let conn = self.conn();
-        let mut stmt =
-            conn.prepare(&format!("SELECT {INVITE_COLS} FROM invites WHERE kind = 'registration' ORDER BY created_at DESC"))?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {INVITE_COLS} FROM invites WHERE kind = 'registration' ORDER BY created_at DESC"
+        ))?;
         let rows = stmt.query_map([], invite_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

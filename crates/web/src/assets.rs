@@ -13,7 +13,8 @@ pub async fn serve(uri: Uri) -> Response {
     let path = uri.path().trim_start_matches('/');
     if let Some(file) = Client::get(path) {
         let mime = mime_guess::from_path(path).first_or_octet_stream();
-        return ([(header::CONTENT_TYPE, mime.as_ref()), (header::CACHE_CONTROL, "no-cache")], file.data).into_response();
+        return ([(header::CONTENT_TYPE, mime.as_ref()), (header::CACHE_CONTROL, "no-cache")], file.data)
+            .into_response();
     }
     // Paths with an extension are files: a missing one is a 404, not the app.
     let last = path.rsplit('/').next().unwrap_or("");

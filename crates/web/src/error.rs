@@ -72,7 +72,8 @@ impl From<store::StoreError> for HttpError {
         use store::StoreError as S;
         match e {
             S::UsernameTaken => {
-                Self::new(StatusCode::CONFLICT, ErrorCode::UsernameTaken, "this username is already taken").field("username")
+                Self::new(StatusCode::CONFLICT, ErrorCode::UsernameTaken, "this username is already taken")
+                    .field("username")
             }
             S::NotFound => Self::not_found("record"),
             S::InviteInvalid => Self::new(

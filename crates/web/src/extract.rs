@@ -28,9 +28,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 fn json_rejection(rej: JsonRejection) -> HttpError {
     let detail = rej.body_text();
     match rej {
-        JsonRejection::JsonSyntaxError(_) => {
-            HttpError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidJson, detail)
-        }
+        JsonRejection::JsonSyntaxError(_) => HttpError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidJson, detail),
         JsonRejection::JsonDataError(_) => {
             HttpError::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidBody, detail)
         }
@@ -39,11 +37,9 @@ fn json_rejection(rej: JsonRejection) -> HttpError {
             ErrorCode::UnsupportedMediaType,
             "request body must be sent with Content-Type: application/json",
         ),
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => HttpError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorCode::BodyTooLarge,
-            "request body is too large",
-        ),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            HttpError::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::BodyTooLarge, "request body is too large")
+        }
         other => HttpError::new(other.status(), ErrorCode::InvalidBody, other.body_text()),
     }
 }

@@ -8,15 +8,28 @@ use crate::api;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "mywebrtc REST API", version = "1",
-        description = "Accounts, sessions and administration of a mywebrtc server. Every error body is an ApiError with a stable `code`. State-changing requests need the session's CSRF token in `X-CSRF-Token` and, from browsers, a same-origin `Origin`."),
+    info(
+        title = "mywebrtc REST API",
+        version = "1",
+        description = "Accounts, sessions and administration of a mywebrtc server. Every error body is an ApiError with a stable `code`. State-changing requests need the session's CSRF token in `X-CSRF-Token` and, from browsers, a same-origin `Origin`."
+    ),
     paths(
-        api::health::healthz, api::health::readyz,
-        api::session::login, api::session::current, api::session::logout,
-        api::session::list, api::session::revoke, api::session::change_password,
-        api::register::check, api::register::register,
-        api::admin::list_users, api::admin::create_user, api::admin::update_user, api::admin::delete_user,
-        api::admin::create_invite, api::admin::list_invites,
+        api::health::healthz,
+        api::health::readyz,
+        api::session::login,
+        api::session::current,
+        api::session::logout,
+        api::session::list,
+        api::session::revoke,
+        api::session::change_password,
+        api::register::check,
+        api::register::register,
+        api::admin::list_users,
+        api::admin::create_user,
+        api::admin::update_user,
+        api::admin::delete_user,
+        api::admin::create_invite,
+        api::admin::list_invites,
     ),
     components(schemas(proto::ApiError, proto::ErrorCode))
 )]

@@ -57,10 +57,8 @@ fn check_origin(req: &Request) -> Result<(), HttpError> {
         return Err(HttpError::csrf("cross-site request refused"));
     }
     let Some(origin) = headers.get(header::ORIGIN) else { return Ok(()) };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| req.uri().authority().map(|a| a.as_str()));
+    let host =
+        headers.get(header::HOST).and_then(|h| h.to_str().ok()).or_else(|| req.uri().authority().map(|a| a.as_str()));
     let expected = host.map(|h| format!("https://{h}"));
     match (origin.to_str().ok(), expected) {
         (Some(o), Some(e)) if o.eq_ignore_ascii_case(&e) => Ok(()),

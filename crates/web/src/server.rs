@@ -139,7 +139,8 @@ fn router(state: AppState) -> Router {
 async fn log_request(req: Request, next: Next, log_ip: bool) -> Response {
     let method = req.method().clone();
     let path: String = req.uri().path().chars().take(200).collect();
-    let ip = if log_ip { req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()) } else { None };
+    let ip =
+        if log_ip { req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()) } else { None };
     let start = Instant::now();
     let resp = next.run(req).await;
     let ms = start.elapsed().as_secs_f64() * 1000.0;

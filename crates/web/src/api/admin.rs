@@ -5,7 +5,9 @@ use std::time::Duration;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use proto::rest::{AdminUserInfo, CreateInviteRequest, CreateUserRequest, CreatedInvite, InviteInfo, UpdateUserRequest};
+use proto::rest::{
+    AdminUserInfo, CreateInviteRequest, CreateUserRequest, CreatedInvite, InviteInfo, UpdateUserRequest,
+};
 use proto::{ApiError, ErrorCode};
 
 use crate::error::HttpError;
@@ -41,7 +43,9 @@ pub async fn create_user(
     ApiJson(req): ApiJson<CreateUserRequest>,
 ) -> Result<(StatusCode, Json<AdminUserInfo>), HttpError> {
     let new_user = state
-        .hashing(move || auth::prepare_new_user(&req.username, req.display_name.as_deref(), &req.password, req.is_admin))
+        .hashing(move || {
+            auth::prepare_new_user(&req.username, req.display_name.as_deref(), &req.password, req.is_admin)
+        })
         .await??;
     let now = crate::unix_now();
     let user = state.blocking(move |s| Ok(s.create_user(&new_user, now)?)).await?;
@@ -69,7 +73,11 @@ pub async fn update_user(
 #[utoipa::path(delete, path = "/api/v1/admin/users/{id}", tag = "admin",
     params(("id" = i64, Path, description = "user id")),
     responses((status = 204), (status = 404, body = ApiError), (status = 409, description = "last_admin", body = ApiError)))]
-pub async fn delete_user(State(state): State<AppState>, Admin(a): Admin, Path(id): Path<i64>) -> Result<StatusCode, HttpError> {
+pub async fn delete_user(
+    State(state): State<AppState>,
+    Admin(a): Admin,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, HttpError> {
     state.blocking(move |s| Ok(s.delete_user(id)?)).await?;
     tracing::info!(by = a.user.id, user_id = id, "account deleted");
     Ok(StatusCode::NO_CONTENT)
@@ -125,7 +133,13 @@ pub async fn list_invites(State(state): State<AppState>, _a: Admin) -> Result<Js
     Ok(Json(
         invites
             .into_iter()
-            .map(|i| InviteInfo { id: i.id, is_admin: i.is_admin, created_at: i.created_at, expires_at: i.expires_at, used_at: i.used_at })
+            .map(|i| InviteInfo {
+                id: i.id,
+                is_admin: i.is_admin,
+                created_at: i.created_at,
+                expires_at: i.expires_at,
+                used_at: i.used_at,
+            })
             .collect(),
     ))
 }

@@ -1,5 +1,5 @@
-use axum::http::StatusCode;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::Json;
 use proto::rest::Health;
 

@@ -33,5 +33,9 @@ async fn no_route() -> HttpError {
 }
 
 async fn no_method() -> HttpError {
-    HttpError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, ErrorCode::NoRoute, "method not allowed on this endpoint")
+    HttpError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::NoRoute,
+        "method not allowed on this endpoint",
+    )
 }

@@ -88,12 +88,20 @@ pub async fn login(
         _ => {
             state.limiter().record_failure(&account, ip, Instant::now());
             tracing::info!("login failed");
-            return Err(HttpError::new(StatusCode::UNAUTHORIZED, ErrorCode::InvalidCredentials, "wrong username or password"));
+            return Err(HttpError::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::InvalidCredentials,
+                "wrong username or password",
+            ));
         }
     };
     state.limiter().record_success(&account);
     if user.disabled {
-        return Err(HttpError::new(StatusCode::FORBIDDEN, ErrorCode::AccountDisabled, "this account has been disabled"));
+        return Err(HttpError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::AccountDisabled,
+            "this account has been disabled",
+        ));
     }
     tracing::info!(user_id = user.id, "login");
     start_session(&state, user, &headers, StatusCode::OK).await
@@ -161,19 +169,15 @@ pub async fn change_password(
     ApiJson(req): ApiJson<ChangePasswordRequest>,
 ) -> Result<StatusCode, HttpError> {
     if let Some(why) = auth::password::policy_violation(&req.new_password) {
-        return Err(HttpError::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidField, why).field("new_password"));
+        return Err(
+            HttpError::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidField, why).field("new_password")
+        );
     }
     let phc = a.user.password_hash.clone();
     let current = req.current_password;
     let new = req.new_password;
     let new_hash = state
-        .hashing(move || {
-            if auth::password::verify(&current, &phc) {
-                Some(auth::password::hash(&new))
-            } else {
-                None
-            }
-        })
+        .hashing(move || if auth::password::verify(&current, &phc) { Some(auth::password::hash(&new)) } else { None })
         .await?;
     let new_hash = match new_hash {
         None => {

@@ -1,0 +1,248 @@
+//! The real binary as an operator uses it: start, admin CLI while it runs, kill -9 and restart.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mywebrtc");
+const PASSWORD: &str = "correct horse battery";
+
+struct Running {
+    child: Child,
+    url: String,
+    stdout: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn config(dir: &Path) -> PathBuf {
+    let p = dir.join("test.toml");
+    std::fs::write(
+        &p,
+        format!("data_dir = {:?}\nlisten = \"127.0.0.1:0\"\nhttp_redirect_listen = \"off\"\n", dir.join("data")),
+    )
+    .unwrap();
+    p
+}
+
+// The child moves into `Running`, whose Drop kills and waits for it.
+#[allow(clippy::zombie_processes)]
+fn start(cfg: &Path) -> Running {
+    let mut child = Command::new(BIN)
+        .args(["--config", cfg.to_str().unwrap(), "serve"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut stdout = String::new();
+    loop {
+        let mut line = String::new();
+        if out.read_line(&mut line).unwrap_or(0) == 0 {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("server exited before listening: {stdout}");
+        }
+        stdout.push_str(&line);
+        if let Some(url) = line.trim().split("listening on ").nth(1) {
+            return Running { child, url: url.to_owned(), stdout };
+        }
+    }
+}
+
+fn cli(cfg: &Path, args: &[&str], stdin: &str) -> (bool, String, String) {
+    let mut child = Command::new(BIN)
+        .arg("--config")
+        .arg(cfg)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+async fn login(url: &str, name: &str, password: &str) -> (u16, reqwest::Client, Value) {
+    let http = reqwest::Client::builder().danger_accept_invalid_certs(true).cookie_store(true).build().unwrap();
+    let resp = http
+        .post(format!("{url}/api/v1/session"))
+        .json(&json!({"username": name, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let v = resp.json().await.unwrap_or(Value::Null);
+    (status, http, v)
+}
+
+#[tokio::test]
+async fn acknowledged_account_survives_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let server = start(&cfg);
+    assert!(server.stdout.contains("/setup#"), "fresh server prints a setup link:\n{}", server.stdout);
+    assert!(cli(&cfg, &["user", "add", "root", "--admin", "--password-stdin"], &format!("{PASSWORD}\n")).0);
+    let (st, http, me) = login(&server.url, "root", PASSWORD).await;
+    assert_eq!(st, 200);
+    let csrf = me["csrf_token"].as_str().unwrap().to_owned();
+
+    let mut server = server;
+    let mut created = Vec::new();
+    for i in 0..5 {
+        let name = format!("durable{i}");
+        let resp = http
+            .post(format!("{}/api/v1/admin/users", server.url))
+            .header("x-csrf-token", &csrf)
+            .json(&json!({"username": name, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201);
+        created.push(name);
+    }
+    // SIGKILL right after the last 201: no chance to flush anything.
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    drop(server);
+
+    let server = start(&cfg);
+    assert!(!server.stdout.contains("/setup#"), "an admin exists, so no setup link");
+    for name in &created {
+        let (st, _, _) = login(&server.url, name, PASSWORD).await;
+        assert_eq!(st, 200, "{name} lost after kill -9");
+    }
+}
+
+#[tokio::test]
+async fn admin_cli_works_while_the_server_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let server = start(&cfg);
+
+    let (ok, out, _) =
+        cli(&cfg, &["user", "add", "Zoe", "--display-name", "Zoë Z", "--password-stdin"], &format!("{PASSWORD}\n"));
+    assert!(ok);
+    assert!(out.contains("created user zoe"), "{out}");
+    let (ok, _, err) = cli(&cfg, &["user", "add", "zoe", "--password-stdin"], &format!("{PASSWORD}\n"));
+    assert!(!ok && err.contains("already taken"), "{err}");
+    let (ok, _, err) = cli(&cfg, &["user", "add", "bad name!", "--password-stdin"], &format!("{PASSWORD}\n"));
+    assert!(!ok && err.contains("username may contain only"), "{err}");
+    let (ok, _, err) = cli(&cfg, &["user", "add", "weak", "--password-stdin"], "short\n");
+    assert!(!ok && err.contains("at least 8"), "{err}");
+
+    let (st, zoe, _) = login(&server.url, "zoe", PASSWORD).await;
+    assert_eq!(st, 200);
+    let (ok, out, _) = cli(&cfg, &["user", "list"], "");
+    assert!(ok && out.contains("zoe") && out.contains("Zoë Z"), "{out}");
+
+    // passwd signs the user out everywhere
+    let (ok, _, _) = cli(&cfg, &["user", "passwd", "zoe", "--password-stdin"], "a new password\n");
+    assert!(ok);
+    let st = zoe.get(format!("{}/api/v1/session", server.url)).send().await.unwrap().status();
+    assert_eq!(st, 401);
+    assert_eq!(login(&server.url, "zoe", PASSWORD).await.0, 401);
+    assert_eq!(login(&server.url, "zoe", "a new password").await.0, 200);
+
+    assert!(cli(&cfg, &["user", "disable", "zoe"], "").0);
+    assert_eq!(login(&server.url, "zoe", "a new password").await.0, 403);
+    assert!(cli(&cfg, &["user", "enable", "zoe"], "").0);
+    assert_eq!(login(&server.url, "zoe", "a new password").await.0, 200);
+    assert!(cli(&cfg, &["user", "delete", "zoe"], "").0);
+    assert_eq!(login(&server.url, "zoe", "a new password").await.0, 401);
+    let (ok, _, err) = cli(&cfg, &["user", "delete", "zoe"], "");
+    assert!(!ok && err.contains("no user named"), "{err}");
+
+    // invite links from the CLI point at the configured public URL
+    std::fs::write(&cfg, format!("{}public_url = {:?}\n", std::fs::read_to_string(&cfg).unwrap(), server.url)).unwrap();
+    let (ok, out, _) = cli(&cfg, &["invite", "create", "--expires-in", "10m"], "");
+    assert!(ok && out.trim().starts_with(&format!("{}/invite#", server.url)), "{out}");
+    let (ok, _, err) = cli(&cfg, &["invite", "create", "--expires-in", "40d"], "");
+    assert!(!ok && err.contains("30d"), "{err}");
+}
+
+#[test]
+fn invalid_configuration_fails_at_start_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, "listen = \"not an address\"\n").unwrap();
+    let out = Command::new(BIN).args(["--config", cfg.to_str().unwrap(), "serve"]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`listen`"), "{err}");
+
+    std::fs::write(&cfg, "[session]\nidle_hourz = 3\n").unwrap();
+    let out = Command::new(BIN).args(["--config", cfg.to_str().unwrap(), "serve"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("idle_hourz"), "{err}");
+
+    let out = Command::new(BIN)
+        .args(["--config", cfg.to_str().unwrap(), "serve"])
+        .env("MYWEBRTC_LOG__FORMAT", "xml")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
+
+#[test]
+fn no_secret_or_address_in_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let mut child = Command::new(BIN)
+        .args(["--config", cfg.to_str().unwrap(), "serve"])
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut setup = String::new();
+    let url = loop {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0);
+        if line.contains("/setup#") {
+            setup = line.trim().to_owned();
+        }
+        if let Some(u) = line.trim().split("listening on ").nth(1) {
+            break u.to_owned();
+        }
+    };
+    let token = setup.rsplit_once('#').unwrap().1.to_owned();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let http = reqwest::Client::builder().danger_accept_invalid_certs(true).build().unwrap();
+        let r = http
+            .post(format!("{url}/api/v1/register"))
+            .json(&json!({"token": token, "username": "root", "password": "secret-password-123"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let r = http
+            .post(format!("{url}/api/v1/session"))
+            .json(&json!({"username": "root", "password": "wrong-password-456"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    });
+    // SIGTERM for a graceful stop, then read everything it logged.
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let output = child.wait_with_output().unwrap();
+    let logs = String::from_utf8_lossy(&output.stderr);
+    assert!(logs.contains("request"), "request logs expected:\n{logs}");
+    for secret in [token.as_str(), "secret-password-123", "wrong-password-456", "127.0.0.1"] {
+        assert!(!logs.contains(secret), "{secret:?} leaked into logs:\n{logs}");
+    }
+}

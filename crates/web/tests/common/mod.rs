@@ -1,0 +1,118 @@
+//! A real server on a free port with a real SQLite file, and HTTPS clients for it.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use reqwest::header::{HeaderMap, HeaderValue};
+use serde_json::{json, Value};
+use store::Store;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestServer {
+    pub url: String,
+    pub store: Arc<store::SqliteStore>,
+    _dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    pub redirect: Option<std::net::SocketAddr>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+pub async fn start() -> TestServer {
+    start_with(|_| {}).await
+}
+
+pub async fn start_with(tweak: impl FnOnce(&mut web::WebConfig)) -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(store::SqliteStore::open(&dir.path().join("db.sqlite")).unwrap());
+    let mut cfg = web::WebConfig::with_defaults("127.0.0.1:0".parse().unwrap(), dir.path());
+    tweak(&mut cfg);
+    let server = web::Server::bind(cfg, store.clone()).unwrap();
+    let url = server.public_url().to_owned();
+    let redirect = server.http_redirect_addr();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server.run(async move {
+        let _ = rx.await;
+    }));
+    TestServer { url, store, _dir: dir, stop: Some(tx), redirect }
+}
+
+impl TestServer {
+    pub fn add_user(&self, name: &str, admin: bool) -> store::User {
+        let new = auth::prepare_new_user(name, None, PASSWORD, admin).unwrap();
+        self.store.create_user(&new, web::unix_now()).unwrap()
+    }
+
+    /// A client with its own cookie jar, not logged in. Sends the same-origin `Origin`
+    /// header a browser would.
+    pub fn client(&self) -> Client {
+        let mut headers = HeaderMap::new();
+        headers.insert("origin", HeaderValue::from_str(&self.url).unwrap());
+        let http = reqwest::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .cookie_store(true)
+            .default_headers(headers)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Client { http, base: self.url.clone(), csrf: None }
+    }
+
+    /// A logged-in client for a new account.
+    pub async fn user(&self, name: &str, admin: bool) -> Client {
+        self.add_user(name, admin);
+        let mut c = self.client();
+        let (status, _) = c.login(name, PASSWORD).await;
+        assert_eq!(status, 200);
+        c
+    }
+}
+
+pub struct Client {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub csrf: Option<String>,
+}
+
+impl Client {
+    pub async fn login(&mut self, name: &str, password: &str) -> (u16, Value) {
+        let (s, v) = self.call("POST", "/api/v1/session", Some(json!({"username": name, "password": password}))).await;
+        if s == 200 {
+            self.csrf = v["csrf_token"].as_str().map(str::to_owned);
+        }
+        (s, v)
+    }
+
+    pub fn req(&self, method: &str, path: &str) -> reqwest::RequestBuilder {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut r = self.http.request(m, format!("{}{}", self.base, path));
+        if let Some(t) = &self.csrf {
+            r = r.header("x-csrf-token", t);
+        }
+        r
+    }
+
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut r = self.req(method, path);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        send(r).await
+    }
+}
+
+pub async fn send(r: reqwest::RequestBuilder) -> (u16, Value) {
+    let resp = r.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    let v = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    (status, v)
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs every test: Rust unit/integration tests (real SQLite files, real HTTPS server, the real
+# binary), then the browser journeys in Debian's Chromium. Needs: cargo, node/npm, /usr/bin/chromium
+# (.ci/run installs them on a fresh machine).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== cargo test"
+cargo build --workspace --locked
+cargo test --workspace --locked
+
+echo "== browser end-to-end tests"
+cd tests/e2e
+if [ ! -d node_modules/playwright-core ]; then
+  npm ci --no-audit --no-fund
+fi
+MYWEBRTC_BIN="$PWD/../../target/debug/mywebrtc" npm test
