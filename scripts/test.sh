@@ -14,4 +14,4 @@ cd tests/e2e
 if [ ! -d node_modules/playwright-core ]; then
   npm ci --no-audit --no-fund
 fi
-MYWEBRTC_BIN="$PWD/../../target/debug/mywebrtc" npm test
+E2E_SERVER_BIN="$PWD/../../target/debug/mywebrtc" npm test

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
-export const BIN = process.env.MYWEBRTC_BIN || resolve(here, '../../target/debug/mywebrtc');
+export const BIN = process.env.E2E_SERVER_BIN || resolve(here, '../../target/debug/mywebrtc');
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 export const PASSWORD = 'correct horse battery';
 

@@ -111,6 +111,9 @@ pub struct FlagOverrides {
 
 pub const DEFAULT_FILE: &str = "mywebrtc.toml";
 
+const TOP_LEVEL_KEYS: &[&str] =
+    &["data_dir", "listen", "http_redirect_listen", "public_url", "tls", "session", "log", "limits"];
+
 impl Config {
     /// Loads the layered configuration. `file`: an explicit path must exist; without one,
     /// `./mywebrtc.toml` is read if present.
@@ -126,7 +129,13 @@ impl Config {
             None if Path::new(DEFAULT_FILE).exists() => fig = fig.merge(Toml::file_exact(DEFAULT_FILE)),
             None => {}
         }
-        fig = fig.merge(Env::prefixed("MYWEBRTC_").split("__")).merge(Serialized::defaults(flags));
+        // Unrelated MYWEBRTC_* variables (e.g. of test tools) are ignored; within a known
+        // section every key must exist.
+        let env = Env::prefixed("MYWEBRTC_").split("__").filter(|k| {
+            let top = k.as_str().split('.').next().unwrap_or("");
+            TOP_LEVEL_KEYS.iter().any(|t| top.eq_ignore_ascii_case(t))
+        });
+        fig = fig.merge(env).merge(Serialized::defaults(flags));
         let cfg: Config = fig.extract().map_err(|e| anyhow::anyhow!("invalid configuration: {}", describe(e)))?;
         cfg.validate()?;
         Ok(cfg)

@@ -193,6 +193,24 @@ fn invalid_configuration_fails_at_start_naming_the_key() {
         .output()
         .unwrap();
     assert!(!out.status.success());
+
+    // unrelated MYWEBRTC_* variables in the environment do not stop the server...
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, format!("data_dir = {:?}\n", dir.path().join("d"))).unwrap();
+    let out = Command::new(BIN)
+        .args(["--config", good.to_str().unwrap(), "user", "list"])
+        .env("MYWEBRTC_SOMETHING_ELSE", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // ...but a misspelt key inside a known section does
+    let out = Command::new(BIN)
+        .args(["--config", good.to_str().unwrap(), "user", "list"])
+        .env("MYWEBRTC_TLS__CERTFILE", "x")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("tls.certfile"), "{err}");
 }
 
 #[test]

@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod rest;
+pub mod ws;
 
 pub use error::{ApiError, ErrorCode};
 

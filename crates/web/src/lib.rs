@@ -24,3 +24,14 @@ pub use openapi::openapi_json;
 pub use server::{derive_public_url, Server};
 pub use tls::{load_or_create_self_signed, CertPaths};
 pub use util::unix_now;
+
+/// Entry points for the fuzz targets in `fuzz/`: the parsers of untrusted request bytes.
+pub mod fuzzing {
+    /// The session token found in a raw `Cookie` header value, if any.
+    pub fn session_token_from_cookie_header(raw: &[u8]) -> Option<String> {
+        let mut headers = axum::http::HeaderMap::new();
+        let value = axum::http::HeaderValue::from_bytes(raw).ok()?;
+        headers.insert(axum::http::header::COOKIE, value);
+        crate::cookie::session_token(&headers)
+    }
+}

@@ -1,0 +1,346 @@
+//! The signaling protocol: versioned JSON over one WebSocket per browser tab at `/api/v1/ws`.
+//!
+//! Every frame is one JSON object with a `type`. Client requests may carry a numeric `id`;
+//! the server's reply to that request carries the same `id` (`ok` or `error`, or a typed
+//! reply). Server-pushed events carry a per-device sequence number `seq`, used to resume
+//! after a short disconnect. docs/protocol.md describes every message with examples.
+
+use serde::{Deserialize, Serialize};
+
+/// The protocol version this server speaks (sent in `hello`/`welcome`).
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Largest frame the server accepts, in bytes.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+/// Largest `data` of one `call_signal` (an SDP with many candidates fits easily).
+pub const MAX_SIGNAL_BYTES: usize = 48 * 1024;
+
+pub type UserId = i64;
+pub type CallId = u64;
+
+/// What a user shows to their contacts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Presence {
+    Offline,
+    Away,
+    Online,
+    /// In a call (set by the server).
+    Busy,
+    /// Do not disturb: calls are refused.
+    Dnd,
+}
+
+/// What a client may set for one of its connections; `busy` and `offline` are the server's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientPresence {
+    Online,
+    Away,
+    Dnd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Media {
+    Audio,
+    Video,
+}
+
+/// Why a call ended (or never started), as told to each side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// Either side hung up an established call.
+    Hangup,
+    /// The callee declined.
+    Declined,
+    /// The caller gave up before an answer.
+    Cancelled,
+    /// Nobody answered within the ring timeout.
+    NoAnswer,
+    /// The callee is in another call.
+    Busy,
+    /// The callee has no connected device, or is in do-not-disturb.
+    Unavailable,
+    /// Policy forbids this call (e.g. not contacts, or blocked).
+    NotAllowed,
+    /// A participant's device vanished and did not come back within the grace period.
+    ConnectionLost,
+    /// Told to a ringing device when another device of the same user answered.
+    AnsweredElsewhere,
+}
+
+/// Messages from client to server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMessage {
+    /// First frame on a new socket.
+    Hello {
+        /// Protocol version the client speaks.
+        v: u32,
+        /// To continue an earlier device after a disconnect.
+        #[serde(default)]
+        resume: Option<Resume>,
+    },
+    /// Application-level keepalive; answered with `pong`.
+    Ping {
+        #[serde(default)]
+        id: Option<u64>,
+    },
+    /// Set this connection's presence.
+    SetPresence {
+        #[serde(default)]
+        id: Option<u64>,
+        status: ClientPresence,
+    },
+    /// Call a user. Replied to with `call_ringing` (or `call_ended` with a reason).
+    CallInvite {
+        #[serde(default)]
+        id: Option<u64>,
+        callee: UserId,
+        media: Media,
+    },
+    /// Accept a ringing call on this device.
+    CallAccept {
+        #[serde(default)]
+        id: Option<u64>,
+        call_id: CallId,
+    },
+    /// Decline a ringing call (for all of the callee's devices).
+    CallDecline {
+        #[serde(default)]
+        id: Option<u64>,
+        call_id: CallId,
+    },
+    /// End a call: cancels it while ringing (caller), hangs up when established.
+    CallHangup {
+        #[serde(default)]
+        id: Option<u64>,
+        call_id: CallId,
+    },
+    /// Relay WebRTC negotiation (SDP, ICE candidate, ...) to the other device of the call.
+    /// `data` is opaque to the server and at most [`MAX_SIGNAL_BYTES`].
+    CallSignal {
+        #[serde(default)]
+        id: Option<u64>,
+        call_id: CallId,
+        data: serde_json::Value,
+    },
+}
+
+/// Sent in `hello` to continue a device after a short disconnect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resume {
+    pub token: String,
+    /// The highest `seq` the client received.
+    pub last_seq: u64,
+}
+
+impl ClientMessage {
+    /// The request id, if the client sent one.
+    pub fn id(&self) -> Option<u64> {
+        match self {
+            ClientMessage::Hello { .. } => None,
+            ClientMessage::Ping { id }
+            | ClientMessage::SetPresence { id, .. }
+            | ClientMessage::CallInvite { id, .. }
+            | ClientMessage::CallAccept { id, .. }
+            | ClientMessage::CallDecline { id, .. }
+            | ClientMessage::CallHangup { id, .. }
+            | ClientMessage::CallSignal { id, .. } => *id,
+        }
+    }
+}
+
+/// A contact's presence, as pushed to a user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactPresence {
+    pub user: UserId,
+    pub status: Presence,
+}
+
+/// Messages from server to client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// Reply to `hello`.
+    Welcome {
+        v: u32,
+        user: UserId,
+        /// This device's id (stable across resumes).
+        device: u64,
+        /// Present it in a later `hello` to resume this device.
+        resume_token: String,
+        /// True if an earlier device was resumed (missed events follow, in order).
+        resumed: bool,
+        /// Seconds between server heartbeats; the client should reconnect after ~2 missed.
+        heartbeat_secs: u64,
+        /// Current presence of every contact.
+        presence: Vec<ContactPresence>,
+    },
+    /// Resume was not possible (too late, or too much missed): state was sent fresh in
+    /// `welcome`; the client must reload anything else it caches (call state, history).
+    Resync { seq: u64 },
+    /// Success reply to a request without a more specific reply.
+    Ok { id: u64 },
+    /// Failure reply to a request (or, without `id`, to an unparseable frame).
+    Error {
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        id: Option<u64>,
+        code: WsErrorCode,
+        message: String,
+    },
+    Pong {
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        id: Option<u64>,
+    },
+    /// A contact's presence changed.
+    Presence { seq: u64, user: UserId, status: Presence },
+    /// Contact list changed (request received, accepted, removed, blocked): reload it.
+    ContactsChanged { seq: u64, user: UserId, event: ContactEvent },
+    /// Reply to `call_invite`: the callee's devices are ringing.
+    CallRinging {
+        seq: u64,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        id: Option<u64>,
+        call_id: CallId,
+        callee: UserId,
+        media: Media,
+    },
+    /// To every device of the callee.
+    CallIncoming { seq: u64, call_id: CallId, caller: UserId, media: Media },
+    /// To the caller: the callee accepted on one device; start negotiating (the caller offers).
+    CallAccepted { seq: u64, call_id: CallId },
+    /// To either side: the call is over (or never started).
+    CallEnded {
+        seq: u64,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        id: Option<u64>,
+        call_id: CallId,
+        reason: EndReason,
+    },
+    /// Relayed negotiation data from the other side.
+    CallSignal { seq: u64, call_id: CallId, data: serde_json::Value },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactEvent {
+    RequestReceived,
+    RequestAccepted,
+    RequestDeclined,
+    Removed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WsErrorCode {
+    /// The frame is not valid JSON.
+    InvalidJson,
+    /// Valid JSON of the wrong shape (unknown type, missing or unknown field, wrong type).
+    BadMessage,
+    /// `hello` must come first, exactly once.
+    HelloRequired,
+    /// `hello.v` is not supported; the socket is closed.
+    UnsupportedVersion,
+    /// The call does not exist or the sender is not a participant.
+    NoSuchCall,
+    /// The request does not fit the call's state (e.g. accept after it ended).
+    InvalidState,
+    /// This device is already in a call.
+    AlreadyInCall,
+    /// Too many messages; slow down.
+    RateLimited,
+    /// A field is too large (e.g. `call_signal.data`).
+    TooLarge,
+}
+
+impl WsErrorCode {
+    pub fn default_message(self) -> &'static str {
+        match self {
+            WsErrorCode::InvalidJson => "frame is not valid JSON",
+            WsErrorCode::BadMessage => "message has an unknown type or wrong fields",
+            WsErrorCode::HelloRequired => "send hello first, once",
+            WsErrorCode::UnsupportedVersion => "unsupported protocol version",
+            WsErrorCode::NoSuchCall => "no such call, or you are not in it",
+            WsErrorCode::InvalidState => "the call is not in a state that allows this",
+            WsErrorCode::AlreadyInCall => "this device is already in a call",
+            WsErrorCode::RateLimited => "too many messages; slow down",
+            WsErrorCode::TooLarge => "message field too large",
+        }
+    }
+}
+
+/// WebSocket close codes the server uses (4000–4999 are application-defined).
+pub mod close {
+    /// Protocol version not supported.
+    pub const UNSUPPORTED_VERSION: u16 = 4000;
+    /// No frame (or pong) within the heartbeat timeout.
+    pub const HEARTBEAT_TIMEOUT: u16 = 4001;
+    /// The client did not read fast enough; its queue overflowed.
+    pub const TOO_SLOW: u16 = 4002;
+    /// Persistent abuse (rate limit exceeded far beyond the burst).
+    pub const POLICY: u16 = 4003;
+    /// The session was ended (logout, account disabled) or replaced by a resume elsewhere.
+    pub const SESSION_ENDED: u16 = 4004;
+    /// The server is shutting down; reconnect later.
+    pub const GOING_AWAY: u16 = 1001;
+    /// The frame was larger than [`super::MAX_FRAME_BYTES`].
+    pub const TOO_BIG: u16 = 1009;
+}
+
+/// Why a frame could not be decoded, with the request id if one could be read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodeError {
+    pub id: Option<u64>,
+    pub code: WsErrorCode,
+    pub message: String,
+}
+
+/// Decodes one text frame. Errors keep the request `id` when the frame has a readable one,
+/// so the client can match the error to its request.
+pub fn decode_client(frame: &str) -> Result<ClientMessage, DecodeError> {
+    if frame.len() > MAX_FRAME_BYTES {
+        return Err(DecodeError { id: None, code: WsErrorCode::TooLarge, message: "frame too large".into() });
+    }
+    let value: serde_json::Value = serde_json::from_str(frame).map_err(|e| DecodeError {
+        id: None,
+        code: WsErrorCode::InvalidJson,
+        message: e.to_string(),
+    })?;
+    let id = value.get("id").and_then(serde_json::Value::as_u64);
+    serde_json::from_value(value).map_err(|e| DecodeError { id, code: WsErrorCode::BadMessage, message: e.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_requests_and_reports_errors_with_their_id() {
+        let m = decode_client(r#"{"type":"call_invite","id":7,"callee":3,"media":"video"}"#).unwrap();
+        assert_eq!(m, ClientMessage::CallInvite { id: Some(7), callee: 3, media: Media::Video });
+        assert_eq!(m.id(), Some(7));
+        let e = decode_client(r#"{"type":"call_invite","id":8,"callee":"x","media":"video"}"#).unwrap_err();
+        assert_eq!((e.id, e.code), (Some(8), WsErrorCode::BadMessage));
+        let e = decode_client(r#"{"type":"launch_missiles","id":9}"#).unwrap_err();
+        assert_eq!((e.id, e.code), (Some(9), WsErrorCode::BadMessage));
+        let e = decode_client(r#"{"type":"ping","id":1,"extra":1}"#).unwrap_err();
+        assert_eq!(e.code, WsErrorCode::BadMessage);
+        assert_eq!(decode_client("{").unwrap_err().code, WsErrorCode::InvalidJson);
+        assert_eq!(decode_client("[]").unwrap_err().code, WsErrorCode::BadMessage);
+        assert_eq!(decode_client("null").unwrap_err().code, WsErrorCode::BadMessage);
+    }
+
+    #[test]
+    fn server_messages_have_the_documented_shape() {
+        let m = ServerMessage::Presence { seq: 4, user: 2, status: Presence::Busy };
+        assert_eq!(serde_json::to_string(&m).unwrap(), r#"{"type":"presence","seq":4,"user":2,"status":"busy"}"#);
+        let m = ServerMessage::Error { id: Some(3), code: WsErrorCode::NoSuchCall, message: "x".into() };
+        assert_eq!(
+            serde_json::to_string(&m).unwrap(),
+            r#"{"type":"error","id":3,"code":"no_such_call","message":"x"}"#
+        );
+    }
+}
