@@ -1,0 +1,40 @@
+use std::time::Duration;
+
+/// Tunables of the hub. Defaults suit production; tests shorten the timers.
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    /// A call nobody answers ends after this long (missed call for the callee).
+    pub ring_timeout: Duration,
+    /// A device whose connection broke stays (presence, calls) this long for a resume.
+    pub resume_grace: Duration,
+    /// How often the server pings every connection.
+    pub heartbeat_interval: Duration,
+    /// A connection silent (no frame, no pong) this long is considered dead.
+    pub heartbeat_timeout: Duration,
+    /// Events kept per device for replay on resume.
+    pub replay_buffer: usize,
+    /// Sustained messages per second allowed per connection...
+    pub rate_per_sec: f64,
+    /// ...with bursts up to this many.
+    pub rate_burst: f64,
+    /// Refused messages in a row after which the connection is closed.
+    pub rate_strikes_to_close: u32,
+    /// Only contacts may call each other (otherwise any user who has not blocked the other).
+    pub calls_only_between_contacts: bool,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        Self {
+            ring_timeout: Duration::from_secs(45),
+            resume_grace: Duration::from_secs(15),
+            heartbeat_interval: Duration::from_secs(20),
+            heartbeat_timeout: Duration::from_secs(50),
+            replay_buffer: 256,
+            rate_per_sec: 30.0,
+            rate_burst: 120.0,
+            rate_strikes_to_close: 200,
+            calls_only_between_contacts: true,
+        }
+    }
+}

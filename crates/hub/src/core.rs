@@ -1,0 +1,532 @@
+//! Connections, devices, resume, heartbeats and timers. Calls are in `calls.rs`, presence and
+//! relations in `presence.rs`.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::time::Instant;
+
+use proto::ws::{
+    self, close, CallId, ClientMessage, ClientPresence, Presence, Resume, ServerMessage, UserId, WsErrorCode,
+};
+
+use crate::bucket::Bucket;
+use crate::io::{ConnId, DeviceId, Input, Output, Relations};
+use crate::HubConfig;
+
+pub(crate) struct Conn {
+    pub user: UserId,
+    pub session: i64,
+    pub device: Option<DeviceId>,
+    /// Relations loaded at open, used when `hello` loads the user.
+    pub relations: Option<Relations>,
+    pub last_activity: Instant,
+    pub bucket: Bucket,
+}
+
+pub(crate) struct Device {
+    pub user: UserId,
+    pub session: i64,
+    pub conn: Option<ConnId>,
+    pub token: String,
+    pub status: ClientPresence,
+    /// The call this device takes part in (as caller, or as the answering callee device).
+    pub call: Option<CallId>,
+    /// Sequence number of the last event pushed.
+    pub seq: u64,
+    /// Recent events, for replay on resume.
+    pub backlog: VecDeque<(u64, ServerMessage)>,
+    /// Bumped at every detach, so a stale grace timer is recognised.
+    pub grace_gen: u64,
+}
+
+pub(crate) struct User {
+    pub devices: Vec<DeviceId>,
+    pub contacts: HashSet<UserId>,
+    pub blocked: HashSet<UserId>,
+    /// Last presence pushed to contacts.
+    pub shown: Presence,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Timer {
+    Ring(CallId),
+    Grace(DeviceId, u64),
+    Sweep,
+}
+
+/// The signaling hub. See the crate documentation.
+pub struct Hub {
+    pub(crate) cfg: HubConfig,
+    pub(crate) conns: HashMap<ConnId, Conn>,
+    pub(crate) devices: HashMap<DeviceId, Device>,
+    pub(crate) resume_tokens: HashMap<String, DeviceId>,
+    pub(crate) users: HashMap<UserId, User>,
+    pub(crate) calls: HashMap<CallId, crate::calls::Call>,
+    timers: BinaryHeap<Reverse<(Instant, Timer)>>,
+    sweep_scheduled: bool,
+    pub(crate) out: VecDeque<Output>,
+    next_device: DeviceId,
+    pub(crate) next_call: CallId,
+    new_token: Box<dyn FnMut() -> String + Send>,
+}
+
+impl Hub {
+    /// `new_token` makes unguessable resume tokens (the hub has no randomness of its own).
+    pub fn new(cfg: HubConfig, new_token: Box<dyn FnMut() -> String + Send>) -> Self {
+        Self {
+            cfg,
+            conns: HashMap::new(),
+            devices: HashMap::new(),
+            resume_tokens: HashMap::new(),
+            users: HashMap::new(),
+            calls: HashMap::new(),
+            timers: BinaryHeap::new(),
+            sweep_scheduled: false,
+            out: VecDeque::new(),
+            next_device: 1,
+            next_call: 1,
+            new_token,
+        }
+    }
+
+    pub fn config(&self) -> &HubConfig {
+        &self.cfg
+    }
+
+    /// The next output to carry out, if any.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// When [`Hub::handle_timeout`] should be called next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((t, _))| *t)
+    }
+
+    /// Number of open connections (for metrics).
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Number of users with at least one device.
+    pub fn online_users(&self) -> usize {
+        self.users.len()
+    }
+
+    /// The presence a user currently shows to contacts.
+    pub fn presence_of(&self, user: UserId) -> Presence {
+        self.users.get(&user).map(|u| u.shown).unwrap_or(Presence::Offline)
+    }
+
+    /// The user and device behind a connection (for drivers and tests).
+    pub fn conn_info(&self, conn: ConnId) -> Option<(UserId, Option<DeviceId>)> {
+        self.conns.get(&conn).map(|c| (c.user, c.device))
+    }
+
+    pub(crate) fn schedule(&mut self, at: Instant, t: Timer) {
+        self.timers.push(Reverse((at, t)));
+    }
+
+    pub fn handle(&mut self, input: Input, now: Instant) {
+        match input {
+            Input::Open { conn, user, session, relations } => {
+                self.conns.insert(
+                    conn,
+                    Conn {
+                        user,
+                        session,
+                        device: None,
+                        relations: Some(relations),
+                        last_activity: now,
+                        bucket: Bucket::new(self.cfg.rate_burst, now),
+                    },
+                );
+                if !self.sweep_scheduled {
+                    self.sweep_scheduled = true;
+                    self.schedule(now + self.cfg.heartbeat_interval, Timer::Sweep);
+                }
+            }
+            Input::Text { conn, text } => self.on_text(conn, &text, now),
+            Input::Binary { conn } => {
+                if self.touch(conn, now) {
+                    self.reply_error(conn, None, WsErrorCode::BadMessage, "binary frames are not part of the protocol");
+                }
+            }
+            Input::Activity { conn } => {
+                self.touch(conn, now);
+            }
+            Input::Closed { conn, clean } => self.drop_conn(conn, clean, now),
+            Input::Overflow { conn } => {
+                self.out.push_back(Output::Close { conn, code: close::TOO_SLOW, reason: "client too slow" });
+                self.drop_conn(conn, false, now);
+            }
+            Input::RelationChanged { a, b, contacts, blocked, event_for_a, event_for_b } => {
+                self.relation_changed(a, b, contacts, blocked, event_for_a, event_for_b);
+            }
+            Input::SessionsEnded { user, only, keep } => self.sessions_ended(user, only, keep, now),
+        }
+    }
+
+    /// Runs every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(Reverse((at, t))) = self.timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            match t {
+                Timer::Ring(call) => self.ring_timeout(call, now),
+                Timer::Grace(dev, gen) => {
+                    let expired = self.devices.get(&dev).is_some_and(|d| d.conn.is_none() && d.grace_gen == gen);
+                    if expired {
+                        self.remove_device(dev, now);
+                    }
+                }
+                Timer::Sweep => self.sweep(now),
+            }
+        }
+    }
+
+    /// Heartbeat: ping every connection, close those silent for too long.
+    fn sweep(&mut self, now: Instant) {
+        let timeout = self.cfg.heartbeat_timeout;
+        let (mut dead, mut alive) = (Vec::new(), Vec::new());
+        for (id, c) in &self.conns {
+            if now.saturating_duration_since(c.last_activity) >= timeout {
+                dead.push(*id);
+            } else {
+                alive.push(*id);
+            }
+        }
+        for conn in dead {
+            self.out.push_back(Output::Close { conn, code: close::HEARTBEAT_TIMEOUT, reason: "heartbeat timeout" });
+            self.drop_conn(conn, false, now);
+        }
+        for conn in alive {
+            self.out.push_back(Output::Ping { conn });
+        }
+        if self.conns.is_empty() {
+            self.sweep_scheduled = false;
+        } else {
+            self.schedule(now + self.cfg.heartbeat_interval, Timer::Sweep);
+        }
+    }
+
+    /// Records life on a connection; false if it is unknown.
+    fn touch(&mut self, conn: ConnId, now: Instant) -> bool {
+        match self.conns.get_mut(&conn) {
+            Some(c) => {
+                c.last_activity = now;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn on_text(&mut self, conn: ConnId, text: &str, now: Instant) {
+        let (rate, burst, strikes_max) = (self.cfg.rate_per_sec, self.cfg.rate_burst, self.cfg.rate_strikes_to_close);
+        let Some(c) = self.conns.get_mut(&conn) else { return };
+        c.last_activity = now;
+        if !c.bucket.take(rate, burst, now) {
+            if c.bucket.strikes >= strikes_max {
+                self.out.push_back(Output::Close { conn, code: close::POLICY, reason: "rate limit exceeded" });
+                self.drop_conn(conn, true, now);
+            } else {
+                self.reply_error(conn, None, WsErrorCode::RateLimited, WsErrorCode::RateLimited.default_message());
+            }
+            return;
+        }
+        let msg = match ws::decode_client(text) {
+            Ok(m) => m,
+            Err(e) => return self.reply_error(conn, e.id, e.code, &e.message),
+        };
+        let device = c.device;
+        match (msg, device) {
+            (ClientMessage::Hello { v, resume }, None) => self.hello(conn, v, resume, now),
+            (m @ ClientMessage::Hello { .. }, Some(_)) | (m, None) => {
+                self.reply_error(conn, m.id(), WsErrorCode::HelloRequired, WsErrorCode::HelloRequired.default_message())
+            }
+            (ClientMessage::Ping { id }, Some(_)) => self.reply(conn, ServerMessage::Pong { id }),
+            (ClientMessage::SetPresence { id, status }, Some(dev)) => {
+                if let Some(d) = self.devices.get_mut(&dev) {
+                    d.status = status;
+                    let user = d.user;
+                    self.refresh_presence(user);
+                }
+                self.reply_ok(conn, id);
+            }
+            (ClientMessage::CallInvite { id, callee, media }, Some(dev)) => {
+                self.call_invite(dev, id, callee, media, now)
+            }
+            (ClientMessage::CallAccept { id, call_id }, Some(dev)) => self.call_accept(dev, id, call_id, now),
+            (ClientMessage::CallDecline { id, call_id }, Some(dev)) => self.call_decline(dev, id, call_id, now),
+            (ClientMessage::CallHangup { id, call_id }, Some(dev)) => self.call_hangup(dev, id, call_id, now),
+            (ClientMessage::CallSignal { id, call_id, data }, Some(dev)) => self.call_signal(dev, id, call_id, data),
+        }
+    }
+
+    fn hello(&mut self, conn: ConnId, v: u32, resume: Option<Resume>, now: Instant) {
+        if v != ws::PROTOCOL_VERSION {
+            self.reply_error(
+                conn,
+                None,
+                WsErrorCode::UnsupportedVersion,
+                &format!("this server speaks protocol version {}", ws::PROTOCOL_VERSION),
+            );
+            self.out.push_back(Output::Close { conn, code: close::UNSUPPORTED_VERSION, reason: "unsupported version" });
+            self.drop_conn(conn, true, now);
+            return;
+        }
+        let Some(c) = self.conns.get_mut(&conn) else { return };
+        let (user, session) = (c.user, c.session);
+        let relations = c.relations.take().unwrap_or_default();
+        self.users.entry(user).or_insert_with(|| User {
+            devices: Vec::new(),
+            contacts: relations.contacts.iter().copied().collect(),
+            blocked: relations.blocked.iter().copied().collect(),
+            shown: Presence::Offline,
+        });
+
+        // Resume an earlier device of the same session, if the token matches.
+        let resumable = resume.as_ref().and_then(|r| {
+            let dev = *self.resume_tokens.get(&r.token)?;
+            let d = self.devices.get(&dev)?;
+            (d.user == user && d.session == session).then_some((dev, r.last_seq))
+        });
+        if let Some((dev, last_seq)) = resumable {
+            if let Some(old) = self.devices.get(&dev).and_then(|d| d.conn) {
+                if old != conn {
+                    self.out.push_back(Output::Close {
+                        conn: old,
+                        code: close::SESSION_ENDED,
+                        reason: "resumed on another connection",
+                    });
+                    self.conns.remove(&old);
+                }
+            }
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.device = Some(dev);
+            }
+            let Some(d) = self.devices.get_mut(&dev) else { return };
+            d.conn = Some(conn);
+            d.grace_gen += 1;
+            let welcome = self.welcome(user, dev, true);
+            self.reply(conn, welcome);
+            self.replay(dev, conn, last_seq);
+            return;
+        }
+
+        let dev = self.next_device;
+        self.next_device += 1;
+        let token = (self.new_token)();
+        self.resume_tokens.insert(token.clone(), dev);
+        self.devices.insert(
+            dev,
+            Device {
+                user,
+                session,
+                conn: Some(conn),
+                token,
+                status: ClientPresence::Online,
+                call: None,
+                seq: 0,
+                backlog: VecDeque::new(),
+                grace_gen: 0,
+            },
+        );
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.device = Some(dev);
+        }
+        if let Some(u) = self.users.get_mut(&user) {
+            u.devices.push(dev);
+        }
+        let welcome = self.welcome(user, dev, false);
+        self.reply(conn, welcome);
+        self.refresh_presence(user);
+    }
+
+    fn welcome(&self, user: UserId, dev: DeviceId, resumed: bool) -> ServerMessage {
+        let resume_token = self.devices.get(&dev).map(|d| d.token.clone()).unwrap_or_default();
+        ServerMessage::Welcome {
+            v: ws::PROTOCOL_VERSION,
+            user,
+            device: dev,
+            resume_token,
+            resumed,
+            heartbeat_secs: self.cfg.heartbeat_interval.as_secs(),
+            presence: self.contact_presence(user),
+        }
+    }
+
+    /// Sends the events after `last_seq`, or `resync` if some are no longer buffered.
+    fn replay(&mut self, dev: DeviceId, conn: ConnId, last_seq: u64) {
+        let Some(d) = self.devices.get(&dev) else { return };
+        let oldest = d.backlog.front().map(|(s, _)| *s).unwrap_or(d.seq + 1);
+        if last_seq > d.seq || oldest > last_seq + 1 {
+            let seq = d.seq;
+            self.reply(conn, ServerMessage::Resync { seq });
+            return;
+        }
+        let missed: Vec<ServerMessage> =
+            d.backlog.iter().filter(|(s, _)| *s > last_seq).map(|(_, m)| m.clone()).collect();
+        for msg in missed {
+            self.out.push_back(Output::Send { conn, msg });
+        }
+    }
+
+    /// Forgets a connection. Its device is removed at once (`clean`) or after the grace period.
+    pub(crate) fn drop_conn(&mut self, conn: ConnId, clean: bool, now: Instant) {
+        let Some(c) = self.conns.remove(&conn) else { return };
+        let Some(dev) = c.device else { return };
+        let Some(d) = self.devices.get_mut(&dev) else { return };
+        if d.conn != Some(conn) {
+            return;
+        }
+        d.conn = None;
+        if clean {
+            self.remove_device(dev, now);
+        } else {
+            d.grace_gen += 1;
+            let gen = d.grace_gen;
+            self.schedule(now + self.cfg.resume_grace, Timer::Grace(dev, gen));
+        }
+    }
+
+    pub(crate) fn remove_device(&mut self, dev: DeviceId, now: Instant) {
+        self.device_leaves_calls(dev, now);
+        let Some(d) = self.devices.remove(&dev) else { return };
+        self.resume_tokens.remove(&d.token);
+        if let Some(c) = d.conn {
+            self.conns.remove(&c);
+        }
+        let gone = match self.users.get_mut(&d.user) {
+            Some(u) => {
+                u.devices.retain(|x| *x != dev);
+                u.devices.is_empty()
+            }
+            None => false,
+        };
+        self.refresh_presence(d.user);
+        if gone {
+            self.users.remove(&d.user);
+        }
+    }
+
+    fn sessions_ended(&mut self, user: UserId, only: Option<i64>, keep: Option<i64>, now: Instant) {
+        let matches = |s: i64| only.is_none_or(|o| o == s) && keep != Some(s);
+        let devs: Vec<DeviceId> =
+            self.devices.iter().filter(|(_, d)| d.user == user && matches(d.session)).map(|(id, _)| *id).collect();
+        for dev in devs {
+            if let Some(conn) = self.devices.get(&dev).and_then(|d| d.conn) {
+                self.out.push_back(Output::Close { conn, code: close::SESSION_ENDED, reason: "session ended" });
+            }
+            self.remove_device(dev, now);
+        }
+        let conns: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.user == user && c.device.is_none() && matches(c.session))
+            .map(|(id, _)| *id)
+            .collect();
+        for conn in conns {
+            self.out.push_back(Output::Close { conn, code: close::SESSION_ENDED, reason: "session ended" });
+            self.conns.remove(&conn);
+        }
+    }
+
+    // --- sending
+
+    /// Pushes an event to a device: numbered, kept for replay, sent if connected.
+    pub(crate) fn push(&mut self, dev: DeviceId, make: impl FnOnce(u64) -> ServerMessage) {
+        let cap = self.cfg.replay_buffer;
+        let Some(d) = self.devices.get_mut(&dev) else { return };
+        d.seq += 1;
+        let msg = make(d.seq);
+        if let Some(conn) = d.conn {
+            self.out.push_back(Output::Send { conn, msg: msg.clone() });
+        }
+        d.backlog.push_back((d.seq, msg));
+        while d.backlog.len() > cap {
+            d.backlog.pop_front();
+        }
+    }
+
+    pub(crate) fn reply(&mut self, conn: ConnId, msg: ServerMessage) {
+        self.out.push_back(Output::Send { conn, msg });
+    }
+
+    pub(crate) fn reply_ok(&mut self, conn: ConnId, id: Option<u64>) {
+        if let Some(id) = id {
+            self.reply(conn, ServerMessage::Ok { id });
+        }
+    }
+
+    pub(crate) fn reply_error(&mut self, conn: ConnId, id: Option<u64>, code: WsErrorCode, message: &str) {
+        self.reply(conn, ServerMessage::Error { id, code, message: message.to_owned() });
+    }
+
+    /// Reply to the device's current connection (requests always come from a connected device).
+    pub(crate) fn device_conn(&self, dev: DeviceId) -> Option<ConnId> {
+        self.devices.get(&dev).and_then(|d| d.conn)
+    }
+}
+
+impl Hub {
+    /// Checks the hub's internal consistency; used by property tests and fuzzing.
+    /// - a device is in at most one call, and that call names it;
+    /// - every call's caller device (and answering device) points back at it;
+    /// - connections, devices and users agree on each other.
+    #[doc(hidden)]
+    pub fn check_invariants(&self) -> Result<(), String> {
+        use crate::calls::CallState;
+        for (id, d) in &self.devices {
+            if let Some(call) = d.call {
+                let c = self.calls.get(&call).ok_or(format!("device {id} in vanished call {call}"))?;
+                let in_it = c.caller_dev == *id || matches!(c.state, CallState::Active(x) if x == *id);
+                if !in_it {
+                    return Err(format!("device {id} claims call {call} it is not in"));
+                }
+            }
+            if let Some(conn) = d.conn {
+                if self.conns.get(&conn).and_then(|c| c.device) != Some(*id) {
+                    return Err(format!("device {id} and conn {conn} disagree"));
+                }
+            }
+            if !self.users.get(&d.user).is_some_and(|u| u.devices.contains(id)) {
+                return Err(format!("device {id} missing from its user"));
+            }
+            if self.resume_tokens.get(&d.token) != Some(id) {
+                return Err(format!("device {id} has no resume token entry"));
+            }
+        }
+        for (id, c) in &self.calls {
+            if self.devices.get(&c.caller_dev).and_then(|d| d.call) != Some(*id) {
+                return Err(format!("call {id}: caller device not in it"));
+            }
+            match &c.state {
+                CallState::Active(d) => {
+                    if self.devices.get(d).and_then(|x| x.call) != Some(*id) {
+                        return Err(format!("call {id}: answering device not in it"));
+                    }
+                    if c.caller_dev == *d {
+                        return Err(format!("call {id}: device calls itself"));
+                    }
+                }
+                CallState::Ringing(devs) => {
+                    if devs.is_empty() {
+                        return Err(format!("call {id} rings nowhere"));
+                    }
+                    if devs.iter().any(|d| self.devices.get(d).map(|x| x.user) != Some(c.callee)) {
+                        return Err(format!("call {id} rings a device not of the callee"));
+                    }
+                }
+            }
+        }
+        for (id, u) in &self.users {
+            if u.devices.is_empty() {
+                return Err(format!("user {id} loaded without devices"));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,78 @@
+//! What goes into and comes out of the hub.
+
+use std::time::Duration;
+
+use proto::ws::{CallId, EndReason, Media, ServerMessage, UserId};
+
+/// A WebSocket, numbered by the driver.
+pub type ConnId = u64;
+/// A tab's logical presence, numbered by the hub; survives reconnects.
+pub type DeviceId = u64;
+
+/// A user's relations, loaded from the store by the driver when a connection opens.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Relations {
+    /// Accepted contacts: they see each other's presence.
+    pub contacts: Vec<UserId>,
+    /// Users with a block in either direction: no calls, no presence.
+    pub blocked: Vec<UserId>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// An authenticated WebSocket opened (the driver checked session and origin).
+    /// The hub waits for its `hello`.
+    Open { conn: ConnId, user: UserId, session: i64, relations: Relations },
+    /// A text frame arrived.
+    Text { conn: ConnId, text: String },
+    /// A binary frame arrived (not part of the protocol).
+    Binary { conn: ConnId },
+    /// A pong (or any sign of life not carrying a message).
+    Activity { conn: ConnId },
+    /// The socket is gone. `clean`: the client closed it deliberately (tab closed, logout);
+    /// otherwise the device waits `resume_grace` for a resume.
+    Closed { conn: ConnId, clean: bool },
+    /// The driver could not deliver to this connection (queue full): treated as broken.
+    Overflow { conn: ConnId },
+    /// Two users' relation changed in the store (contact request, accept, remove, block).
+    RelationChanged {
+        a: UserId,
+        b: UserId,
+        contacts: bool,
+        blocked: bool,
+        /// Event to tell `a` about `b`, and `b` about `a`.
+        event_for_a: Option<proto::ws::ContactEvent>,
+        event_for_b: Option<proto::ws::ContactEvent>,
+    },
+    /// Sessions ended (logout, revoke, password change, account disabled): close their sockets.
+    /// `only`: just this session; `keep`: all of the user's sessions except this one.
+    SessionsEnded { user: UserId, only: Option<i64>, keep: Option<i64> },
+}
+
+/// How a call went, for the call history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallRecord {
+    pub call_id: CallId,
+    pub caller: UserId,
+    pub callee: UserId,
+    pub media: Media,
+    /// Whether it was answered.
+    pub answered: bool,
+    pub reason: EndReason,
+    /// From invite to answer (or to the end, if never answered).
+    pub ring: Duration,
+    /// From answer to end.
+    pub talk: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Write this message to the connection.
+    Send { conn: ConnId, msg: ServerMessage },
+    /// Send a WebSocket ping (heartbeat).
+    Ping { conn: ConnId },
+    /// Close the connection with this code; the hub has already forgotten it.
+    Close { conn: ConnId, code: u16, reason: &'static str },
+    /// A call is over: persist it in the call history.
+    CallFinished(CallRecord),
+}

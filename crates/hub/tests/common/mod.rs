@@ -1,0 +1,149 @@
+//! A hub with a fake clock and helpers to speak the protocol to it.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use hub::{ConnId, Hub, HubConfig, Input, Output, Relations};
+use proto::ws::{ServerMessage, UserId};
+
+pub struct World {
+    pub hub: Hub,
+    pub now: Instant,
+    /// Everything sent to each connection, in order.
+    pub inbox: HashMap<ConnId, Vec<ServerMessage>>,
+    pub closed: HashMap<ConnId, u16>,
+    pub pings: usize,
+    pub records: Vec<hub::CallRecord>,
+    next_conn: ConnId,
+}
+
+pub fn test_config() -> HubConfig {
+    HubConfig {
+        ring_timeout: Duration::from_secs(45),
+        resume_grace: Duration::from_secs(10),
+        heartbeat_interval: Duration::from_secs(20),
+        heartbeat_timeout: Duration::from_secs(50),
+        ..HubConfig::default()
+    }
+}
+
+impl World {
+    pub fn new() -> Self {
+        Self::with(test_config())
+    }
+
+    pub fn with(cfg: HubConfig) -> Self {
+        let mut n = 0u64;
+        let hub = Hub::new(
+            cfg,
+            Box::new(move || {
+                n += 1;
+                format!("token-{n}")
+            }),
+        );
+        Self {
+            hub,
+            now: Instant::now(),
+            inbox: HashMap::new(),
+            closed: HashMap::new(),
+            pings: 0,
+            records: Vec::new(),
+            next_conn: 1,
+        }
+    }
+
+    pub fn input(&mut self, i: Input) {
+        self.hub.handle(i, self.now);
+        self.drain();
+    }
+
+    pub fn drain(&mut self) {
+        while let Some(o) = self.hub.poll_output() {
+            match o {
+                Output::Send { conn, msg } => self.inbox.entry(conn).or_default().push(msg),
+                Output::Close { conn, code, .. } => {
+                    self.closed.insert(conn, code);
+                }
+                Output::Ping { .. } => self.pings += 1,
+                Output::CallFinished(r) => self.records.push(r),
+            }
+        }
+    }
+
+    pub fn advance(&mut self, d: Duration) {
+        let target = self.now + d;
+        while let Some(t) = self.hub.poll_timeout() {
+            if t > target {
+                break;
+            }
+            self.now = self.now.max(t);
+            self.hub.handle_timeout(self.now);
+            self.drain();
+        }
+        self.now = target;
+    }
+
+    /// Opens a socket for `user` (session = user id unless given) and says hello.
+    pub fn connect(&mut self, user: UserId, contacts: &[UserId]) -> ConnId {
+        self.connect_session(user, user, contacts)
+    }
+
+    pub fn connect_session(&mut self, user: UserId, session: i64, contacts: &[UserId]) -> ConnId {
+        let conn = self.open(user, session, contacts);
+        self.text(conn, r#"{"type":"hello","v":1}"#);
+        conn
+    }
+
+    pub fn open(&mut self, user: UserId, session: i64, contacts: &[UserId]) -> ConnId {
+        let conn = self.next_conn;
+        self.next_conn += 1;
+        self.input(Input::Open {
+            conn,
+            user,
+            session,
+            relations: Relations { contacts: contacts.to_vec(), blocked: vec![] },
+        });
+        conn
+    }
+
+    pub fn text(&mut self, conn: ConnId, text: &str) {
+        self.input(Input::Text { conn, text: text.to_owned() });
+    }
+
+    pub fn msgs(&self, conn: ConnId) -> &[ServerMessage] {
+        self.inbox.get(&conn).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    pub fn last(&self, conn: ConnId) -> Option<&ServerMessage> {
+        self.msgs(conn).last()
+    }
+
+    pub fn clear(&mut self) {
+        self.inbox.clear();
+    }
+
+    /// The call id of the last call_incoming / call_ringing / call_ended seen by `conn`.
+    pub fn call_id(&self, conn: ConnId) -> u64 {
+        self.msgs(conn)
+            .iter()
+            .rev()
+            .find_map(|m| match m {
+                ServerMessage::CallIncoming { call_id, .. }
+                | ServerMessage::CallRinging { call_id, .. }
+                | ServerMessage::CallEnded { call_id, .. } => Some(*call_id),
+                _ => None,
+            })
+            .expect("no call message")
+    }
+
+    pub fn resume_token(&self, conn: ConnId) -> String {
+        self.msgs(conn)
+            .iter()
+            .find_map(|m| match m {
+                ServerMessage::Welcome { resume_token, .. } => Some(resume_token.clone()),
+                _ => None,
+            })
+            .expect("no welcome")
+    }
+}
