@@ -12,6 +12,8 @@ pub enum StoreError {
     InviteInvalid,
     #[error("operation would leave no enabled administrator")]
     LastAdmin,
+    #[error("not possible between these users")]
+    Blocked,
     #[error("database error: {0}")]
     Db(#[from] rusqlite::Error),
     #[error("cannot open database: {0}")]

@@ -8,6 +8,7 @@
 //! Durability: SQLite runs in WAL mode with `synchronous=FULL`, so a write that returned
 //! `Ok` survives a `kill -9` or power loss; callers acknowledge to clients only after that.
 
+mod contacts_sql;
 mod error;
 mod model;
 mod schema;
@@ -58,6 +59,35 @@ pub trait Store: Send + Sync + 'static {
     fn list_invites(&self) -> Result<Vec<Invite>, StoreError>;
     /// Removes unused setup links, so only the newest printed one works.
     fn delete_setup_invites(&self) -> Result<(), StoreError>;
+
+    // --- directory and contacts
+    /// Enabled users whose username or display name starts with `query` (case-insensitive),
+    /// or contains it as a word, except `exclude`.
+    fn search_users(&self, query: &str, exclude: i64, limit: u32) -> Result<Vec<User>, StoreError>;
+    fn contact_list(&self, user: i64) -> Result<ContactList, StoreError>;
+    fn relation_ids(&self, user: i64) -> Result<RelationIds, StoreError>;
+    /// `(are_contacts, blocked_either_way)` between two users.
+    fn relation_between(&self, a: i64, b: i64) -> Result<(bool, bool), StoreError>;
+    /// Sends a contact request; if `to` had asked `from` already, they become contacts.
+    /// [`StoreError::Blocked`] if either blocked the other, [`StoreError::NotFound`] if `to`
+    /// does not exist or is disabled.
+    fn request_contact(&self, from: i64, to: i64, now: i64) -> Result<RequestOutcome, StoreError>;
+    /// `to` answers `from`'s request. [`StoreError::NotFound`] if there is none.
+    fn answer_request(&self, to: i64, from: i64, accept: bool, now: i64) -> Result<(), StoreError>;
+    /// Withdraws `from`'s own pending request. `false` if there was none.
+    fn cancel_request(&self, from: i64, to: i64) -> Result<bool, StoreError>;
+    /// Ends a contact relation (both directions). `false` if they were not contacts.
+    fn remove_contact(&self, user: i64, other: i64) -> Result<bool, StoreError>;
+    /// `user` blocks `other`: contacts and requests between them are removed.
+    fn block(&self, user: i64, other: i64, now: i64) -> Result<(), StoreError>;
+    fn unblock(&self, user: i64, other: i64) -> Result<bool, StoreError>;
+
+    // --- call history
+    fn record_call(&self, call: &CallRow) -> Result<i64, StoreError>;
+    /// Calls the user placed or received, newest first.
+    fn list_calls(&self, user: i64, limit: u32) -> Result<Vec<CallRow>, StoreError>;
+    /// Marks the user's missed calls as seen; returns how many were unseen.
+    fn mark_missed_seen(&self, user: i64) -> Result<u64, StoreError>;
 }
 
 #[cfg(test)]

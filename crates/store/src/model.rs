@@ -88,3 +88,48 @@ pub struct NewInvite {
     pub now: i64,
     pub expires_at: i64,
 }
+
+/// A user's contact list as they see it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContactList {
+    pub contacts: Vec<User>,
+    /// Requests others sent to this user.
+    pub incoming: Vec<User>,
+    /// Requests this user sent, not yet answered.
+    pub outgoing: Vec<User>,
+    /// Users this user blocked.
+    pub blocked: Vec<User>,
+}
+
+/// Ids of a user's contacts, and of users with a block in either direction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RelationIds {
+    pub contacts: Vec<i64>,
+    pub blocked: Vec<i64>,
+}
+
+/// What a contact request did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestOutcome {
+    /// A request is now pending.
+    Requested,
+    /// The other side had already asked: they are now contacts.
+    Accepted,
+    /// They were contacts already.
+    AlreadyContacts,
+}
+
+/// One entry of the call history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallRow {
+    pub id: i64,
+    pub caller: Option<i64>,
+    pub callee: Option<i64>,
+    pub media: String,
+    pub answered: bool,
+    pub reason: String,
+    pub started_at: i64,
+    pub ring_secs: i64,
+    pub talk_secs: i64,
+    pub callee_seen: bool,
+}

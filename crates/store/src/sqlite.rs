@@ -11,18 +11,24 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
 use crate::schema::MIGRATIONS;
-use crate::{Invite, InviteKind, NewInvite, NewSession, NewUser, Session, Store, StoreError, User};
+use crate::{
+    CallRow, ContactList, Invite, InviteKind, NewInvite, NewSession, NewUser, RelationIds, RequestOutcome, Session,
+    Store, StoreError, User,
+};
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
 }
 
 const USER_COLS: &str = "id, username, display_name, password_hash, is_admin, disabled, created_at";
+/// User columns qualified with the alias `u`.
+pub(crate) const USER_COLS_U: &str =
+    "u.id, u.username, u.display_name, u.password_hash, u.is_admin, u.disabled, u.created_at";
 const SESSION_COLS: &str =
     "id, user_id, csrf_token, user_agent, created_at, last_seen_at, expires_at, absolute_expires_at";
 const INVITE_COLS: &str = "id, kind, is_admin, created_by, created_at, expires_at, used_at";
 
-fn user_from_row(r: &Row<'_>) -> rusqlite::Result<User> {
+pub(crate) fn user_from_row(r: &Row<'_>) -> rusqlite::Result<User> {
     user_from_row_at(r, 0)
 }
 
@@ -129,13 +135,16 @@ impl SqliteStore {
         Ok(Self { conn: Mutex::new(conn) })
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll
         // back on drop), so a poisoned lock is safe to keep using.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn write_tx<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    pub(crate) fn write_tx<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
@@ -310,6 +319,46 @@ impl Store for SqliteStore {
     fn delete_setup_invites(&self) -> Result<(), StoreError> {
         self.conn().execute("DELETE FROM invites WHERE kind = 'setup' AND used_at IS NULL", [])?;
         Ok(())
+    }
+
+    fn search_users(&self, query: &str, exclude: i64, limit: u32) -> Result<Vec<User>, StoreError> {
+        self.search_users_impl(query, exclude, limit)
+    }
+    fn contact_list(&self, user: i64) -> Result<ContactList, StoreError> {
+        self.contact_list_impl(user)
+    }
+    fn relation_ids(&self, user: i64) -> Result<RelationIds, StoreError> {
+        self.relation_ids_impl(user)
+    }
+    fn relation_between(&self, a: i64, b: i64) -> Result<(bool, bool), StoreError> {
+        self.relation_between_impl(a, b)
+    }
+    fn request_contact(&self, from: i64, to: i64, now: i64) -> Result<RequestOutcome, StoreError> {
+        self.request_contact_impl(from, to, now)
+    }
+    fn answer_request(&self, to: i64, from: i64, accept: bool, now: i64) -> Result<(), StoreError> {
+        self.answer_request_impl(to, from, accept, now)
+    }
+    fn cancel_request(&self, from: i64, to: i64) -> Result<bool, StoreError> {
+        self.cancel_request_impl(from, to)
+    }
+    fn remove_contact(&self, user: i64, other: i64) -> Result<bool, StoreError> {
+        self.remove_contact_impl(user, other)
+    }
+    fn block(&self, user: i64, other: i64, now: i64) -> Result<(), StoreError> {
+        self.block_impl(user, other, now)
+    }
+    fn unblock(&self, user: i64, other: i64) -> Result<bool, StoreError> {
+        self.unblock_impl(user, other)
+    }
+    fn record_call(&self, call: &CallRow) -> Result<i64, StoreError> {
+        self.record_call_impl(call)
+    }
+    fn list_calls(&self, user: i64, limit: u32) -> Result<Vec<CallRow>, StoreError> {
+        self.list_calls_impl(user, limit)
+    }
+    fn mark_missed_seen(&self, user: i64) -> Result<u64, StoreError> {
+        self.mark_missed_seen_impl(user)
     }
 }
 

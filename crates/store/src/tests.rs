@@ -131,3 +131,78 @@ fn setup_link_dies_once_an_admin_exists() {
     s.create_user(&new_user("cli-admin", true), 1).unwrap();
     assert!(s.usable_invite(&[7; 32], 1).unwrap().is_none());
 }
+
+#[test]
+fn contact_requests_accept_remove_and_block() {
+    let (_d, s) = file_store();
+    let a = s.create_user(&new_user("ann", false), 0).unwrap().id;
+    let b = s.create_user(&new_user("ben", false), 0).unwrap().id;
+    let c = s.create_user(&new_user("cat", false), 0).unwrap().id;
+    assert_eq!(s.request_contact(a, b, 1).unwrap(), RequestOutcome::Requested);
+    assert_eq!(s.request_contact(a, b, 1).unwrap(), RequestOutcome::Requested, "idempotent");
+    assert_eq!(s.contact_list(b).unwrap().incoming[0].id, a);
+    assert_eq!(s.contact_list(a).unwrap().outgoing[0].id, b);
+    assert!(matches!(s.answer_request(a, b, true, 2), Err(StoreError::NotFound)), "only the addressee answers");
+    s.answer_request(b, a, true, 2).unwrap();
+    assert_eq!(s.relation_between(a, b).unwrap(), (true, false));
+    assert_eq!(s.relation_ids(b).unwrap().contacts, vec![a]);
+    assert_eq!(s.request_contact(b, a, 3).unwrap(), RequestOutcome::AlreadyContacts);
+    // crossing requests become a contact at once
+    s.request_contact(a, c, 3).unwrap();
+    assert_eq!(s.request_contact(c, a, 4).unwrap(), RequestOutcome::Accepted);
+    // block: removes the contact, forbids new requests either way
+    s.block(b, a, 5).unwrap();
+    assert_eq!(s.relation_between(a, b).unwrap(), (false, true));
+    assert!(matches!(s.request_contact(a, b, 6), Err(StoreError::Blocked)));
+    assert!(matches!(s.request_contact(b, a, 6), Err(StoreError::Blocked)));
+    assert_eq!(s.relation_ids(a).unwrap().blocked, vec![b]);
+    assert_eq!(s.contact_list(b).unwrap().blocked[0].id, a);
+    assert!(s.unblock(b, a).unwrap());
+    assert!(s.remove_contact(a, c).unwrap());
+    assert!(!s.remove_contact(a, c).unwrap());
+    assert!(matches!(s.request_contact(a, a, 7), Err(StoreError::NotFound)));
+    assert!(matches!(s.request_contact(a, 999, 7), Err(StoreError::NotFound)));
+}
+
+#[test]
+fn directory_search_is_literal_and_skips_disabled() {
+    let (_d, s) = file_store();
+    let me = s.create_user(&new_user("me", false), 0).unwrap().id;
+    s.create_user(&NewUser { display_name: "Alice Smith".into(), ..new_user("alice", false) }, 0).unwrap();
+    let off = s.create_user(&new_user("alicia", false), 0).unwrap();
+    s.create_user(&new_user("a_b", false), 0).unwrap();
+    s.update_user_flags(off.id, Some(true), None).unwrap();
+    let names = |q: &str| s.search_users(q, me, 20).unwrap().into_iter().map(|u| u.username).collect::<Vec<_>>();
+    assert_eq!(names("ali"), vec!["alice"]);
+    assert_eq!(names("smi"), vec!["alice"], "word in the display name");
+    assert_eq!(names("a_"), vec!["a_b"], "underscore is literal");
+    assert!(names("%").is_empty());
+    assert!(names("me").is_empty(), "never yourself");
+}
+
+#[test]
+fn call_history_and_missed_calls() {
+    let (_d, s) = file_store();
+    let a = s.create_user(&new_user("ann", false), 0).unwrap().id;
+    let b = s.create_user(&new_user("ben", false), 0).unwrap().id;
+    let row = |answered, started_at| CallRow {
+        id: 0,
+        caller: Some(a),
+        callee: Some(b),
+        media: "video".into(),
+        answered,
+        reason: "no_answer".into(),
+        started_at,
+        ring_secs: 45,
+        talk_secs: 0,
+        callee_seen: false,
+    };
+    s.record_call(&row(false, 10)).unwrap();
+    s.record_call(&row(true, 20)).unwrap();
+    let calls = s.list_calls(b, 10).unwrap();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[0].started_at, 20, "newest first");
+    assert_eq!(s.mark_missed_seen(b).unwrap(), 1);
+    assert_eq!(s.mark_missed_seen(b).unwrap(), 0);
+    assert_eq!(s.mark_missed_seen(a).unwrap(), 0, "the caller missed nothing");
+}
