@@ -26,6 +26,34 @@ pub struct Config {
     pub session: SessionConfig,
     pub log: LogConfig,
     pub limits: LimitsConfig,
+    pub signaling: SignalingConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SignalingConfig {
+    /// Seconds a call rings before it counts as missed.
+    pub ring_timeout_secs: u64,
+    /// Seconds a broken connection's device (and its call) waits for the tab to reconnect.
+    pub resume_grace_secs: u64,
+    /// Seconds between heartbeats; a connection silent for 2.5 heartbeats is dropped.
+    pub heartbeat_secs: u64,
+    /// Only contacts may call each other.
+    pub calls_only_between_contacts: bool,
+    /// Members may search the whole directory for people to add.
+    pub directory_search: bool,
+}
+
+impl Default for SignalingConfig {
+    fn default() -> Self {
+        Self {
+            ring_timeout_secs: 45,
+            resume_grace_secs: 15,
+            heartbeat_secs: 20,
+            calls_only_between_contacts: true,
+            directory_search: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -74,6 +102,7 @@ impl Default for Config {
             session: SessionConfig::default(),
             log: LogConfig::default(),
             limits: LimitsConfig::default(),
+            signaling: SignalingConfig::default(),
         }
     }
 }
@@ -112,7 +141,7 @@ pub struct FlagOverrides {
 pub const DEFAULT_FILE: &str = "mywebrtc.toml";
 
 const TOP_LEVEL_KEYS: &[&str] =
-    &["data_dir", "listen", "http_redirect_listen", "public_url", "tls", "session", "log", "limits"];
+    &["data_dir", "listen", "http_redirect_listen", "public_url", "tls", "session", "log", "limits", "signaling"];
 
 impl Config {
     /// Loads the layered configuration. `file`: an explicit path must exist; without one,
@@ -155,6 +184,13 @@ impl Config {
         }
         if !(1024..=16 * 1024 * 1024).contains(&self.limits.max_body_bytes) {
             bail!("invalid configuration: key `limits.max_body_bytes`: must be between 1024 and 16777216");
+        }
+        let sig = &self.signaling;
+        if !(1..=600).contains(&sig.ring_timeout_secs)
+            || !(1..=600).contains(&sig.resume_grace_secs)
+            || !(1..=300).contains(&sig.heartbeat_secs)
+        {
+            bail!("invalid configuration: `signaling.ring_timeout_secs` and `signaling.resume_grace_secs` must be 1-600, `signaling.heartbeat_secs` 1-300");
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             bail!("invalid configuration: key `log.format`: must be \"text\" or \"json\" (got {:?})", self.log.format);
@@ -211,6 +247,13 @@ impl Config {
         w.setup_link_ttl = Duration::from_secs(self.session.setup_link_minutes * 60);
         w.max_body_bytes = self.limits.max_body_bytes;
         w.log_client_ip = self.log.client_ip;
+        let sig = &self.signaling;
+        w.hub.ring_timeout = Duration::from_secs(sig.ring_timeout_secs);
+        w.hub.resume_grace = Duration::from_secs(sig.resume_grace_secs);
+        w.hub.heartbeat_interval = Duration::from_secs(sig.heartbeat_secs);
+        w.hub.heartbeat_timeout = Duration::from_millis(sig.heartbeat_secs * 2500);
+        w.hub.calls_only_between_contacts = sig.calls_only_between_contacts;
+        w.directory_search = sig.directory_search;
         Ok(w)
     }
 }

@@ -41,6 +41,8 @@ pub enum ErrorCode {
     LastAdmin,
     /// No such API route or method.
     NoRoute,
+    /// Not possible between these two users (one blocked the other).
+    NotAllowed,
     /// Something failed on the server; details are in the server log, never in the reply.
     Internal,
 }

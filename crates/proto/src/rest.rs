@@ -155,6 +155,54 @@ pub struct Health {
     pub status: String,
 }
 
+/// `GET /api/v1/contacts`: the caller's contact list.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ContactList {
+    pub contacts: Vec<UserInfo>,
+    /// Requests others sent to the caller.
+    pub incoming: Vec<UserInfo>,
+    /// Requests the caller sent, not yet answered.
+    pub outgoing: Vec<UserInfo>,
+    /// Users the caller blocked.
+    pub blocked: Vec<UserInfo>,
+}
+
+/// `POST /api/v1/contacts/requests`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactRequest {
+    pub user_id: i64,
+}
+
+/// Reply to a contact request.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ContactRequestResult {
+    /// `requested` (pending), `accepted` (they had asked you: now contacts) or `already_contacts`.
+    pub state: String,
+}
+
+/// One entry of `GET /api/v1/calls`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CallEntry {
+    pub id: i64,
+    /// `placed` or `received`, from the caller's point of view.
+    pub direction: String,
+    /// The other party (absent if their account was deleted).
+    pub other: Option<UserInfo>,
+    /// `audio` or `video`.
+    pub media: String,
+    pub answered: bool,
+    /// How it ended: hangup, declined, cancelled, no_answer, busy, unavailable, connection_lost.
+    pub reason: String,
+    /// A received call that was not answered.
+    pub missed: bool,
+    /// For missed calls: whether the user has seen the notice.
+    pub seen: bool,
+    pub started_at: i64,
+    pub ring_secs: i64,
+    pub talk_secs: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

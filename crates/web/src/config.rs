@@ -32,6 +32,10 @@ pub struct WebConfig {
     pub max_body_bytes: usize,
     /// Whether request logs may include the client address (off by default: privacy).
     pub log_client_ip: bool,
+    /// Signaling: ring timeout, resume grace, heartbeats, call policy.
+    pub hub: hub::HubConfig,
+    /// Whether members may search the whole directory for people to add.
+    pub directory_search: bool,
 }
 
 impl WebConfig {
@@ -47,6 +51,8 @@ impl WebConfig {
             setup_link_ttl: Duration::from_secs(3600),
             max_body_bytes: 64 * 1024,
             log_client_ip: false,
+            hub: hub::HubConfig::default(),
+            directory_search: true,
         }
     }
 }

@@ -86,6 +86,7 @@ impl From<store::StoreError> for HttpError {
                 ErrorCode::LastAdmin,
                 "this would leave the server without an enabled administrator",
             ),
+            S::Blocked => Self::new(StatusCode::FORBIDDEN, ErrorCode::NotAllowed, "not possible with this user"),
             other => Self::internal("store", other),
         }
     }

@@ -15,11 +15,13 @@ mod openapi;
 mod redirect;
 mod security;
 mod server;
+mod signaling;
 mod state;
 mod tls;
 mod util;
 
 pub use config::{TlsSource, WebConfig};
+pub use hub::HubConfig;
 pub use openapi::openapi_json;
 pub use server::{derive_public_url, Server};
 pub use tls::{load_or_create_self_signed, CertPaths};

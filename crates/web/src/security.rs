@@ -56,12 +56,19 @@ fn check_origin(req: &Request) -> Result<(), HttpError> {
     if headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) == Some("cross-site") {
         return Err(HttpError::csrf("cross-site request refused"));
     }
-    let Some(origin) = headers.get(header::ORIGIN) else { return Ok(()) };
-    let host =
-        headers.get(header::HOST).and_then(|h| h.to_str().ok()).or_else(|| req.uri().authority().map(|a| a.as_str()));
-    let expected = host.map(|h| format!("https://{h}"));
-    match (origin.to_str().ok(), expected) {
-        (Some(o), Some(e)) if o.eq_ignore_ascii_case(&e) => Ok(()),
-        _ => Err(HttpError::csrf("request from a foreign origin refused")),
+    match origin_matches(headers, req.uri().authority().map(|a| a.as_str())) {
+        None | Some(true) => Ok(()),
+        Some(false) => Err(HttpError::csrf("request from a foreign origin refused")),
     }
+}
+
+/// Whether the `Origin` header names this very host (`https://<Host>`); `None` if absent.
+/// `authority` stands in for `Host` on HTTP/2, where the host travels in the URI.
+pub fn origin_matches(headers: &axum::http::HeaderMap, authority: Option<&str>) -> Option<bool> {
+    let origin = headers.get(header::ORIGIN)?;
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).or(authority);
+    Some(match (origin.to_str().ok(), host) {
+        (Some(o), Some(h)) => o.eq_ignore_ascii_case(&format!("https://{h}")),
+        _ => false,
+    })
 }

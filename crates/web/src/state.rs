@@ -18,12 +18,16 @@ pub struct AppState {
     pub limiter: Arc<Mutex<LoginLimiter>>,
     /// Bounds concurrent argon2 computations (19 MiB each) so a login flood cannot exhaust memory.
     pub hashing: Arc<Semaphore>,
+    /// The signaling hub's task.
+    pub hub: crate::signaling::HubHandle,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, config: WebConfig, public_url: String) -> Self {
         let permits = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) * 2;
+        let hub = crate::signaling::spawn_hub(config.hub.clone(), store.clone());
         Self {
+            hub,
             store,
             config: Arc::new(config),
             public_url: public_url.trim_end_matches('/').into(),

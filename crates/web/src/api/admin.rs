@@ -65,6 +65,9 @@ pub async fn update_user(
     ApiJson(req): ApiJson<UpdateUserRequest>,
 ) -> Result<Json<AdminUserInfo>, HttpError> {
     let user = state.blocking(move |s| Ok(s.update_user_flags(id, req.disabled, req.is_admin)?)).await?;
+    if user.disabled {
+        state.hub.input(hub::Input::SessionsEnded { user: id, only: None, keep: None }).await;
+    }
     tracing::info!(by = a.user.id, user_id = id, disabled = user.disabled, is_admin = user.is_admin, "account updated");
     Ok(Json(admin_user_info(&user)))
 }
@@ -79,6 +82,7 @@ pub async fn delete_user(
     Path(id): Path<i64>,
 ) -> Result<StatusCode, HttpError> {
     state.blocking(move |s| Ok(s.delete_user(id)?)).await?;
+    state.hub.input(hub::Input::SessionsEnded { user: id, only: None, keep: None }).await;
     tracing::info!(by = a.user.id, user_id = id, "account deleted");
     Ok(StatusCode::NO_CONTENT)
 }

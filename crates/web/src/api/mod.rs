@@ -1,11 +1,13 @@
 //! Routes of `/api/v1`.
 
 pub mod admin;
+pub mod calls;
+pub mod contacts;
 pub mod health;
 pub mod register;
 pub mod session;
 
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{delete, get, patch, post, put};
 use axum::Router;
 use proto::ErrorCode;
 
@@ -23,6 +25,17 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/users", get(admin::list_users).post(admin::create_user))
         .route("/admin/users/{id}", patch(admin::update_user).delete(admin::delete_user))
         .route("/admin/invites", get(admin::list_invites).post(admin::create_invite))
+        .route("/ws", get(crate::signaling::upgrade))
+        .route("/directory", get(contacts::search))
+        .route("/contacts", get(contacts::list))
+        .route("/contacts/requests", post(contacts::request))
+        .route("/contacts/requests/{user_id}", delete(contacts::cancel))
+        .route("/contacts/requests/{user_id}/accept", post(contacts::accept))
+        .route("/contacts/requests/{user_id}/decline", post(contacts::decline))
+        .route("/contacts/{user_id}", delete(contacts::remove))
+        .route("/blocks/{user_id}", put(contacts::block).delete(contacts::unblock))
+        .route("/calls", get(calls::history))
+        .route("/calls/missed/seen", post(calls::missed_seen))
         .route("/openapi.json", get(crate::openapi::serve))
         .fallback(no_route)
         .method_not_allowed_fallback(no_method)

@@ -120,6 +120,7 @@ pub async fn current(a: Authed) -> Json<SessionInfo> {
 pub async fn logout(State(state): State<AppState>, a: Authed) -> Result<Response, HttpError> {
     let (uid, sid) = (a.user.id, a.session.id);
     state.blocking(move |s| Ok(s.delete_session(uid, sid)?)).await?;
+    state.hub.input(hub::Input::SessionsEnded { user: uid, only: Some(sid), keep: None }).await;
     let mut resp = StatusCode::NO_CONTENT.into_response();
     resp.headers_mut().insert(header::SET_COOKIE, cookie::clear_session());
     Ok(resp)
@@ -153,6 +154,7 @@ pub async fn list(State(state): State<AppState>, a: Authed) -> Result<Json<Vec<D
 pub async fn revoke(State(state): State<AppState>, a: Authed, Path(id): Path<i64>) -> Result<StatusCode, HttpError> {
     let uid = a.user.id;
     if state.blocking(move |s| Ok(s.delete_session(uid, id)?)).await? {
+        state.hub.input(hub::Input::SessionsEnded { user: uid, only: Some(id), keep: None }).await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(HttpError::not_found("session"))
@@ -194,6 +196,7 @@ pub async fn change_password(
             Ok(())
         })
         .await?;
+    state.hub.input(hub::Input::SessionsEnded { user: uid, only: None, keep: Some(sid) }).await;
     tracing::info!(user_id = uid, "password changed");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,0 +1,67 @@
+//! Call history.
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use proto::rest::CallEntry;
+use serde::Deserialize;
+
+use super::session::user_info;
+use crate::error::HttpError;
+use crate::extract::Authed;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct HistoryQuery {
+    /// At most this many entries (1–200, default 50).
+    pub limit: Option<u32>,
+}
+
+/// Calls the caller placed or received, newest first.
+#[utoipa::path(get, path = "/api/v1/calls", tag = "calls", params(HistoryQuery),
+    responses((status = 200, body = Vec<CallEntry>)))]
+pub async fn history(
+    State(state): State<AppState>,
+    a: Authed,
+    Query(q): Query<HistoryQuery>,
+) -> Result<Json<Vec<CallEntry>>, HttpError> {
+    let me = a.user.id;
+    let limit = q.limit.unwrap_or(50).clamp(1, 200);
+    let entries = state
+        .blocking(move |s| {
+            let rows = s.list_calls(me, limit)?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                let placed = r.caller == Some(me);
+                let other_id = if placed { r.callee } else { r.caller };
+                let other = match other_id {
+                    Some(id) => s.user_by_id(id)?.as_ref().map(user_info),
+                    None => None,
+                };
+                out.push(CallEntry {
+                    id: r.id,
+                    direction: if placed { "placed" } else { "received" }.into(),
+                    other,
+                    media: r.media,
+                    answered: r.answered,
+                    reason: r.reason,
+                    missed: !placed && !r.answered,
+                    seen: placed || r.answered || r.callee_seen,
+                    started_at: r.started_at,
+                    ring_secs: r.ring_secs,
+                    talk_secs: r.talk_secs,
+                });
+            }
+            Ok(out)
+        })
+        .await?;
+    Ok(Json(entries))
+}
+
+/// Mark all missed calls as seen.
+#[utoipa::path(post, path = "/api/v1/calls/missed/seen", tag = "calls", responses((status = 204)))]
+pub async fn missed_seen(State(state): State<AppState>, a: Authed) -> Result<StatusCode, HttpError> {
+    let me = a.user.id;
+    state.blocking(move |s| Ok(s.mark_missed_seen(me)?)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

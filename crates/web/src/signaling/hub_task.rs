@@ -1,0 +1,158 @@
+//! The task that owns the hub and carries out its outputs.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use hub::{CallRecord, ConnId, Hub, HubConfig, Input, Output};
+use tokio::sync::{mpsc, watch};
+
+/// What a connection's writer receives.
+#[derive(Debug)]
+pub(crate) enum Outbound {
+    Text(String),
+    Ping,
+}
+
+/// The writer side of one connection, as the hub task holds it.
+pub(crate) struct ConnSink {
+    pub tx: mpsc::Sender<Outbound>,
+    /// Set to a close code to make the writer send a Close frame and stop.
+    pub close: watch::Sender<Option<(u16, &'static str)>>,
+}
+
+pub(crate) enum Cmd {
+    Open { conn: ConnId, user: i64, session: i64, relations: hub::Relations, sink: ConnSink },
+    Input(Input),
+}
+
+/// Cheap to clone; sends inputs to the hub task.
+#[derive(Clone)]
+pub struct HubHandle {
+    tx: mpsc::Sender<Cmd>,
+    next_conn: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl HubHandle {
+    pub(crate) fn new_conn_id(&self) -> ConnId {
+        self.next_conn.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) async fn cmd(&self, cmd: Cmd) {
+        // Only fails once the hub task is gone (shutdown); nothing is left to tell then.
+        let _ = self.tx.send(cmd).await;
+    }
+
+    /// Tells the hub about a change made elsewhere (REST handlers).
+    pub async fn input(&self, input: Input) {
+        self.cmd(Cmd::Input(input)).await;
+    }
+}
+
+/// Per-connection outbound queue length: a client this far behind is cut off.
+pub(crate) const CONN_QUEUE: usize = 512;
+
+/// Starts the hub task. Finished calls are persisted through `store`.
+pub fn spawn_hub(cfg: HubConfig, store: Arc<dyn store::Store>) -> HubHandle {
+    let (tx, rx) = mpsc::channel(16 * 1024);
+    let hub = Hub::new(cfg, Box::new(auth::token::new_token));
+    tokio::spawn(run(hub, rx, store));
+    HubHandle { tx, next_conn: Arc::new(std::sync::atomic::AtomicU64::new(1)) }
+}
+
+async fn run(mut hub: Hub, mut rx: mpsc::Receiver<Cmd>, store: Arc<dyn store::Store>) {
+    let mut sinks: HashMap<ConnId, ConnSink> = HashMap::new();
+    loop {
+        let deadline = hub.poll_timeout().map(tokio::time::Instant::from_std);
+        tokio::select! {
+            cmd = rx.recv() => {
+                let Some(cmd) = cmd else { break };
+                let now = Instant::now();
+                match cmd {
+                    Cmd::Open { conn, user, session, relations, sink } => {
+                        sinks.insert(conn, sink);
+                        hub.handle(Input::Open { conn, user, session, relations }, now);
+                    }
+                    Cmd::Input(input) => {
+                        if let Input::Closed { conn, .. } = &input {
+                            sinks.remove(conn);
+                        }
+                        hub.handle(input, now);
+                    }
+                }
+            }
+            _ = sleep_until(deadline) => hub.handle_timeout(Instant::now()),
+        }
+        carry_out(&mut hub, &mut sinks, &store);
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn carry_out(hub: &mut Hub, sinks: &mut HashMap<ConnId, ConnSink>, store: &Arc<dyn store::Store>) {
+    loop {
+        let mut overflowed = Vec::new();
+        while let Some(out) = hub.poll_output() {
+            match out {
+                Output::Send { conn, msg } => {
+                    let Some(sink) = sinks.get(&conn) else { continue };
+                    let text = match serde_json::to_string(&msg) {
+                        Ok(t) => t,
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot encode a server message");
+                            continue;
+                        }
+                    };
+                    if let Err(mpsc::error::TrySendError::Full(_)) = sink.tx.try_send(Outbound::Text(text)) {
+                        overflowed.push(conn);
+                    }
+                }
+                Output::Ping { conn } => {
+                    if let Some(sink) = sinks.get(&conn) {
+                        let _ = sink.tx.try_send(Outbound::Ping);
+                    }
+                }
+                Output::Close { conn, code, reason } => {
+                    if let Some(sink) = sinks.remove(&conn) {
+                        let _ = sink.close.send(Some((code, reason)));
+                    }
+                }
+                Output::CallFinished(record) => persist_call(store.clone(), record),
+            }
+        }
+        if overflowed.is_empty() {
+            break;
+        }
+        for conn in overflowed {
+            tracing::info!("closing a connection whose client does not keep up");
+            hub.handle(Input::Overflow { conn }, Instant::now());
+        }
+    }
+}
+
+fn persist_call(store: Arc<dyn store::Store>, r: CallRecord) {
+    let now = crate::unix_now();
+    let total = (r.ring + r.talk).as_secs() as i64;
+    let row = store::CallRow {
+        id: 0,
+        caller: Some(r.caller),
+        callee: Some(r.callee),
+        media: serde_json::to_value(r.media).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+        answered: r.answered,
+        reason: serde_json::to_value(r.reason).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+        started_at: now - total,
+        ring_secs: r.ring.as_secs() as i64,
+        talk_secs: r.talk.as_secs() as i64,
+        callee_seen: false,
+    };
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = store.record_call(&row) {
+            tracing::error!(error = %e, "cannot record a call in the history");
+        }
+    });
+}
