@@ -61,16 +61,20 @@ async fn run(socket: WebSocket, hub: HubHandle, conn: ConnId, user: i64, session
                         break;
                     }
                 }
-                changed = close_rx.changed() => {
-                    let code = if changed.is_ok() { *close_rx.borrow() } else { None };
-                    if let Some((code, reason)) = code {
-                        let _ = tx.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
-                    }
-                    break;
-                }
+                _ = close_rx.changed() => break,
             }
         }
-        let _ = tx.close().await;
+        // The hub drops the queue and sets the close code together; whichever the select saw
+        // first, a pending code goes out in the close frame.
+        let code = *close_rx.borrow();
+        match code {
+            Some((code, reason)) => {
+                let _ = tx.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
+            }
+            None => {
+                let _ = tx.close().await;
+            }
+        }
     });
 
     let mut clean = false;

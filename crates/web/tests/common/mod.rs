@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod ws;
+
 use std::sync::Arc;
 
 use reqwest::header::{HeaderMap, HeaderValue};
@@ -63,7 +65,7 @@ impl TestServer {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        Client { http, base: self.url.clone(), csrf: None }
+        Client { http, base: self.url.clone(), csrf: None, cookie: None, id: 0 }
     }
 
     /// A logged-in client for a new account.
@@ -80,15 +82,40 @@ pub struct Client {
     pub http: reqwest::Client,
     pub base: String,
     pub csrf: Option<String>,
+    /// `name=value` of the session cookie, for WebSocket clients.
+    pub cookie: Option<String>,
+    pub id: i64,
 }
 
 impl Client {
     pub async fn login(&mut self, name: &str, password: &str) -> (u16, Value) {
-        let (s, v) = self.call("POST", "/api/v1/session", Some(json!({"username": name, "password": password}))).await;
-        if s == 200 {
+        let resp = self
+            .req("POST", "/api/v1/session")
+            .json(&json!({"username": name, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let cookie = resp
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(str::to_owned);
+        let v: Value = resp.json().await.unwrap_or(Value::Null);
+        if status == 200 {
             self.csrf = v["csrf_token"].as_str().map(str::to_owned);
+            self.cookie = cookie;
+            self.id = v["user"]["id"].as_i64().unwrap_or(0);
         }
-        (s, v)
+        (status, v)
+    }
+
+    /// A signaling socket with this client's session, same-origin, after `hello`.
+    pub async fn ws(&self) -> ws::Ws {
+        let mut w = ws::connect(&self.base, self.cookie.as_deref(), Some(&self.base)).await.unwrap();
+        w.hello().await;
+        w
     }
 
     pub fn req(&self, method: &str, path: &str) -> reqwest::RequestBuilder {
