@@ -168,7 +168,7 @@ proptest! {
             }
         }
         let finished: HashSet<u64> = m.w.records.iter().map(|r| r.call_id).collect();
-        for (call, _) in &parties {
+        for call in parties.keys() {
             prop_assert!(finished.contains(call), "call {} never ended", call);
         }
         for (conn, msgs) in &m.w.inbox {
