@@ -177,7 +177,7 @@ async fn declined_cancelled_and_unanswered_calls() {
     befriend(&alice, &bob).await;
     let mut a = alice.ws().await;
     let mut b = bob.ws().await;
-    let mut invite = async |a: &mut ws::Ws, b: &mut ws::Ws| {
+    let invite = async |a: &mut ws::Ws, b: &mut ws::Ws| {
         a.send(json!({"type": "call_invite", "callee": bob.id, "media": "audio"})).await;
         b.expect("call_incoming").await["call_id"].as_u64().unwrap()
     };
