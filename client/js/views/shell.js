@@ -4,6 +4,9 @@ import { h, errorBox } from '../dom.js';
 import { devicesView } from './devices.js';
 import { passwordView } from './password.js';
 import { adminView } from './admin.js';
+import { contactsView } from './contacts.js';
+import { Signaling } from '../signaling.js';
+import { PresenceBook } from '../presence.js';
 
 /**
  * The logged-in app: header, navigation and the current page. Contacts, chat and calls
@@ -13,9 +16,11 @@ import { adminView } from './admin.js';
  */
 export function shellView(session, onLoggedOut) {
   const { user } = session;
+  const sig = new Signaling();
+  const book = new PresenceBook(sig);
   /** @type {Record<string, {label: string, render: () => Promise<Node>|Node}>} */
   const pages = {
-    '/': { label: 'Home', render: () => homeView(user) },
+    '/': { label: 'Contacts', render: () => contactsView(sig, book) },
     '/devices': { label: 'Devices', render: devicesView },
     '/password': { label: 'Password', render: passwordView },
   };
@@ -42,32 +47,48 @@ export function shellView(session, onLoggedOut) {
   }
   window.onpopstate = () => show(location.pathname, false);
 
+  const leave = () => {
+    sig.stop();
+    window.onpopstate = null;
+    onLoggedOut();
+  };
   const logout = h('button', {
     id: 'logout',
     onclick: async () => {
       try {
+        sig.stop();
         await api('DELETE', '/session');
       } finally {
-        onLoggedOut();
+        leave();
       }
     },
   }, 'Sign out');
+  sig.addEventListener('session_ended', leave);
+
+  const mine = /** @type {HTMLSelectElement} */ (h('select', { id: 'my-status', 'aria-label': 'My status' },
+    h('option', { value: 'online' }, 'Online'),
+    h('option', { value: 'away' }, 'Away'),
+    h('option', { value: 'dnd' }, 'Do not disturb')));
+  mine.addEventListener('change', () => book.choose(/** @type {'online'|'away'|'dnd'} */ (mine.value)));
+  const link = h('span', { id: 'connection', class: 'conn connecting', 'data-state': 'connecting' }, 'connecting…');
+  sig.addEventListener('state', (e) => {
+    const st = /** @type {CustomEvent} */ (e).detail;
+    link.className = `conn ${st}`;
+    link.setAttribute('data-state', st);
+    link.textContent = st === 'open' ? '' : st === 'connecting' ? 'connecting…' : 'offline — reconnecting';
+  });
+  sig.start();
 
   const view = h('div', { class: 'shell' },
     h('header', {},
       h('span', { class: 'brand' }, 'mywebrtc'),
       nav,
+      link,
+      mine,
       h('span', { class: 'whoami', id: 'whoami' }, user.display_name),
       logout),
     err.box,
     content);
   show(location.pathname, false);
   return view;
-}
-
-/** @param {import('../api.js').UserInfo} user */
-function homeView(user) {
-  return h('section', { class: 'card wide', id: 'home' },
-    h('h2', {}, `Welcome, ${user.display_name}`),
-    h('p', { class: 'muted' }, 'Your contacts, conversations and calls will appear here.'));
 }
