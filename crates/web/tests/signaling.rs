@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::{start_with, ws, Client, TestServer};
 use serde_json::json;
-use tokio_tungstenite::tungstenite::Message;
+use testkit::ws::Message;
 
 /// Short ring timeout and grace period. The heartbeat stays long: a test client answers
 /// pings only while it reads its socket.

@@ -35,7 +35,11 @@ pub async fn upgrade(
     let hub = state.hub.clone();
     let conn = hub.new_conn_id();
     let session = a.session.id;
+    // Small buffers: signaling frames are small, and an idle connection should cost little
+    // memory (tungstenite's defaults reserve 128 KiB per socket).
     Ok(ws
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(4 * 1024)
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .on_upgrade(move |socket| run(socket, hub, conn, user, session, relations)))

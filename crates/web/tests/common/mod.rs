@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-pub mod ws;
+pub use testkit::ws;
 
 use std::sync::Arc;
 

@@ -1,0 +1,4 @@
+//! Client-side helpers shared by integration tests and load generators. Not part of the
+//! server: it trusts any certificate, which only a test client may do.
+
+pub mod ws;
