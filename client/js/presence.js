@@ -5,6 +5,9 @@ import { h } from './dom.js';
 
 /** @typedef {'online'|'away'|'busy'|'dnd'|'offline'} Presence */
 
+/** A tab without user input for this long shows as away. */
+const IDLE_MS = 5 * 60 * 1000;
+
 export const LABELS = /** @type {Record<Presence, string>} */ ({
   online: 'Online', away: 'Away', busy: 'In a call', dnd: 'Do not disturb', offline: 'Offline',
 });
@@ -32,6 +35,19 @@ export class PresenceBook extends EventTarget {
       this.changed(msg.user);
     });
     document.addEventListener('visibilitychange', () => this.publish());
+    // Idle: no keyboard, pointer or touch input for IDLE_MS makes this tab away.
+    this.lastInput = Date.now();
+    this.idle = false;
+    const onInput = () => {
+      this.lastInput = Date.now();
+      if (this.idle) { this.idle = false; this.publish(); }
+    };
+    for (const ev of ['keydown', 'pointerdown', 'pointermove', 'touchstart', 'wheel']) {
+      window.addEventListener(ev, onInput, { passive: true });
+    }
+    setInterval(() => {
+      if (!this.idle && Date.now() - this.lastInput > IDLE_MS) { this.idle = true; this.publish(); }
+    }, 30_000);
   }
 
   /** @param {number} user @returns {Presence} */
@@ -47,7 +63,8 @@ export class PresenceBook extends EventTarget {
 
   /** Tells the server this tab's presence: hidden tabs are away (unless do-not-disturb). */
   publish() {
-    const effective = this.chosen === 'online' && document.visibilityState === 'hidden' ? 'away' : this.chosen;
+    const inactive = document.visibilityState === 'hidden' || this.idle;
+    const effective = this.chosen === 'online' && inactive ? 'away' : this.chosen;
     this.sig.setPresence(effective).catch(() => {});
   }
 

@@ -118,6 +118,19 @@ impl Hub {
         self.users.get(&user).map(|u| u.shown).unwrap_or(Presence::Offline)
     }
 
+    /// Every (user, session) with an open connection or a device, for re-validation.
+    pub fn sessions(&self) -> Vec<(UserId, i64)> {
+        let mut all: Vec<(UserId, i64)> = self
+            .conns
+            .values()
+            .map(|c| (c.user, c.session))
+            .chain(self.devices.values().map(|d| (d.user, d.session)))
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+
     /// The user and device behind a connection (for drivers and tests).
     pub fn conn_info(&self, conn: ConnId) -> Option<(UserId, Option<DeviceId>)> {
         self.conns.get(&conn).map(|c| (c.user, c.device))

@@ -46,6 +46,8 @@ pub trait Store: Send + Sync + 'static {
     fn list_sessions(&self, user_id: i64, now: i64) -> Result<Vec<Session>, StoreError>;
     /// Deletes one of `user_id`'s sessions; `false` if it was not theirs or did not exist.
     fn delete_session(&self, user_id: i64, session_id: i64) -> Result<bool, StoreError>;
+    /// Of the given session ids, those still valid (unexpired, account enabled).
+    fn live_sessions(&self, ids: &[i64], now: i64) -> Result<Vec<i64>, StoreError>;
     /// Ends every session of the user except `keep`.
     fn delete_sessions_of_user(&self, user_id: i64, keep: Option<i64>) -> Result<u64, StoreError>;
 

@@ -269,6 +269,21 @@ impl Store for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn live_sessions(&self, ids: &[i64], now: i64) -> Result<Vec<i64>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.id = ?1 AND s.expires_at > ?2 AND s.absolute_expires_at > ?2 AND u.disabled = 0",
+        )?;
+        let mut live = Vec::new();
+        for id in ids {
+            if stmt.exists(params![id, now])? {
+                live.push(*id);
+            }
+        }
+        Ok(live)
+    }
+
     fn delete_session(&self, user_id: i64, session_id: i64) -> Result<bool, StoreError> {
         let n =
             self.conn().execute("DELETE FROM sessions WHERE id = ?1 AND user_id = ?2", params![session_id, user_id])?;

@@ -56,12 +56,19 @@ pub(crate) const CONN_QUEUE: usize = 512;
 pub fn spawn_hub(cfg: HubConfig, store: Arc<dyn store::Store>) -> HubHandle {
     let (tx, rx) = mpsc::channel(16 * 1024);
     let hub = Hub::new(cfg, Box::new(auth::token::new_token));
-    tokio::spawn(run(hub, rx, store));
-    HubHandle { tx, next_conn: Arc::new(std::sync::atomic::AtomicU64::new(1)) }
+    let handle = HubHandle { tx, next_conn: Arc::new(std::sync::atomic::AtomicU64::new(1)) };
+    tokio::spawn(run(hub, rx, store, handle.clone()));
+    handle
 }
 
-async fn run(mut hub: Hub, mut rx: mpsc::Receiver<Cmd>, store: Arc<dyn store::Store>) {
+/// How often the sessions behind open sockets are checked against the store, so sessions
+/// ended where the hub cannot hear it (the admin CLI, expiry) close their sockets too.
+const SESSION_CHECK: std::time::Duration = std::time::Duration::from_secs(30);
+
+async fn run(mut hub: Hub, mut rx: mpsc::Receiver<Cmd>, store: Arc<dyn store::Store>, me: HubHandle) {
     let mut sinks: HashMap<ConnId, ConnSink> = HashMap::new();
+    let mut session_check = tokio::time::interval(SESSION_CHECK);
+    session_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let deadline = hub.poll_timeout().map(tokio::time::Instant::from_std);
         tokio::select! {
@@ -82,6 +89,7 @@ async fn run(mut hub: Hub, mut rx: mpsc::Receiver<Cmd>, store: Arc<dyn store::St
                 }
             }
             _ = sleep_until(deadline) => hub.handle_timeout(Instant::now()),
+            _ = session_check.tick() => check_sessions(hub.sessions(), store.clone(), me.clone()),
         }
         carry_out(&mut hub, &mut sinks, &store);
     }
@@ -133,6 +141,26 @@ fn carry_out(hub: &mut Hub, sinks: &mut HashMap<ConnId, ConnSink>, store: &Arc<d
             hub.handle(Input::Overflow { conn }, Instant::now());
         }
     }
+}
+
+/// Tells the hub about sessions that are no longer valid in the store.
+fn check_sessions(sessions: Vec<(i64, i64)>, store: Arc<dyn store::Store>, hub: HubHandle) {
+    if sessions.is_empty() {
+        return;
+    }
+    tokio::spawn(async move {
+        let ids: Vec<i64> = sessions.iter().map(|(_, s)| *s).collect();
+        let now = crate::unix_now();
+        let live = match tokio::task::spawn_blocking(move || store.live_sessions(&ids, now)).await {
+            Ok(Ok(live)) => live,
+            _ => return,
+        };
+        for (user, session) in sessions {
+            if !live.contains(&session) {
+                hub.input(Input::SessionsEnded { user, only: Some(session), keep: None }).await;
+            }
+        }
+    });
 }
 
 fn persist_call(store: Arc<dyn store::Store>, r: CallRecord) {
