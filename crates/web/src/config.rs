@@ -36,6 +36,9 @@ pub struct WebConfig {
     pub hub: hub::HubConfig,
     /// Whether members may search the whole directory for people to add.
     pub directory_search: bool,
+    /// How often the sessions behind open WebSockets are re-checked against the store
+    /// (catches sessions ended by the admin CLI or by expiry).
+    pub session_recheck: Duration,
 }
 
 impl WebConfig {
@@ -53,6 +56,7 @@ impl WebConfig {
             log_client_ip: false,
             hub: hub::HubConfig::default(),
             directory_search: true,
+            session_recheck: Duration::from_secs(30),
         }
     }
 }

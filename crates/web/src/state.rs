@@ -25,7 +25,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(store: Arc<dyn Store>, config: WebConfig, public_url: String) -> Self {
         let permits = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) * 2;
-        let hub = crate::signaling::spawn_hub(config.hub.clone(), store.clone());
+        let hub = crate::signaling::spawn_hub(config.hub.clone(), config.session_recheck, store.clone());
         Self {
             hub,
             store,

@@ -21,6 +21,7 @@ async fn server_with_heartbeat(interval: Duration) -> TestServer {
         c.hub.resume_grace = Duration::from_millis(800);
         c.hub.heartbeat_interval = interval;
         c.hub.heartbeat_timeout = interval * 3;
+        c.session_recheck = Duration::from_millis(300);
     })
     .await
 }
@@ -300,4 +301,14 @@ async fn resume_after_a_network_blip_replays_missed_events() {
     let p = a.expect("presence").await;
     assert_eq!(p["status"], "online", "the missed events, in order");
     assert_eq!(a.expect("presence").await["status"], "away");
+}
+
+#[tokio::test]
+async fn sessions_ended_behind_the_servers_back_close_their_sockets() {
+    // What `mywebrtc user disable` does from another process: change the database only.
+    let s = server().await;
+    let alice = s.user("alice", false).await;
+    let mut a = alice.ws().await;
+    store::Store::update_user_flags(s.store.as_ref(), alice.id, Some(true), None).unwrap();
+    assert_eq!(a.close_code().await, Some(4004));
 }

@@ -53,21 +53,25 @@ impl HubHandle {
 pub(crate) const CONN_QUEUE: usize = 512;
 
 /// Starts the hub task. Finished calls are persisted through `store`.
-pub fn spawn_hub(cfg: HubConfig, store: Arc<dyn store::Store>) -> HubHandle {
+pub fn spawn_hub(cfg: HubConfig, session_recheck: std::time::Duration, store: Arc<dyn store::Store>) -> HubHandle {
     let (tx, rx) = mpsc::channel(16 * 1024);
     let hub = Hub::new(cfg, Box::new(auth::token::new_token));
     let handle = HubHandle { tx, next_conn: Arc::new(std::sync::atomic::AtomicU64::new(1)) };
-    tokio::spawn(run(hub, rx, store, handle.clone()));
+    tokio::spawn(run(hub, rx, store, handle.clone(), session_recheck));
     handle
 }
 
-/// How often the sessions behind open sockets are checked against the store, so sessions
-/// ended where the hub cannot hear it (the admin CLI, expiry) close their sockets too.
-const SESSION_CHECK: std::time::Duration = std::time::Duration::from_secs(30);
-
-async fn run(mut hub: Hub, mut rx: mpsc::Receiver<Cmd>, store: Arc<dyn store::Store>, me: HubHandle) {
+/// Runs the hub. Every `session_recheck` the sessions behind open sockets are checked against
+/// the store, so sessions ended where the hub cannot hear it (admin CLI, expiry) close too.
+async fn run(
+    mut hub: Hub,
+    mut rx: mpsc::Receiver<Cmd>,
+    store: Arc<dyn store::Store>,
+    me: HubHandle,
+    session_recheck: std::time::Duration,
+) {
     let mut sinks: HashMap<ConnId, ConnSink> = HashMap::new();
-    let mut session_check = tokio::time::interval(SESSION_CHECK);
+    let mut session_check = tokio::time::interval(session_recheck);
     session_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let deadline = hub.poll_timeout().map(tokio::time::Instant::from_std);
