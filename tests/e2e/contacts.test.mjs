@@ -1,7 +1,7 @@
 // Contacts and live presence between real browsers, through the real server.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser } from './harness.mjs';
+import { startServer, launchBrowser, waitStatus } from './harness.mjs';
 
 /** @type {import('./harness.mjs').TestServer} */
 let server;
@@ -20,13 +20,6 @@ after(async () => {
 /** The presence dot of `username` in `page`'s contact list. */
 const dotOf = (page, username) => page.locator(`#contact-list li[data-username="${username}"] .dot`);
 
-async function waitStatus(page, username, status) {
-  await page.waitForFunction(
-    ([u, s]) => document.querySelector(`#contact-list li[data-username="${u}"] .dot`)?.getAttribute('data-status') === s,
-    [username, status],
-    { timeout: 10_000 },
-  );
-}
 
 test('a contact request is pushed live; once accepted both see each other online, strangers see nothing', async () => {
   const alice = await server.userPage(browser, 'alice');

@@ -6,7 +6,7 @@
  * a fresh account, so N users are N calls.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,8 +24,46 @@ export const CHROMIUM_ARGS = [
   '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
 ];
 
-export async function launchBrowser() {
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+/**
+ * @param {{ grantMedia?: boolean }} [o] grantMedia false: camera/microphone requests are refused,
+ *   as when a user denies the permission prompt.
+ */
+export async function launchBrowser(o = {}) {
+  const args = o.grantMedia === false ? CHROMIUM_ARGS.filter((a) => a !== '--use-fake-ui-for-media-stream') : CHROMIUM_ARGS;
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args });
+}
+
+/** Calls the REST API from inside a logged-in page (same origin, with its CSRF token). */
+export async function pageApi(page, method, path, body) {
+  return page.evaluate(async ([method, path, body]) => {
+    const s = await (await fetch('/api/v1/session')).json();
+    const r = await fetch(`/api/v1${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', 'x-csrf-token': s.csrf_token },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return r.status === 204 ? null : r.json();
+  }, [method, path, body]);
+}
+
+/** Makes two logged-in pages' users contacts and waits until each sees the other online. */
+export async function befriend(a, b) {
+  const idOf = async (p) => (await pageApi(p, 'GET', '/session')).user.id;
+  const [aId, bId] = [await idOf(a), await idOf(b)];
+  await pageApi(a, 'POST', '/contacts/requests', { user_id: bId });
+  await pageApi(b, 'POST', `/contacts/requests/${aId}/accept`);
+  const nameOf = async (p) => (await pageApi(p, 'GET', '/session')).user.username;
+  await waitStatus(a, await nameOf(b), 'online');
+  await waitStatus(b, await nameOf(a), 'online');
+}
+
+/** Waits until `page`'s contact list shows `username` with `status`. */
+export async function waitStatus(page, username, status) {
+  await page.waitForFunction(
+    ([u, s]) => document.querySelector(`#contact-list li[data-username="${u}"] .dot`)?.getAttribute('data-status') === s,
+    [username, status],
+    { timeout: 15_000 },
+  );
 }
 
 /**
@@ -66,7 +104,8 @@ ${opts.config || ''}
   });
 
   // The port was chosen at bind time; tell the CLI so the links it prints are right.
-  writeFileSync(configPath, `public_url = ${JSON.stringify(ready.url)}\n`, { flag: 'a' });
+  // (First line: top-level keys must come before any [section] of the test's config.)
+  writeFileSync(configPath, `public_url = ${JSON.stringify(ready.url)}\n${readFileSync(configPath, 'utf8')}`);
 
   /** Runs an admin CLI command against the same data directory. */
   function cli(/** @type {string[]} */ args, input = '') {

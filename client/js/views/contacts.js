@@ -11,8 +11,10 @@ import { dot, LABELS } from '../presence.js';
  * The list reloads whenever the server says it changed; presence updates in place.
  * @param {import('../signaling.js').Signaling} sig
  * @param {import('../presence.js').PresenceBook} book
+ * @param {import('../calls.js').CallManager} calls
+ * @param {Map<number, string>} names  filled with contacts' display names, for the call screens
  */
-export function contactsView(sig, book) {
+export function contactsView(sig, book, calls, names) {
   const err = errorBox();
   const incoming = h('ul', { class: 'list', id: 'incoming-requests' });
   const outgoing = h('ul', { class: 'list', id: 'outgoing-requests' });
@@ -52,6 +54,10 @@ export function contactsView(sig, book) {
       h('div', { class: 'who' }, h('strong', {}, u.display_name),
         h('span', { class: 'muted status-text' }, ` ${LABELS[status]}`)),
       h('div', { class: 'actions' },
+        h('button', { class: 'call call-audio', title: `Audio call with ${u.display_name}`, disabled: status === 'offline',
+          onclick: () => calls.start(u.id, 'audio') }, 'Call'),
+        h('button', { class: 'call call-video', title: `Video call with ${u.display_name}`, disabled: status === 'offline',
+          onclick: () => calls.start(u.id, 'video') }, 'Video'),
         button('Remove', () => api('DELETE', `/contacts/${u.id}`)),
         button('Block', () => api('PUT', `/blocks/${u.id}`), 'danger')));
   }
@@ -76,6 +82,7 @@ export function contactsView(sig, book) {
 
   async function reload() {
     current = await api('GET', '/contacts');
+    for (const u of [...current.contacts, ...current.incoming, ...current.outgoing]) names.set(u.id, u.display_name);
     render();
   }
 

@@ -7,6 +7,9 @@ import { adminView } from './admin.js';
 import { contactsView } from './contacts.js';
 import { Signaling } from '../signaling.js';
 import { PresenceBook } from '../presence.js';
+import { CallManager } from '../calls.js';
+import { callOverlay } from './callui.js';
+import { historyView, missedBanner } from './history.js';
 
 /**
  * The logged-in app: header, navigation and the current page. Contacts, chat and calls
@@ -18,9 +21,17 @@ export function shellView(session, onLoggedOut) {
   const { user } = session;
   const sig = new Signaling();
   const book = new PresenceBook(sig);
+  const calls = new CallManager(sig);
+  /** Display names of contacts, for the call screens. @type {Map<number, string>} */
+  const names = new Map();
+  const overlay = callOverlay(calls, (id) => names.get(id) || `user ${id}`);
+  document.body.append(overlay);
+  // For diagnostics (and the browser tests): the current call manager.
+  /** @type {any} */ (window).mywebrtcCalls = calls;
   /** @type {Record<string, {label: string, render: () => Promise<Node>|Node}>} */
   const pages = {
-    '/': { label: 'Contacts', render: () => contactsView(sig, book) },
+    '/': { label: 'Contacts', render: () => contactsView(sig, book, calls, names) },
+    '/calls': { label: 'Calls', render: historyView },
     '/devices': { label: 'Devices', render: devicesView },
     '/password': { label: 'Password', render: passwordView },
   };
@@ -48,6 +59,8 @@ export function shellView(session, onLoggedOut) {
   window.onpopstate = () => show(location.pathname, false);
 
   const leave = () => {
+    calls.hangup().catch(() => {});
+    overlay.remove();
     sig.stop();
     window.onpopstate = null;
     onLoggedOut();
@@ -90,5 +103,11 @@ export function shellView(session, onLoggedOut) {
     err.box,
     content);
   show(location.pathname, false);
+  // Missed calls while away: shown once per fresh connection.
+  sig.addEventListener('resync', async () => {
+    const banner = await missedBanner((p) => show(p));
+    document.getElementById('missed-calls')?.remove();
+    if (banner) view.insertBefore(banner, content);
+  });
   return view;
 }

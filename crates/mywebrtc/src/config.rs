@@ -42,6 +42,18 @@ pub struct SignalingConfig {
     pub calls_only_between_contacts: bool,
     /// Members may search the whole directory for people to add.
     pub directory_search: bool,
+    /// Extra STUN/TURN servers for calls, e.g. `[{ urls = ["stun:stun.example.org:3478"] }]`.
+    pub ice_servers: Vec<IceServerConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IceServerConfig {
+    pub urls: Vec<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub credential: Option<String>,
 }
 
 impl Default for SignalingConfig {
@@ -52,6 +64,7 @@ impl Default for SignalingConfig {
             heartbeat_secs: 20,
             calls_only_between_contacts: true,
             directory_search: true,
+            ice_servers: Vec::new(),
         }
     }
 }
@@ -186,6 +199,11 @@ impl Config {
             bail!("invalid configuration: key `limits.max_body_bytes`: must be between 1024 and 16777216");
         }
         let sig = &self.signaling;
+        for s in &sig.ice_servers {
+            if s.urls.is_empty() || !s.urls.iter().all(|u| u.starts_with("stun:") || u.starts_with("turn:") || u.starts_with("turns:")) {
+                bail!("invalid configuration: `signaling.ice_servers`: every entry needs urls starting with stun:, turn: or turns:");
+            }
+        }
         if !(1..=600).contains(&sig.ring_timeout_secs)
             || !(1..=600).contains(&sig.resume_grace_secs)
             || !(1..=300).contains(&sig.heartbeat_secs)
@@ -254,6 +272,11 @@ impl Config {
         w.hub.heartbeat_timeout = Duration::from_millis(sig.heartbeat_secs * 2500);
         w.hub.calls_only_between_contacts = sig.calls_only_between_contacts;
         w.directory_search = sig.directory_search;
+        w.ice_servers = sig
+            .ice_servers
+            .iter()
+            .map(|s| proto::rest::IceServer { urls: s.urls.clone(), username: s.username.clone(), credential: s.credential.clone() })
+            .collect();
         Ok(w)
     }
 }

@@ -203,6 +203,16 @@ pub struct CallEntry {
     pub talk_secs: i64,
 }
 
+/// One ICE server for `RTCPeerConnection` (`GET /api/v1/ice-servers`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

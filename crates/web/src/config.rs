@@ -39,6 +39,9 @@ pub struct WebConfig {
     /// How often the sessions behind open WebSockets are re-checked against the store
     /// (catches sessions ended by the admin CLI or by expiry).
     pub session_recheck: Duration,
+    /// ICE servers handed to browsers for calls (none by default: fine on one network;
+    /// the built-in TURN server will add its own with time-limited credentials).
+    pub ice_servers: Vec<proto::rest::IceServer>,
 }
 
 impl WebConfig {
@@ -57,6 +60,7 @@ impl WebConfig {
             hub: hub::HubConfig::default(),
             directory_search: true,
             session_recheck: Duration::from_secs(30),
+            ice_servers: Vec::new(),
         }
     }
 }

@@ -3,7 +3,7 @@
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use proto::rest::CallEntry;
+use proto::rest::{CallEntry, IceServer};
 use serde::Deserialize;
 
 use super::session::user_info;
@@ -64,4 +64,10 @@ pub async fn missed_seen(State(state): State<AppState>, a: Authed) -> Result<Sta
     let me = a.user.id;
     state.blocking(move |s| Ok(s.mark_missed_seen(me)?)).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// ICE servers (STUN/TURN) for the caller's `RTCPeerConnection`.
+#[utoipa::path(get, path = "/api/v1/ice-servers", tag = "calls", responses((status = 200, body = Vec<IceServer>)))]
+pub async fn ice_servers(State(state): State<AppState>, _a: Authed) -> Json<Vec<IceServer>> {
+    Json(state.config.ice_servers.clone())
 }

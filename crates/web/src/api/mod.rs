@@ -36,6 +36,7 @@ pub fn routes() -> Router<AppState> {
         .route("/blocks/{user_id}", put(contacts::block).delete(contacts::unblock))
         .route("/calls", get(calls::history))
         .route("/calls/missed/seen", post(calls::missed_seen))
+        .route("/ice-servers", get(calls::ice_servers))
         .route("/openapi.json", get(crate::openapi::serve))
         .fallback(no_route)
         .method_not_allowed_fallback(no_method)

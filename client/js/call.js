@@ -1,0 +1,200 @@
+// @ts-check
+/**
+ * One 1:1 call's media: an RTCPeerConnection with the perfect-negotiation pattern (the callee
+ * is the polite peer), so glare and later renegotiation (screen sharing) are safe.
+ * Negotiation travels as `call_signal` data: `{description}`, `{candidate}`, and our own
+ * `{mute: {audio, video}}` so the other side can show a muted state.
+ *
+ * Events: `state` (detail: RTCPeerConnectionState), `remote` (detail: MediaStream),
+ * `stats` (detail: {rttMs, lossPct, kbps, relayed}), `remote-mute` (detail: {audio, video}),
+ * `failed` (detail: message).
+ */
+
+import { stopAll } from './media.js';
+
+/** Give up if the media path is not up this long after answering. */
+const CONNECT_TIMEOUT_MS = 30_000;
+
+export class Call extends EventTarget {
+  /**
+   * @param {{sig: import('./signaling.js').Signaling, callId: number, role: 'caller'|'callee',
+   *          peer: number, media: 'audio'|'video', iceServers: RTCIceServer[],
+   *          local: import('./media.js').LocalMedia}} o
+   */
+  constructor(o) {
+    super();
+    this.sig = o.sig;
+    this.callId = o.callId;
+    this.role = o.role;
+    this.peer = o.peer;
+    this.media = o.media;
+    this.iceServers = o.iceServers;
+    this.local = o.local;
+    this.polite = o.role === 'callee';
+    /** @type {RTCPeerConnection|null} */
+    this.pc = null;
+    this.remote = new MediaStream();
+    this.makingOffer = false;
+    this.ignoreOffer = false;
+    /** Signals are handled one after another, in arrival order. */
+    this.queue = Promise.resolve();
+    this.muted = { audio: false, video: false };
+    /** @type {number|undefined} */ this.statsTimer = undefined;
+    /** @type {number|undefined} */ this.connectTimer = undefined;
+    this.connectedAt = 0;
+    this.lastBytes = 0;
+    this.lastStatsAt = 0;
+    this.ended = false;
+    this.onOnline = () => this.pc?.restartIce();
+  }
+
+  /** Creates the peer connection with the local tracks. The caller does this on `call_accepted`. */
+  open() {
+    if (this.pc) return this.pc;
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    this.pc = pc;
+    pc.onicecandidate = ({ candidate }) => this.signal({ candidate: candidate ? candidate.toJSON() : null });
+    pc.onnegotiationneeded = async () => {
+      try {
+        this.makingOffer = true;
+        await pc.setLocalDescription();
+        this.signal({ description: pc.localDescription?.toJSON() });
+      } catch (e) {
+        console.warn('negotiation failed', e);
+      } finally {
+        this.makingOffer = false;
+      }
+    };
+    pc.ontrack = ({ track }) => {
+      this.remote.addTrack(track);
+      this.dispatchEvent(new CustomEvent('remote', { detail: this.remote }));
+    };
+    pc.onconnectionstatechange = () => {
+      const st = pc.connectionState;
+      if (st === 'connected') {
+        clearTimeout(this.connectTimer);
+        if (!this.connectedAt) this.connectedAt = Date.now();
+      }
+      // A broken path (network change, NAT rebinding): gather new candidates and renegotiate.
+      if (st === 'failed') pc.restartIce();
+      this.dispatchEvent(new CustomEvent('state', { detail: st }));
+    };
+    for (const track of this.local.stream.getTracks()) pc.addTrack(track, this.local.stream);
+    // Receive what we cannot send: the caller announces the media kinds it wants to receive.
+    if (this.role === 'caller') {
+      if (!this.local.audio) pc.addTransceiver('audio', { direction: 'recvonly' });
+      if (this.media === 'video' && !this.local.video) pc.addTransceiver('video', { direction: 'recvonly' });
+    }
+    this.connectTimer = setTimeout(() => {
+      if (pc.connectionState !== 'connected') {
+        this.dispatchEvent(new CustomEvent('failed', { detail: 'The call could not connect (no network path between you).' }));
+      }
+    }, CONNECT_TIMEOUT_MS);
+    this.statsTimer = setInterval(() => this.sampleStats(), 2000);
+    window.addEventListener('online', this.onOnline);
+    return pc;
+  }
+
+  /** @param {any} data */
+  signal(data) {
+    if (!this.ended) this.sig.send({ type: 'call_signal', call_id: this.callId, data });
+  }
+
+  /** Handles `call_signal` data from the other side. @param {any} data */
+  receive(data) {
+    this.queue = this.queue.then(() => this.onSignal(data)).catch((e) => console.warn('signal failed', e));
+  }
+
+  /** @param {any} data */
+  async onSignal(data) {
+    if (this.ended) return;
+    if (data.mute) {
+      this.dispatchEvent(new CustomEvent('remote-mute', { detail: data.mute }));
+      return;
+    }
+    const pc = this.open();
+    if (data.description) {
+      const d = data.description;
+      const collision = d.type === 'offer' && (this.makingOffer || pc.signalingState !== 'stable');
+      this.ignoreOffer = !this.polite && collision;
+      if (this.ignoreOffer) return;
+      await pc.setRemoteDescription(d);
+      if (d.type === 'offer') {
+        await pc.setLocalDescription();
+        this.signal({ description: pc.localDescription?.toJSON() });
+      }
+    } else if ('candidate' in data) {
+      try {
+        await pc.addIceCandidate(data.candidate || undefined);
+      } catch (e) {
+        if (!this.ignoreOffer) throw e;
+      }
+    }
+  }
+
+  /** @param {'audio'|'video'} kind @param {boolean} muted */
+  setMuted(kind, muted) {
+    this.muted[kind] = muted;
+    const tracks = kind === 'audio' ? this.local.stream.getAudioTracks() : this.local.stream.getVideoTracks();
+    tracks.forEach((t) => { t.enabled = !muted; });
+    this.signal({ mute: this.muted });
+  }
+
+  /**
+   * Uses another camera or microphone without renegotiating.
+   * @param {'audio'|'video'} kind @param {string} deviceId
+   */
+  async switchDevice(kind, deviceId) {
+    const fresh = await navigator.mediaDevices.getUserMedia(kind === 'audio'
+      ? { audio: { deviceId: { exact: deviceId } } } : { video: { deviceId: { exact: deviceId } } });
+    const track = kind === 'audio' ? fresh.getAudioTracks()[0] : fresh.getVideoTracks()[0];
+    const sender = this.pc?.getSenders().find((s) => s.track?.kind === kind);
+    if (!track || !sender) return;
+    const old = sender.track;
+    track.enabled = !this.muted[kind];
+    await sender.replaceTrack(track);
+    if (old) { this.local.stream.removeTrack(old); old.stop(); }
+    this.local.stream.addTrack(track);
+  }
+
+  async sampleStats() {
+    const pc = this.pc;
+    if (!pc || pc.connectionState !== 'connected') return;
+    const report = await pc.getStats();
+    let rttMs = NaN; let lost = 0; let received = 0; let bytes = 0; let relayed = false;
+    /** @type {Map<string, any>} */
+    const byId = new Map();
+    report.forEach((s) => byId.set(s.id, s));
+    report.forEach((s) => {
+      if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') {
+        if (typeof s.currentRoundTripTime === 'number') rttMs = s.currentRoundTripTime * 1000;
+        const localCand = byId.get(s.localCandidateId);
+        const remoteCand = byId.get(s.remoteCandidateId);
+        relayed = localCand?.candidateType === 'relay' || remoteCand?.candidateType === 'relay';
+      }
+      if (s.type === 'inbound-rtp') {
+        lost += s.packetsLost || 0;
+        received += s.packetsReceived || 0;
+        bytes += s.bytesReceived || 0;
+      }
+    });
+    const now = performance.now();
+    const kbps = this.lastStatsAt ? ((bytes - this.lastBytes) * 8) / (now - this.lastStatsAt) : 0;
+    this.lastBytes = bytes;
+    this.lastStatsAt = now;
+    const lossPct = received + lost > 0 ? (100 * lost) / (received + lost) : 0;
+    this.dispatchEvent(new CustomEvent('stats', { detail: { rttMs, lossPct, kbps, relayed } }));
+  }
+
+  /** Releases everything: connection, timers, camera and microphone. */
+  close() {
+    this.ended = true;
+    clearInterval(this.statsTimer);
+    clearTimeout(this.connectTimer);
+    window.removeEventListener('online', this.onOnline);
+    this.pc?.close();
+    this.pc = null;
+    stopAll(this.local.stream);
+    this.remote.getTracks().forEach((t) => t.stop());
+  }
+}

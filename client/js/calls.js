@@ -1,0 +1,190 @@
+// @ts-check
+/**
+ * The 1:1 call lifecycle of this tab over signaling: place, ring, accept, decline, cancel,
+ * hang up, and the media of the accepted call (a {@link Call}). The UI listens to `change`.
+ */
+
+import { api } from './api.js';
+import { Call } from './call.js';
+import { getLocalMedia, stopAll } from './media.js';
+import { Tone } from './ring.js';
+
+/** @typedef {'idle'|'outgoing'|'incoming'|'active'} Phase */
+
+export const END_TEXT = /** @type {Record<string, string>} */ ({
+  hangup: 'Call ended', declined: 'Call declined', cancelled: 'Caller hung up', no_answer: 'No answer',
+  busy: 'Busy — in another call', unavailable: 'Not reachable right now', not_allowed: 'You cannot call this person',
+  connection_lost: 'Connection lost', answered_elsewhere: 'Answered on another device', failed: 'Call failed',
+});
+
+export class CallManager extends EventTarget {
+  /** @param {import('./signaling.js').Signaling} sig */
+  constructor(sig) {
+    super();
+    this.sig = sig;
+    /** @type {Phase} */
+    this.phase = 'idle';
+    /** @type {Call|null} */
+    this.call = null;
+    /** @type {{callId: number, peer: number, media: 'audio'|'video'}|null} */
+    this.current = null;
+    /** @type {import('./media.js').LocalMedia|null} */
+    this.local = null;
+    /** Signals that arrived before this tab's Call object existed. @type {any[]} */
+    this.early = [];
+    /** @type {string|null} */
+    this.notice = null;
+    this.tone = new Tone();
+    /** @type {RTCIceServer[]|null} */
+    this.iceServers = null;
+
+    sig.addEventListener('call_incoming', (e) => this.onIncoming(/** @type {CustomEvent} */ (e).detail));
+    sig.addEventListener('call_accepted', (e) => this.onAccepted(/** @type {CustomEvent} */ (e).detail));
+    sig.addEventListener('call_signal', (e) => this.onSignal(/** @type {CustomEvent} */ (e).detail));
+    sig.addEventListener('call_ended', (e) => this.onEnded(/** @type {CustomEvent} */ (e).detail));
+    // A fresh device after a long disconnect: the server has ended any call we were in.
+    sig.addEventListener('resync', () => { if (this.phase !== 'idle') this.finish('connection_lost'); });
+  }
+
+  changed() {
+    this.dispatchEvent(new CustomEvent('change'));
+  }
+
+  async ice() {
+    if (!this.iceServers) this.iceServers = await api('GET', '/ice-servers').catch(() => []);
+    return this.iceServers || [];
+  }
+
+  /**
+   * Calls a contact.
+   * @param {number} peer @param {'audio'|'video'} media
+   */
+  async start(peer, media) {
+    if (this.phase !== 'idle') return;
+    this.phase = 'outgoing';
+    this.notice = null;
+    this.current = { callId: 0, peer, media };
+    this.changed();
+    this.local = await getLocalMedia({ audio: true, video: media === 'video' });
+    this.notice = this.local.problem;
+    try {
+      const reply = await this.sig.request({ type: 'call_invite', callee: peer, media });
+      if (reply.type === 'call_ended') {
+        this.finish(reply.reason);
+        return;
+      }
+      this.current.callId = reply.call_id;
+      this.tone.start('ringback');
+      this.changed();
+    } catch (e) {
+      this.finish('failed', e instanceof Error ? e.message : String(e));
+    }
+  }
+
+  /** @param {{call_id: number, caller: number, media: 'audio'|'video'}} m */
+  onIncoming(m) {
+    if (this.phase !== 'idle') return;
+    this.phase = 'incoming';
+    this.notice = null;
+    this.current = { callId: m.call_id, peer: m.caller, media: m.media };
+    this.tone.start('ring');
+    this.changed();
+  }
+
+  /** Answers the ringing call; `withVideo` false answers a video call with audio only. */
+  async accept(withVideo = true) {
+    if (this.phase !== 'incoming' || !this.current) return;
+    const cur = this.current;
+    this.tone.stop();
+    this.local = await getLocalMedia({ audio: true, video: withVideo && cur.media === 'video' });
+    this.notice = this.local.problem;
+    try {
+      await this.sig.request({ type: 'call_accept', call_id: cur.callId });
+    } catch (e) {
+      this.finish('failed', e instanceof Error ? e.message : String(e));
+      return;
+    }
+    if (this.current !== cur) return;
+    this.activate('callee');
+  }
+
+  async decline() {
+    if (this.phase !== 'incoming' || !this.current) return;
+    const id = this.current.callId;
+    this.finish('declined', null, false);
+    await this.sig.request({ type: 'call_decline', call_id: id }).catch(() => {});
+  }
+
+  /** Cancels an outgoing call or hangs up an active one. */
+  async hangup() {
+    const id = this.current?.callId;
+    this.finish('hangup', null, false);
+    if (id) await this.sig.request({ type: 'call_hangup', call_id: id }).catch(() => {});
+  }
+
+  /** @param {{call_id: number}} m */
+  onAccepted(m) {
+    if (this.phase !== 'outgoing' || this.current?.callId !== m.call_id) return;
+    this.tone.stop();
+    this.activate('caller').open();
+  }
+
+  /** @param {'caller'|'callee'} role */
+  activate(role) {
+    const cur = /** @type {{callId: number, peer: number, media: 'audio'|'video'}} */ (this.current);
+    const call = new Call({
+      sig: this.sig, callId: cur.callId, role, peer: cur.peer, media: cur.media,
+      iceServers: this.iceServers || [], local: /** @type {import('./media.js').LocalMedia} */ (this.local),
+    });
+    call.addEventListener('failed', (e) => this.hangupWith(/** @type {CustomEvent} */ (e).detail));
+    this.call = call;
+    this.phase = 'active';
+    for (const data of this.early.splice(0)) call.receive(data);
+    this.changed();
+    return call;
+  }
+
+  /** @param {string} message */
+  async hangupWith(message) {
+    const id = this.current?.callId;
+    this.finish('failed', message, false);
+    if (id) await this.sig.request({ type: 'call_hangup', call_id: id }).catch(() => {});
+  }
+
+  /** @param {{call_id: number, data: any}} m */
+  onSignal(m) {
+    if (!this.current || this.current.callId !== m.call_id) return;
+    if (this.call) this.call.receive(m.data);
+    else this.early.push(m.data);
+  }
+
+  /** @param {{call_id: number, reason: string}} m */
+  onEnded(m) {
+    if (!this.current) return;
+    // The reply to our own invite carries the call id before we stored it.
+    if (this.current.callId && this.current.callId !== m.call_id) return;
+    this.finish(m.reason);
+  }
+
+  /**
+   * Back to idle, releasing everything.
+   * @param {string} reason @param {string|null} [message] @param {boolean} [show]
+   */
+  finish(reason, message = null, show = true) {
+    this.tone.stop();
+    this.call?.close();
+    stopAll(this.local?.stream);
+    this.call = null;
+    this.local = null;
+    this.early = [];
+    this.current = null;
+    this.phase = 'idle';
+    this.notice = show || message ? (message || END_TEXT[reason] || reason) : null;
+    this.changed();
+  }
+
+  /** For diagnostics and tests: the active RTCPeerConnection, if any. */
+  get peerConnection() {
+    return this.call?.pc || null;
+  }
+}

@@ -1,0 +1,206 @@
+// 1:1 calls between real browsers with fake camera and microphone, through the real server.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launchBrowser, befriend } from './harness.mjs';
+
+/** @type {import('./harness.mjs').TestServer} */
+let server;
+/** @type {import('playwright-core').Browser} */
+let browser;
+
+before(async () => {
+  server = await startServer({ config: '[signaling]\nring_timeout_secs = 4\n' });
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  await server?.dispose();
+});
+
+let n = 0;
+/** Fresh users that are contacts of each other. */
+async function pair(...names) {
+  n += 1;
+  const pages = [];
+  for (const name of names) pages.push(await server.userPage(browser, `${name}${n}`));
+  for (let i = 1; i < pages.length; i++) await befriend(pages[0].page, pages[i].page);
+  return pages;
+}
+
+/** Inbound media counters of the page's current call (as the getStats API reports them). */
+function inbound(page) {
+  return page.evaluate(async () => {
+    const pc = window.mywebrtcCalls?.peerConnection;
+    if (!pc) return null;
+    const out = { frames: 0, samples: 0, videoInbound: 0, state: pc.connectionState };
+    (await pc.getStats()).forEach((s) => {
+      if (s.type !== 'inbound-rtp') return;
+      if (s.kind === 'video') { out.frames += s.framesDecoded || 0; out.videoInbound += 1; }
+      if (s.kind === 'audio') out.samples += s.totalSamplesReceived || 0;
+    });
+    return out;
+  });
+}
+
+async function waitMedia(page, { video = true } = {}) {
+  const deadline = Date.now() + 30_000;
+  let last;
+  while (Date.now() < deadline) {
+    last = await inbound(page);
+    if (last && last.samples > 0 && (!video || last.frames > 0)) return last;
+    await page.waitForTimeout(250);
+  }
+  assert.fail(`no media decoded: ${JSON.stringify(last)}`);
+}
+
+const callButton = (page, user, kind) => page.locator(`#contact-list li[data-username="${user}"] button.call-${kind}`);
+
+test('video call: rings, connects, both sides decode audio and video, hang-up ends it on both', async () => {
+  const [alice, bob] = await pair('alice', 'bob');
+  const bobName = `bob${n}`;
+  await callButton(alice.page, bobName, 'video').click();
+  await alice.page.locator('#outgoing-call').waitFor();
+  await bob.page.locator('#incoming-call').waitFor();
+  assert.match(await bob.page.locator('#incoming-call .call-title').textContent(), /is calling/);
+  await bob.page.locator('#accept-video').click();
+  await alice.page.locator('#in-call').waitFor();
+  await bob.page.locator('#in-call').waitFor();
+  const a = await waitMedia(alice.page);
+  const b = await waitMedia(bob.page);
+  assert.ok(a.frames > 0 && b.frames > 0 && a.samples > 0 && b.samples > 0, JSON.stringify({ a, b }));
+  await alice.page.locator('#call-state[data-state="connected"]').waitFor();
+  await alice.page.locator('#call-route[data-relayed="false"]').waitFor({ timeout: 10_000 });
+
+  await bob.page.locator('#hangup').click();
+  await bob.page.locator('#in-call').waitFor({ state: 'detached' });
+  await alice.page.locator('#call-ended').waitFor();
+  assert.equal(await alice.page.locator('#call-ended').textContent(), 'Call ended');
+  // every track stopped: camera light off
+  const live = await alice.page.evaluate(() => window.mywebrtcCalls.peerConnection);
+  assert.equal(live, null);
+  for (const p of [alice, bob]) await p.context.close();
+});
+
+test('decline, cancel, no answer (missed call for the callee) and busy', async () => {
+  const [alice, bob, carol] = await pair('alice', 'bob', 'carol');
+  const bobName = `bob${n}`;
+  const aliceName = `alice${n}`;
+  // declined
+  await callButton(alice.page, bobName, 'audio').click();
+  await bob.page.locator('#decline-call').click();
+  await alice.page.locator('#call-ended').waitFor();
+  assert.equal(await alice.page.locator('#call-ended').textContent(), 'Call declined');
+  // cancelled by the caller
+  await callButton(alice.page, bobName, 'audio').click();
+  await bob.page.locator('#incoming-call').waitFor();
+  await alice.page.locator('#cancel-call').click();
+  await bob.page.locator('#incoming-call').waitFor({ state: 'detached' });
+  assert.equal(await bob.page.locator('#call-ended').textContent(), 'Caller hung up');
+  // no answer within the (test) ring timeout of 4 s
+  await bob.page.locator('#call-ended').waitFor({ state: 'detached' });
+  await callButton(alice.page, bobName, 'video').click();
+  await bob.page.locator('#incoming-call').waitFor();
+  await alice.page.locator('#call-ended').waitFor({ timeout: 10_000 });
+  assert.equal(await alice.page.locator('#call-ended').textContent(), 'No answer');
+  await bob.page.locator('#incoming-call').waitFor({ state: 'detached' });
+  // bob comes back later: a missed-call notice, and the history lists the calls
+  await bob.page.reload();
+  await bob.page.locator('#missed-calls').waitFor();
+  assert.match(await bob.page.locator('#missed-calls').textContent(), /You missed 3 calls/);
+  await bob.page.locator('#missed-calls a').click();
+  await bob.page.locator('#call-history li.missed').first().waitFor();
+  assert.equal(await bob.page.locator('#call-history li.missed').count(), 3);
+  // busy: bob is in a call with alice when carol calls him
+  await bob.page.getByRole('link', { name: 'Contacts' }).click();
+  await befriend(carol.page, bob.page);
+  await callButton(alice.page, bobName, 'audio').click();
+  await bob.page.locator('#accept-audio').click();
+  await waitMedia(alice.page, { video: false });
+  await callButton(carol.page, bobName, 'audio').click();
+  await carol.page.locator('#call-ended').waitFor();
+  assert.equal(await carol.page.locator('#call-ended').textContent(), 'Busy — in another call');
+  await bob.page.waitForTimeout(300);
+  assert.equal(await bob.page.locator('#incoming-call').count(), 0, 'bob was not disturbed');
+  await alice.page.locator('#hangup').click();
+  await bob.page.locator('#call-ended').waitFor();
+  // bob's history shows his side of the calls with alice
+  const history = await bob.page.evaluate(async () => (await fetch('/api/v1/calls')).json());
+  assert.ok(history.some((c) => c.other?.username === aliceName && c.answered && c.direction === 'received'));
+  for (const p of [alice, bob, carol]) await p.context.close();
+});
+
+test('two devices ring; accepting on one stops the other', async () => {
+  const [alice, bob] = await pair('alice', 'bob');
+  const bobName = `bob${n}`;
+  const bob2 = await server.userPage(browser, bobName, { create: false });
+  await bob2.page.locator('#connection[data-state="open"]').waitFor({ state: 'attached' });
+  await callButton(alice.page, bobName, 'video').click();
+  await bob.page.locator('#incoming-call').waitFor();
+  await bob2.page.locator('#incoming-call').waitFor();
+  await bob2.page.locator('#accept-video').click();
+  await bob.page.locator('#call-ended').waitFor();
+  assert.equal(await bob.page.locator('#call-ended').textContent(), 'Answered on another device');
+  assert.equal(await bob.page.locator('#in-call').count(), 0);
+  await waitMedia(bob2.page);
+  await alice.page.locator('#hangup').click();
+  await bob2.page.locator('#in-call').waitFor({ state: 'detached' });
+  for (const p of [alice, bob, bob2]) await p.context.close();
+});
+
+test('mute and camera-off disable the tracks and the other side is told', async () => {
+  const [alice, bob] = await pair('alice', 'bob');
+  await callButton(alice.page, `bob${n}`, 'video').click();
+  await bob.page.locator('#accept-video').click();
+  await waitMedia(alice.page);
+  await alice.page.locator('#toggle-mic').click();
+  await alice.page.locator('#toggle-camera').click();
+  const enabled = await alice.page.evaluate(() =>
+    window.mywebrtcCalls.call.local.stream.getTracks().map((t) => `${t.kind}:${t.enabled}`).sort().join(','));
+  assert.equal(enabled, 'audio:false,video:false');
+  await bob.page.locator('#remote-muted:not([hidden])').waitFor();
+  assert.match(await bob.page.locator('#remote-muted').textContent(), /microphone off, camera off/);
+  await alice.page.locator('#toggle-mic').click();
+  await bob.page.waitForFunction(() => !/microphone/.test(document.querySelector('#remote-muted')?.textContent || ''));
+  await alice.page.locator('#hangup').click();
+  for (const p of [alice, bob]) await p.context.close();
+});
+
+test('audio-only call sends no video', async () => {
+  const [alice, bob] = await pair('alice', 'bob');
+  await callButton(alice.page, `bob${n}`, 'audio').click();
+  await bob.page.locator('#accept-audio').click();
+  const got = await waitMedia(bob.page, { video: false });
+  assert.equal(got.videoInbound, 0);
+  for (const p of [alice, bob]) {
+    const sendingVideo = await p.page.evaluate(() =>
+      window.mywebrtcCalls.peerConnection.getTransceivers().filter((t) => t.sender.track?.kind === 'video').length);
+    assert.equal(sendingVideo, 0);
+  }
+  await alice.page.locator('#hangup').click();
+  for (const p of [alice, bob]) await p.context.close();
+});
+
+test('a device whose camera and microphone are refused answers receive-only and still sees and hears', async () => {
+  const refused = await launchBrowser({ grantMedia: false });
+  try {
+    n += 1;
+    const alice = await server.userPage(browser, `alice${n}`);
+    const bob = await server.userPage(refused, `bob${n}`);
+    await befriend(alice.page, bob.page);
+    await callButton(alice.page, `bob${n}`, 'video').click();
+    await bob.page.locator('#accept-video').click();
+    await bob.page.locator('#in-call').waitFor();
+    assert.match(await bob.page.locator('#call-notice').textContent(), /permission refused|no camera/);
+    const b = await waitMedia(bob.page);
+    assert.ok(b.frames > 0, 'sees alice');
+    const sent = await bob.page.evaluate(() => window.mywebrtcCalls.call.local.stream.getTracks().length);
+    assert.equal(sent, 0, 'sends nothing');
+    // the rest of the app keeps working
+    assert.equal(await bob.page.locator('#contact-list li.contact').count(), 1);
+    await alice.page.locator('#hangup').click();
+    await bob.page.locator('#in-call').waitFor({ state: 'detached' });
+    for (const p of [alice, bob]) await p.context.close();
+  } finally {
+    await refused.close();
+  }
+});
