@@ -45,6 +45,8 @@ export class Call extends EventTarget {
     this.lastBytes = 0;
     this.lastStatsAt = 0;
     this.ended = false;
+    /** Signals kept back until the callee has accepted (see `hold`). @type {any[]|null} */
+    this.held = null;
     this.onOnline = () => this.pc?.restartIce();
   }
 
@@ -95,9 +97,27 @@ export class Call extends EventTarget {
     return pc;
   }
 
+  /**
+   * Lets the caller prepare while the call rings: the offer is made and ICE candidates are
+   * gathered at once, but kept back until {@link release} (the server relays signals only
+   * once the call is accepted).
+   */
+  hold() {
+    this.held = [];
+  }
+
+  /** Sends what was kept back, in order, and stops holding. */
+  release() {
+    const held = this.held || [];
+    this.held = null;
+    for (const data of held) this.signal(data);
+  }
+
   /** @param {any} data */
   signal(data) {
-    if (!this.ended) this.sig.send({ type: 'call_signal', call_id: this.callId, data });
+    if (this.ended) return;
+    if (this.held) this.held.push(data);
+    else this.sig.send({ type: 'call_signal', call_id: this.callId, data });
   }
 
   /** Handles `call_signal` data from the other side. @param {any} data */

@@ -67,6 +67,7 @@ export class CallManager extends EventTarget {
     this.changed();
     this.local = await getLocalMedia({ audio: true, video: media === 'video' });
     this.notice = this.local.problem;
+    await this.ice();
     try {
       const reply = await this.sig.request({ type: 'call_invite', callee: peer, media });
       if (reply.type === 'call_ended') {
@@ -75,6 +76,10 @@ export class CallManager extends EventTarget {
       }
       this.current.callId = reply.call_id;
       this.tone.start('ringback');
+      // Prepare the connection while it rings; nothing leaves before the callee accepts.
+      this.call = this.newCall('caller');
+      this.call.hold();
+      this.call.open();
       this.changed();
     } catch (e) {
       this.finish('failed', e instanceof Error ? e.message : String(e));
@@ -124,19 +129,27 @@ export class CallManager extends EventTarget {
 
   /** @param {{call_id: number}} m */
   onAccepted(m) {
-    if (this.phase !== 'outgoing' || this.current?.callId !== m.call_id) return;
+    if (this.phase !== 'outgoing' || this.current?.callId !== m.call_id || !this.call) return;
     this.tone.stop();
-    this.activate('caller').open();
+    this.phase = 'active';
+    this.call.release();
+    this.changed();
   }
 
   /** @param {'caller'|'callee'} role */
-  activate(role) {
+  newCall(role) {
     const cur = /** @type {{callId: number, peer: number, media: 'audio'|'video'}} */ (this.current);
     const call = new Call({
       sig: this.sig, callId: cur.callId, role, peer: cur.peer, media: cur.media,
       iceServers: this.iceServers || [], local: /** @type {import('./media.js').LocalMedia} */ (this.local),
     });
     call.addEventListener('failed', (e) => this.hangupWith(/** @type {CustomEvent} */ (e).detail));
+    return call;
+  }
+
+  /** The callee's side once accepted: its connection opens with the caller's offer. */
+  activate(role) {
+    const call = this.newCall(role);
     this.call = call;
     this.phase = 'active';
     for (const data of this.early.splice(0)) call.receive(data);

@@ -1,0 +1,122 @@
+// Call setup time through our server versus a raw loopback WebRTC baseline, in one run.
+//
+// Ours: from the caller's "call" (start of CallManager.start, including getUserMedia) to both
+// peer connections reporting "connected"; the callee accepts automatically, so human ringing
+// time is excluded but the whole signaling path (invite, ring, accept, offer/answer, ICE over
+// our WebSocket) is inside the figure.
+// Baseline: two RTCPeerConnections in one page wired directly (no server), same media
+// (getUserMedia audio+video), from getUserMedia to both "connected".
+//
+// Usage: node bench/call-setup/run.mjs [calls=20]   (uses E2E_SERVER_BIN or target/release/mywebrtc)
+import { resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+if (!process.env.E2E_SERVER_BIN) {
+  const release = `${root}/target/release/mywebrtc`;
+  if (existsSync(release)) process.env.E2E_SERVER_BIN = release;
+}
+const { startServer, launchBrowser, befriend } = await import(`${root}/tests/e2e/harness.mjs`);
+
+const CALLS = Number(process.argv[2] || 20);
+const stats = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (p) => s[Math.min(s.length - 1, Math.round((s.length - 1) * p))];
+  return { median: at(0.5), p90: at(0.9) };
+};
+
+const server = await startServer();
+const browser = await launchBrowser();
+try {
+  const alice = await server.userPage(browser, 'alice');
+  const bob = await server.userPage(browser, 'bob');
+  await befriend(alice.page, bob.page);
+  const bobId = await bob.page.evaluate(async () => (await (await fetch('/api/v1/session')).json()).user.id);
+
+  // The callee answers at once and notes when its connection is up.
+  await bob.page.evaluate(() => {
+    const calls = window.mywebrtcCalls;
+    calls.addEventListener('change', () => { if (calls.phase === 'incoming') calls.accept(true); });
+    // The callee's connection appears when the offer arrives: watch for it.
+    setInterval(() => {
+      const pc = calls.peerConnection;
+      if (pc && !pc.__watched) {
+        pc.__watched = true;
+        const done = () => { window.__bobConnectedAt = performance.timeOrigin + performance.now(); };
+        if (pc.connectionState === 'connected') done();
+        pc.addEventListener('connectionstatechange', () => { if (pc.connectionState === 'connected') done(); });
+      }
+    }, 1);
+  });
+
+  const ours = [];
+  for (let i = 0; i < CALLS; i++) {
+    await bob.page.evaluate(() => { window.__bobConnectedAt = 0; });
+    const t = await alice.page.evaluate(async (peer) => {
+      const calls = window.mywebrtcCalls;
+      const t0 = performance.timeOrigin + performance.now();
+      const connected = new Promise((res, rej) => {
+        const giveUp = setTimeout(() => rej(new Error('call did not connect in 20 s')), 20_000);
+        const check = () => {
+          const pc = calls.peerConnection;
+          if (!pc) return;
+          calls.removeEventListener('change', check);
+          pc.addEventListener('connectionstatechange', () => {
+            if (pc.connectionState === 'connected') { clearTimeout(giveUp); res(performance.timeOrigin + performance.now()); }
+          });
+        };
+        calls.addEventListener('change', check);
+      });
+      calls.start(peer, 'video');
+      const t1 = await connected;
+      return { t0, t1 };
+    }, bobId);
+    await bob.page.waitForFunction(() => window.__bobConnectedAt > 0, null, { timeout: 20_000 });
+    const tb = await bob.page.evaluate(() => window.__bobConnectedAt);
+    ours.push(Math.max(t.t1, tb) - t.t0);
+    if (process.env.BENCH_VERBOSE) console.error(`call ${i + 1}: ${ours[i].toFixed(1)} ms`);
+    await alice.page.evaluate(() => window.mywebrtcCalls.hangup());
+    await alice.page.waitForFunction(() => window.mywebrtcCalls.phase === 'idle', null, { timeout: 10_000 });
+    await bob.page.waitForFunction(() => window.mywebrtcCalls.phase === 'idle', null, { timeout: 10_000 });
+    await alice.page.waitForTimeout(200);
+  }
+
+  const baseline = [];
+  for (let i = 0; i < CALLS; i++) {
+    baseline.push(await alice.page.evaluate(async () => {
+      const t0 = performance.now();
+      const media = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+      const a = new RTCPeerConnection();
+      const b = new RTCPeerConnection();
+      a.onicecandidate = (e) => e.candidate && b.addIceCandidate(e.candidate);
+      b.onicecandidate = (e) => e.candidate && a.addIceCandidate(e.candidate);
+      const up = (pc) => new Promise((res) => {
+        pc.onconnectionstatechange = () => pc.connectionState === 'connected' && res(performance.now());
+      });
+      const both = Promise.all([up(a), up(b)]);
+      media.getTracks().forEach((t) => a.addTrack(t, media));
+      await a.setLocalDescription();
+      await b.setRemoteDescription(a.localDescription);
+      await b.setLocalDescription();
+      await a.setRemoteDescription(b.localDescription);
+      const [ta, tb] = await both;
+      a.close(); b.close(); media.getTracks().forEach((t) => t.stop());
+      return Math.max(ta, tb) - t0;
+    }));
+  }
+
+  const o = stats(ours);
+  const r = stats(baseline);
+  const f = (x) => x.toFixed(1).padStart(8);
+  console.log(`call setup, ${CALLS} video calls each (ms)     median      p90`);
+  console.log(`  through mywebrtc (auto-accept)         ${f(o.median)} ${f(o.p90)}`);
+  console.log(`  raw baseline (direct, no server)       ${f(r.median)} ${f(r.p90)}`);
+  console.log(`  ratio ours / baseline                  ${(o.median / r.median).toFixed(2).padStart(8)} ${(o.p90 / r.p90).toFixed(2).padStart(8)}   (target <= 1.2)`);
+} catch (e) {
+  console.error('bench failed:', e);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+  await server.dispose();
+}
