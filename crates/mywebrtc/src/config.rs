@@ -200,7 +200,9 @@ impl Config {
         }
         let sig = &self.signaling;
         for s in &sig.ice_servers {
-            if s.urls.is_empty() || !s.urls.iter().all(|u| u.starts_with("stun:") || u.starts_with("turn:") || u.starts_with("turns:")) {
+            if s.urls.is_empty()
+                || !s.urls.iter().all(|u| u.starts_with("stun:") || u.starts_with("turn:") || u.starts_with("turns:"))
+            {
                 bail!("invalid configuration: `signaling.ice_servers`: every entry needs urls starting with stun:, turn: or turns:");
             }
         }
@@ -275,7 +277,11 @@ impl Config {
         w.ice_servers = sig
             .ice_servers
             .iter()
-            .map(|s| proto::rest::IceServer { urls: s.urls.clone(), username: s.username.clone(), credential: s.credential.clone() })
+            .map(|s| proto::rest::IceServer {
+                urls: s.urls.clone(),
+                username: s.username.clone(),
+                credential: s.credential.clone(),
+            })
             .collect();
         Ok(w)
     }
