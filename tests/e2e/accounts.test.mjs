@@ -1,33 +1,21 @@
-// Account journeys in a real browser against the real server.
-import { test, before, after } from 'node:test';
+// Account journeys in a real browser against the real env.server.
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, login, register, PASSWORD } from './harness.mjs';
+import { useServerAndBrowser, login, register, PASSWORD } from './harness.mjs';
 
-/** @type {import('./harness.mjs').TestServer} */
-let server;
-/** @type {import('playwright-core').Browser} */
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await server?.dispose();
-});
+const env = useServerAndBrowser();
 
 async function freshPage() {
-  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  const context = await env.browser.newContext({ ignoreHTTPSErrors: true });
   return { context, page: await context.newPage() };
 }
 
 test('first-admin bootstrap link creates an admin once, then is dead', async () => {
-  assert.ok(server.setupUrl, 'a fresh server prints a setup link');
+  assert.ok(env.server.setupUrl, 'a fresh server prints a setup link');
   const { context, page } = await freshPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e));
-  await page.goto(server.setupUrl);
+  await page.goto(env.server.setupUrl);
   await page.getByRole('heading', { name: 'Create the first administrator' }).waitFor();
   await register(page, 'Root', PASSWORD, 'The Admin');
   await page.locator('#whoami').waitFor();
@@ -37,15 +25,15 @@ test('first-admin bootstrap link creates an admin once, then is dead', async () 
   assert.deepEqual(errors, []);
 
   const second = await freshPage();
-  await second.page.goto(server.setupUrl);
+  await second.page.goto(env.server.setupUrl);
   await second.page.locator('#invite-invalid').waitFor();
   await context.close();
   await second.context.close();
 });
 
 test('admin creates a user on the admin page; the user logs in; wrong password shows an error', async () => {
-  server.addUser('boss', { admin: true });
-  const admin = await server.userPage(browser, 'boss', { create: false });
+  env.server.addUser('boss', { admin: true });
+  const admin = await env.server.userPage(env.browser, 'boss', { create: false });
   await admin.page.getByRole('link', { name: 'Admin' }).click();
   await admin.page.locator('#new-username').fill('Carol');
   await admin.page.locator('#new-display').fill('Carol Doe');
@@ -54,7 +42,7 @@ test('admin creates a user on the admin page; the user logs in; wrong password s
   await admin.page.locator('tr[data-username="carol"]').waitFor();
 
   const { context, page } = await freshPage();
-  await page.goto(server.url);
+  await page.goto(env.server.url);
   await login(page, 'carol', 'not the password');
   const alert = page.locator('#login-form [role=alert]');
   await alert.waitFor();
@@ -68,7 +56,7 @@ test('admin creates a user on the admin page; the user logs in; wrong password s
 });
 
 test('logout ends the session for good', async () => {
-  const { context, page } = await server.userPage(browser, 'dave');
+  const { context, page } = await env.server.userPage(env.browser, 'dave');
   await page.locator('#logout').click();
   await page.locator('#login-form').waitFor();
   await page.reload();
@@ -79,8 +67,8 @@ test('logout ends the session for good', async () => {
 });
 
 test('invite link registers a new member once; a used or expired link is refused', async () => {
-  server.addUser('inviter', { admin: true });
-  const admin = await server.userPage(browser, 'inviter', { create: false });
+  env.server.addUser('inviter', { admin: true });
+  const admin = await env.server.userPage(env.browser, 'inviter', { create: false });
   await admin.page.getByRole('link', { name: 'Admin' }).click();
   await admin.page.locator('#invite-form button[type=submit]').click();
   const url = await admin.page.locator('#invite-url').inputValue();
@@ -97,7 +85,7 @@ test('invite link registers a new member once; a used or expired link is refused
   await again.page.goto(url);
   await again.page.locator('#invite-invalid').waitFor();
 
-  const shortLived = server.cli(['invite', 'create', '--expires-in', '1s']);
+  const shortLived = env.server.cli(['invite', 'create', '--expires-in', '1s']);
   await new Promise((r) => setTimeout(r, 2100));
   await again.page.goto(shortLived);
   await again.page.reload();
@@ -106,8 +94,8 @@ test('invite link registers a new member once; a used or expired link is refused
 });
 
 test('devices: a session signed out from another device is gone; password change signs out the rest', async () => {
-  const a = await server.userPage(browser, 'frank');
-  const b = await server.userPage(browser, 'frank', { create: false });
+  const a = await env.server.userPage(env.browser, 'frank');
+  const b = await env.server.userPage(env.browser, 'frank', { create: false });
   await a.page.getByRole('link', { name: 'Devices' }).click();
   await a.page.locator('#device-list li').nth(1).waitFor();
   assert.equal(await a.page.locator('#device-list li').count(), 2);
@@ -116,7 +104,7 @@ test('devices: a session signed out from another device is gone; password change
   await b.page.reload();
   await b.page.locator('#login-form').waitFor();
 
-  const c = await server.userPage(browser, 'frank', { create: false });
+  const c = await env.server.userPage(env.browser, 'frank', { create: false });
   await a.page.getByRole('link', { name: 'Password' }).click();
   await a.page.locator('#pw-current').fill(PASSWORD);
   await a.page.locator('#pw-new').fill('a brand new secret');
@@ -131,9 +119,9 @@ test('devices: a session signed out from another device is gone; password change
 });
 
 test('a disabled account is signed out and cannot log in', async () => {
-  server.addUser('boss2', { admin: true });
-  const admin = await server.userPage(browser, 'boss2', { create: false });
-  const user = await server.userPage(browser, 'gina');
+  env.server.addUser('boss2', { admin: true });
+  const admin = await env.server.userPage(env.browser, 'boss2', { create: false });
+  const user = await env.server.userPage(env.browser, 'gina');
   await admin.page.getByRole('link', { name: 'Admin' }).click();
   await admin.page.locator('tr[data-username="gina"] button.toggle').click();
   await admin.page.waitForFunction(() => document.querySelector('tr[data-username="gina"] td.state')?.textContent === 'disabled');
@@ -148,7 +136,7 @@ test('a disabled account is signed out and cannot log in', async () => {
 
 test('pages carry a strict CSP and no inline script runs', async () => {
   const { context, page } = await freshPage();
-  const resp = await page.goto(server.url);
+  const resp = await page.goto(env.server.url);
   const csp = resp.headers()['content-security-policy'];
   assert.match(csp, /script-src 'self';/);
   assert.match(csp, /frame-ancestors 'none'/);

@@ -1,28 +1,16 @@
-// 1:1 calls between real browsers with fake camera and microphone, through the real server.
-import { test, before, after } from 'node:test';
+// 1:1 calls between real browsers with fake camera and microphone, through the real env.server.
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, befriend } from './harness.mjs';
+import { useServerAndBrowser, launchBrowser, befriend } from './harness.mjs';
 
-/** @type {import('./harness.mjs').TestServer} */
-let server;
-/** @type {import('playwright-core').Browser} */
-let browser;
-
-before(async () => {
-  server = await startServer({ config: '[signaling]\nring_timeout_secs = 4\n' });
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await server?.dispose();
-});
+const env = useServerAndBrowser({ config: '[signaling]\nring_timeout_secs = 4\n' });
 
 let n = 0;
 /** Fresh users that are contacts of each other. */
 async function pair(...names) {
   n += 1;
   const pages = [];
-  for (const name of names) pages.push(await server.userPage(browser, `${name}${n}`));
+  for (const name of names) pages.push(await env.server.userPage(env.browser, `${name}${n}`));
   for (let i = 1; i < pages.length; i++) await befriend(pages[0].page, pages[i].page);
   return pages;
 }
@@ -132,7 +120,7 @@ test('decline, cancel, no answer (missed call for the callee) and busy', async (
 test('two devices ring; accepting on one stops the other', async () => {
   const [alice, bob] = await pair('alice', 'bob');
   const bobName = `bob${n}`;
-  const bob2 = await server.userPage(browser, bobName, { create: false });
+  const bob2 = await env.server.userPage(env.browser, bobName, { create: false });
   await bob2.page.locator('#connection[data-state="open"]').waitFor({ state: 'attached' });
   await callButton(alice.page, bobName, 'video').click();
   await bob.page.locator('#incoming-call').waitFor();
@@ -184,8 +172,8 @@ test('a device whose camera and microphone are refused answers receive-only and 
   const refused = await launchBrowser({ grantMedia: false });
   try {
     n += 1;
-    const alice = await server.userPage(browser, `alice${n}`);
-    const bob = await server.userPage(refused, `bob${n}`);
+    const alice = await env.server.userPage(env.browser, `alice${n}`);
+    const bob = await env.server.userPage(refused, `bob${n}`);
     await befriend(alice.page, bob.page);
     await callButton(alice.page, `bob${n}`, 'video').click();
     await bob.page.locator('#accept-video').click();

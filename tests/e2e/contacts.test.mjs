@@ -1,30 +1,18 @@
-// Contacts and live presence between real browsers, through the real server.
-import { test, before, after } from 'node:test';
+// Contacts and live presence between real browsers, through the real env.server.
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, waitStatus } from './harness.mjs';
+import { useServerAndBrowser, waitStatus } from './harness.mjs';
 
-/** @type {import('./harness.mjs').TestServer} */
-let server;
-/** @type {import('playwright-core').Browser} */
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await server?.dispose();
-});
+const env = useServerAndBrowser();
 
 /** The presence dot of `username` in `page`'s contact list. */
 const dotOf = (page, username) => page.locator(`#contact-list li[data-username="${username}"] .dot`);
 
 
 test('a contact request is pushed live; once accepted both see each other online, strangers see nothing', async () => {
-  const alice = await server.userPage(browser, 'alice');
-  const bob = await server.userPage(browser, 'bob');
-  const carol = await server.userPage(browser, 'carol');
+  const alice = await env.server.userPage(env.browser, 'alice');
+  const bob = await env.server.userPage(env.browser, 'bob');
+  const carol = await env.server.userPage(env.browser, 'carol');
   for (const p of [alice, bob, carol]) await p.page.locator('#connection[data-state="open"]').waitFor({ state: 'attached' });
 
   await alice.page.locator('#directory-search').fill('bo');
@@ -50,17 +38,17 @@ test('a contact request is pushed live; once accepted both see each other online
   await bob.context.close();
   await waitStatus(alice.page, 'bob', 'offline');
   // and a second tab of alice shows the same
-  const alice2 = await server.userPage(browser, 'alice', { create: false });
+  const alice2 = await env.server.userPage(env.browser, 'alice', { create: false });
   await waitStatus(alice2.page, 'bob', 'offline');
   assert.equal(await dotOf(alice2.page, 'bob').getAttribute('aria-label'), 'Offline');
   for (const p of [alice, alice2, carol]) await p.context.close();
 });
 
 test('blocking removes the contact on both sides, live', async () => {
-  server.addUser('dora');
-  server.addUser('ed');
-  const dora = await server.userPage(browser, 'dora', { create: false });
-  const ed = await server.userPage(browser, 'ed', { create: false });
+  env.server.addUser('dora');
+  env.server.addUser('ed');
+  const dora = await env.server.userPage(env.browser, 'dora', { create: false });
+  const ed = await env.server.userPage(env.browser, 'ed', { create: false });
   await dora.page.locator('#directory-search').fill('ed');
   await dora.page.locator('#search-results li[data-username="ed"] button').click();
   await ed.page.locator('#incoming-requests li[data-username="dora"] button.primary').click();
@@ -73,8 +61,8 @@ test('blocking removes the contact on both sides, live', async () => {
 
 test('a display name with markup is shown as text, never run', async () => {
   const evil = '<img src=x onerror="window.__pwned=1">';
-  server.cli(['user', 'add', 'mallory', '--display-name', evil, '--password-stdin'], 'correct horse battery\n');
-  const viewer = await server.userPage(browser, 'victor');
+  env.server.cli(['user', 'add', 'mallory', '--display-name', evil, '--password-stdin'], 'correct horse battery\n');
+  const viewer = await env.server.userPage(env.browser, 'victor');
   await viewer.page.locator('#directory-search').fill('mallory');
   const row = viewer.page.locator('#search-results li[data-username="mallory"] strong');
   await row.waitFor();

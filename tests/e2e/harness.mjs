@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { before, after } from 'node:test';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const BIN = process.env.E2E_SERVER_BIN || resolve(here, '../../target/debug/mywebrtc');
@@ -31,6 +32,25 @@ export const CHROMIUM_ARGS = [
 export async function launchBrowser(o = {}) {
   const args = o.grantMedia === false ? CHROMIUM_ARGS.filter((a) => a !== '--use-fake-ui-for-media-stream') : CHROMIUM_ARGS;
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args });
+}
+
+/**
+ * Registers the usual test-file setup: one server and one browser for all tests of the file,
+ * stopped afterwards. Returns an object whose `server` and `browser` are set once `before` ran.
+ * @param {Parameters<typeof startServer>[0]} [opts]
+ * @returns {{ server: TestServer, browser: import('playwright-core').Browser }}
+ */
+export function useServerAndBrowser(opts) {
+  const env = /** @type {any} */ ({});
+  before(async () => {
+    env.server = await startServer(opts);
+    env.browser = await launchBrowser();
+  });
+  after(async () => {
+    await env.browser?.close();
+    await env.server?.dispose();
+  });
+  return env;
 }
 
 /** Calls the REST API from inside a logged-in page (same origin, with its CSRF token). */
