@@ -107,7 +107,12 @@ impl Server {
             None => None,
         };
         let rustls = axum_server::tls_rustls::RustlsConfig::from_config(self.tls);
-        axum_server::from_tcp_rustls(self.https, rustls)
+        // TCP_NODELAY: signaling frames are small and latency-bound; with Nagle's algorithm a
+        // relayed offer or answer waited ~40 ms for the peer's delayed ACK (bench/README.md).
+        let acceptor =
+            axum_server::tls_rustls::RustlsAcceptor::new(rustls).acceptor(axum_server::accept::NoDelayAcceptor::new());
+        axum_server::from_tcp(self.https)
+            .acceptor(acceptor)
             .handle(handle)
             .serve(app.into_make_service_with_connect_info::<SocketAddr>())
             .await
