@@ -89,10 +89,6 @@ impl Hub {
         }
     }
 
-    pub fn config(&self) -> &HubConfig {
-        &self.cfg
-    }
-
     /// The next output to carry out, if any.
     pub fn poll_output(&mut self) -> Option<Output> {
         self.out.pop_front()
@@ -129,11 +125,6 @@ impl Hub {
         all.sort_unstable();
         all.dedup();
         all
-    }
-
-    /// The user and device behind a connection (for drivers and tests).
-    pub fn conn_info(&self, conn: ConnId) -> Option<(UserId, Option<DeviceId>)> {
-        self.conns.get(&conn).map(|c| (c.user, c.device))
     }
 
     pub(crate) fn schedule(&mut self, at: Instant, t: Timer) {

@@ -1,6 +1,6 @@
 //! The real binary as an operator uses it: start, admin CLI while it runs, kill -9 and restart.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -32,14 +32,16 @@ fn config(dir: &Path) -> PathBuf {
     p
 }
 
+/// Starts `serve` and reads its stdout up to the "listening on" line (the last it prints).
+/// `stderr` decides where the logs go (`Stdio::piped()` to read them after the child exits).
 // The child moves into `Running`, whose Drop kills and waits for it.
 #[allow(clippy::zombie_processes)]
-fn start(cfg: &Path) -> Running {
+fn start_with(cfg: &Path, rust_log: &str, stderr: Stdio) -> Running {
     let mut child = Command::new(BIN)
         .args(["--config", cfg.to_str().unwrap(), "serve"])
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", rust_log)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
@@ -56,6 +58,10 @@ fn start(cfg: &Path) -> Running {
             return Running { child, url: url.to_owned(), stdout };
         }
     }
+}
+
+fn start(cfg: &Path) -> Running {
+    start_with(cfg, "warn", Stdio::null())
 }
 
 fn cli(cfg: &Path, args: &[&str], stdin: &str) -> (bool, String, String) {
@@ -217,25 +223,9 @@ fn invalid_configuration_fails_at_start_naming_the_key() {
 fn no_secret_or_address_in_logs() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path());
-    let mut child = Command::new(BIN)
-        .args(["--config", cfg.to_str().unwrap(), "serve"])
-        .env("RUST_LOG", "debug")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut setup = String::new();
-    let url = loop {
-        let mut line = String::new();
-        assert!(out.read_line(&mut line).unwrap() > 0);
-        if line.contains("/setup#") {
-            setup = line.trim().to_owned();
-        }
-        if let Some(u) = line.trim().split("listening on ").nth(1) {
-            break u.to_owned();
-        }
-    };
+    let mut server = start_with(&cfg, "debug", Stdio::piped());
+    let url = server.url.clone();
+    let setup = server.stdout.lines().find(|l| l.contains("/setup#")).unwrap().trim().to_owned();
     let token = setup.rsplit_once('#').unwrap().1.to_owned();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -256,9 +246,10 @@ fn no_secret_or_address_in_logs() {
         assert_eq!(r.status(), 401);
     });
     // SIGTERM for a graceful stop, then read everything it logged.
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let output = child.wait_with_output().unwrap();
-    let logs = String::from_utf8_lossy(&output.stderr);
+    let _ = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status();
+    let mut logs = String::new();
+    server.child.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
+    let _ = server.child.wait();
     assert!(logs.contains("request"), "request logs expected:\n{logs}");
     for secret in [token.as_str(), "secret-password-123", "wrong-password-456", "127.0.0.1"] {
         assert!(!logs.contains(secret), "{secret:?} leaked into logs:\n{logs}");

@@ -9,6 +9,3 @@ pub mod rest;
 pub mod ws;
 
 pub use error::{ApiError, ErrorCode};
-
-/// Version of the REST API served under `/api/v1`.
-pub const API_VERSION: u32 = 1;

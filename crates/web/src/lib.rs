@@ -24,7 +24,6 @@ pub use config::{TlsSource, WebConfig};
 pub use hub::HubConfig;
 pub use openapi::openapi_json;
 pub use server::{derive_public_url, Server};
-pub use tls::{load_or_create_self_signed, CertPaths};
 pub use util::unix_now;
 
 /// Entry points for the fuzz targets in `fuzz/`: the parsers of untrusted request bytes.

@@ -8,14 +8,14 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::config::TlsSource;
 
-pub struct CertPaths {
+struct CertPaths {
     pub cert: PathBuf,
     pub key: PathBuf,
 }
 
 /// Returns the paths of the self-signed certificate in `dir`, generating it if absent.
 /// Names: localhost, 127.0.0.1, ::1 and `extra_names` (host names or IP addresses).
-pub fn load_or_create_self_signed(dir: &Path, extra_names: &[String]) -> Result<CertPaths> {
+fn load_or_create_self_signed(dir: &Path, extra_names: &[String]) -> Result<CertPaths> {
     let paths = CertPaths { cert: dir.join("cert.pem"), key: dir.join("key.pem") };
     if paths.cert.exists() && paths.key.exists() {
         return Ok(paths);
