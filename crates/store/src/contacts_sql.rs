@@ -11,7 +11,7 @@ fn users(conn: &Connection, sql: &str, user: i64) -> Result<Vec<User>, StoreErro
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-fn blocked_either(conn: &Connection, a: i64, b: i64) -> rusqlite::Result<bool> {
+pub(crate) fn blocked_either(conn: &Connection, a: i64, b: i64) -> rusqlite::Result<bool> {
     conn.query_row(
         "SELECT EXISTS(SELECT 1 FROM blocks WHERE (blocker = ?1 AND blocked = ?2) OR (blocker = ?2 AND blocked = ?1))",
         params![a, b],
@@ -19,7 +19,7 @@ fn blocked_either(conn: &Connection, a: i64, b: i64) -> rusqlite::Result<bool> {
     )
 }
 
-fn are_contacts(conn: &Connection, a: i64, b: i64) -> rusqlite::Result<bool> {
+pub(crate) fn are_contacts(conn: &Connection, a: i64, b: i64) -> rusqlite::Result<bool> {
     conn.query_row("SELECT EXISTS(SELECT 1 FROM contacts WHERE user_id = ?1 AND contact_id = ?2)", params![a, b], |r| {
         r.get(0)
     })

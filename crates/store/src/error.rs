@@ -14,6 +14,10 @@ pub enum StoreError {
     LastAdmin,
     #[error("not possible between these users")]
     Blocked,
+    #[error("only contacts can do this")]
+    NotContacts,
+    #[error("not allowed")]
+    Forbidden,
     #[error("database error: {0}")]
     Db(#[from] rusqlite::Error),
     #[error("cannot open database: {0}")]

@@ -8,6 +8,7 @@
 //! Durability: SQLite runs in WAL mode with `synchronous=FULL`, so a write that returned
 //! `Ok` survives a `kill -9` or power loss; callers acknowledge to clients only after that.
 
+mod chat_sql;
 mod contacts_sql;
 mod error;
 mod model;
@@ -90,6 +91,56 @@ pub trait Store: Send + Sync + 'static {
     fn list_calls(&self, user: i64, limit: u32) -> Result<Vec<CallRow>, StoreError>;
     /// Marks the user's missed calls as seen; returns how many were unseen.
     fn mark_missed_seen(&self, user: i64) -> Result<u64, StoreError>;
+
+    // --- chat
+    /// Applies chat writes in one transaction, so one disk flush covers the whole batch
+    /// (group commit). Each write is checked on its own (membership, contacts, ownership) and
+    /// refused without affecting the others; an `Err` means nothing was written.
+    fn chat_write(&self, writes: &[ChatWrite], now: i64) -> Result<Vec<Result<ChatWritten, ChatRefusal>>, StoreError>;
+    /// The conversation's members (empty if it does not exist).
+    fn conversation_members(&self, conv: i64) -> Result<Vec<i64>, StoreError>;
+    /// The direct conversation between two contacts, created if needed (`true` if new).
+    /// [`StoreError::NotContacts`], [`StoreError::Blocked`] or [`StoreError::NotFound`] otherwise.
+    fn direct_conversation(&self, a: i64, b: i64, now: i64) -> Result<(i64, bool), StoreError>;
+    /// Creates a group owned by `owner` with some of their contacts; returns its id and the
+    /// system messages recording its creation. [`StoreError::NotContacts`] if a member is not
+    /// a contact of the owner.
+    fn create_group(
+        &self,
+        owner: i64,
+        name: &str,
+        members: &[i64],
+        now: i64,
+    ) -> Result<(i64, Vec<MessageRow>), StoreError>;
+    /// Any member may rename a group. [`StoreError::NotFound`] for outsiders,
+    /// [`StoreError::Forbidden`] for a direct conversation.
+    fn rename_group(&self, user: i64, conv: i64, name: &str, now: i64) -> Result<MembershipChange, StoreError>;
+    /// Any member may add one of their contacts.
+    fn add_member(&self, user: i64, conv: i64, new: i64, now: i64) -> Result<MembershipChange, StoreError>;
+    /// The owner removes a member, or a member leaves (`who == user`).
+    fn remove_member(&self, user: i64, conv: i64, who: i64, now: i64) -> Result<MembershipChange, StoreError>;
+    /// The user's conversations, most recently active first.
+    fn list_conversations(&self, user: i64) -> Result<Vec<ConversationRow>, StoreError>;
+    /// One conversation, if the user is a member.
+    fn conversation(&self, user: i64, conv: i64) -> Result<Option<ConversationRow>, StoreError>;
+    /// Up to `limit` messages before `before` (a seq; `None`: the newest), oldest first.
+    /// [`StoreError::NotFound`] unless the user is a member.
+    fn messages_before(
+        &self,
+        user: i64,
+        conv: i64,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<MessageRow>, StoreError>;
+    /// Messages created or changed after `after_rev`, in the order of those changes (for a
+    /// device catching up). [`StoreError::NotFound`] unless the user is a member.
+    fn messages_changed_after(
+        &self,
+        user: i64,
+        conv: i64,
+        after_rev: i64,
+        limit: u32,
+    ) -> Result<Vec<MessageRow>, StoreError>;
 }
 
 #[cfg(test)]

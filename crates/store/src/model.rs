@@ -133,3 +133,179 @@ pub struct CallRow {
     pub talk_secs: i64,
     pub callee_seen: bool,
 }
+
+/// Kinds of conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConversationKind {
+    /// Between two contacts; exactly one per pair.
+    Direct,
+    /// Named, with an owner and any number of members.
+    Group,
+}
+
+impl ConversationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConversationKind::Direct => "direct",
+            ConversationKind::Group => "group",
+        }
+    }
+    pub(crate) fn parse(s: &str) -> Self {
+        if s == "group" {
+            ConversationKind::Group
+        } else {
+            ConversationKind::Direct
+        }
+    }
+}
+
+/// What a message row holds: text written by a member, or a record of a membership change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    Text,
+    /// `body` is the group's name.
+    Created,
+    /// `body` is the new name.
+    Renamed,
+    /// `body` is the username of the member added.
+    Added,
+    /// `body` is the username of the member removed.
+    Removed,
+    /// The sender left.
+    Left,
+}
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Text => "text",
+            MessageKind::Created => "created",
+            MessageKind::Renamed => "renamed",
+            MessageKind::Added => "added",
+            MessageKind::Removed => "removed",
+            MessageKind::Left => "left",
+        }
+    }
+    pub(crate) fn parse(s: &str) -> Self {
+        match s {
+            "created" => MessageKind::Created,
+            "renamed" => MessageKind::Renamed,
+            "added" => MessageKind::Added,
+            "removed" => MessageKind::Removed,
+            "left" => MessageKind::Left,
+            _ => MessageKind::Text,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRow {
+    pub id: i64,
+    pub conv: i64,
+    /// Position in the conversation.
+    pub seq: i64,
+    /// Conversation sequence number of the last change (creation, edit or deletion).
+    pub rev: i64,
+    pub sender: Option<i64>,
+    pub client_id: String,
+    pub kind: MessageKind,
+    /// Empty once deleted.
+    pub body: String,
+    pub created_at: i64,
+    pub edited_at: Option<i64>,
+    pub deleted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRow {
+    pub user: User,
+    pub owner: bool,
+    pub delivered_seq: i64,
+    pub read_seq: i64,
+}
+
+/// A conversation as one of its members sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationRow {
+    pub id: i64,
+    pub kind: ConversationKind,
+    pub name: String,
+    pub created_at: i64,
+    pub last_seq: i64,
+    pub members: Vec<MemberRow>,
+    /// Others' messages after this member's read mark.
+    pub unread: i64,
+    pub last_message: Option<MessageRow>,
+}
+
+/// One write of the chat path; a batch of them commits in one transaction (group commit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChatWrite {
+    /// Post a text message. `client_id` makes retries idempotent.
+    Send {
+        user: i64,
+        conv: i64,
+        client_id: String,
+        text: String,
+    },
+    Edit {
+        user: i64,
+        conv: i64,
+        message: i64,
+        text: String,
+    },
+    Delete {
+        user: i64,
+        conv: i64,
+        message: i64,
+    },
+    /// Move the user's delivered/read marks forward (never back; read implies delivered).
+    Receipt {
+        user: i64,
+        conv: i64,
+        delivered: i64,
+        read: i64,
+    },
+}
+
+/// What a successful chat write did; `members` are the conversation's members at commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChatWritten {
+    /// `fresh` is false when a retried send found its earlier copy.
+    Message {
+        message: MessageRow,
+        members: Vec<i64>,
+        fresh: bool,
+    },
+    Receipt {
+        conv: i64,
+        user: i64,
+        delivered_seq: i64,
+        read_seq: i64,
+        members: Vec<i64>,
+        changed: bool,
+    },
+}
+
+/// Why a single chat write was refused; the rest of its batch is unaffected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatRefusal {
+    /// No such conversation, or the user is not a member.
+    NoConversation,
+    /// A direct conversation whose two users are no longer contacts, or one blocked the other.
+    NotAllowed,
+    /// No such message in the conversation (or not visible to the user).
+    NoMessage,
+    /// Only the sender may edit or delete a message.
+    NotYours,
+    /// The message was deleted.
+    Deleted,
+}
+
+/// A membership change and the system message that records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MembershipChange {
+    pub message: MessageRow,
+    /// Members after the change.
+    pub members: Vec<i64>,
+}

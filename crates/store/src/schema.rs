@@ -74,4 +74,45 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX calls_caller ON calls(caller, started_at);
     CREATE INDEX calls_callee ON calls(callee, started_at);
     "#,
+    // 3: chat. Every change in a conversation (message, edit, delete, membership) takes the
+    // next `last_seq`; a message's `seq` orders it, its `rev` says when it last changed, so a
+    // device that reconnects asks for everything with `rev` above what it has.
+    r#"
+    CREATE TABLE conversations (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        direct_key TEXT UNIQUE,
+        created_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+        created_at INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE conversation_members (
+        conv_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        role TEXT NOT NULL DEFAULT 'member',
+        joined_at INTEGER NOT NULL,
+        joined_seq INTEGER NOT NULL DEFAULT 0,
+        delivered_seq INTEGER NOT NULL DEFAULT 0,
+        read_seq INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (conv_id, user_id)
+    );
+    CREATE INDEX conversation_members_user ON conversation_members(user_id);
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        conv_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        rev INTEGER NOT NULL,
+        sender INTEGER REFERENCES users(id) ON DELETE SET NULL,
+        client_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        edited_at INTEGER,
+        deleted INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (conv_id, seq)
+    );
+    CREATE INDEX messages_rev ON messages(conv_id, rev);
+    CREATE UNIQUE INDEX messages_client_id ON messages(conv_id, sender, client_id) WHERE kind = 'text';
+    "#,
 ];

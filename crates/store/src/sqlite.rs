@@ -12,8 +12,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
 use crate::schema::MIGRATIONS;
 use crate::{
-    CallRow, ContactList, Invite, InviteKind, NewInvite, NewSession, NewUser, RelationIds, RequestOutcome, Session,
-    Store, StoreError, User,
+    CallRow, ChatRefusal, ChatWrite, ChatWritten, ContactList, ConversationRow, Invite, InviteKind, MembershipChange,
+    MessageRow, NewInvite, NewSession, NewUser, RelationIds, RequestOutcome, Session, Store, StoreError, User,
 };
 
 pub struct SqliteStore {
@@ -375,9 +375,61 @@ impl Store for SqliteStore {
     fn mark_missed_seen(&self, user: i64) -> Result<u64, StoreError> {
         self.mark_missed_seen_impl(user)
     }
+
+    fn chat_write(&self, writes: &[ChatWrite], now: i64) -> Result<Vec<Result<ChatWritten, ChatRefusal>>, StoreError> {
+        self.chat_write_impl(writes, now)
+    }
+    fn conversation_members(&self, conv: i64) -> Result<Vec<i64>, StoreError> {
+        self.conversation_members_impl(conv)
+    }
+    fn direct_conversation(&self, a: i64, b: i64, now: i64) -> Result<(i64, bool), StoreError> {
+        self.direct_conversation_impl(a, b, now)
+    }
+    fn create_group(
+        &self,
+        owner: i64,
+        name: &str,
+        members: &[i64],
+        now: i64,
+    ) -> Result<(i64, Vec<MessageRow>), StoreError> {
+        self.create_group_impl(owner, name, members, now)
+    }
+    fn rename_group(&self, user: i64, conv: i64, name: &str, now: i64) -> Result<MembershipChange, StoreError> {
+        self.rename_group_impl(user, conv, name, now)
+    }
+    fn add_member(&self, user: i64, conv: i64, new: i64, now: i64) -> Result<MembershipChange, StoreError> {
+        self.add_member_impl(user, conv, new, now)
+    }
+    fn remove_member(&self, user: i64, conv: i64, who: i64, now: i64) -> Result<MembershipChange, StoreError> {
+        self.remove_member_impl(user, conv, who, now)
+    }
+    fn list_conversations(&self, user: i64) -> Result<Vec<ConversationRow>, StoreError> {
+        self.list_conversations_impl(user)
+    }
+    fn conversation(&self, user: i64, conv: i64) -> Result<Option<ConversationRow>, StoreError> {
+        self.conversation_impl(user, conv)
+    }
+    fn messages_before(
+        &self,
+        user: i64,
+        conv: i64,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<MessageRow>, StoreError> {
+        self.messages_before_impl(user, conv, before, limit)
+    }
+    fn messages_changed_after(
+        &self,
+        user: i64,
+        conv: i64,
+        after_rev: i64,
+        limit: u32,
+    ) -> Result<Vec<MessageRow>, StoreError> {
+        self.messages_changed_after_impl(user, conv, after_rev, limit)
+    }
 }
 
-fn user_from_row_at(r: &Row<'_>, o: usize) -> rusqlite::Result<User> {
+pub(crate) fn user_from_row_at(r: &Row<'_>, o: usize) -> rusqlite::Result<User> {
     Ok(User {
         id: r.get(o)?,
         username: r.get(o + 1)?,

@@ -206,3 +206,192 @@ fn call_history_and_missed_calls() {
     assert_eq!(s.mark_missed_seen(b).unwrap(), 0);
     assert_eq!(s.mark_missed_seen(a).unwrap(), 0, "the caller missed nothing");
 }
+
+// --- chat
+
+fn three_friends(s: &SqliteStore) -> (i64, i64, i64, i64) {
+    let ids: Vec<i64> = ["alice", "bob", "carol", "mallory"]
+        .iter()
+        .map(|n| s.create_user(&new_user(n, false), 1).unwrap().id)
+        .collect();
+    let (a, b, c) = (ids[0], ids[1], ids[2]);
+    for (x, y) in [(a, b), (a, c), (b, c)] {
+        s.request_contact(x, y, 1).unwrap();
+        s.answer_request(y, x, true, 1).unwrap();
+    }
+    (a, b, c, ids[3])
+}
+
+fn send(user: i64, conv: i64, client_id: &str, text: &str) -> ChatWrite {
+    ChatWrite::Send { user, conv, client_id: client_id.into(), text: text.into() }
+}
+
+fn sent(r: &Result<ChatWritten, ChatRefusal>) -> (MessageRow, bool) {
+    match r {
+        Ok(ChatWritten::Message { message, fresh, .. }) => (message.clone(), *fresh),
+        other => panic!("expected a message, got {other:?}"),
+    }
+}
+
+#[test]
+fn direct_conversations_need_contacts_and_are_unique_per_pair() {
+    let (_d, s) = file_store();
+    let (a, b, _c, m) = three_friends(&s);
+    let (conv, created) = s.direct_conversation(a, b, 2).unwrap();
+    assert!(created);
+    assert_eq!(s.direct_conversation(b, a, 3).unwrap(), (conv, false));
+    assert!(matches!(s.direct_conversation(a, m, 2), Err(StoreError::NotContacts)));
+    assert!(matches!(s.direct_conversation(a, a, 2), Err(StoreError::NotFound)));
+    assert!(matches!(s.direct_conversation(a, 999, 2), Err(StoreError::NotFound)));
+    assert_eq!(s.conversation_members(conv).unwrap(), vec![a, b]);
+}
+
+#[test]
+fn sends_are_deduplicated_by_client_id_and_ordered_by_seq() {
+    let (_d, s) = file_store();
+    let (a, b, _c, m) = three_friends(&s);
+    let (conv, _) = s.direct_conversation(a, b, 2).unwrap();
+    let out = s
+        .chat_write(&[send(a, conv, "c1", "hi"), send(b, conv, "c1", "hello"), send(a, conv, "c1", "hi (retry)")], 3)
+        .unwrap();
+    let (m1, fresh1) = sent(&out[0]);
+    let (m2, _) = sent(&out[1]);
+    let (m3, fresh3) = sent(&out[2]);
+    assert!(fresh1 && !fresh3);
+    assert_eq!(m3, m1, "a retry returns the stored original");
+    assert_eq!((m1.seq, m2.seq), (1, 2));
+    // Outsiders can neither write nor read.
+    let out = s.chat_write(&[send(m, conv, "x", "let me in")], 4).unwrap();
+    assert_eq!(out[0], Err(ChatRefusal::NoConversation));
+    assert!(matches!(s.messages_before(m, conv, None, 10), Err(StoreError::NotFound)));
+    assert!(s.conversation(m, conv).unwrap().is_none());
+    let all = s.messages_before(b, conv, None, 10).unwrap();
+    assert_eq!(all.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["hi", "hello"]);
+}
+
+#[test]
+fn blocking_or_unfriending_stops_a_direct_conversation() {
+    let (_d, s) = file_store();
+    let (a, b, c, _m) = three_friends(&s);
+    let (conv, _) = s.direct_conversation(a, b, 2).unwrap();
+    s.block(b, a, 3).unwrap();
+    assert_eq!(s.chat_write(&[send(a, conv, "1", "x")], 4).unwrap()[0], Err(ChatRefusal::NotAllowed));
+    assert!(matches!(s.direct_conversation(a, b, 4), Err(StoreError::Blocked)));
+    let (conv2, _) = s.direct_conversation(a, c, 2).unwrap();
+    s.remove_contact(c, a).unwrap();
+    assert_eq!(s.chat_write(&[send(a, conv2, "1", "x")], 4).unwrap()[0], Err(ChatRefusal::NotAllowed));
+    // History stays readable for the members.
+    assert!(s.messages_before(a, conv2, None, 10).unwrap().is_empty());
+}
+
+#[test]
+fn only_the_sender_edits_or_deletes_and_changes_bump_rev() {
+    let (_d, s) = file_store();
+    let (a, b, _c, _m) = three_friends(&s);
+    let (conv, _) = s.direct_conversation(a, b, 2).unwrap();
+    let (m1, _) = sent(&s.chat_write(&[send(a, conv, "1", "typo")], 3).unwrap()[0]);
+    let (m2, _) = sent(&s.chat_write(&[send(b, conv, "2", "answer")], 3).unwrap()[0]);
+    let out = s
+        .chat_write(
+            &[
+                ChatWrite::Edit { user: b, conv, message: m1.id, text: "hijack".into() },
+                ChatWrite::Edit { user: a, conv, message: m1.id, text: "fixed".into() },
+                ChatWrite::Delete { user: b, conv, message: m2.id },
+                ChatWrite::Delete { user: b, conv, message: m2.id },
+                ChatWrite::Edit { user: a, conv, message: 9999, text: "?".into() },
+            ],
+            5,
+        )
+        .unwrap();
+    assert_eq!(out[0], Err(ChatRefusal::NotYours));
+    let (edited, _) = sent(&out[1]);
+    assert_eq!((edited.body.as_str(), edited.edited_at, edited.seq, edited.rev), ("fixed", Some(5), 1, 3));
+    let (deleted, _) = sent(&out[2]);
+    assert!(deleted.deleted && deleted.body.is_empty());
+    assert_eq!(out[3], Err(ChatRefusal::Deleted));
+    assert_eq!(out[4], Err(ChatRefusal::NoMessage));
+    // A device that had seen rev 2 catches up with both changes, in order.
+    let changed = s.messages_changed_after(b, conv, 2, 100).unwrap();
+    assert_eq!(changed.iter().map(|m| (m.id, m.rev)).collect::<Vec<_>>(), [(m1.id, 3), (m2.id, 4)]);
+}
+
+#[test]
+fn receipts_only_move_forward_and_drive_unread_counts() {
+    let (_d, s) = file_store();
+    let (a, b, _c, _m) = three_friends(&s);
+    let (conv, _) = s.direct_conversation(a, b, 2).unwrap();
+    let writes: Vec<ChatWrite> = (0..5).map(|i| send(a, conv, &i.to_string(), "m")).collect();
+    s.chat_write(&writes, 3).unwrap();
+    assert_eq!(s.conversation(b, conv).unwrap().unwrap().unread, 5);
+    assert_eq!(s.conversation(a, conv).unwrap().unwrap().unread, 0);
+    let out = s
+        .chat_write(
+            &[
+                ChatWrite::Receipt { user: b, conv, delivered: 5, read: 3 },
+                ChatWrite::Receipt { user: b, conv, delivered: 1, read: 1 },
+                ChatWrite::Receipt { user: b, conv, delivered: 99, read: 0 },
+            ],
+            4,
+        )
+        .unwrap();
+    let marks: Vec<(i64, i64, bool)> = out
+        .iter()
+        .map(|r| match r {
+            Ok(ChatWritten::Receipt { delivered_seq, read_seq, changed, .. }) => (*delivered_seq, *read_seq, *changed),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(marks, [(5, 3, true), (5, 3, false), (5, 3, false)]);
+    assert_eq!(s.conversation(b, conv).unwrap().unwrap().unread, 2);
+}
+
+#[test]
+fn groups_show_members_only_what_came_after_they_joined() {
+    let (_d, s) = file_store();
+    let (a, b, c, m) = three_friends(&s);
+    assert!(matches!(s.create_group(a, "g", &[b, m], 2), Err(StoreError::NotContacts)));
+    let (g, log) = s.create_group(a, "team", &[b], 2).unwrap();
+    assert_eq!(log.iter().map(|m| m.kind).collect::<Vec<_>>(), [MessageKind::Created, MessageKind::Added]);
+    s.chat_write(&[send(a, g, "1", "before carol")], 3).unwrap();
+    // Bob may add his contact carol; mallory (nobody's contact) cannot be added.
+    let change = s.add_member(b, g, c, 4).unwrap();
+    assert_eq!(change.members, vec![a, b, c]);
+    assert!(matches!(s.add_member(b, g, m, 4), Err(StoreError::NotContacts)));
+    assert!(matches!(s.add_member(m, g, m, 4), Err(StoreError::NotFound)));
+    assert!(matches!(s.add_member(a, g, c, 4), Err(StoreError::Forbidden)), "already a member");
+    s.chat_write(&[send(a, g, "2", "after carol")], 5).unwrap();
+    let seen: Vec<String> = s.messages_before(c, g, None, 50).unwrap().into_iter().map(|m| m.body).collect();
+    assert_eq!(seen, ["carol", "after carol"]);
+    // Only the owner removes others; anyone may leave; a leaving owner hands over.
+    assert!(matches!(s.remove_member(b, g, c, 6), Err(StoreError::Forbidden)));
+    s.remove_member(a, g, c, 6).unwrap();
+    assert!(matches!(s.messages_before(c, g, None, 50), Err(StoreError::NotFound)));
+    assert_eq!(s.chat_write(&[send(c, g, "3", "still here?")], 7).unwrap()[0], Err(ChatRefusal::NoConversation));
+    let change = s.remove_member(a, g, a, 8).unwrap();
+    assert_eq!(change.members, vec![b]);
+    let conv = s.conversation(b, g).unwrap().unwrap();
+    assert!(conv.members[0].owner);
+    let renamed = s.rename_group(b, g, "new name", 9).unwrap();
+    assert_eq!(renamed.message.kind, MessageKind::Renamed);
+    assert_eq!(s.conversation(b, g).unwrap().unwrap().name, "new name");
+    let (direct, _) = s.direct_conversation(a, b, 9).unwrap();
+    assert!(matches!(s.rename_group(a, direct, "x", 9), Err(StoreError::Forbidden)));
+}
+
+#[test]
+fn history_pages_backwards() {
+    let (_d, s) = file_store();
+    let (a, b, _c, _m) = three_friends(&s);
+    let (conv, _) = s.direct_conversation(a, b, 2).unwrap();
+    let writes: Vec<ChatWrite> = (1..=25).map(|i| send(a, conv, &i.to_string(), &format!("m{i}"))).collect();
+    s.chat_write(&writes, 3).unwrap();
+    let page1 = s.messages_before(b, conv, None, 10).unwrap();
+    assert_eq!((page1[0].seq, page1[9].seq), (16, 25));
+    let page2 = s.messages_before(b, conv, Some(16), 10).unwrap();
+    assert_eq!((page2[0].seq, page2[9].seq), (6, 15));
+    let page3 = s.messages_before(b, conv, Some(6), 10).unwrap();
+    assert_eq!(page3.len(), 5);
+    let list = s.list_conversations(b).unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].last_message.as_ref().map(|m| m.body.as_str()), Some("m25"));
+}
