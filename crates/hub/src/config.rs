@@ -19,6 +19,10 @@ pub struct HubConfig {
     pub rate_burst: f64,
     /// Refused messages in a row after which the connection is closed.
     pub rate_strikes_to_close: u32,
+    /// Sustained chat posts (send, edit, delete) per second allowed per user...
+    pub chat_rate_per_sec: f64,
+    /// ...with bursts up to this many.
+    pub chat_burst: f64,
     /// Only contacts may call each other (otherwise any user who has not blocked the other).
     pub calls_only_between_contacts: bool,
 }
@@ -34,6 +38,8 @@ impl Default for HubConfig {
             rate_per_sec: 30.0,
             rate_burst: 120.0,
             rate_strikes_to_close: 200,
+            chat_rate_per_sec: 20.0,
+            chat_burst: 60.0,
             calls_only_between_contacts: true,
         }
     }

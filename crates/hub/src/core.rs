@@ -10,7 +10,7 @@ use proto::ws::{
 };
 
 use crate::bucket::Bucket;
-use crate::io::{ConnId, DeviceId, Input, Output, Relations};
+use crate::io::{ChatOp, ConnId, DeviceId, Input, Output, Relations};
 use crate::HubConfig;
 
 pub(crate) struct Conn {
@@ -45,6 +45,8 @@ pub(crate) struct User {
     pub blocked: HashSet<UserId>,
     /// Last presence pushed to contacts.
     pub shown: Presence,
+    /// Chat posting rate, shared by all the user's devices.
+    pub chat_bucket: Bucket,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -168,6 +170,7 @@ impl Hub {
                 self.relation_changed(a, b, contacts, blocked, event_for_a, event_for_b);
             }
             Input::SessionsEnded { user, only, keep } => self.sessions_ended(user, only, keep, now),
+            Input::ChatDeliver { reply, to, except, event } => self.chat_deliver(reply, &to, except, event),
         }
     }
 
@@ -266,6 +269,21 @@ impl Hub {
             (ClientMessage::CallDecline { id, call_id }, Some(dev)) => self.call_decline(dev, id, call_id, now),
             (ClientMessage::CallHangup { id, call_id }, Some(dev)) => self.call_hangup(dev, id, call_id, now),
             (ClientMessage::CallSignal { id, call_id, data }, Some(dev)) => self.call_signal(dev, id, call_id, data),
+            (ClientMessage::ChatSend { id, conv, client_id, text }, Some(dev)) => {
+                self.chat_request(dev, id, ChatOp::Send { conv, client_id, text }, now)
+            }
+            (ClientMessage::ChatEdit { id, conv, message, text }, Some(dev)) => {
+                self.chat_request(dev, id, ChatOp::Edit { conv, message, text }, now)
+            }
+            (ClientMessage::ChatDelete { id, conv, message }, Some(dev)) => {
+                self.chat_request(dev, id, ChatOp::Delete { conv, message }, now)
+            }
+            (ClientMessage::ChatReceipt { id, conv, delivered, read }, Some(dev)) => {
+                self.chat_request(dev, id, ChatOp::Receipt { conv, delivered, read }, now)
+            }
+            (ClientMessage::ChatTyping { conv }, Some(dev)) => {
+                self.chat_request(dev, None, ChatOp::Typing { conv }, now)
+            }
         }
     }
 
@@ -289,6 +307,7 @@ impl Hub {
             contacts: relations.contacts.iter().copied().collect(),
             blocked: relations.blocked.iter().copied().collect(),
             shown: Presence::Offline,
+            chat_bucket: Bucket::new(self.cfg.chat_burst, now),
         });
 
         // Resume an earlier device of the same session, if the token matches.

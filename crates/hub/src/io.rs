@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use proto::chat::ChatMessage;
 use proto::ws::{CallId, EndReason, Media, ServerMessage, UserId};
 
 /// A WebSocket, numbered by the driver.
@@ -47,6 +48,53 @@ pub enum Input {
     /// Sessions ended (logout, revoke, password change, account disabled): close their sockets.
     /// `only`: just this session; `keep`: all of the user's sessions except this one.
     SessionsEnded { user: UserId, only: Option<i64>, keep: Option<i64> },
+    /// A chat change was stored (or refused): `reply` goes to the requesting connection,
+    /// `event` to every device of the users in `to`, except the connection `except`.
+    ChatDeliver {
+        reply: Option<(ConnId, ServerMessage)>,
+        to: Vec<UserId>,
+        except: Option<ConnId>,
+        event: Option<ChatEvent>,
+    },
+}
+
+/// A chat request the hub accepted (well-formed, within rate) for the driver to carry out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatRequest {
+    pub conn: ConnId,
+    pub user: UserId,
+    /// The request id, for the reply.
+    pub id: Option<u64>,
+    pub op: ChatOp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChatOp {
+    Send { conv: i64, client_id: String, text: String },
+    Edit { conv: i64, message: i64, text: String },
+    Delete { conv: i64, message: i64 },
+    Receipt { conv: i64, delivered: i64, read: i64 },
+    Typing { conv: i64 },
+}
+
+/// What to push to the members of a conversation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChatEvent {
+    Message(ChatMessage),
+    Receipt {
+        conv: i64,
+        user: UserId,
+        delivered_seq: i64,
+        read_seq: i64,
+    },
+    Typing {
+        conv: i64,
+        user: UserId,
+    },
+    /// To a member who left or was removed.
+    Removed {
+        conv: i64,
+    },
 }
 
 /// How a call went, for the call history.
@@ -75,4 +123,6 @@ pub enum Output {
     Close { conn: ConnId, code: u16, reason: &'static str },
     /// A call is over: persist it in the call history.
     CallFinished(CallRecord),
+    /// Store (or, for typing, check) this chat request, then answer with [`Input::ChatDeliver`].
+    Chat(ChatRequest),
 }

@@ -16,6 +16,7 @@
 
 mod bucket;
 mod calls;
+mod chat;
 mod config;
 mod core;
 mod io;
@@ -23,5 +24,5 @@ mod presence;
 
 pub use config::HubConfig;
 pub use core::Hub;
-pub use io::{CallRecord, ConnId, DeviceId, Input, Output, Relations};
+pub use io::{CallRecord, ChatEvent, ChatOp, ChatRequest, ConnId, DeviceId, Input, Output, Relations};
 pub use proto::ws::{CallId, UserId};

@@ -4,6 +4,7 @@
 //! server, the integration tests and third-party tools agree on one shape. Request
 //! bodies reject unknown fields: a misspelt field is an error, never silently ignored.
 
+pub mod chat;
 pub mod error;
 pub mod rest;
 pub mod ws;

@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::chat::ChatMessage;
+
 /// The protocol version this server speaks (sent in `hello`/`welcome`).
 pub const PROTOCOL_VERSION: u32 = 1;
 /// Largest frame the server accepts, in bytes.
@@ -126,6 +128,42 @@ pub enum ClientMessage {
         call_id: CallId,
         data: serde_json::Value,
     },
+    /// Post a message. Stored durably before the `chat_ack` reply; retrying with the same
+    /// `client_id` never creates a second copy.
+    ChatSend {
+        #[serde(default)]
+        id: Option<u64>,
+        conv: i64,
+        client_id: String,
+        text: String,
+    },
+    /// Replace the text of one of your own messages. Replied to with `chat_ack`.
+    ChatEdit {
+        #[serde(default)]
+        id: Option<u64>,
+        conv: i64,
+        message: i64,
+        text: String,
+    },
+    /// Delete one of your own messages. Replied to with `chat_ack`.
+    ChatDelete {
+        #[serde(default)]
+        id: Option<u64>,
+        conv: i64,
+        message: i64,
+    },
+    /// Move your delivered and/or read marks forward (a `seq` of the conversation).
+    ChatReceipt {
+        #[serde(default)]
+        id: Option<u64>,
+        conv: i64,
+        #[serde(default)]
+        delivered: i64,
+        #[serde(default)]
+        read: i64,
+    },
+    /// You are typing in a conversation (send at most every few seconds while typing).
+    ChatTyping { conv: i64 },
 }
 
 /// Sent in `hello` to continue a device after a short disconnect.
@@ -148,7 +186,12 @@ impl ClientMessage {
             | ClientMessage::CallAccept { id, .. }
             | ClientMessage::CallDecline { id, .. }
             | ClientMessage::CallHangup { id, .. }
-            | ClientMessage::CallSignal { id, .. } => *id,
+            | ClientMessage::CallSignal { id, .. }
+            | ClientMessage::ChatSend { id, .. }
+            | ClientMessage::ChatEdit { id, .. }
+            | ClientMessage::ChatDelete { id, .. }
+            | ClientMessage::ChatReceipt { id, .. } => *id,
+            ClientMessage::ChatTyping { .. } => None,
         }
     }
 }
@@ -222,6 +265,21 @@ pub enum ServerMessage {
     },
     /// Relayed negotiation data from the other side.
     CallSignal { seq: u64, call_id: CallId, data: serde_json::Value },
+    /// Reply to `chat_send`, `chat_edit` and `chat_delete`: the message as stored (durably).
+    ChatAck {
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        id: Option<u64>,
+        message: ChatMessage,
+    },
+    /// A message was posted, edited or deleted (all three carry the message's current state;
+    /// merge by `message.id`). Also records membership changes (`message.kind`).
+    ChatMessage { seq: u64, message: ChatMessage },
+    /// A member's delivered/read marks moved.
+    ChatReceipt { seq: u64, conv: i64, user: UserId, delivered_seq: i64, read_seq: i64 },
+    /// A member is typing (not numbered, not replayed: it only matters now).
+    ChatTyping { conv: i64, user: UserId },
+    /// You left or were removed from a conversation: forget it.
+    ChatRemoved { seq: u64, conv: i64 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -252,8 +310,16 @@ pub enum WsErrorCode {
     AlreadyInCall,
     /// Too many messages; slow down.
     RateLimited,
-    /// A field is too large (e.g. `call_signal.data`).
+    /// A field is too large (e.g. `call_signal.data`, a chat text over 16 KiB).
     TooLarge,
+    /// No such conversation, or you are not a member.
+    NoConversation,
+    /// Not allowed (e.g. messaging someone who is no longer a contact or blocked you).
+    NotAllowed,
+    /// No such message, or not yours to change, or already deleted.
+    NoSuchMessage,
+    /// The server could not store the message; retry with the same `client_id`.
+    Unavailable,
 }
 
 impl WsErrorCode {
@@ -268,6 +334,10 @@ impl WsErrorCode {
             WsErrorCode::AlreadyInCall => "this device is already in a call",
             WsErrorCode::RateLimited => "too many messages; slow down",
             WsErrorCode::TooLarge => "message field too large",
+            WsErrorCode::NoConversation => "no such conversation, or you are not a member",
+            WsErrorCode::NotAllowed => "not allowed",
+            WsErrorCode::NoSuchMessage => "no such message, or it is not yours to change",
+            WsErrorCode::Unavailable => "could not store the message; retry with the same client_id",
         }
     }
 }

@@ -15,6 +15,8 @@ pub struct World {
     pub closed: HashMap<ConnId, u16>,
     pub pings: usize,
     pub records: Vec<hub::CallRecord>,
+    /// Chat requests handed to the driver.
+    pub chat: Vec<hub::ChatRequest>,
     next_conn: ConnId,
 }
 
@@ -49,6 +51,7 @@ impl World {
             closed: HashMap::new(),
             pings: 0,
             records: Vec::new(),
+            chat: Vec::new(),
             next_conn: 1,
         }
     }
@@ -67,6 +70,7 @@ impl World {
                 }
                 Output::Ping { .. } => self.pings += 1,
                 Output::CallFinished(r) => self.records.push(r),
+                Output::Chat(r) => self.chat.push(r),
             }
         }
     }
