@@ -1,9 +1,9 @@
-//! Token bucket for per-connection message rate limiting.
+//! Token bucket for message rate limiting (per connection, per user).
 
 use std::time::Instant;
 
 #[derive(Debug, Clone)]
-pub(crate) struct Bucket {
+pub struct Bucket {
     tokens: f64,
     last: Instant,
     /// Refusals in a row; reset by any accepted message.

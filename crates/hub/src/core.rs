@@ -170,7 +170,10 @@ impl Hub {
                 self.relation_changed(a, b, contacts, blocked, event_for_a, event_for_b);
             }
             Input::SessionsEnded { user, only, keep } => self.sessions_ended(user, only, keep, now),
-            Input::ChatDeliver { reply, to, except, event } => self.chat_deliver(reply, &to, except, event),
+            Input::ChatDeliver(d) => {
+                let d = *d;
+                self.chat_deliver(d.reply, &d.to, d.except, d.event)
+            }
         }
     }
 

@@ -50,12 +50,28 @@ pub enum Input {
     SessionsEnded { user: UserId, only: Option<i64>, keep: Option<i64> },
     /// A chat change was stored (or refused): `reply` goes to the requesting connection,
     /// `event` to every device of the users in `to`, except the connection `except`.
-    ChatDeliver {
+    ChatDeliver(Box<ChatDelivery>),
+}
+
+/// See [`Input::ChatDeliver`].
+#[derive(Debug, Clone)]
+pub struct ChatDelivery {
+    pub reply: Option<(ConnId, ServerMessage)>,
+    pub to: Vec<UserId>,
+    pub except: Option<ConnId>,
+    pub event: Option<ChatEvent>,
+}
+
+impl Input {
+    /// A [`Input::ChatDeliver`].
+    pub fn chat_deliver(
         reply: Option<(ConnId, ServerMessage)>,
         to: Vec<UserId>,
         except: Option<ConnId>,
         event: Option<ChatEvent>,
-    },
+    ) -> Self {
+        Input::ChatDeliver(Box::new(ChatDelivery { reply, to, except, event }))
+    }
 }
 
 /// A chat request the hub accepted (well-formed, within rate) for the driver to carry out.

@@ -15,6 +15,7 @@
 //! - a **user** is online while they have at least one device.
 
 mod bucket;
+pub use bucket::Bucket;
 mod calls;
 mod chat;
 mod config;
@@ -24,5 +25,5 @@ mod presence;
 
 pub use config::HubConfig;
 pub use core::Hub;
-pub use io::{CallRecord, ChatEvent, ChatOp, ChatRequest, ConnId, DeviceId, Input, Output, Relations};
+pub use io::{CallRecord, ChatDelivery, ChatEvent, ChatOp, ChatRequest, ConnId, DeviceId, Input, Output, Relations};
 pub use proto::ws::{CallId, UserId};

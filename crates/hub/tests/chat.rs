@@ -101,12 +101,12 @@ fn delivery_reaches_every_member_device_but_the_sender_connection() {
     let c = w.connect(CAROL, &[]);
     let m = message(5, 1, ALICE, "hello");
     let before: Vec<usize> = [a1, a2, b, c].iter().map(|x| w.msgs(*x).len()).collect();
-    w.input(Input::ChatDeliver {
-        reply: Some((a1, ServerMessage::ChatAck { id: Some(7), message: m.clone() })),
-        to: vec![ALICE, BOB],
-        except: Some(a1),
-        event: Some(ChatEvent::Message(m.clone())),
-    });
+    w.input(Input::chat_deliver(
+        Some((a1, ServerMessage::ChatAck { id: Some(7), message: m.clone() })),
+        vec![ALICE, BOB],
+        Some(a1),
+        Some(ChatEvent::Message(m.clone())),
+    ));
     assert!(matches!(w.last(a1), Some(ServerMessage::ChatAck { id: Some(7), .. })));
     assert_eq!(w.msgs(a1).len(), before[0] + 1, "the sender's connection gets only the ack");
     assert!(matches!(w.last(a2), Some(ServerMessage::ChatMessage { message, .. }) if *message == m));
@@ -123,18 +123,13 @@ fn chat_events_are_replayed_on_resume_but_typing_is_not() {
         other => panic!("{other:?}"),
     };
     w.input(Input::Closed { conn: b, clean: false });
-    w.input(Input::ChatDeliver {
-        reply: None,
-        to: vec![BOB],
-        except: None,
-        event: Some(ChatEvent::Typing { conv: 5, user: ALICE }),
-    });
-    w.input(Input::ChatDeliver {
-        reply: None,
-        to: vec![BOB],
-        except: None,
-        event: Some(ChatEvent::Message(message(5, 1, ALICE, "while you were away"))),
-    });
+    w.input(Input::chat_deliver(None, vec![BOB], None, Some(ChatEvent::Typing { conv: 5, user: ALICE })));
+    w.input(Input::chat_deliver(
+        None,
+        vec![BOB],
+        None,
+        Some(ChatEvent::Message(message(5, 1, ALICE, "while you were away"))),
+    ));
     let b2 = w.open(BOB, BOB, &[ALICE]);
     w.text(b2, &format!(r#"{{"type":"hello","v":1,"resume":{{"token":"{token}","last_seq":{last_seq}}}}}"#));
     let got: Vec<&ServerMessage> = w

@@ -87,6 +87,10 @@ impl From<store::StoreError> for HttpError {
                 "this would leave the server without an enabled administrator",
             ),
             S::Blocked => Self::new(StatusCode::FORBIDDEN, ErrorCode::NotAllowed, "not possible with this user"),
+            S::NotContacts => {
+                Self::new(StatusCode::FORBIDDEN, ErrorCode::NotAllowed, "only possible with your contacts")
+            }
+            S::Forbidden => Self::forbidden("you may not do this"),
             other => Self::internal("store", other),
         }
     }

@@ -25,6 +25,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// Like `axum::extract::Query`, but a malformed query string is a JSON `invalid_body` error.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(rej) => Err(HttpError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidBody, rej.body_text())),
+        }
+    }
+}
+
 fn json_rejection(rej: JsonRejection) -> HttpError {
     let detail = rej.body_text();
     match rej {

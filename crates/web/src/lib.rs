@@ -7,6 +7,7 @@
 
 mod api;
 mod assets;
+mod chat;
 mod config;
 mod cookie;
 mod error;

@@ -11,7 +11,7 @@ use crate::api;
     info(
         title = "mywebrtc REST API",
         version = "1",
-        description = "Accounts, sessions and administration of a mywebrtc server. Every error body is an ApiError with a stable `code`. State-changing requests need the session's CSRF token in `X-CSRF-Token` and, from browsers, a same-origin `Origin`."
+        description = "Accounts, sessions, administration, contacts, call history and chat of a mywebrtc server (the signaling WebSocket is described in docs/protocol.md). Every error body is an ApiError with a stable `code`. State-changing requests need the session's CSRF token in `X-CSRF-Token` and, from browsers, a same-origin `Origin`."
     ),
     paths(
         api::health::healthz,
@@ -30,6 +30,27 @@ use crate::api;
         api::admin::delete_user,
         api::admin::create_invite,
         api::admin::list_invites,
+        api::contacts::search,
+        api::contacts::list,
+        api::contacts::request,
+        api::contacts::accept,
+        api::contacts::decline,
+        api::contacts::cancel,
+        api::contacts::remove,
+        api::contacts::block,
+        api::contacts::unblock,
+        api::calls::history,
+        api::calls::missed_seen,
+        api::calls::ice_servers,
+        api::conversations::list,
+        api::conversations::create,
+        api::conversations::get,
+        api::conversations::rename,
+        api::conversations::add_member,
+        api::conversations::remove_member,
+        api::conversations::messages,
+        api::conversations::post,
+        crate::signaling::socket::upgrade,
     ),
     components(schemas(proto::ApiError, proto::ErrorCode))
 )]

@@ -20,14 +20,24 @@ pub struct AppState {
     pub hashing: Arc<Semaphore>,
     /// The signaling hub's task.
     pub hub: crate::signaling::HubHandle,
+    /// The chat writer's queue (REST posts; WebSocket posts come through the hub).
+    pub(crate) chat: crate::chat::ChatQueue,
+    /// Posting rate of REST chat posts per user (WebSocket posts are limited in the hub).
+    chat_limits: Arc<Mutex<std::collections::HashMap<i64, hub::Bucket>>>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, config: WebConfig, public_url: String) -> Self {
         let permits = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) * 2;
-        let hub = crate::signaling::spawn_hub(config.hub.clone(), config.session_recheck, store.clone());
+        let (chat, chat_rx) = tokio::sync::mpsc::channel(crate::chat::QUEUE);
+        let hub = crate::signaling::spawn_hub(config.hub.clone(), config.session_recheck, store.clone(), chat.clone());
+        if let Err(e) = crate::chat::spawn_writer(chat_rx, store.clone(), hub.clone()) {
+            tracing::error!(error = %e, "cannot start the chat writer thread; chat is unavailable");
+        }
         Self {
             hub,
+            chat,
+            chat_limits: Arc::default(),
             store,
             config: Arc::new(config),
             public_url: public_url.trim_end_matches('/').into(),
@@ -58,6 +68,19 @@ impl AppState {
             HttpError::new(StatusCode::SERVICE_UNAVAILABLE, proto::ErrorCode::Internal, "server is shutting down")
         })?;
         tokio::task::spawn_blocking(f).await.map_err(|e| HttpError::internal("hashing task", e))
+    }
+
+    /// Takes one chat post from the user's REST posting budget.
+    pub fn chat_rate(&self, user: i64) -> Result<(), HttpError> {
+        let (rate, burst) = (self.config.hub.chat_rate_per_sec, self.config.hub.chat_burst);
+        let now = std::time::Instant::now();
+        let mut limits = self.chat_limits.lock().unwrap_or_else(|p| p.into_inner());
+        let bucket = limits.entry(user).or_insert_with(|| hub::Bucket::new(burst, now));
+        if bucket.take(rate, burst, now) {
+            Ok(())
+        } else {
+            Err(HttpError::rate_limited(std::time::Duration::from_secs_f64(1.0 / rate.max(0.01))))
+        }
     }
 
     pub fn limiter(&self) -> std::sync::MutexGuard<'_, LoginLimiter> {

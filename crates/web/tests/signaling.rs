@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{start_with, ws, Client, TestServer};
+use common::{befriend, start_with, ws, TestServer};
 use serde_json::json;
 use testkit::ws::Message;
 
@@ -24,13 +24,6 @@ async fn server_with_heartbeat(interval: Duration) -> TestServer {
         c.session_recheck = Duration::from_millis(300);
     })
     .await
-}
-
-async fn befriend(a: &Client, b: &Client) {
-    let (st, v) = a.call("POST", "/api/v1/contacts/requests", Some(json!({"user_id": b.id}))).await;
-    assert_eq!((st, v["state"].as_str()), (200, Some("requested")));
-    let (st, _) = b.call("POST", &format!("/api/v1/contacts/requests/{}/accept", a.id), None).await;
-    assert_eq!(st, 204);
 }
 
 #[tokio::test]

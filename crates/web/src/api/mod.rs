@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod calls;
 pub mod contacts;
+pub mod conversations;
 pub mod health;
 pub mod register;
 pub mod session;
@@ -34,6 +35,11 @@ pub fn routes() -> Router<AppState> {
         .route("/contacts/requests/{user_id}/decline", post(contacts::decline))
         .route("/contacts/{user_id}", delete(contacts::remove))
         .route("/blocks/{user_id}", put(contacts::block).delete(contacts::unblock))
+        .route("/conversations", get(conversations::list).post(conversations::create))
+        .route("/conversations/{id}", get(conversations::get).patch(conversations::rename))
+        .route("/conversations/{id}/members", post(conversations::add_member))
+        .route("/conversations/{id}/members/{user_id}", delete(conversations::remove_member))
+        .route("/conversations/{id}/messages", get(conversations::messages).post(conversations::post))
         .route("/calls", get(calls::history))
         .route("/calls/missed/seen", post(calls::missed_seen))
         .route("/ice-servers", get(calls::ice_servers))

@@ -7,6 +7,8 @@ use std::time::Instant;
 use hub::{CallRecord, ConnId, Hub, HubConfig, Input, Output};
 use tokio::sync::{mpsc, watch};
 
+use crate::chat::{queue_full_reply, ChatQueue, Job, Origin};
+
 /// What a connection's writer receives.
 #[derive(Debug)]
 pub(crate) enum Outbound {
@@ -47,17 +49,27 @@ impl HubHandle {
     pub async fn input(&self, input: Input) {
         self.cmd(Cmd::Input(input)).await;
     }
+
+    /// [`HubHandle::input`] from a plain thread (the chat writer).
+    pub(crate) fn blocking_input(&self, input: Input) {
+        let _ = self.tx.blocking_send(Cmd::Input(input));
+    }
 }
 
 /// Per-connection outbound queue length: a client this far behind is cut off.
 pub(crate) const CONN_QUEUE: usize = 512;
 
 /// Starts the hub task. Finished calls are persisted through `store`.
-pub fn spawn_hub(cfg: HubConfig, session_recheck: std::time::Duration, store: Arc<dyn store::Store>) -> HubHandle {
+pub(crate) fn spawn_hub(
+    cfg: HubConfig,
+    session_recheck: std::time::Duration,
+    store: Arc<dyn store::Store>,
+    chat: ChatQueue,
+) -> HubHandle {
     let (tx, rx) = mpsc::channel(16 * 1024);
     let hub = Hub::new(cfg, Box::new(auth::token::new_token));
     let handle = HubHandle { tx, next_conn: Arc::new(std::sync::atomic::AtomicU64::new(1)) };
-    tokio::spawn(run(hub, rx, store, handle.clone(), session_recheck));
+    tokio::spawn(run(hub, rx, store, handle.clone(), session_recheck, chat));
     handle
 }
 
@@ -69,6 +81,7 @@ async fn run(
     store: Arc<dyn store::Store>,
     me: HubHandle,
     session_recheck: std::time::Duration,
+    chat: ChatQueue,
 ) {
     let mut sinks: HashMap<ConnId, ConnSink> = HashMap::new();
     let mut session_check = tokio::time::interval(session_recheck);
@@ -95,7 +108,7 @@ async fn run(
             _ = sleep_until(deadline) => hub.handle_timeout(Instant::now()),
             _ = session_check.tick() => check_sessions(hub.sessions(), store.clone(), me.clone()),
         }
-        carry_out(&mut hub, &mut sinks, &store);
+        carry_out(&mut hub, &mut sinks, &store, &chat);
     }
 }
 
@@ -106,7 +119,7 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-fn carry_out(hub: &mut Hub, sinks: &mut HashMap<ConnId, ConnSink>, store: &Arc<dyn store::Store>) {
+fn carry_out(hub: &mut Hub, sinks: &mut HashMap<ConnId, ConnSink>, store: &Arc<dyn store::Store>, chat: &ChatQueue) {
     loop {
         let mut overflowed = Vec::new();
         while let Some(out) = hub.poll_output() {
@@ -135,6 +148,12 @@ fn carry_out(hub: &mut Hub, sinks: &mut HashMap<ConnId, ConnSink>, store: &Arc<d
                     }
                 }
                 Output::CallFinished(record) => persist_call(store.clone(), record),
+                Output::Chat(req) => {
+                    let job = Job { user: req.user, op: req.op, origin: Origin::Ws { conn: req.conn, id: req.id } };
+                    if chat.try_send(job).is_err() {
+                        hub.handle(queue_full_reply(req.conn, req.id), Instant::now());
+                    }
+                }
             }
         }
         if overflowed.is_empty() {

@@ -4,7 +4,8 @@
 //! is ever buffered without limit.
 
 mod hub_task;
-mod socket;
+pub(crate) mod socket;
 
-pub use hub_task::{spawn_hub, HubHandle};
+pub(crate) use hub_task::spawn_hub;
+pub use hub_task::HubHandle;
 pub use socket::upgrade;

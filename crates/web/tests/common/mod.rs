@@ -143,3 +143,11 @@ pub async fn send(r: reqwest::RequestBuilder) -> (u16, Value) {
     let v = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
     (status, v)
 }
+
+/// Makes `a` and `b` contacts (a asks, b accepts).
+pub async fn befriend(a: &Client, b: &Client) {
+    let (st, v) = a.call("POST", "/api/v1/contacts/requests", Some(json!({"user_id": b.id}))).await;
+    assert_eq!((st, v["state"].as_str()), (200, Some("requested")));
+    let (st, _) = b.call("POST", &format!("/api/v1/contacts/requests/{}/accept", a.id), None).await;
+    assert_eq!(st, 204);
+}

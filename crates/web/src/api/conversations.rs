@@ -1,0 +1,248 @@
+//! Conversations over REST: list, create, rename, members, history, and posting (the REST
+//! twin of the WebSocket's `chat_send`, through the same durable writer). Every handler
+//! checks membership in the store; an outsider gets the same 404 as for a conversation that
+//! does not exist.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use hub::{ChatEvent, ChatOp, Input};
+use proto::chat::{
+    validate_client_id, validate_text, AddMember, ChatMessage, Conversation, MessagePage, NewConversation, PostMessage,
+    RenameConversation, TextError, MAX_PAGE,
+};
+use proto::{ApiError, ErrorCode};
+use serde::Deserialize;
+use tokio::sync::oneshot;
+
+use crate::chat::{self, Job, Origin};
+use crate::error::HttpError;
+use crate::extract::{ApiJson, ApiQuery, Authed};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    /// Messages before this `seq` (default: the newest), oldest first.
+    pub before: Option<i64>,
+    /// Instead: messages created or changed after this `rev`, in the order of those changes.
+    pub after: Option<i64>,
+    /// At most this many (1–200, default 50).
+    pub limit: Option<u32>,
+}
+
+fn invalid(field: &str, msg: &str) -> HttpError {
+    HttpError::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidField, msg).field(field)
+}
+
+fn group_name(raw: &str) -> Result<String, HttpError> {
+    auth::names::normalize_display_name(raw).map_err(|_| {
+        invalid(
+            "name",
+            "group name must be 1 to 64 characters, without control, zero-width or text-direction characters",
+        )
+    })
+}
+
+fn no_conversation() -> HttpError {
+    HttpError::not_found("conversation")
+}
+
+async fn load(state: &AppState, me: i64, id: i64) -> Result<Conversation, HttpError> {
+    let row = state.blocking(move |s| Ok(s.conversation(me, id)?)).await?;
+    row.as_ref().map(chat::conversation).ok_or_else(no_conversation)
+}
+
+/// Pushes a membership change to the members, and `chat_removed` to whoever left.
+async fn announce(state: &AppState, change: store::MembershipChange, removed: Option<i64>) {
+    let conv = change.message.conv;
+    let event = ChatEvent::Message(chat::message(&change.message));
+    state.hub.input(Input::chat_deliver(None, change.members, None, Some(event))).await;
+    if let Some(user) = removed {
+        let event = ChatEvent::Removed { conv };
+        state.hub.input(Input::chat_deliver(None, vec![user], None, Some(event))).await;
+    }
+}
+
+/// The caller's conversations, most recently active first, with unread counts.
+#[utoipa::path(get, path = "/api/v1/conversations", tag = "chat", responses((status = 200, body = Vec<Conversation>)))]
+pub async fn list(State(state): State<AppState>, a: Authed) -> Result<Json<Vec<Conversation>>, HttpError> {
+    let me = a.user.id;
+    let rows = state.blocking(move |s| Ok(s.list_conversations(me)?)).await?;
+    Ok(Json(rows.iter().map(chat::conversation).collect()))
+}
+
+/// Open the direct conversation with a contact (201 if new, 200 if it existed), or create a
+/// group with some of your contacts.
+#[utoipa::path(post, path = "/api/v1/conversations", tag = "chat", request_body = NewConversation,
+    responses((status = 201, body = Conversation), (status = 200, body = Conversation),
+        (status = 403, description = "not_allowed: not a contact, or blocked", body = ApiError),
+        (status = 404, body = ApiError), (status = 422, body = ApiError)))]
+pub async fn create(
+    State(state): State<AppState>,
+    a: Authed,
+    ApiJson(req): ApiJson<NewConversation>,
+) -> Result<(StatusCode, Json<Conversation>), HttpError> {
+    let me = a.user.id;
+    let now = crate::unix_now();
+    match req {
+        NewConversation::Direct { user } => {
+            let (id, created) = state.blocking(move |s| Ok(s.direct_conversation(me, user, now)?)).await?;
+            let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+            Ok((status, Json(load(&state, me, id).await?)))
+        }
+        NewConversation::Group { name, members } => {
+            let name = group_name(&name)?;
+            if members.len() > 256 {
+                return Err(invalid("members", "at most 256 members at creation"));
+            }
+            let (id, log) = state.blocking(move |s| Ok(s.create_group(me, &name, &members, now)?)).await?;
+            let conv = load(&state, me, id).await?;
+            let to: Vec<i64> = conv.members.iter().map(|m| m.user).collect();
+            for m in &log {
+                let event = ChatEvent::Message(chat::message(m));
+                state.hub.input(Input::chat_deliver(None, to.clone(), None, Some(event))).await;
+            }
+            Ok((StatusCode::CREATED, Json(conv)))
+        }
+    }
+}
+
+/// One conversation (404 unless you are a member).
+#[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "chat",
+    responses((status = 200, body = Conversation), (status = 404, body = ApiError)))]
+pub async fn get(
+    State(state): State<AppState>,
+    a: Authed,
+    Path(id): Path<i64>,
+) -> Result<Json<Conversation>, HttpError> {
+    Ok(Json(load(&state, a.user.id, id).await?))
+}
+
+/// Rename a group (any member).
+#[utoipa::path(patch, path = "/api/v1/conversations/{id}", tag = "chat", request_body = RenameConversation,
+    responses((status = 200, body = Conversation), (status = 403, description = "a direct conversation", body = ApiError),
+        (status = 404, body = ApiError)))]
+pub async fn rename(
+    State(state): State<AppState>,
+    a: Authed,
+    Path(id): Path<i64>,
+    ApiJson(req): ApiJson<RenameConversation>,
+) -> Result<Json<Conversation>, HttpError> {
+    let me = a.user.id;
+    let name = group_name(&req.name)?;
+    let now = crate::unix_now();
+    let change = state.blocking(move |s| Ok(s.rename_group(me, id, &name, now)?)).await.map_err(not_found_as_conv)?;
+    announce(&state, change, None).await;
+    Ok(Json(load(&state, me, id).await?))
+}
+
+/// Add one of your contacts to a group you are in. They see the conversation from now on.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/members", tag = "chat", request_body = AddMember,
+    responses((status = 200, body = Conversation), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+pub async fn add_member(
+    State(state): State<AppState>,
+    a: Authed,
+    Path(id): Path<i64>,
+    ApiJson(req): ApiJson<AddMember>,
+) -> Result<Json<Conversation>, HttpError> {
+    let me = a.user.id;
+    let now = crate::unix_now();
+    let change = state.blocking(move |s| Ok(s.add_member(me, id, req.user, now)?)).await.map_err(not_found_as_conv)?;
+    announce(&state, change, None).await;
+    Ok(Json(load(&state, me, id).await?))
+}
+
+/// Leave a group (your own id), or, as its owner, remove a member. They stop receiving at once.
+#[utoipa::path(delete, path = "/api/v1/conversations/{id}/members/{user_id}", tag = "chat",
+    responses((status = 204), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+pub async fn remove_member(
+    State(state): State<AppState>,
+    a: Authed,
+    Path((id, user)): Path<(i64, i64)>,
+) -> Result<StatusCode, HttpError> {
+    let me = a.user.id;
+    let now = crate::unix_now();
+    let change = state.blocking(move |s| Ok(s.remove_member(me, id, user, now)?)).await.map_err(not_found_as_conv)?;
+    announce(&state, change, Some(user)).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// History: a page back from `before`, or what changed after `after` (catching up).
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/messages", tag = "chat", params(HistoryQuery),
+    responses((status = 200, body = MessagePage), (status = 404, body = ApiError)))]
+pub async fn messages(
+    State(state): State<AppState>,
+    a: Authed,
+    Path(id): Path<i64>,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
+) -> Result<Json<MessagePage>, HttpError> {
+    let me = a.user.id;
+    let limit = q.limit.unwrap_or(50).clamp(1, MAX_PAGE);
+    if q.before.is_some() && q.after.is_some() {
+        return Err(HttpError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidBody, "give either before or after"));
+    }
+    // One extra row tells whether there is more.
+    let rows = state
+        .blocking(move |s| {
+            Ok(match q.after {
+                Some(after) => s.messages_changed_after(me, id, after, limit + 1)?,
+                None => s.messages_before(me, id, q.before, limit + 1)?,
+            })
+        })
+        .await
+        .map_err(not_found_as_conv)?;
+    let more = rows.len() > limit as usize;
+    let rows: &[store::MessageRow] = match (more, q.after.is_some()) {
+        (false, _) => &rows,
+        (true, true) => &rows[..limit as usize],
+        // Newest-first paging: the extra row is the oldest one.
+        (true, false) => &rows[1..],
+    };
+    Ok(Json(MessagePage { messages: rows.iter().map(chat::message).collect(), more }))
+}
+
+/// Post a message (201; 200 with the stored original when `client_id` was seen before).
+/// Durably stored before the reply.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "chat", request_body = PostMessage,
+    responses((status = 201, body = ChatMessage), (status = 200, description = "a retry", body = ChatMessage),
+        (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 422, body = ApiError),
+        (status = 429, body = ApiError)))]
+pub async fn post(
+    State(state): State<AppState>,
+    a: Authed,
+    Path(id): Path<i64>,
+    ApiJson(req): ApiJson<PostMessage>,
+) -> Result<(StatusCode, Json<ChatMessage>), HttpError> {
+    validate_client_id(&req.client_id).map_err(|e| invalid("client_id", e.message()))?;
+    validate_text(&req.text).map_err(|e| match e {
+        TextError::TooLarge => HttpError::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::BodyTooLarge, e.message()),
+        e => invalid("text", e.message()),
+    })?;
+    state.chat_rate(a.user.id)?;
+    let (tx, rx) = oneshot::channel();
+    let op = ChatOp::Send { conv: id, client_id: req.client_id, text: req.text };
+    let job = Job { user: a.user.id, op, origin: Origin::Rest(tx) };
+    let busy = || HttpError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Internal, "chat is busy; retry");
+    state.chat.send(job).await.map_err(|_| busy())?;
+    let outcome = rx.await.map_err(|_| busy())?.map_err(|e| HttpError::internal("chat write", e))?;
+    match outcome {
+        Ok(store::ChatWritten::Message { message, fresh, .. }) => {
+            let status = if fresh { StatusCode::CREATED } else { StatusCode::OK };
+            Ok((status, Json(chat::message(&message))))
+        }
+        Ok(store::ChatWritten::Receipt { .. }) => Err(HttpError::internal("chat write", "unexpected receipt")),
+        Err(store::ChatRefusal::NotAllowed) => {
+            Err(HttpError::new(StatusCode::FORBIDDEN, ErrorCode::NotAllowed, "not a contact, or blocked"))
+        }
+        Err(_) => Err(no_conversation()),
+    }
+}
+
+fn not_found_as_conv(e: HttpError) -> HttpError {
+    if e.body.code == ErrorCode::NotFound {
+        no_conversation()
+    } else {
+        e
+    }
+}

@@ -1,0 +1,171 @@
+//! The writer thread: drains the queue, commits a batch, then tells the hub what to deliver.
+
+use std::sync::Arc;
+
+use hub::{ChatEvent, ChatOp, ConnId, Input};
+use proto::ws::{ServerMessage, WsErrorCode};
+use store::{ChatRefusal, ChatWrite, ChatWritten, Store};
+use tokio::sync::{mpsc, oneshot};
+
+use super::convert;
+use crate::signaling::HubHandle;
+
+/// Most writes committed in one transaction.
+const MAX_BATCH: usize = 512;
+/// Queue length; when full, the hub answers `unavailable` and the client retries.
+pub(crate) const QUEUE: usize = 8192;
+
+pub(crate) type ChatQueue = mpsc::Sender<Job>;
+
+pub(crate) struct Job {
+    pub user: i64,
+    pub op: ChatOp,
+    pub origin: Origin,
+}
+
+pub(crate) enum Origin {
+    /// From a WebSocket: reply on that connection.
+    Ws { conn: ConnId, id: Option<u64> },
+    /// From a REST request waiting for the outcome.
+    Rest(oneshot::Sender<Result<Result<ChatWritten, ChatRefusal>, String>>),
+}
+
+/// Starts the writer thread. It ends when every sender of `rx` is gone.
+pub(crate) fn spawn_writer(rx: mpsc::Receiver<Job>, store: Arc<dyn Store>, hub: HubHandle) -> std::io::Result<()> {
+    std::thread::Builder::new().name("chat-writer".into()).spawn(move || run(rx, store, hub))?;
+    Ok(())
+}
+
+fn run(mut rx: mpsc::Receiver<Job>, store: Arc<dyn Store>, hub: HubHandle) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        let (typing, writes): (Vec<Job>, Vec<Job>) =
+            jobs.into_iter().partition(|j| matches!(j.op, ChatOp::Typing { .. }));
+        for job in typing {
+            relay_typing(store.as_ref(), &hub, job);
+        }
+        if !writes.is_empty() {
+            commit(store.as_ref(), &hub, writes);
+        }
+    }
+}
+
+fn to_write(user: i64, op: &ChatOp) -> Option<ChatWrite> {
+    Some(match op.clone() {
+        ChatOp::Send { conv, client_id, text } => ChatWrite::Send { user, conv, client_id, text },
+        ChatOp::Edit { conv, message, text } => ChatWrite::Edit { user, conv, message, text },
+        ChatOp::Delete { conv, message } => ChatWrite::Delete { user, conv, message },
+        ChatOp::Receipt { conv, delivered, read } => ChatWrite::Receipt { user, conv, delivered, read },
+        ChatOp::Typing { .. } => return None,
+    })
+}
+
+fn commit(store: &dyn Store, hub: &HubHandle, jobs: Vec<Job>) {
+    let writes: Vec<ChatWrite> = jobs.iter().filter_map(|j| to_write(j.user, &j.op)).collect();
+    match store.chat_write(&writes, crate::unix_now()) {
+        Ok(results) => {
+            for (job, result) in jobs.into_iter().zip(results) {
+                deliver(hub, job.origin, result);
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, writes = writes.len(), "cannot store chat writes");
+            for job in jobs {
+                match job.origin {
+                    Origin::Ws { conn, id } => {
+                        hub.blocking_input(error_reply(conn, id, WsErrorCode::Unavailable, None))
+                    }
+                    Origin::Rest(tx) => {
+                        let _ = tx.send(Err(e.to_string()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn error_reply(conn: ConnId, id: Option<u64>, code: WsErrorCode, message: Option<&str>) -> Input {
+    let message = message.unwrap_or(code.default_message()).to_owned();
+    Input::chat_deliver(Some((conn, ServerMessage::Error { id, code, message })), vec![], None, None)
+}
+
+fn refusal(r: ChatRefusal) -> (WsErrorCode, &'static str) {
+    match r {
+        ChatRefusal::NoConversation => (WsErrorCode::NoConversation, "no such conversation, or you are not a member"),
+        ChatRefusal::NotAllowed => {
+            (WsErrorCode::NotAllowed, "you can only write to a contact who has not blocked you (or whom you blocked)")
+        }
+        ChatRefusal::NoMessage => (WsErrorCode::NoSuchMessage, "no such message in this conversation"),
+        ChatRefusal::NotYours => (WsErrorCode::NoSuchMessage, "only the sender can change a message"),
+        ChatRefusal::Deleted => (WsErrorCode::NoSuchMessage, "the message was deleted"),
+    }
+}
+
+/// The stored change as the event its conversation's members receive, if anything changed.
+pub(crate) fn event_of(written: &ChatWritten) -> Option<(ChatEvent, Vec<i64>)> {
+    match written {
+        ChatWritten::Message { message, members, fresh: true } => {
+            Some((ChatEvent::Message(convert::message(message)), members.clone()))
+        }
+        ChatWritten::Receipt { conv, user, delivered_seq, read_seq, members, changed: true } => Some((
+            ChatEvent::Receipt { conv: *conv, user: *user, delivered_seq: *delivered_seq, read_seq: *read_seq },
+            members.clone(),
+        )),
+        _ => None,
+    }
+}
+
+fn deliver(hub: &HubHandle, origin: Origin, result: Result<ChatWritten, ChatRefusal>) {
+    match origin {
+        Origin::Ws { conn, id } => {
+            let written = match result {
+                Ok(w) => w,
+                Err(r) => {
+                    let (code, message) = refusal(r);
+                    return hub.blocking_input(error_reply(conn, id, code, Some(message)));
+                }
+            };
+            let reply = match &written {
+                ChatWritten::Message { message, .. } => {
+                    Some(ServerMessage::ChatAck { id, message: convert::message(message) })
+                }
+                ChatWritten::Receipt { .. } => id.map(|id| ServerMessage::Ok { id }),
+            };
+            let (event, to) = event_of(&written).map_or((None, vec![]), |(e, to)| (Some(e), to));
+            hub.blocking_input(Input::chat_deliver(reply.map(|r| (conn, r)), to, Some(conn), event));
+        }
+        Origin::Rest(tx) => {
+            if let Ok(written) = &result {
+                if let Some((event, to)) = event_of(written) {
+                    hub.blocking_input(Input::chat_deliver(None, to, None, Some(event)));
+                }
+            }
+            let _ = tx.send(Ok(result));
+        }
+    }
+}
+
+/// Typing goes only to the other members, and only if the typist is a member.
+fn relay_typing(store: &dyn Store, hub: &HubHandle, job: Job) {
+    let ChatOp::Typing { conv } = job.op else { return };
+    let members = match store.conversation_members(conv) {
+        Ok(m) => m,
+        Err(e) => return tracing::warn!(error = %e, "cannot look up conversation members"),
+    };
+    if !members.contains(&job.user) {
+        return;
+    }
+    let to: Vec<i64> = members.into_iter().filter(|m| *m != job.user).collect();
+    hub.blocking_input(Input::chat_deliver(None, to, None, Some(ChatEvent::Typing { conv, user: job.user })));
+}
+
+/// The hub could not queue a request (the writer is far behind): tell the client to retry.
+pub(crate) fn queue_full_reply(conn: ConnId, id: Option<u64>) -> Input {
+    error_reply(conn, id, WsErrorCode::Unavailable, Some("the server is busy; retry with the same client_id"))
+}
