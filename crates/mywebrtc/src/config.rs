@@ -27,6 +27,23 @@ pub struct Config {
     pub log: LogConfig,
     pub limits: LimitsConfig,
     pub signaling: SignalingConfig,
+    pub chat: ChatConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChatConfig {
+    /// Sustained chat posts (messages, edits, deletions) per second per user...
+    pub rate_per_sec: f64,
+    /// ...with bursts up to this many.
+    pub burst: f64,
+}
+
+impl Default for ChatConfig {
+    fn default() -> Self {
+        let hub = web::HubConfig::default();
+        Self { rate_per_sec: hub.chat_rate_per_sec, burst: hub.chat_burst }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -116,6 +133,7 @@ impl Default for Config {
             log: LogConfig::default(),
             limits: LimitsConfig::default(),
             signaling: SignalingConfig::default(),
+            chat: ChatConfig::default(),
         }
     }
 }
@@ -212,6 +230,10 @@ impl Config {
         {
             bail!("invalid configuration: `signaling.ring_timeout_secs` and `signaling.resume_grace_secs` must be 1-600, `signaling.heartbeat_secs` 1-300");
         }
+        let chat = &self.chat;
+        if !(chat.rate_per_sec > 0.0 && chat.rate_per_sec <= 1e6 && chat.burst >= 1.0 && chat.burst <= 1e6) {
+            bail!("invalid configuration: `chat.rate_per_sec` must be above 0 and `chat.burst` at least 1 (both at most 1000000)");
+        }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             bail!("invalid configuration: key `log.format`: must be \"text\" or \"json\" (got {:?})", self.log.format);
         }
@@ -273,6 +295,8 @@ impl Config {
         w.hub.heartbeat_interval = Duration::from_secs(sig.heartbeat_secs);
         w.hub.heartbeat_timeout = Duration::from_millis(sig.heartbeat_secs * 2500);
         w.hub.calls_only_between_contacts = sig.calls_only_between_contacts;
+        w.hub.chat_rate_per_sec = self.chat.rate_per_sec;
+        w.hub.chat_burst = self.chat.burst;
         w.directory_search = sig.directory_search;
         w.ice_servers = sig
             .ice_servers

@@ -255,3 +255,114 @@ fn no_secret_or_address_in_logs() {
         assert!(!logs.contains(secret), "{secret:?} leaked into logs:\n{logs}");
     }
 }
+
+/// Logs in and returns the session cookie (`name=value`), the CSRF token and the user id.
+async fn session(url: &str, name: &str) -> (String, String, i64) {
+    let http = reqwest::Client::builder().danger_accept_invalid_certs(true).build().unwrap();
+    let resp = http
+        .post(format!("{url}/api/v1/session"))
+        .json(&json!({"username": name, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let cookie = resp.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let v: Value = resp.json().await.unwrap();
+    (cookie, v["csrf_token"].as_str().unwrap().to_owned(), v["user"]["id"].as_i64().unwrap())
+}
+
+async fn rest(url: &str, method: &str, path: &str, who: &(String, String, i64), body: Option<Value>) -> (u16, Value) {
+    let http = reqwest::Client::builder().danger_accept_invalid_certs(true).build().unwrap();
+    let mut r = http
+        .request(method.parse().unwrap(), format!("{url}{path}"))
+        .header("cookie", &who.0)
+        .header("x-csrf-token", &who.1)
+        .header("origin", url);
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let resp = r.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn acknowledged_chat_messages_survive_kill_9_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    // The test pipelines more than a person's posting burst.
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str("[chat]\nrate_per_sec = 10000\nburst = 10000\n");
+    std::fs::write(&cfg, text).unwrap();
+    let mut server = start(&cfg);
+    for name in ["alice", "bob"] {
+        assert!(cli(&cfg, &["user", "add", name, "--password-stdin"], &format!("{PASSWORD}\n")).0);
+    }
+    let url = server.url.clone();
+    let alice = session(&url, "alice").await;
+    let bob = session(&url, "bob").await;
+    assert_eq!(rest(&url, "POST", "/api/v1/contacts/requests", &alice, Some(json!({"user_id": bob.2}))).await.0, 200);
+    assert_eq!(rest(&url, "POST", &format!("/api/v1/contacts/requests/{}/accept", alice.2), &bob, None).await.0, 204);
+    let (st, conv) =
+        rest(&url, "POST", "/api/v1/conversations", &alice, Some(json!({"kind": "direct", "user": bob.2}))).await;
+    assert_eq!(st, 201);
+    let conv = conv["id"].as_i64().unwrap();
+
+    // Three sockets pipeline 40 messages each; the server is killed as soon as half of all
+    // acknowledgements have arrived, while the rest are still in flight.
+    const SOCKETS: usize = 3;
+    const PER_SOCKET: usize = 40;
+    let mut sockets = Vec::new();
+    for s in 0..SOCKETS {
+        let mut w = testkit::ws::connect(&url, Some(&alice.0), Some(&url)).await.unwrap();
+        w.hello().await;
+        for i in 0..PER_SOCKET {
+            let id = format!("s{s}-m{i}");
+            w.send(json!({"type": "chat_send", "id": i, "conv": conv, "client_id": id, "text": format!("text {id}")}))
+                .await;
+        }
+        sockets.push(w);
+    }
+    let mut acked: Vec<String> = Vec::new();
+    'read: loop {
+        for w in sockets.iter_mut() {
+            let v = w.recv().await.expect("socket ended before the kill");
+            if v["type"] == "chat_ack" {
+                acked.push(v["message"]["client_id"].as_str().unwrap().to_owned());
+                if acked.len() >= SOCKETS * PER_SOCKET / 2 {
+                    break 'read;
+                }
+            }
+        }
+    }
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    drop(server);
+
+    let server = start(&cfg);
+    let url = server.url.clone();
+    let bob = session(&url, "bob").await;
+    let (st, page) = rest(&url, "GET", &format!("/api/v1/conversations/{conv}/messages?limit=200"), &bob, None).await;
+    assert_eq!(st, 200);
+    let stored: Vec<String> =
+        page["messages"].as_array().unwrap().iter().map(|m| m["client_id"].as_str().unwrap().to_owned()).collect();
+    for id in &acked {
+        assert_eq!(stored.iter().filter(|s| *s == id).count(), 1, "acknowledged {id} must be there exactly once");
+    }
+    let seqs: Vec<i64> = page["messages"].as_array().unwrap().iter().map(|m| m["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "no gaps or repeats in the order");
+
+    // The client retries everything it had sent: nothing is duplicated, all arrive.
+    let alice = session(&url, "alice").await;
+    let mut w = testkit::ws::connect(&url, Some(&alice.0), Some(&url)).await.unwrap();
+    w.hello().await;
+    for s in 0..SOCKETS {
+        for i in 0..PER_SOCKET {
+            let id = format!("s{s}-m{i}");
+            w.send(json!({"type": "chat_send", "conv": conv, "client_id": id, "text": format!("text {id}")})).await;
+            assert_eq!(w.expect("chat_ack").await["message"]["client_id"], id);
+        }
+    }
+    let (_, page) = rest(&url, "GET", &format!("/api/v1/conversations/{conv}/messages?limit=200"), &bob, None).await;
+    assert_eq!(page["messages"].as_array().unwrap().len(), SOCKETS * PER_SOCKET);
+}
