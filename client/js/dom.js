@@ -73,3 +73,22 @@ export async function busy(form, work) {
     controls.forEach((c) => c.removeAttribute('disabled'));
   }
 }
+
+/**
+ * Runs `cleanup` once `view`, after having been shown, leaves the document (a page changes):
+ * views use it to drop their listeners on long-lived objects.
+ * @param {Node} view
+ * @param {() => void} cleanup
+ */
+export function onDetach(view, cleanup) {
+  let shown = false;
+  const observer = new MutationObserver(() => {
+    if (view.isConnected) {
+      shown = true;
+    } else if (shown) {
+      observer.disconnect();
+      cleanup();
+    }
+  });
+  observer.observe(document.body, { childList: true, subtree: true });
+}

@@ -1,6 +1,6 @@
 // @ts-check
 import { api } from '../api.js';
-import { h, errorBox } from '../dom.js';
+import { h, errorBox, onDetach } from '../dom.js';
 import { dot, LABELS } from '../presence.js';
 
 /** @typedef {import('../api.js').UserInfo} UserInfo */
@@ -13,8 +13,9 @@ import { dot, LABELS } from '../presence.js';
  * @param {import('../presence.js').PresenceBook} book
  * @param {import('../calls.js').CallManager} calls
  * @param {Map<number, string>} names  filled with contacts' display names, for the call screens
+ * @param {(user: number) => Promise<void>} openChat  opens the conversation with a contact
  */
-export function contactsView(sig, book, calls, names) {
+export function contactsView(sig, book, calls, names, openChat) {
   const err = errorBox();
   const incoming = h('ul', { class: 'list', id: 'incoming-requests' });
   const outgoing = h('ul', { class: 'list', id: 'outgoing-requests' });
@@ -54,6 +55,7 @@ export function contactsView(sig, book, calls, names) {
       h('div', { class: 'who' }, h('strong', {}, u.display_name),
         h('span', { class: 'muted status-text' }, ` ${LABELS[status]}`)),
       h('div', { class: 'actions' },
+        h('button', { class: 'chat-with', title: `Chat with ${u.display_name}`, onclick: () => act(() => openChat(u.id)) }, 'Chat'),
         h('button', { class: 'call call-audio', title: `Audio call with ${u.display_name}`, disabled: status === 'offline',
           onclick: () => calls.start(u.id, 'audio') }, 'Call'),
         h('button', { class: 'call call-video', title: `Video call with ${u.display_name}`, disabled: status === 'offline',
@@ -122,18 +124,11 @@ export function contactsView(sig, book, calls, names) {
     outgoingSection,
     h('section', { class: 'card wide' }, h('h3', {}, 'Add people'), search, results),
     blockedSection);
-  let shown = false;
-  const observer = new MutationObserver(() => {
-    if (view.isConnected) {
-      shown = true;
-    } else if (shown) {
-      book.removeEventListener('change', onPresence);
-      sig.removeEventListener('contacts_changed', onContacts);
-      sig.removeEventListener('resync', onContacts);
-      observer.disconnect();
-    }
+  onDetach(view, () => {
+    book.removeEventListener('change', onPresence);
+    sig.removeEventListener('contacts_changed', onContacts);
+    sig.removeEventListener('resync', onContacts);
   });
-  observer.observe(document.body, { childList: true, subtree: true });
   reload().catch((e) => err.show(e instanceof Error ? e.message : String(e)));
   return view;
 }

@@ -10,6 +10,8 @@ import { PresenceBook } from '../presence.js';
 import { CallManager } from '../calls.js';
 import { callOverlay } from './callui.js';
 import { historyView, missedBanner } from './history.js';
+import { ChatStore } from '../chat.js';
+import { chatView } from './chat.js';
 
 /**
  * The logged-in app: header, navigation and the current page. Contacts, chat and calls
@@ -28,9 +30,16 @@ export function shellView(session, onLoggedOut) {
   document.body.append(overlay);
   // For diagnostics (and the browser tests): the current call manager.
   /** @type {any} */ (window).mywebrtcCalls = calls;
+  const chat = new ChatStore(sig, user.id);
+  /** @param {number} contact */
+  const openChat = async (contact) => {
+    chat.active = await chat.direct(contact);
+    await show('/chat');
+  };
   /** @type {Record<string, {label: string, render: () => Promise<Node>|Node}>} */
   const pages = {
-    '/': { label: 'Contacts', render: () => contactsView(sig, book, calls, names) },
+    '/': { label: 'Contacts', render: () => contactsView(sig, book, calls, names, openChat) },
+    '/chat': { label: 'Chat', render: () => chatView(chat, user.id) },
     '/calls': { label: 'Calls', render: historyView },
     '/devices': { label: 'Devices', render: devicesView },
     '/password': { label: 'Password', render: passwordView },
@@ -54,8 +63,17 @@ export function shellView(session, onLoggedOut) {
   }
 
   for (const [path, p] of Object.entries(pages)) {
-    nav.append(h('a', { href: path, onclick: (/** @type {Event} */ ev) => { ev.preventDefault(); show(path); } }, p.label));
+    nav.append(h('a', { href: path, id: `nav-${path.slice(1) || 'home'}`, onclick: (/** @type {Event} */ ev) => { ev.preventDefault(); show(path); } }, p.label));
   }
+  // Unread messages: a badge on "Chat" and a count in the tab title, on every page.
+  const unreadBadge = h('span', { class: 'badge', id: 'unread-total', hidden: true });
+  nav.querySelector('#nav-chat')?.append(unreadBadge);
+  chat.addEventListener('change', () => {
+    const n = chat.totalUnread();
+    unreadBadge.textContent = String(n);
+    unreadBadge.hidden = n === 0;
+    document.title = n ? `(${n}) mywebrtc` : 'mywebrtc';
+  });
   window.onpopstate = () => show(location.pathname, false);
 
   const leave = () => {
