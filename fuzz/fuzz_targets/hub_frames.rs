@@ -32,7 +32,9 @@ fuzz_target!(|data: &[u8]| {
                     Err(_) => {
                         let call = rest.first().copied().unwrap_or(1) % 6;
                         let callee = rest.get(1).copied().unwrap_or(2) % 5;
-                        match rest.len() % 5 {
+                        match rest.len() % 7 {
+                            5 => format!(r#"{{"type":"chat_send","id":2,"conv":{call},"client_id":"c{callee}","text":"x"}}"#),
+                            6 => format!(r#"{{"type":"chat_receipt","conv":{call},"read":{callee}}}"#),
                             0 => format!(r#"{{"type":"call_invite","id":1,"callee":{callee},"media":"video"}}"#),
                             1 => format!(r#"{{"type":"call_accept","call_id":{call}}}"#),
                             2 => format!(r#"{{"type":"call_hangup","call_id":{call}}}"#),
@@ -58,7 +60,14 @@ fuzz_target!(|data: &[u8]| {
                 hub.handle_timeout(now);
             }
         }
-        while hub.poll_output().is_some() {}
+        // Play the driver for chat: every accepted request comes back as a delivery to all.
+        while let Some(out) = hub.poll_output() {
+            if let hub::Output::Chat(req) = out {
+                let reply = Some((req.conn, proto::ws::ServerMessage::Ok { id: req.id.unwrap_or(0) }));
+                let event = hub::ChatEvent::Receipt { conv: 1, user: req.user, delivered_seq: 1, read_seq: 1 };
+                hub.handle(Input::chat_deliver(reply, vec![1, 2, 3, 4], Some(req.conn), Some(event)), now);
+            }
+        }
         if let Err(e) = hub.check_invariants() {
             panic!("invariant broken: {e}");
         }

@@ -1,6 +1,7 @@
-//! Every REST request body type decoded from arbitrary bytes: errors, never panics.
+//! Every REST request body type (and the chat text rules) on arbitrary bytes: errors, never panics.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
+use proto::chat::{AddMember, NewConversation, PostMessage, RenameConversation};
 use proto::rest::*;
 
 fuzz_target!(|data: &[u8]| {
@@ -11,4 +12,14 @@ fuzz_target!(|data: &[u8]| {
     let _ = serde_json::from_slice::<CreateUserRequest>(data);
     let _ = serde_json::from_slice::<UpdateUserRequest>(data);
     let _ = serde_json::from_slice::<CreateInviteRequest>(data);
+    let _ = serde_json::from_slice::<NewConversation>(data);
+    let _ = serde_json::from_slice::<RenameConversation>(data);
+    let _ = serde_json::from_slice::<AddMember>(data);
+    if let Ok(p) = serde_json::from_slice::<PostMessage>(data) {
+        let _ = proto::chat::validate_client_id(&p.client_id);
+        let _ = proto::chat::validate_text(&p.text);
+    }
+    if let Ok(s) = std::str::from_utf8(data) {
+        let _ = proto::chat::validate_text(s);
+    }
 });

@@ -11,16 +11,14 @@
 //! Usage: see bench/README.md.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::process::Stdio;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-use store::Store;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use testkit::bench::{rss_kib, summary, Seeder, ServerProcess};
 use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -62,77 +60,20 @@ fn args() -> Result<Args> {
 }
 
 /// Seeds users, contacts and sessions directly into the store; returns session cookies.
-/// (Logging in 1000+ users through argon2 would only measure password hashing.)
 fn seed(dir: &std::path::Path, a: &Args) -> Result<(Vec<String>, Vec<String>, Vec<String>)> {
-    let s = store::SqliteStore::open(&dir.join("mywebrtc.sqlite"))?;
-    let hash = auth::password::hash("load-test-password").map_err(|e| anyhow::anyhow!("{e}"))?;
-    let now = 1_800_000_000i64;
-    let cookie_for = |name: String| -> Result<(i64, String)> {
-        let u = s.create_user(
-            &store::NewUser {
-                username: name.clone(),
-                display_name: name,
-                password_hash: hash.clone(),
-                is_admin: false,
-            },
-            now,
-        )?;
-        let token = auth::token::new_token();
-        s.create_session(&store::NewSession {
-            token_hash: auth::token::hash_token(&token),
-            user_id: u.id,
-            csrf_token: auth::token::new_token(),
-            user_agent: "ws-load".into(),
-            now: web_now(),
-            expires_at: web_now() + 86400,
-            absolute_expires_at: web_now() + 86400,
-        })?;
-        Ok((u.id, format!("__Host-mwsession={token}")))
-    };
+    let s = Seeder::open(dir)?;
     let broadcasters: Vec<(i64, String)> =
-        (0..a.broadcasters).map(|i| cookie_for(format!("b{i}"))).collect::<Result<_>>()?;
-    let watchers: Vec<(i64, String)> = (0..a.watchers).map(|i| cookie_for(format!("w{i}"))).collect::<Result<_>>()?;
+        (0..a.broadcasters).map(|i| s.user(&format!("b{i}"))).collect::<Result<_>>()?;
+    let watchers: Vec<(i64, String)> = (0..a.watchers).map(|i| s.user(&format!("w{i}"))).collect::<Result<_>>()?;
     let idle_users = (a.idle / 50).max(1);
-    let idle: Vec<(i64, String)> = (0..idle_users).map(|i| cookie_for(format!("idle{i}"))).collect::<Result<_>>()?;
+    let idle: Vec<(i64, String)> = (0..idle_users).map(|i| s.user(&format!("idle{i}"))).collect::<Result<_>>()?;
     for (b, _) in &broadcasters {
         for (w, _) in &watchers {
-            s.request_contact(*b, *w, now)?;
-            s.answer_request(*w, *b, true, now)?;
+            s.befriend(*b, *w)?;
         }
     }
     let cookies = |v: Vec<(i64, String)>| v.into_iter().map(|(_, c)| c).collect();
     Ok((cookies(broadcasters), cookies(watchers), cookies(idle)))
-}
-
-fn web_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
-
-fn rss_kib(pid: u32) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:").and_then(|v| v.split_whitespace().next()?.parse().ok()))
-        .context("no VmRSS")
-}
-
-async fn open_ws(url: &str, addr: SocketAddr, src: IpAddr, cookie: &str) -> Result<testkit::ws::Ws> {
-    let sock = tokio::net::TcpSocket::new_v4()?;
-    sock.bind(SocketAddr::new(src, 0))?;
-    let tcp = sock.connect(addr).await?;
-    let tls = testkit::ws::insecure_tls();
-    let mut ws = testkit::ws::connect_over(tcp, &tls, url, Some(cookie), Some(url))
-        .await
-        .map_err(|s| anyhow::anyhow!("upgrade refused: {s}"))?;
-    ws.hello().await;
-    Ok(ws)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 #[tokio::main]
@@ -141,33 +82,8 @@ async fn main() -> Result<()> {
     let dir = std::env::temp_dir().join(format!("ws-load-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let (bcookies, wcookies, icookies) = seed(&dir, &a)?;
-    let config = dir.join("bench.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "data_dir = {:?}\nlisten = \"127.0.0.1:0\"\nhttp_redirect_listen = \"off\"\n[log]\nlevel = \"warn\"\n",
-            dir
-        ),
-    )?;
-    let mut server = tokio::process::Command::new(&a.server_bin)
-        .args(["--config", config.to_str().context("path")?, "serve"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("starting {}", a.server_bin))?;
-    let pid = server.id().context("server pid")?;
-    let mut lines = BufReader::new(server.stdout.take().context("stdout")?).lines();
-    let url = tokio::time::timeout(Duration::from_secs(20), async {
-        while let Some(l) = lines.next_line().await? {
-            if let Some(u) = l.split("listening on ").nth(1) {
-                return Ok(u.trim().to_owned());
-            }
-        }
-        bail!("server exited")
-    })
-    .await??;
-    let addr: SocketAddr = url.trim_start_matches("https://").parse()?;
+    let server = ServerProcess::start(&a.server_bin, &dir, "").await?;
+    let (url, pid) = (server.url.clone(), server.pid);
     let sources: Vec<IpAddr> = (0..a.sources).map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + i))).collect();
     println!("server {url} (pid {pid}); idle={} watchers={} broadcasters={}", a.idle, a.watchers, a.broadcasters);
 
@@ -186,8 +102,8 @@ async fn main() -> Result<()> {
         let opens = chunk.iter().map(|i| {
             let cookie = icookies[i % icookies.len()].clone();
             let src = sources[i % sources.len()];
-            let url = url.clone();
-            async move { open_ws(&url, addr, src, &cookie).await }
+            let server = &server;
+            async move { server.ws(src, &cookie).await }
         });
         for r in futures_util::future::join_all(opens).await {
             match r {
@@ -212,11 +128,11 @@ async fn main() -> Result<()> {
     // --- 2. presence fan-out
     let mut watchers = Vec::new();
     for (i, c) in wcookies.iter().enumerate() {
-        watchers.push(open_ws(&url, addr, sources[i % sources.len()], c).await?);
+        watchers.push(server.ws(sources[i % sources.len()], c).await?);
     }
     let mut bcast = Vec::new();
     for (i, c) in bcookies.iter().enumerate() {
-        bcast.push(open_ws(&url, addr, sources[i % sources.len()], c).await?);
+        bcast.push(server.ws(sources[i % sources.len()], c).await?);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     // Each watcher records when it received the k-th presence change of each broadcaster.
@@ -290,23 +206,14 @@ async fn main() -> Result<()> {
                 }
             }
         }
-        lat.sort_by(|x, y| x.partial_cmp(y).unwrap_or(std::cmp::Ordering::Equal));
+        let (p50, p99, _) = summary(&mut lat);
         let span = last.duration_since(t0).max(elapsed_send).as_secs_f64();
-        println!(
-            "{:>14} {:>12} {:>12.2} {:>12.2} {:>16.0}",
-            rate,
-            total,
-            percentile(&lat, 0.5),
-            percentile(&lat, 0.99),
-            delivered as f64 / span
-        );
+        println!("{:>14} {:>12} {:>12.2} {:>12.2} {:>16.0}", rate, total, p50, p99, delivered as f64 / span);
     }
     for r in readers {
         r.abort();
     }
     drop(idle);
-    let _ = server.start_kill();
-    let _ = server.wait().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    server.stop().await;
     Ok(())
 }

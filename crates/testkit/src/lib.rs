@@ -1,4 +1,5 @@
 //! Client-side helpers shared by integration tests and load generators. Not part of the
 //! server: it trusts any certificate, which only a test client may do.
 
+pub mod bench;
 pub mod ws;
