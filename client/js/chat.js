@@ -337,6 +337,8 @@ export class ChatStore extends EventTarget {
    */
   send(conv, text) {
     const out = { conv, client_id: newClientId(), text, created: Date.now() };
+    // The others stop showing "typing" when the message arrives; the next keystroke says so again.
+    this.lastTypingSent = 0;
     this.outbox.push(out);
     this.saveOutbox();
     this.changed(conv);

@@ -1,5 +1,5 @@
-// Regenerates docs/screenshots/*.png: the contact list, the incoming-call panel and the call
-// screen, on desktop and phone sizes. Run: node tests/e2e/screenshots.mjs (after cargo build).
+// Regenerates docs/screenshots/*.png: the contact list, the incoming-call panel, the call
+// screen and a chat, on desktop and phone sizes. Run: node tests/e2e/screenshots.mjs (after cargo build).
 import { mkdirSync } from 'node:fs';
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +28,26 @@ try {
   await alice.page.screenshot({ path: `${out}/in-call.png` });
   await bob.page.screenshot({ path: `${out}/in-call-phone.png` });
   await alice.page.locator('#hangup').click();
+
+  // Chat: a conversation with a link, an edited message and a read receipt; bob on a phone.
+  await alice.page.locator('#contact-list li[data-username="bob"] button.chat-with').click();
+  await alice.page.locator('#conversation').waitFor();
+  const say = async (page, text) => {
+    await page.locator('#message-input').fill(text);
+    await page.locator('#message-input').press('Enter');
+  };
+  await say(alice.page, 'Morning Bob — the ward round moved to 9:30.');
+  await say(alice.page, 'Agenda: https://intranet.example.org/rounds/ward-3');
+  await bob.page.locator('#nav-chat').click();
+  await bob.page.locator('#conversation-list li.conv button.conv-open').first().click();
+  await say(bob.page, 'Thanks, I will be there. <b>No markup</b> is ever rendered.');
+  await alice.page.locator('#messages li.msg:not(.mine)').waitFor();
+  await say(alice.page, 'Great, see you then');
+  await alice.page.locator('#messages li.msg.mine[data-state="read"]').nth(2).waitFor();
+  await bob.page.locator('#message-input').pressSequentially('typing');
+  await alice.page.waitForFunction(() => (document.querySelector('#typing')?.textContent || '') !== '');
+  await alice.page.screenshot({ path: `${out}/chat.png` });
+  await bob.page.screenshot({ path: `${out}/chat-phone.png` });
   console.log(`screenshots written to ${out}`);
 } finally {
   await browser.close();
