@@ -23,7 +23,7 @@ use anyhow::{bail, Context, Result};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use store::Store;
-use testkit::bench::{summary, Seeder, ServerProcess};
+use testkit::bench::{summary, wait_for_slot, Seeder, ServerProcess};
 use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -132,10 +132,7 @@ async fn ack_latency(server: &ServerProcess, a: &Args, senders: &[(String, i64)]
     let interval = Duration::from_secs_f64(1.0 / f64::from(a.rate));
     let t0 = Instant::now();
     for k in 0..total {
-        let target = t0 + interval * k as u32;
-        if let Some(wait) = target.checked_duration_since(Instant::now()) {
-            tokio::time::sleep(wait).await;
-        }
+        wait_for_slot(t0, interval, k).await;
         let ci = k % senders.len();
         let client_id = format!("k{k}");
         let frame = json!({"type": "chat_send", "conv": senders[ci].1, "client_id": client_id, "text": format!("load message {k}")});
@@ -184,10 +181,7 @@ async fn fan_out(server: &ServerProcess, a: &Args, members: &[String], conv: i64
     let interval = Duration::from_secs_f64(1.0 / f64::from(a.group_rate));
     let t0 = Instant::now();
     for k in 0..total {
-        let target = t0 + interval * k as u32;
-        if let Some(wait) = target.checked_duration_since(Instant::now()) {
-            tokio::time::sleep(wait).await;
-        }
+        wait_for_slot(t0, interval, k).await;
         let client_id = format!("g{k}");
         sent_at.lock().await.insert(client_id.clone(), Instant::now());
         poster.send(json!({"type": "chat_send", "conv": conv, "client_id": client_id, "text": "to the group"})).await;

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-use testkit::bench::{rss_kib, summary, Seeder, ServerProcess};
+use testkit::bench::{rss_kib, summary, wait_for_slot, Seeder, ServerProcess};
 use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -173,10 +173,7 @@ async fn main() -> Result<()> {
         let total = (u64::from(rate) * a.secs) as usize;
         let t0 = Instant::now();
         for k in 0..total {
-            let target = t0 + interval * k as u32;
-            if let Some(wait) = target.checked_duration_since(Instant::now()) {
-                tokio::time::sleep(wait).await;
-            }
+            wait_for_slot(t0, interval, k).await;
             let bi = k % bcast.len();
             if bi == 0 {
                 toggle = !toggle;

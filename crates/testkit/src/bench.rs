@@ -161,3 +161,12 @@ pub fn summary(values: &mut [f64]) -> (f64, f64, f64) {
     values.sort_by(|x, y| x.partial_cmp(y).unwrap_or(std::cmp::Ordering::Equal));
     (percentile(values, 0.5), percentile(values, 0.99), values.last().copied().unwrap_or(f64::NAN))
 }
+
+/// Open-loop pacing: sleeps until the `k`-th slot of a schedule starting at `t0` with one
+/// slot every `interval` (no catching up by bursting if the sender fell behind).
+pub async fn wait_for_slot(t0: std::time::Instant, interval: Duration, k: usize) {
+    let target = t0 + interval.mul_f64(k as f64);
+    if let Some(wait) = target.checked_duration_since(std::time::Instant::now()) {
+        tokio::time::sleep(wait).await;
+    }
+}
