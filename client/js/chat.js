@@ -106,6 +106,12 @@ export class ChatStore extends EventTarget {
     const list = await api('GET', '/conversations');
     this.conversations = new Map(list.map((c) => [c.id, c]));
     for (const id of [...this.histories.keys()]) if (!this.conversations.has(id)) this.histories.delete(id);
+    // What arrived while this device was away has now reached it: say so.
+    for (const c of list) {
+      const mine = c.members.find((m) => m.user === this.me);
+      const last = c.last_message;
+      if (mine && last && last.sender !== this.me && last.seq > mine.delivered_seq) this.dueDelivered(c.id, last.seq);
+    }
     this.loaded = true;
     this.changed();
   }

@@ -45,6 +45,8 @@ test('offline delivery, unread count, literal text, links, read receipt, typing,
   await bob2.page.locator('#unread-total:not([hidden])').waitFor();
   assert.equal(await bob2.page.locator('#unread-total').textContent(), '2');
   await bob2.page.waitForFunction(() => document.title.startsWith('(2)'));
+  // Reaching his device counts as delivered, before he reads anything.
+  await alice.page.locator('#messages li.msg.mine[data-state="delivered"]').nth(1).waitFor();
   await bob2.page.locator('#nav-chat').click();
   await bob2.page.locator('#conversation-list li.conv button.conv-open').first().click();
   await bob2.page.locator('#messages li.msg[data-msg-id]').nth(1).waitFor();
