@@ -45,7 +45,7 @@ impl Nonces {
         }
         let Ok(expiry) = u64::from_str_radix(&nonce[..16], 16) else { return NonceCheck::Invalid };
         let want = self.mac(expiry, ip);
-        if !bool::from(subtle::ConstantTimeEq::ct_eq(want.as_bytes(), nonce[16..].as_bytes())) {
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(want.as_bytes(), &nonce.as_bytes()[16..])) {
             return NonceCheck::Invalid;
         }
         if expiry < now {

@@ -41,9 +41,9 @@ pub enum Output {
     ToClient { to: Client, data: Vec<u8> },
     /// Send from an allocation's relay socket to a peer.
     ToPeer { relay: SocketAddr, peer: SocketAddr, data: Vec<u8> },
-    /// Open a relay socket (UDP, on the relay address, any port) and report it with
-    /// [`Server::relay_bound`].
-    BindRelay { alloc: AllocId },
+    /// Open a relay socket (UDP, on the relay address, any port — an even one if `even`) and
+    /// report it with [`Server::relay_bound`].
+    BindRelay { alloc: AllocId, even: bool },
     /// Close this relay socket: its allocation is gone.
     ReleaseRelay { relay: SocketAddr },
 }
@@ -455,7 +455,13 @@ impl Server {
             Some(v) if v >> 24 != 17 => return Err((442, "Unsupported Transport Protocol")),
             Some(_) => {}
         }
-        if msg.get(attr::RESERVATION_TOKEN).is_some() || msg.get(attr::EVEN_PORT).is_some() {
+        // EVEN-PORT is honoured; reserving the next port as well (R bit, RESERVATION-TOKEN) is not.
+        let even = match msg.get(attr::EVEN_PORT) {
+            None => false,
+            Some(v) if v.first().is_some_and(|b| b & 0x80 == 0) => true,
+            Some(_) => return Err((508, "Insufficient Capacity")),
+        };
+        if msg.get(attr::RESERVATION_TOKEN).is_some() {
             return Err((508, "Insufficient Capacity"));
         }
         if let Some(f) = msg.get(attr::REQUESTED_ADDRESS_FAMILY) {
@@ -495,7 +501,7 @@ impl Server {
         *self.per_user.entry(username.to_owned()).or_default() += 1;
         // Until the relay is bound, the allocation still expires if the driver never answers.
         self.timers.push(Reverse((now + lifetime, id)));
-        self.out.push_back(Output::BindRelay { alloc: id });
+        self.out.push_back(Output::BindRelay { alloc: id, even });
         Ok(None)
     }
 

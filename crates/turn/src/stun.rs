@@ -163,7 +163,7 @@ impl<'a> Message<'a> {
         if u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]) != MAGIC_COOKIE {
             return Err(ParseError::BadCookie);
         }
-        if len % 4 != 0 || HEADER_LEN + len != buf.len() {
+        if !len.is_multiple_of(4) || HEADER_LEN + len != buf.len() {
             return Err(ParseError::BadLength);
         }
         let (method, class) = split_type(t);
@@ -362,7 +362,7 @@ impl Builder {
         self.buf.extend_from_slice(&t.to_be_bytes());
         self.buf.extend_from_slice(&(v.len() as u16).to_be_bytes());
         self.buf.extend_from_slice(v);
-        while self.buf.len() % 4 != 0 {
+        while !self.buf.len().is_multiple_of(4) {
             self.buf.push(0);
         }
         self.set_len();
@@ -413,9 +413,11 @@ pub fn is_channel_data(buf: &[u8]) -> bool {
     buf.first().is_some_and(|b| b & 0xC0 == 0x40)
 }
 
-/// Channel numbers clients may bind (RFC 8656 §12).
+/// Channel numbers clients may bind. RFC 8656 narrowed the range to 0x4000–0x4FFF, but
+/// RFC 5766 clients (coturn's among them) use up to 0x7FFF, and ChannelData is still told
+/// from STUN by its first two bits, so the whole older range is accepted.
 pub const CHANNEL_MIN: u16 = 0x4000;
-pub const CHANNEL_MAX: u16 = 0x4FFF;
+pub const CHANNEL_MAX: u16 = 0x7FFF;
 
 /// Splits ChannelData into channel number and payload. `exact`: the datagram is exactly one
 /// message (UDP); otherwise trailing padding is allowed (TCP).
@@ -441,7 +443,7 @@ pub fn channel_data(ch: u16, payload: &[u8], pad: bool) -> Vec<u8> {
     v.extend_from_slice(&(payload.len() as u16).to_be_bytes());
     v.extend_from_slice(payload);
     if pad {
-        while v.len() % 4 != 0 {
+        while !v.len().is_multiple_of(4) {
             v.push(0);
         }
     }
@@ -540,6 +542,7 @@ mod tests {
         assert_eq!(parse_channel_data(&d, false), Some((0x4001, &b"hello"[..])));
         assert_eq!(parse_channel_data(&d, true), Some((0x4001, &b"hello"[..])));
         assert_eq!(parse_channel_data(&channel_data(0x3FFF, b"x", false), true), None);
+        assert_eq!(parse_channel_data(&channel_data(0x8000, b"x", false), true), None);
         assert_eq!(parse_channel_data(&d[..6], false), None);
         assert_eq!(frame_len(&d), Ok(Some(12)));
         assert_eq!(frame_len(&[0xC0, 0, 0, 0]), Err(ParseError::NotStun));

@@ -72,7 +72,7 @@ impl Sim {
         self.server.client_packet(self.client, data, self.now, UNIX);
         let mut outs = self.outputs();
         while let Some(pos) = outs.iter().position(|o| matches!(o, Output::BindRelay { .. })) {
-            let Output::BindRelay { alloc } = outs.remove(pos) else { unreachable!() };
+            let Output::BindRelay { alloc, .. } = outs.remove(pos) else { unreachable!() };
             self.next_relay += 1;
             let relay = SocketAddr::from(([203, 0, 113, 1], self.next_relay));
             self.server.relay_bound(alloc, Some(relay), self.now);
