@@ -18,7 +18,7 @@ const CONNECT_TIMEOUT_MS = 30_000;
 export class Call extends EventTarget {
   /**
    * @param {{sig: import('./signaling.js').Signaling, callId: number, role: 'caller'|'callee',
-   *          peer: number, media: 'audio'|'video', iceServers: RTCIceServer[],
+   *          peer: number, media: 'audio'|'video', rtcConfig: RTCConfiguration,
    *          local: import('./media.js').LocalMedia}} o
    */
   constructor(o) {
@@ -28,7 +28,7 @@ export class Call extends EventTarget {
     this.role = o.role;
     this.peer = o.peer;
     this.media = o.media;
-    this.iceServers = o.iceServers;
+    this.rtcConfig = o.rtcConfig;
     this.local = o.local;
     this.polite = o.role === 'callee';
     /** @type {RTCPeerConnection|null} */
@@ -53,7 +53,7 @@ export class Call extends EventTarget {
   /** Creates the peer connection with the local tracks. The caller does this on `call_accepted`. */
   open() {
     if (this.pc) return this.pc;
-    const pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    const pc = new RTCPeerConnection(this.rtcConfig);
     this.pc = pc;
     pc.onicecandidate = ({ candidate }) => this.signal({ candidate: candidate ? candidate.toJSON() : null });
     pc.onnegotiationneeded = async () => {

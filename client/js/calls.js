@@ -35,8 +35,10 @@ export class CallManager extends EventTarget {
     /** @type {string|null} */
     this.notice = null;
     this.tone = new Tone();
-    /** @type {RTCIceServer[]|null} */
-    this.iceServers = null;
+    /** The RTCPeerConnection configuration for the current call. @type {RTCConfiguration} */
+    this.rtcConfig = { iceServers: [] };
+    /** @type {Promise<RTCConfiguration>} */
+    this.icePending = Promise.resolve(this.rtcConfig);
 
     sig.addEventListener('call_incoming', (e) => this.onIncoming(/** @type {CustomEvent} */ (e).detail));
     sig.addEventListener('call_accepted', (e) => this.onAccepted(/** @type {CustomEvent} */ (e).detail));
@@ -50,9 +52,18 @@ export class CallManager extends EventTarget {
     this.dispatchEvent(new CustomEvent('change'));
   }
 
+  /**
+   * Fetches the ICE configuration anew for each call: the TURN credentials in it are only
+   * valid for a limited time. Without it, a call still works on one network (host candidates).
+   */
   async ice() {
-    if (!this.iceServers) this.iceServers = await api('GET', '/ice-servers').catch(() => []);
-    return this.iceServers || [];
+    try {
+      const c = await api('GET', '/ice-servers');
+      this.rtcConfig = { iceServers: c.ice_servers, iceTransportPolicy: c.ice_transport_policy === 'relay' ? 'relay' : 'all' };
+    } catch {
+      this.rtcConfig = { iceServers: [] };
+    }
+    return this.rtcConfig;
   }
 
   /**
@@ -92,6 +103,8 @@ export class CallManager extends EventTarget {
     this.phase = 'incoming';
     this.notice = null;
     this.current = { callId: m.call_id, peer: m.caller, media: m.media };
+    // Fetched while it rings, so answering waits for nothing.
+    this.icePending = this.ice();
     this.tone.start('ring');
     this.changed();
   }
@@ -103,6 +116,7 @@ export class CallManager extends EventTarget {
     this.tone.stop();
     this.local = await getLocalMedia({ audio: true, video: withVideo && cur.media === 'video' });
     this.notice = this.local.problem;
+    await this.icePending;
     try {
       await this.sig.request({ type: 'call_accept', call_id: cur.callId });
     } catch (e) {
@@ -141,7 +155,7 @@ export class CallManager extends EventTarget {
     const cur = /** @type {{callId: number, peer: number, media: 'audio'|'video'}} */ (this.current);
     const call = new Call({
       sig: this.sig, callId: cur.callId, role, peer: cur.peer, media: cur.media,
-      iceServers: this.iceServers || [], local: /** @type {import('./media.js').LocalMedia} */ (this.local),
+      rtcConfig: this.rtcConfig, local: /** @type {import('./media.js').LocalMedia} */ (this.local),
     });
     call.addEventListener('failed', (e) => this.hangupWith(/** @type {CustomEvent} */ (e).detail));
     return call;

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useServerAndBrowser, launchBrowser, befriend } from './harness.mjs';
+import { inbound, waitMedia } from './media.mjs';
 
 const env = useServerAndBrowser({ config: '[signaling]\nring_timeout_secs = 4\n' });
 
@@ -13,32 +14,6 @@ async function pair(...names) {
   for (const name of names) pages.push(await env.server.userPage(env.browser, `${name}${n}`));
   for (let i = 1; i < pages.length; i++) await befriend(pages[0].page, pages[i].page);
   return pages;
-}
-
-/** Inbound media counters of the page's current call (as the getStats API reports them). */
-function inbound(page) {
-  return page.evaluate(async () => {
-    const pc = window.mywebrtcCalls?.peerConnection;
-    if (!pc) return null;
-    const out = { frames: 0, samples: 0, videoInbound: 0, state: pc.connectionState };
-    (await pc.getStats()).forEach((s) => {
-      if (s.type !== 'inbound-rtp') return;
-      if (s.kind === 'video') { out.frames += s.framesDecoded || 0; out.videoInbound += 1; }
-      if (s.kind === 'audio') out.samples += s.totalSamplesReceived || 0;
-    });
-    return out;
-  });
-}
-
-async function waitMedia(page, { video = true } = {}) {
-  const deadline = Date.now() + 30_000;
-  let last;
-  while (Date.now() < deadline) {
-    last = await inbound(page);
-    if (last && last.samples > 0 && (!video || last.frames > 0)) return last;
-    await page.waitForTimeout(250);
-  }
-  assert.fail(`no media decoded: ${JSON.stringify(last)}`);
 }
 
 const callButton = (page, user, kind) => page.locator(`#contact-list li[data-username="${user}"] button.call-${kind}`);

@@ -93,7 +93,8 @@ export async function waitStatus(page, username, status) {
 
 /**
  * Starts the binary. Resolves once it printed its URL (and setup link, if any).
- * @param {{ dataDir?: string, config?: string, env?: Record<string,string> }} [opts]
+ * @param {{ dataDir?: string, config?: string, turn?: string, env?: Record<string,string> }} [opts]
+ *   `config`: top-level keys and sections before `[turn]`; `turn`: extra keys of `[turn]`.
  */
 export async function startServer(opts = {}) {
   const dataDir = opts.dataDir || mkdtempSync(join(tmpdir(), 'mywebrtc-e2e-'));
@@ -102,6 +103,12 @@ export async function startServer(opts = {}) {
 listen = "127.0.0.1:0"
 http_redirect_listen = "off"
 ${opts.config || ''}
+[turn]
+port = 0
+tls_port = 0
+# Browsers and relays all live on this machine: the test opts in to relaying over loopback.
+allow_peers = ["127.0.0.0/8"]
+${opts.turn || ''}
 `);
   const proc = spawn(BIN, ['--config', configPath, 'serve'], {
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn', ...opts.env },

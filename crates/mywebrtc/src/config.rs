@@ -28,6 +28,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub signaling: SignalingConfig,
     pub chat: ChatConfig,
+    pub turn: crate::turn_service::TurnConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -134,6 +135,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             signaling: SignalingConfig::default(),
             chat: ChatConfig::default(),
+            turn: crate::turn_service::TurnConfig::default(),
         }
     }
 }
@@ -230,6 +232,7 @@ impl Config {
         {
             bail!("invalid configuration: `signaling.ring_timeout_secs` and `signaling.resume_grace_secs` must be 1-600, `signaling.heartbeat_secs` 1-300");
         }
+        self.turn.validate()?;
         let chat = &self.chat;
         if !(chat.rate_per_sec > 0.0 && chat.rate_per_sec <= 1e6 && chat.burst >= 1.0 && chat.burst <= 1e6) {
             bail!("invalid configuration: `chat.rate_per_sec` must be above 0 and `chat.burst` at least 1 (both at most 1000000)");
@@ -297,6 +300,7 @@ impl Config {
         w.hub.calls_only_between_contacts = sig.calls_only_between_contacts;
         w.hub.chat_rate_per_sec = self.chat.rate_per_sec;
         w.hub.chat_burst = self.chat.burst;
+        w.force_relay = self.turn.enabled && self.turn.force_relay;
         w.directory_search = sig.directory_search;
         w.ice_servers = sig
             .ice_servers

@@ -5,6 +5,7 @@ mod cli;
 mod config;
 mod logging;
 mod serve;
+mod turn_service;
 
 use clap::Parser;
 

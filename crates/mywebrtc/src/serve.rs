@@ -16,7 +16,25 @@ async fn serve(cfg: Config) -> Result<()> {
     let started = std::time::Instant::now();
     let store = store::SqliteStore::open(&cfg.db_path())
         .with_context(|| format!("opening database {}", cfg.db_path().display()))?;
-    let server = web::Server::bind(cfg.web_config()?, Arc::new(store))?;
+    let mut server = web::Server::bind(cfg.web_config()?, Arc::new(store))?;
+    // Kept alive for the life of the process; its tasks run on this runtime.
+    let _turn = if cfg.turn.enabled {
+        let (service, rest) = crate::turn_service::start(
+            &cfg.turn,
+            &cfg.data_dir,
+            server.local_addr()?,
+            server.public_url(),
+            server.tls_config(),
+        )
+        .await?;
+        let b = service.bound;
+        let show = |a: Option<std::net::SocketAddr>| a.map_or("off".to_owned(), |a| a.to_string());
+        println!("STUN/TURN on udp {}, tcp {}, tls {}", show(b.udp), show(b.tcp), show(b.tls));
+        server.set_turn(rest);
+        Some(service)
+    } else {
+        None
+    };
     if let Some(link) = server.setup_link()? {
         let minutes = cfg.session.setup_link_minutes;
         println!();

@@ -26,7 +26,10 @@ fn config(dir: &Path) -> PathBuf {
     let p = dir.join("test.toml");
     std::fs::write(
         &p,
-        format!("data_dir = {:?}\nlisten = \"127.0.0.1:0\"\nhttp_redirect_listen = \"off\"\n", dir.join("data")),
+        format!(
+            "data_dir = {:?}\nlisten = \"127.0.0.1:0\"\nhttp_redirect_listen = \"off\"\n[turn]\nport = 0\ntls_port = 0\n",
+            dir.join("data")
+        ),
     )
     .unwrap();
     p
@@ -171,7 +174,8 @@ async fn admin_cli_works_while_the_server_runs() {
     assert!(!ok && err.contains("no user named"), "{err}");
 
     // invite links from the CLI point at the configured public URL
-    std::fs::write(&cfg, format!("{}public_url = {:?}\n", std::fs::read_to_string(&cfg).unwrap(), server.url)).unwrap();
+    // (First line: top-level keys must come before any [section].)
+    std::fs::write(&cfg, format!("public_url = {:?}\n{}", server.url, std::fs::read_to_string(&cfg).unwrap())).unwrap();
     let (ok, out, _) = cli(&cfg, &["invite", "create", "--expires-in", "10m"], "");
     assert!(ok && out.trim().starts_with(&format!("{}/invite#", server.url)), "{out}");
     let (ok, _, err) = cli(&cfg, &["invite", "create", "--expires-in", "40d"], "");

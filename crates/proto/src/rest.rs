@@ -213,6 +213,28 @@ pub struct IceServer {
     pub credential: Option<String>,
 }
 
+/// Which ICE candidates a browser may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IceTransportPolicy {
+    /// Direct where possible, relayed where needed.
+    All,
+    /// Always through the TURN relay: peers never learn each other's IP addresses.
+    Relay,
+}
+
+/// `GET /api/v1/ice-servers`: the `RTCPeerConnection` configuration for the caller. The
+/// built-in TURN server's entry carries credentials valid for a limited time (fetch anew
+/// before each call).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct IceConfig {
+    pub ice_servers: Vec<IceServer>,
+    pub ice_transport_policy: IceTransportPolicy,
+    /// When the credentials in `ice_servers` stop working (Unix seconds), if any expire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,7 +27,11 @@ async fn main() -> std::io::Result<()> {
     };
     let seed: Vec<u8> = (0..32).map(|i| (std::process::id() as u8).wrapping_mul(i)).collect();
     let server = Server::new(cfg, &seed, Duration::from_secs(600));
-    let svc = start(server, Listeners { udp: Some(addr), tcp: Some(addr), tls: None, relay_ip: addr.ip() }).await?;
+    let svc = start(
+        server,
+        Listeners { udp: Some(addr), tcp: Some(addr), tls: None, relay_ip: addr.ip(), advertised_ip: None },
+    )
+    .await?;
     println!("turnd listening on udp {:?} tcp {:?}", svc.bound.udp, svc.bound.tcp);
     tokio::signal::ctrl_c().await?;
     Ok(())

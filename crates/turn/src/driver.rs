@@ -30,6 +30,9 @@ pub struct Listeners {
     pub tls: Option<(SocketAddr, Arc<rustls::ServerConfig>)>,
     /// Address relay sockets bind to.
     pub relay_ip: IpAddr,
+    /// Address clients are told their relay has (XOR-RELAYED-ADDRESS), when the server sits
+    /// behind a 1:1 NAT; `None`: the bound address.
+    pub advertised_ip: Option<IpAddr>,
 }
 
 /// The addresses actually bound (ports chosen by the OS when 0 was asked).
@@ -51,6 +54,7 @@ struct Shared {
     relays: HashMap<SocketAddr, (Arc<UdpSocket>, AbortHandle)>,
     streams: HashMap<Client, mpsc::Sender<Vec<u8>>>,
     relay_ip: IpAddr,
+    advertised_ip: Option<IpAddr>,
     me: std::sync::Weak<Mutex<Shared>>,
 }
 
@@ -112,7 +116,9 @@ impl Shared {
         }
         std_sock.set_nonblocking(true)?;
         let sock = Arc::new(UdpSocket::from_std(std_sock)?);
-        let addr = sock.local_addr()?;
+        let local = sock.local_addr()?;
+        // The core only ever sees the advertised address; this map translates it back.
+        let addr = SocketAddr::new(self.advertised_ip.unwrap_or(local.ip()), local.port());
         let shared = self.me.upgrade().ok_or_else(|| io::Error::other("shutting down"))?;
         let reader = sock.clone();
         let task = tokio::spawn(async move {
@@ -163,6 +169,7 @@ pub async fn start(server: Server, listeners: Listeners) -> io::Result<TurnServi
             relays: HashMap::new(),
             streams: HashMap::new(),
             relay_ip: listeners.relay_ip,
+            advertised_ip: listeners.advertised_ip,
             me: me.clone(),
         })
     });

@@ -30,7 +30,13 @@ async fn serve(allow_loopback: bool) -> Bound {
     let cfg = Config { credentials, policy, ..Config::default() };
     let server = Server::new(cfg, b"interop-seed", Duration::from_secs(600));
     let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    let l = Listeners { udp: Some(any), tcp: Some(any), tls: Some((any, tls_config())), relay_ip: any.ip() };
+    let l = Listeners {
+        udp: Some(any),
+        tcp: Some(any),
+        tls: Some((any, tls_config())),
+        relay_ip: any.ip(),
+        advertised_ip: None,
+    };
     start(server, l).await.unwrap().bound
 }
 

@@ -42,6 +42,26 @@ pub struct WebConfig {
     /// ICE servers handed to browsers for calls (none by default: fine on one network;
     /// the built-in TURN server will add its own with time-limited credentials).
     pub ice_servers: Vec<proto::rest::IceServer>,
+    /// The built-in (or an external, coturn-compatible) TURN server's shared secret and URLs:
+    /// each logged-in user gets time-limited credentials for it.
+    pub turn: Option<TurnRest>,
+    /// Calls always go through the TURN relay (peers never see each other's addresses).
+    pub force_relay: bool,
+}
+
+/// Time-limited TURN credentials in the "TURN REST API" scheme.
+#[derive(Clone)]
+pub struct TurnRest {
+    pub secret: Vec<u8>,
+    pub ttl: Duration,
+    /// `stun:`, `turn:` and `turns:` URLs of the server.
+    pub urls: Vec<String>,
+}
+
+impl std::fmt::Debug for TurnRest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TurnRest").field("secret", &"<set>").field("ttl", &self.ttl).field("urls", &self.urls).finish()
+    }
 }
 
 impl WebConfig {
@@ -61,6 +81,8 @@ impl WebConfig {
             directory_search: true,
             session_recheck: Duration::from_secs(30),
             ice_servers: Vec::new(),
+            turn: None,
+            force_relay: false,
         }
     }
 }

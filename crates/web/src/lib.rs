@@ -21,7 +21,7 @@ mod state;
 mod tls;
 mod util;
 
-pub use config::{TlsSource, WebConfig};
+pub use config::{TlsSource, TurnRest, WebConfig};
 pub use hub::HubConfig;
 pub use openapi::openapi_json;
 pub use server::{derive_public_url, Server};

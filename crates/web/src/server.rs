@@ -60,6 +60,17 @@ impl Server {
         self.http.as_ref().and_then(|l| l.local_addr().ok())
     }
 
+    /// The certificate the web server uses (TURN over TLS reuses it).
+    pub fn tls_config(&self) -> Arc<rustls::ServerConfig> {
+        self.tls.clone()
+    }
+
+    /// Hands out time-limited credentials for this TURN server from `GET /api/v1/ice-servers`.
+    /// Call before [`Server::run`].
+    pub fn set_turn(&mut self, turn: crate::TurnRest) {
+        Arc::make_mut(&mut self.state.config).turn = Some(turn);
+    }
+
     pub fn public_url(&self) -> &str {
         &self.state.public_url
     }

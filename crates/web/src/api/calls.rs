@@ -3,7 +3,7 @@
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use proto::rest::{CallEntry, IceServer};
+use proto::rest::{CallEntry, IceConfig, IceServer, IceTransportPolicy};
 use serde::Deserialize;
 
 use super::session::user_info;
@@ -66,8 +66,20 @@ pub async fn missed_seen(State(state): State<AppState>, a: Authed) -> Result<Sta
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// ICE servers (STUN/TURN) for the caller's `RTCPeerConnection`.
-#[utoipa::path(get, path = "/api/v1/ice-servers", tag = "calls", responses((status = 200, body = Vec<IceServer>)))]
-pub async fn ice_servers(State(state): State<AppState>, _a: Authed) -> Json<Vec<IceServer>> {
-    Json(state.config.ice_servers.clone())
+/// ICE servers (STUN/TURN) for the caller's `RTCPeerConnection`, with fresh time-limited
+/// credentials for our TURN server.
+#[utoipa::path(get, path = "/api/v1/ice-servers", tag = "calls", responses((status = 200, body = IceConfig)))]
+pub async fn ice_servers(State(state): State<AppState>, a: Authed) -> Json<IceConfig> {
+    let mut servers = state.config.ice_servers.clone();
+    let mut expires_at = None;
+    if let Some(t) = &state.config.turn {
+        let now = crate::unix_now();
+        let (username, credential) =
+            turn::credentials::issue(&t.secret, &a.user.id.to_string(), now as u64, t.ttl.as_secs());
+        expires_at = Some(now + t.ttl.as_secs() as i64);
+        servers.insert(0, IceServer { urls: t.urls.clone(), username: Some(username), credential: Some(credential) });
+    }
+    let ice_transport_policy =
+        if state.config.force_relay { IceTransportPolicy::Relay } else { IceTransportPolicy::All };
+    Json(IceConfig { ice_servers: servers, ice_transport_policy, expires_at })
 }
