@@ -156,8 +156,7 @@ pub async fn start(
         bail!("invalid configuration: the TURN relay listens on {relay_ip}; set `turn.relay_ip` or `turn.external_ip` to the address peers can reach");
     }
     let secret = secret(cfg, data_dir)?;
-    let mut credentials = turn::credentials::Credentials::default();
-    credentials.secret = Some(secret.clone());
+    let credentials = turn::credentials::Credentials { secret: Some(secret.clone()), ..Default::default() };
     let policy = turn::policy::PeerPolicy { allow: cfg.allow_peers.iter().filter_map(|c| c.parse().ok()).collect() };
     let core = turn::Config {
         realm: cfg.realm.clone(),
