@@ -111,12 +111,7 @@ impl ServerProcess {
 
     /// CPU time (user + system) the server has used so far, in seconds.
     pub fn cpu_secs(&self) -> Result<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))?;
-        // Fields after the command name (which may contain spaces) start after the last ')'.
-        let rest = stat.rsplit_once(')').map(|(_, r)| r).context("stat")?;
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        let ticks: f64 = f.get(11).context("utime")?.parse::<f64>()? + f.get(12).context("stime")?.parse::<f64>()?;
-        Ok(ticks / 100.0)
+        cpu_secs(self.pid)
     }
 
     /// Stops the server and removes its data directory.
@@ -138,6 +133,16 @@ impl ServerProcess {
         ws.hello().await;
         Ok(ws)
     }
+}
+
+/// CPU time (user + system) a process has used so far, in seconds.
+pub fn cpu_secs(pid: u32) -> Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).context("stat")?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11).context("utime")?.parse::<f64>()? + f.get(12).context("stime")?.parse::<f64>()?;
+    Ok(ticks / 100.0)
 }
 
 pub fn rss_kib(pid: u32) -> Result<u64> {

@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
 use crate::server::{Client, Output, Server, Transport};
-use crate::stun;
+use crate::{stun, udp_batch};
 
 /// Where to listen and relay.
 #[derive(Clone)]
@@ -50,11 +50,16 @@ const MAX_FRAME: usize = 4 + 65_535 + 3;
 
 struct Shared {
     server: Server,
-    udp: Option<Arc<UdpSocket>>,
+    /// A UDP listener socket to send to clients from (any of them: same local address).
+    udp: Option<Arc<std::net::UdpSocket>>,
+    /// Datagrams for UDP clients, flushed with one `sendmmsg` after the lock is released.
+    udp_out: Vec<(SocketAddr, Vec<u8>)>,
     relays: HashMap<SocketAddr, (Arc<UdpSocket>, AbortHandle)>,
     streams: HashMap<Client, mpsc::Sender<Vec<u8>>>,
     relay_ip: IpAddr,
     advertised_ip: Option<IpAddr>,
+    /// The runtime relay sockets and their tasks live on (listener threads are outside it).
+    rt: tokio::runtime::Handle,
     me: std::sync::Weak<Mutex<Shared>>,
 }
 
@@ -68,11 +73,7 @@ impl Shared {
         while let Some(out) = self.server.poll_output() {
             match out {
                 Output::ToClient { to, data } => match to.transport {
-                    Transport::Udp => {
-                        if let Some(sock) = &self.udp {
-                            let _ = sock.try_send_to(&data, to.remote);
-                        }
-                    }
+                    Transport::Udp => self.udp_out.push((to.remote, data)),
                     Transport::Tcp | Transport::Tls => {
                         if let Some(tx) = self.streams.get(&to) {
                             if tx.try_send(data).is_err() {
@@ -115,28 +116,73 @@ impl Shared {
             std_sock = std::net::UdpSocket::bind(SocketAddr::new(self.relay_ip, 0))?;
         }
         std_sock.set_nonblocking(true)?;
+        let _in_runtime = self.rt.enter();
         let sock = Arc::new(UdpSocket::from_std(std_sock)?);
         let local = sock.local_addr()?;
         // The core only ever sees the advertised address; this map translates it back.
         let addr = SocketAddr::new(self.advertised_ip.unwrap_or(local.ip()), local.port());
         let shared = self.me.upgrade().ok_or_else(|| io::Error::other("shutting down"))?;
         let reader = sock.clone();
-        let task = tokio::spawn(async move {
-            let mut buf = vec![0u8; 65_536];
+        let task = self.rt.spawn(async move {
+            // Few buffers: a thousand allocations each holding many would cost megabytes.
+            let mut bufs = vec![[0u8; udp_batch::MAX_DATAGRAM]; 4];
+            let mut got: Vec<(usize, SocketAddr)> = Vec::with_capacity(bufs.len());
             loop {
-                let Ok((n, peer)) = reader.recv_from(&mut buf).await else {
-                    // A transient error (e.g. ICMP feedback); do not spin on it.
+                // Wait until readable, then take what is queued (the last attempt, which finds
+                // nothing, is what re-arms the wait: no extra system call per packet).
+                got.clear();
+                if reader.readable().await.is_err() {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
-                };
+                }
+                while got.len() < bufs.len() {
+                    match reader.try_recv_from(&mut bufs[got.len()]) {
+                        Ok(r) => got.push(r),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        // A transient error (e.g. ICMP feedback) concerns one datagram.
+                        Err(_) => continue,
+                    }
+                }
+                if got.is_empty() {
+                    continue;
+                }
                 let now = Instant::now();
-                let mut sh = lock(&shared);
-                sh.server.peer_packet(addr, peer, &buf[..n], now);
-                sh.carry_out(now);
+                let out = {
+                    let mut sh = lock(&shared);
+                    for (i, (n, peer)) in got.iter().enumerate() {
+                        sh.server.peer_packet(addr, *peer, &bufs[i][..*n], now);
+                    }
+                    sh.carry_out(now);
+                    take_udp(&mut sh)
+                };
+                flush_udp(out);
             }
         });
         self.relays.insert(addr, (sock, task.abort_handle()));
         Ok(addr)
+    }
+}
+
+/// Datagrams to send from a UDP listener socket once the lock is released.
+type PendingUdp = Option<(Arc<std::net::UdpSocket>, Vec<(SocketAddr, Vec<u8>)>)>;
+
+/// Takes the pending UDP datagrams (under the lock) for sending after it is released.
+fn take_udp(sh: &mut Shared) -> PendingUdp {
+    if sh.udp_out.is_empty() {
+        return None;
+    }
+    Some((sh.udp.clone()?, std::mem::take(&mut sh.udp_out)))
+}
+
+fn flush_udp(out: PendingUdp) {
+    if let Some((sock, mut packets)) = out {
+        if let [(to, data)] = packets.as_slice() {
+            let _ = udp_batch::send_one(&sock, *to, data);
+            return;
+        }
+        packets.sort_by_key(|(a, _)| *a);
+        let refs: Vec<(SocketAddr, &[u8])> = packets.iter().map(|(a, d)| (*a, d.as_slice())).collect();
+        let _ = udp_batch::send(&sock, &refs);
     }
 }
 
@@ -166,20 +212,32 @@ pub async fn start(server: Server, listeners: Listeners) -> io::Result<TurnServi
         Mutex::new(Shared {
             server,
             udp: None,
+            udp_out: Vec::new(),
             relays: HashMap::new(),
             streams: HashMap::new(),
             relay_ip: listeners.relay_ip,
             advertised_ip: listeners.advertised_ip,
+            rt: tokio::runtime::Handle::current(),
             me: me.clone(),
         })
     });
     let mut bound = Bound { udp: None, tcp: None, tls: None };
     if let Some(addr) = listeners.udp {
-        let sock = Arc::new(UdpSocket::bind(addr).await?);
-        let local = sock.local_addr()?;
+        // One receiving thread per core, each on its own SO_REUSEPORT socket of the same
+        // address; the kernel spreads clients over them.
+        let first = udp_batch::shared_socket(addr)?;
+        let local = first.local_addr()?;
         bound.udp = Some(local);
-        lock(&shared).udp = Some(sock.clone());
-        tokio::spawn(serve_udp(sock, local, shared.clone()));
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 4);
+        let mut socks = vec![first];
+        for _ in 1..threads {
+            socks.push(udp_batch::shared_socket(local)?);
+        }
+        lock(&shared).udp = Some(Arc::new(socks[0].try_clone()?));
+        for (i, sock) in socks.into_iter().enumerate() {
+            let shared = shared.clone();
+            std::thread::Builder::new().name(format!("turn-udp-{i}")).spawn(move || serve_udp(sock, local, shared))?;
+        }
     }
     if let Some(addr) = listeners.tcp {
         let l = TcpListener::bind(addr).await?;
@@ -200,27 +258,55 @@ async fn tick(shared: Arc<Mutex<Shared>>) {
     loop {
         every.tick().await;
         let now = Instant::now();
-        let mut sh = lock(&shared);
-        sh.server.handle_timeout(now);
-        sh.carry_out(now);
+        let out = {
+            let mut sh = lock(&shared);
+            sh.server.handle_timeout(now);
+            sh.carry_out(now);
+            take_udp(&mut sh)
+        };
+        flush_udp(out);
     }
 }
 
-async fn serve_udp(sock: Arc<UdpSocket>, local: SocketAddr, shared: Arc<Mutex<Shared>>) {
-    let mut buf = vec![0u8; 65_536];
+/// A listener thread: batches of datagrams in, one lock per batch, batches out. Binding
+/// requests are answered without the lock (they need no state).
+fn serve_udp(sock: std::net::UdpSocket, local: SocketAddr, shared: Arc<Mutex<Shared>>) {
+    let mut batch = udp_batch::RecvBatch::default();
+    let mut direct: Vec<(SocketAddr, Vec<u8>)> = Vec::with_capacity(udp_batch::BATCH);
     loop {
-        let (n, remote) = match sock.recv_from(&mut buf).await {
-            Ok(r) => r,
-            // ICMP errors surface here on some systems; they concern one peer, not the socket.
-            Err(_) => {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
+        if udp_batch::recv(&sock, &mut batch, true).is_err() {
+            // ICMP feedback or an interrupted call: nothing to do but go on (not spinning).
+            std::thread::sleep(Duration::from_millis(1));
+            continue;
+        }
+        direct.clear();
+        let (now, unix) = (Instant::now(), unix_now());
+        let mut stateful = false;
+        for (remote, data) in batch.iter() {
+            match crate::server::stateless_binding(remote, data) {
+                Some(resp) => direct.push((remote, resp)),
+                None => stateful = true,
             }
+        }
+        let out = if stateful {
+            let mut sh = lock(&shared);
+            for (remote, data) in batch.iter() {
+                if crate::server::stateless_binding(remote, data).is_none() {
+                    sh.server.client_packet(Client { transport: Transport::Udp, remote, local }, data, now, unix);
+                }
+            }
+            sh.carry_out(now);
+            take_udp(&mut sh)
+        } else {
+            None
         };
-        let now = Instant::now();
-        let mut sh = lock(&shared);
-        sh.server.client_packet(Client { transport: Transport::Udp, remote, local }, &buf[..n], now, unix_now());
-        sh.carry_out(now);
+        if !direct.is_empty() {
+            // Grouped by destination (order per destination kept), so runs go out segmented.
+            direct.sort_by_key(|(a, _)| *a);
+            let refs: Vec<(SocketAddr, &[u8])> = direct.iter().map(|(a, d)| (*a, d.as_slice())).collect();
+            let _ = udp_batch::send(&sock, &refs);
+        }
+        flush_udp(out);
     }
 }
 
@@ -280,11 +366,13 @@ async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
                 break;
             }
             let now = Instant::now();
-            {
+            let out = {
                 let mut sh = lock(&shared);
                 sh.server.client_packet(client, &buf[..len], now, unix_now());
                 sh.carry_out(now);
-            }
+                take_udp(&mut sh)
+            };
+            flush_udp(out);
             buf.drain(..len);
         }
     }

@@ -12,5 +12,6 @@ pub mod nonce;
 pub mod policy;
 pub mod server;
 pub mod stun;
+pub mod udp_batch;
 
 pub use server::{Client, Config, Output, Server, Transport};

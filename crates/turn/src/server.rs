@@ -351,10 +351,7 @@ impl Server {
             return self.reply(from, resp);
         }
         if msg.method == method::BINDING {
-            let resp = Builder::new(method::BINDING, Class::Success, tid)
-                .xor_address(attr::XOR_MAPPED_ADDRESS, from.remote)
-                .finish();
-            return self.reply(from, resp);
+            return self.reply(from, binding_success(tid, from.remote));
         }
         if !matches!(msg.method, method::ALLOCATE | method::REFRESH | method::CREATE_PERMISSION | method::CHANNEL_BIND)
         {
@@ -611,6 +608,21 @@ impl Server {
         a.permissions.insert(peer.ip(), perm_until);
         Ok(Some(Builder::new(method::CHANNEL_BIND, Class::Success, msg.transaction_id)))
     }
+}
+
+fn binding_success(tid: [u8; 12], mapped: SocketAddr) -> Vec<u8> {
+    Builder::new(method::BINDING, Class::Success, tid).xor_address(attr::XOR_MAPPED_ADDRESS, mapped).finish()
+}
+
+/// The answer to a Binding request, which needs no state: drivers answer these without
+/// taking the lock around the [`Server`]. `None` for anything else (including a Binding
+/// request the server must refuse, e.g. with unknown comprehension-required attributes).
+pub fn stateless_binding(from: SocketAddr, data: &[u8]) -> Option<Vec<u8>> {
+    if data.len() < stun::HEADER_LEN || data[..2] != stun::message_type(method::BINDING, Class::Request).to_be_bytes() {
+        return None;
+    }
+    let msg = Message::parse(data).ok()?;
+    msg.unknown_required().is_empty().then(|| binding_success(msg.transaction_id, from))
 }
 
 fn error(m: u16, tid: [u8; 12], code: u16, reason: &str) -> Builder {
