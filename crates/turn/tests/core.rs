@@ -291,6 +291,10 @@ fn channels_carry_data_both_ways_and_unbound_channels_are_dropped() {
     let outs = s.send_raw(&turn::stun::channel_data(0x4001, b"via channel", false));
     assert_eq!(outs, vec![Output::ToPeer { relay, peer, data: b"via channel".to_vec() }]);
     assert!(s.send_raw(&turn::stun::channel_data(0x4002, b"unbound", false)).is_empty());
+    // The same ChannelData from another five-tuple (no allocation there) goes nowhere.
+    let stranger = client(5999, Transport::Udp);
+    s.server.client_packet(stranger, &turn::stun::channel_data(0x4001, b"spoof", false), s.now, UNIX);
+    assert!(s.outputs().is_empty());
     s.server.peer_packet(relay, peer, b"reply", s.now);
     assert_eq!(Sim::response(&s.outputs()), turn::stun::channel_data(0x4001, b"reply", false));
     // The same channel for another peer, or another channel for this peer: 400.
