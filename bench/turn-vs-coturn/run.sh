@@ -19,6 +19,13 @@ cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm 
 trap cleanup EXIT
 
 load() { ./target/release/turn-load --server "127.0.0.1:$1" --secret "$SECRET" --pid "$2" --label "$3" --secs "$SECS" "${@:4}"; }
+# Both measurements against one server: measure PORT PID LABEL
+measure() {
+  echo "== STUN Binding (closed loop, 16 sockets x 64 in flight)"
+  load "$1" "$2" "$3" --mode stun --sockets 16 --window 64
+  echo "== relay, 1000 allocations, 160-byte payloads"
+  load "$1" "$2" "$3" --mode relay --allocations 1000 --rates "$RATES" --size 160
+}
 
 # --- ours: the web server runs too (its idle cost is part of the RSS figure)
 cat > "$work/ours.toml" <<TOML
@@ -38,10 +45,7 @@ TOML
 ./target/release/mywebrtc --config "$work/ours.toml" serve > "$work/ours.log" 2>&1 &
 ours=$!; pids+=("$ours")
 sleep 1
-echo "== STUN Binding (closed loop, 16 sockets x 64 in flight)"
-load 34791 "$ours" mywebrtc --mode stun --sockets 16 --window 64
-echo "== relay, 1000 allocations, 160-byte payloads"
-load 34791 "$ours" mywebrtc --mode relay --allocations 1000 --rates "$RATES" --size 160
+measure 34791 "$ours" mywebrtc
 kill "$ours"; wait "$ours" 2>/dev/null || true
 
 # --- coturn: same port scheme, shared-secret credentials, loopback peers allowed, no quotas
@@ -52,8 +56,5 @@ turnserver -n --listening-ip=127.0.0.1 --listening-port=34792 --relay-ip=127.0.0
   > "$work/coturn.out" 2>&1 &
 coturn=$!; pids+=("$coturn")
 sleep 1.5
-echo "== STUN Binding (closed loop, 16 sockets x 64 in flight)"
-load 34792 "$coturn" coturn --mode stun --sockets 16 --window 64
-echo "== relay, 1000 allocations, 160-byte payloads"
-load 34792 "$coturn" coturn --mode relay --allocations 1000 --rates "$RATES" --size 160
+measure 34792 "$coturn" coturn
 turnserver --version 2>/dev/null | head -1 || true

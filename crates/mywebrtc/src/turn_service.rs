@@ -113,23 +113,8 @@ fn secret(cfg: &TurnConfig, data_dir: &Path) -> Result<Vec<u8>> {
     }
     let s = auth::token::new_token();
     std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
-    write_private(&path, s.as_bytes())?;
+    web::write_private_file(&path, s.as_bytes())?;
     Ok(s.into_bytes())
-}
-
-fn write_private(path: &Path, data: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path).with_context(|| format!("writing {}", path.display()))?;
-    f.write_all(data)?;
-    f.sync_all()?;
-    Ok(())
 }
 
 fn host_of(public_url: &str) -> String {

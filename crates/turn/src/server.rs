@@ -307,13 +307,7 @@ impl Server {
             }
             Some(Output::ToPeer { relay, peer, data: payload.to_vec() })
         })();
-        match forwarded {
-            Some(o) => {
-                self.stats.relayed_to_peers += 1;
-                self.out.push_back(o);
-            }
-            None => self.stats.dropped += 1,
-        }
+        self.forward(forwarded);
     }
 
     fn send_indication(&mut self, from: Client, msg: &Message<'_>, now: Instant) {
@@ -329,7 +323,12 @@ impl Server {
             }
             Some(Output::ToPeer { relay, peer, data: payload.to_vec() })
         })();
-        match forwarded {
+        self.forward(forwarded);
+    }
+
+    /// Queues a packet for a peer, or counts it as dropped.
+    fn forward(&mut self, to_peer: Option<Output>) {
+        match to_peer {
             Some(o) => {
                 self.stats.relayed_to_peers += 1;
                 self.out.push_back(o);

@@ -25,6 +25,7 @@ pub use config::{TlsSource, TurnRest, WebConfig};
 pub use hub::HubConfig;
 pub use openapi::openapi_json;
 pub use server::{derive_public_url, Server};
+pub use tls::write_private as write_private_file;
 pub use util::unix_now;
 
 /// Entry points for the fuzz targets in `fuzz/`: the parsers of untrusted request bytes.

@@ -31,7 +31,8 @@ fn load_or_create_self_signed(dir: &Path, extra_names: &[String]) -> Result<Cert
     Ok(paths)
 }
 
-fn write_private(path: &Path, data: &[u8]) -> Result<()> {
+/// Writes a file only its owner can read (mode 0600 on Unix), synced to disk.
+pub fn write_private(path: &Path, data: &[u8]) -> Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
