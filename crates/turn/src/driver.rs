@@ -47,6 +47,12 @@ pub struct Bound {
 const STREAM_QUEUE: usize = 1024;
 /// Largest STUN or ChannelData message on a stream (length field is 16 bits).
 const MAX_FRAME: usize = 4 + 65_535 + 3;
+/// Concurrent TCP/TLS connections; beyond this new ones are closed at once (file descriptors
+/// are finite, and the relay must keep some for its UDP sockets).
+const MAX_STREAMS: usize = 8192;
+/// A stream silent this long is closed. Longer than an allocation's default lifetime, which a
+/// live client refreshes well before it ends.
+const STREAM_IDLE: Duration = Duration::from_secs(15 * 60);
 
 struct Shared {
     server: Server,
@@ -311,12 +317,22 @@ fn serve_udp(sock: std::net::UdpSocket, local: SocketAddr, shared: Arc<Mutex<Sha
 }
 
 async fn serve_tcp(l: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>, shared: Arc<Mutex<Shared>>) {
+    let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     loop {
-        let Ok((stream, remote)) = l.accept().await else { continue };
+        let Ok((stream, remote)) = l.accept().await else {
+            // Out of descriptors or similar: give the system a moment instead of spinning.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        if open.load(std::sync::atomic::Ordering::Relaxed) >= MAX_STREAMS {
+            continue; // dropping the stream closes it
+        }
         let _ = stream.set_nodelay(true);
         let Ok(local) = stream.local_addr() else { continue };
         let shared = shared.clone();
         let tls = tls.clone();
+        let open = open.clone();
+        open.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tokio::spawn(async move {
             match tls {
                 None => serve_stream(stream, Client { transport: Transport::Tcp, remote, local }, shared).await,
@@ -327,6 +343,7 @@ async fn serve_tcp(l: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>, share
                     }
                 }
             }
+            open.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         });
     }
 }
@@ -351,9 +368,9 @@ async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     let mut chunk = vec![0u8; 16 * 1024];
     'read: loop {
-        let n = match rd.read(&mut chunk).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
+        let n = match tokio::time::timeout(STREAM_IDLE, rd.read(&mut chunk)).await {
+            Ok(Ok(0) | Err(_)) | Err(_) => break,
+            Ok(Ok(n)) => n,
         };
         buf.extend_from_slice(&chunk[..n]);
         loop {
