@@ -74,11 +74,18 @@ export class CallManager extends EventTarget {
     if (this.phase !== 'idle') return;
     this.phase = 'outgoing';
     this.notice = null;
-    this.current = { callId: 0, peer, media };
+    const cur = { callId: 0, peer, media };
+    this.current = cur;
     this.changed();
-    this.local = await getLocalMedia({ audio: true, video: media === 'video' });
-    this.notice = this.local.problem;
-    await this.ice();
+    // Camera/microphone and the ICE configuration at the same time.
+    const [local] = await Promise.all([getLocalMedia({ audio: true, video: media === 'video' }), this.ice()]);
+    if (this.current !== cur) {
+      // Cancelled while the devices started: let go of them at once.
+      stopAll(local.stream);
+      return;
+    }
+    this.local = local;
+    this.notice = local.problem;
     try {
       const reply = await this.sig.request({ type: 'call_invite', callee: peer, media });
       if (reply.type === 'call_ended') {
@@ -114,13 +121,23 @@ export class CallManager extends EventTarget {
     if (this.phase !== 'incoming' || !this.current) return;
     const cur = this.current;
     this.tone.stop();
-    this.local = await getLocalMedia({ audio: true, video: withVideo && cur.media === 'video' });
-    this.notice = this.local.problem;
-    await this.icePending;
-    try {
-      await this.sig.request({ type: 'call_accept', call_id: cur.callId });
-    } catch (e) {
-      this.finish('failed', e instanceof Error ? e.message : String(e));
+    // Say yes at once and start the devices meanwhile: the caller's offer travels while the
+    // camera opens, and waits in `early` until this side is ready.
+    const accepted = this.sig.request({ type: 'call_accept', call_id: cur.callId }).then(() => null, (e) => e);
+    const [local] = await Promise.all([
+      getLocalMedia({ audio: true, video: withVideo && cur.media === 'video' }),
+      this.icePending,
+    ]);
+    if (this.current !== cur) {
+      // Ended (or answered elsewhere) while the devices started.
+      stopAll(local.stream);
+      return;
+    }
+    this.local = local;
+    this.notice = local.problem;
+    const refused = await accepted;
+    if (refused) {
+      this.finish('failed', refused instanceof Error ? refused.message : String(refused));
       return;
     }
     if (this.current !== cur) return;
