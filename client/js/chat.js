@@ -59,8 +59,9 @@ export class ChatStore extends EventTarget {
     this.receiptTimer = undefined;
     this.lastTypingSent = 0;
 
+    // Every welcome (fresh or resumed) catches up from the store, which also covers a
+    // `resync`: chat never depends on the replay buffer.
     sig.addEventListener('welcome', () => this.onConnected());
-    sig.addEventListener('resync', () => this.onConnected());
     sig.addEventListener('chat_message', (e) => this.onMessage(/** @type {CustomEvent} */ (e).detail.message));
     sig.addEventListener('chat_receipt', (e) => this.onReceipt(/** @type {CustomEvent} */ (e).detail));
     sig.addEventListener('chat_typing', (e) => this.onTyping(/** @type {CustomEvent} */ (e).detail));
