@@ -8,6 +8,7 @@
 // (getUserMedia audio+video), from getUserMedia to both "connected".
 //
 // Usage: node bench/call-setup/run.mjs [calls=20]   (uses E2E_SERVER_BIN or target/release/mywebrtc)
+//        BENCH_TRACE=1 prints when each call message went out and came in, per call.
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
@@ -26,7 +27,8 @@ const stats = (xs) => {
   return { median: at(0.5), p90: at(0.9) };
 };
 
-const server = await startServer();
+// BENCH_TURN_OFF=1: without the built-in TURN server (fewer candidates to gather).
+const server = await startServer({ turn: process.env.BENCH_TURN_OFF ? 'enabled = false' : '' });
 const browser = await launchBrowser();
 try {
   const alice = await server.userPage(browser, 'alice');
@@ -34,6 +36,20 @@ try {
   await befriend(alice.page, bob.page);
   const bobId = await bob.page.evaluate(async () => (await (await fetch('/api/v1/session')).json()).user.id);
 
+  // BENCH_TRACE=1: each page notes when call messages go out and come in, so a slow phase
+  // (a signaling hop, the callee's device start, answer creation, ICE) can be told apart.
+  const trace = (page) => page.evaluate(() => {
+    window.__trace = [];
+    const sig = window.mywebrtcCalls.sig;
+    const label = (m) => m.type + (m.data?.description ? `:${m.data.description.type}` : m.data?.candidate !== undefined ? ':candidate' : '');
+    const mark = (what) => window.__trace.push([what, performance.timeOrigin + performance.now()]);
+    for (const ev of ['call_ringing', 'call_incoming', 'call_accepted', 'call_signal']) {
+      sig.addEventListener(ev, (e) => mark(`in ${label(/** @type {CustomEvent} */ (e).detail)}`));
+    }
+    const send = sig.send.bind(sig);
+    sig.send = (m) => { mark(`out ${label(m)}`); send(m); };
+  });
+  if (process.env.BENCH_TRACE) { await trace(alice.page); await trace(bob.page); }
   // The callee answers at once and notes when its connection is up.
   await bob.page.evaluate(() => {
     const calls = window.mywebrtcCalls;
@@ -76,6 +92,18 @@ try {
     const tb = await bob.page.evaluate(() => window.__bobConnectedAt);
     ours.push(Math.max(t.t1, tb) - t.t0);
     if (process.env.BENCH_VERBOSE) console.error(`call ${i + 1}: ${ours[i].toFixed(1)} ms`);
+    if (process.env.BENCH_TRACE) {
+      const marks = [];
+      for (const [who, page] of [['caller', alice.page], ['callee', bob.page]]) {
+        for (const [what, at] of await page.evaluate(() => window.__trace.splice(0))) {
+          if (at >= t.t0) marks.push([at - t.t0, `${who} ${what}`]);
+        }
+      }
+      marks.push([t.t1 - t.t0, 'caller connected'], [tb - t.t0, 'callee connected']);
+      const seen = new Set();
+      const firsts = marks.sort((x, y) => x[0] - y[0]).filter(([, w]) => !seen.has(w) && seen.add(w));
+      console.error(`call ${i + 1}: ${firsts.map(([ms, w]) => `${ms.toFixed(0)} ${w}`).join(' | ')}`);
+    }
     await alice.page.evaluate(() => window.mywebrtcCalls.hangup());
     await alice.page.waitForFunction(() => window.mywebrtcCalls.phase === 'idle', null, { timeout: 10_000 });
     await bob.page.waitForFunction(() => window.mywebrtcCalls.phase === 'idle', null, { timeout: 10_000 });
