@@ -167,3 +167,47 @@ test('a device whose camera and microphone are refused answers receive-only and 
     await refused.close();
   }
 });
+
+test('switching camera and microphone mid-call replaces the tracks; the other side keeps decoding', async () => {
+  const twoCams = await launchBrowser({ devices: 2 });
+  try {
+    n += 1;
+    const alice = await env.server.userPage(twoCams, `alice${n}`);
+    const bob = await env.server.userPage(env.browser, `bob${n}`);
+    await befriend(alice.page, bob.page);
+    await callButton(alice.page, `bob${n}`, 'video').click();
+    await bob.page.locator('#accept-video').click();
+    await waitMedia(bob.page);
+    const sending = (kind) => alice.page.evaluate((k) => window.mywebrtcCalls.peerConnection.getSenders()
+      .find((s) => s.track?.kind === k)?.track?.label, kind);
+    assert.equal(await sending('video'), 'fake_device_0');
+    const camera = alice.page.locator('#in-call select[aria-label="Camera"]');
+    assert.equal(await camera.locator('option').count(), 2);
+    await camera.selectOption({ index: 1 });
+    await alice.page.waitForFunction(() => window.mywebrtcCalls.peerConnection.getSenders()
+      .some((s) => s.track?.kind === 'video' && s.track.label === 'fake_device_1'));
+    const mic = alice.page.locator('#in-call select[aria-label="Microphone"]');
+    const micLabel = await mic.locator('option').nth(2).textContent();
+    await mic.selectOption({ index: 2 });
+    await alice.page.waitForFunction((l) => window.mywebrtcCalls.peerConnection.getSenders()
+      .some((s) => s.track?.kind === 'audio' && s.track.label === l), micLabel);
+    // Bob keeps receiving: more frames and samples after the switch, with no renegotiation needed.
+    const before = await inbound(bob.page);
+    await bob.page.waitForFunction(async ([f, a]) => {
+      let frames = 0; let samples = 0;
+      (await window.mywebrtcCalls.peerConnection.getStats()).forEach((s) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'video') frames += s.framesDecoded || 0;
+        if (s.type === 'inbound-rtp' && s.kind === 'audio') samples += s.totalSamplesReceived || 0;
+      });
+      return frames > f + 10 && samples > a;
+    }, [before.frames, before.samples], { timeout: 15_000 });
+    // The replaced devices were released: only one camera and one microphone track is live.
+    const live = await alice.page.evaluate(() => window.mywebrtcCalls.call.local.stream.getTracks()
+      .filter((t) => t.readyState === 'live').map((t) => t.kind).sort());
+    assert.deepEqual(live, ['audio', 'video']);
+    await alice.page.locator('#hangup').click();
+    for (const p of [alice, bob]) await p.context.close();
+  } finally {
+    await twoCams.close();
+  }
+});

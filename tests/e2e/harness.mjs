@@ -26,11 +26,15 @@ export const CHROMIUM_ARGS = [
 ];
 
 /**
- * @param {{ grantMedia?: boolean }} [o] grantMedia false: camera/microphone requests are refused,
- *   as when a user denies the permission prompt.
+ * @param {{ grantMedia?: boolean, devices?: number }} [o] grantMedia false: camera/microphone
+ *   requests are refused, as when a user denies the permission prompt. devices: how many fake
+ *   cameras and microphones the browser has (default 1).
  */
 export async function launchBrowser(o = {}) {
-  const args = o.grantMedia === false ? CHROMIUM_ARGS.filter((a) => a !== '--use-fake-ui-for-media-stream') : CHROMIUM_ARGS;
+  let args = o.grantMedia === false ? CHROMIUM_ARGS.filter((a) => a !== '--use-fake-ui-for-media-stream') : CHROMIUM_ARGS;
+  if (o.devices) {
+    args = args.map((a) => (a === '--use-fake-device-for-media-stream' ? `${a}=device-count=${o.devices}` : a));
+  }
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args });
 }
 
