@@ -232,8 +232,8 @@ fn no_secret_or_address_in_logs() {
     let setup = server.stdout.lines().find(|l| l.contains("/setup#")).unwrap().trim().to_owned();
     let token = setup.rsplit_once('#').unwrap().1.to_owned();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let http = reqwest::Client::builder().danger_accept_invalid_certs(true).build().unwrap();
+    let turn_credential = rt.block_on(async {
+        let http = reqwest::Client::builder().danger_accept_invalid_certs(true).cookie_store(true).build().unwrap();
         let r = http
             .post(format!("{url}/api/v1/register"))
             .json(&json!({"token": token, "username": "root", "password": "secret-password-123"}))
@@ -241,6 +241,9 @@ fn no_secret_or_address_in_logs() {
             .await
             .unwrap();
         assert_eq!(r.status(), 201);
+        // TURN credentials are handed out, and the TURN server is spoken to.
+        let ice: Value = http.get(format!("{url}/api/v1/ice-servers")).send().await.unwrap().json().await.unwrap();
+        let turn_credential = ice["ice_servers"][0]["credential"].as_str().unwrap().to_owned();
         let r = http
             .post(format!("{url}/api/v1/session"))
             .json(&json!({"username": "root", "password": "wrong-password-456"}))
@@ -248,14 +251,34 @@ fn no_secret_or_address_in_logs() {
             .await
             .unwrap();
         assert_eq!(r.status(), 401);
+        turn_credential
     });
+    let turn_port: u16 = server
+        .stdout
+        .lines()
+        .find_map(|l| l.split("udp 127.0.0.1:").nth(1)?.split(',').next()?.parse().ok())
+        .expect("the TURN server's UDP port is printed");
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_read_timeout(Some(std::time::Duration::from_secs(2))).unwrap();
+    let mut binding = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42];
+    binding.extend_from_slice(&[7; 12]);
+    let mut allocate = binding.clone();
+    allocate[1] = 0x03;
+    let mut buf = [0u8; 512];
+    for req in [&binding, &allocate] {
+        udp.send_to(req, ("127.0.0.1", turn_port)).unwrap();
+        assert!(udp.recv_from(&mut buf).unwrap().0 >= 20, "TURN answers");
+    }
+    let turn_secret = std::fs::read_to_string(dir.path().join("data/turn-secret")).unwrap();
     // SIGTERM for a graceful stop, then read everything it logged.
     let _ = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status();
     let mut logs = String::new();
     server.child.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
     let _ = server.child.wait();
     assert!(logs.contains("request"), "request logs expected:\n{logs}");
-    for secret in [token.as_str(), "secret-password-123", "wrong-password-456", "127.0.0.1"] {
+    for secret in
+        [token.as_str(), "secret-password-123", "wrong-password-456", "127.0.0.1", &turn_credential, turn_secret.trim()]
+    {
         assert!(!logs.contains(secret), "{secret:?} leaked into logs:\n{logs}");
     }
 }
