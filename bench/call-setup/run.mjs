@@ -4,8 +4,10 @@
 // peer connections reporting "connected"; the callee accepts automatically, so human ringing
 // time is excluded but the whole signaling path (invite, ring, accept, offer/answer, ICE over
 // our WebSocket) is inside the figure.
-// Baseline: two RTCPeerConnections in one page wired directly (no server), same media
-// (getUserMedia audio+video), from getUserMedia to both "connected".
+// Baselines, same browser, same media constraints as the client, no server: two pages that
+// pass offer, answer and candidates to each other over a BroadcastChannel (each opening its
+// own devices), and two RTCPeerConnections in one page; from the first getUserMedia to both
+// "connected".
 //
 // Usage: node bench/call-setup/run.mjs [calls=20]   (uses E2E_SERVER_BIN or target/release/mywebrtc)
 //        BENCH_TRACE=1 prints when each call message went out and came in, per call.
@@ -110,11 +112,15 @@ try {
     await alice.page.waitForTimeout(200);
   }
 
+  // The client's own media constraints, so every figure opens the same devices the same way.
+  const MEDIA = { audio: { echoCancellation: true, noiseSuppression: true }, video: { width: { ideal: 1280 }, height: { ideal: 720 } } };
+
+  // Baseline 1: both ends in one page, wired directly (one renderer, one getUserMedia).
   const baseline = [];
   for (let i = 0; i < CALLS; i++) {
-    baseline.push(await alice.page.evaluate(async () => {
+    baseline.push(await alice.page.evaluate(async (constraints) => {
       const t0 = performance.now();
-      const media = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+      const media = await navigator.mediaDevices.getUserMedia(constraints);
       const a = new RTCPeerConnection();
       const b = new RTCPeerConnection();
       a.onicecandidate = (e) => e.candidate && b.addIceCandidate(e.candidate);
@@ -131,16 +137,96 @@ try {
       const [ta, tb] = await both;
       a.close(); b.close(); media.getTracks().forEach((t) => t.stop());
       return Math.max(ta, tb) - t0;
-    }));
+    }, MEDIA));
   }
+
+  // Baseline 2: two pages of one browser context, like the two users' pages above, each
+  // opening its own devices; offer, answer and candidates go page to page over a
+  // BroadcastChannel — no server, no ringing, no accept. What our figure adds to this is
+  // what the server and the call protocol cost.
+  const pairContext = await browser.newContext({ ignoreHTTPSErrors: true });
+  const [pa, pb] = [await pairContext.newPage(), await pairContext.newPage()];
+  for (const p of [pa, pb]) await p.goto(server.url);
+  const twoPages = [];
+  for (let i = 0; i < CALLS; i++) {
+    // The answering page listens before the offering page starts.
+    await pb.evaluate(({ constraints, round }) => {
+      const ch = new BroadcastChannel(`bench-${round}`);
+      /** @type {RTCPeerConnection|null} */
+      let pc = null;
+      let media = null;
+      const early = [];
+      window.__answered = new Promise((res) => {
+        ch.onmessage = async ({ data }) => {
+          if (data.candidate !== undefined) {
+            if (pc?.remoteDescription) await pc.addIceCandidate(data.candidate || undefined);
+            else early.push(data.candidate);
+            return;
+          }
+          if (data.bye) { pc?.close(); media?.getTracks().forEach((t) => t.stop()); ch.close(); res(0); return; }
+          if (!data.offer) return;
+          media = await navigator.mediaDevices.getUserMedia(constraints);
+          pc = new RTCPeerConnection();
+          const me = pc;
+          me.onicecandidate = (e) => ch.postMessage({ candidate: e.candidate ? e.candidate.toJSON() : null });
+          me.onconnectionstatechange = () => {
+            if (me.connectionState === 'connected') ch.postMessage({ connectedAt: performance.timeOrigin + performance.now() });
+          };
+          media.getTracks().forEach((t) => me.addTrack(t, media));
+          await me.setRemoteDescription(data.offer);
+          for (const c of early.splice(0)) await me.addIceCandidate(c || undefined);
+          await me.setLocalDescription();
+          ch.postMessage({ answer: me.localDescription?.toJSON() });
+        };
+      });
+    }, { constraints: MEDIA, round: i });
+    twoPages.push(await pa.evaluate(async ({ constraints, round }) => {
+      const ch = new BroadcastChannel(`bench-${round}`);
+      const t0 = performance.timeOrigin + performance.now();
+      const media = await navigator.mediaDevices.getUserMedia(constraints);
+      const pc = new RTCPeerConnection();
+      const early = [];
+      const mine = new Promise((res) => {
+        pc.onconnectionstatechange = () => pc.connectionState === 'connected' && res(performance.timeOrigin + performance.now());
+      });
+      const theirs = new Promise((res) => {
+        ch.onmessage = async ({ data }) => {
+          if (data.connectedAt) res(data.connectedAt);
+          else if (data.answer) {
+            await pc.setRemoteDescription(data.answer);
+            for (const c of early.splice(0)) await pc.addIceCandidate(c || undefined);
+          } else if (data.candidate !== undefined) {
+            if (pc.remoteDescription) await pc.addIceCandidate(data.candidate || undefined);
+            else early.push(data.candidate);
+          }
+        };
+      });
+      pc.onicecandidate = (e) => ch.postMessage({ candidate: e.candidate ? e.candidate.toJSON() : null });
+      media.getTracks().forEach((t) => pc.addTrack(t, media));
+      await pc.setLocalDescription();
+      ch.postMessage({ offer: pc.localDescription?.toJSON() });
+      const giveUp = new Promise((_, rej) => setTimeout(() => rej(new Error('baseline did not connect in 20 s')), 20_000));
+      const [ta, tb] = await Promise.race([Promise.all([mine, theirs]), giveUp]);
+      ch.postMessage({ bye: true });
+      pc.close(); media.getTracks().forEach((t) => t.stop()); ch.close();
+      return Math.max(ta, tb) - t0;
+    }, { constraints: MEDIA, round: i }));
+    await pb.evaluate(() => window.__answered);
+    await pa.waitForTimeout(200);
+  }
+  await pairContext.close();
 
   const o = stats(ours);
   const r = stats(baseline);
+  const r2 = stats(twoPages);
   const f = (x) => x.toFixed(1).padStart(8);
-  console.log(`call setup, ${CALLS} video calls each (ms)     median      p90`);
-  console.log(`  through mywebrtc (auto-accept)         ${f(o.median)} ${f(o.p90)}`);
-  console.log(`  raw baseline (direct, no server)       ${f(r.median)} ${f(r.p90)}`);
-  console.log(`  ratio ours / baseline                  ${(o.median / r.median).toFixed(2).padStart(8)} ${(o.p90 / r.p90).toFixed(2).padStart(8)}   (target <= 1.2)`);
+  const ratio = (x, y) => (x / y).toFixed(2).padStart(8);
+  console.log(`call setup, ${CALLS} video calls each (ms)              median      p90`);
+  console.log(`  through mywebrtc (auto-accept)                  ${f(o.median)} ${f(o.p90)}`);
+  console.log(`  raw baseline: two pages, direct (no server)     ${f(r2.median)} ${f(r2.p90)}`);
+  console.log(`  raw baseline: one page, both ends               ${f(r.median)} ${f(r.p90)}`);
+  console.log(`  ratio ours / two-page baseline                  ${ratio(o.median, r2.median)} ${ratio(o.p90, r2.p90)}   (target <= 1.2)`);
+  console.log(`  ratio ours / one-page baseline                  ${ratio(o.median, r.median)} ${ratio(o.p90, r.p90)}`);
 } catch (e) {
   console.error('bench failed:', e);
   process.exitCode = 1;

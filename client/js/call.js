@@ -45,12 +45,10 @@ export class Call extends EventTarget {
     this.lastBytes = 0;
     this.lastStatsAt = 0;
     this.ended = false;
-    /** Signals kept back until the callee has accepted (see `hold`). @type {any[]|null} */
-    this.held = null;
     this.onOnline = () => this.pc?.restartIce();
   }
 
-  /** Creates the peer connection with the local tracks. The caller does this on `call_accepted`. */
+  /** Creates the peer connection with the local tracks (the caller as soon as the call rings). */
   open() {
     if (this.pc) return this.pc;
     const pc = new RTCPeerConnection(this.rtcConfig);
@@ -97,27 +95,10 @@ export class Call extends EventTarget {
     return pc;
   }
 
-  /**
-   * Lets the caller prepare while the call rings: the offer is made and ICE candidates are
-   * gathered at once, but kept back until {@link release} (the server relays signals only
-   * once the call is accepted).
-   */
-  hold() {
-    this.held = [];
-  }
-
-  /** Sends what was kept back, in order, and stops holding. */
-  release() {
-    const held = this.held || [];
-    this.held = null;
-    for (const data of held) this.signal(data);
-  }
-
   /** @param {any} data */
   signal(data) {
     if (this.ended) return;
-    if (this.held) this.held.push(data);
-    else this.sig.send({ type: 'call_signal', call_id: this.callId, data });
+    this.sig.send({ type: 'call_signal', call_id: this.callId, data });
   }
 
   /** Handles `call_signal` data from the other side. @param {any} data */

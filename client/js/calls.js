@@ -94,9 +94,9 @@ export class CallManager extends EventTarget {
       }
       this.current.callId = reply.call_id;
       this.tone.start('ringback');
-      // Prepare the connection while it rings; nothing leaves before the callee accepts.
+      // Prepare the connection while it rings: the server keeps the offer and candidates and
+      // hands them to the device that answers, together with its accept.
       this.call = this.newCall('caller');
-      this.call.hold();
       this.call.open();
       this.changed();
     } catch (e) {
@@ -121,8 +121,8 @@ export class CallManager extends EventTarget {
     if (this.phase !== 'incoming' || !this.current) return;
     const cur = this.current;
     this.tone.stop();
-    // Say yes at once and start the devices meanwhile: the caller's offer travels while the
-    // camera opens, and waits in `early` until this side is ready.
+    // Say yes at once and start the devices meanwhile: the server answers with the caller's
+    // offer and candidates, which wait in `early` until this side is ready.
     const accepted = this.sig.request({ type: 'call_accept', call_id: cur.callId }).then(() => null, (e) => e);
     const [local] = await Promise.all([
       getLocalMedia({ audio: true, video: withVideo && cur.media === 'video' }),
@@ -163,7 +163,6 @@ export class CallManager extends EventTarget {
     if (this.phase !== 'outgoing' || this.current?.callId !== m.call_id || !this.call) return;
     this.tone.stop();
     this.phase = 'active';
-    this.call.release();
     this.changed();
   }
 

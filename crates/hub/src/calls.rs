@@ -7,11 +7,19 @@
 //!             ended (CallFinished, unanswered)             ended (CallFinished, answered)
 //! ```
 //! Refused invites (busy, unavailable, not allowed) never enter the table.
-//! Negotiation messages are relayed only between the two devices of an active call.
+//! Negotiation messages are relayed only between the two devices of an active call. What the
+//! caller sends while it still rings (its offer and ICE candidates, prepared meanwhile) is
+//! kept here and handed to the device that answers, right after its accept: the answer side
+//! can start at once instead of waiting for `call_accepted` to reach the caller and the offer
+//! to come back. Ringing devices never see it, so declining reveals none of the caller's
+//! addresses.
 
 use std::time::Instant;
 
-use proto::ws::{CallId, EndReason, Media, ServerMessage, UserId, WsErrorCode, MAX_SIGNAL_BYTES};
+use proto::ws::{
+    CallId, EndReason, Media, ServerMessage, UserId, WsErrorCode, MAX_HELD_SIGNALS, MAX_HELD_SIGNAL_BYTES,
+    MAX_SIGNAL_BYTES,
+};
 
 use crate::core::{Hub, Timer};
 use crate::io::{CallRecord, DeviceId, Output};
@@ -33,6 +41,10 @@ pub(crate) struct Call {
     pub state: CallState,
     pub started: Instant,
     pub answered: Option<Instant>,
+    /// The caller's signals sent while ringing, for the device that answers.
+    pub held: Vec<serde_json::Value>,
+    /// Their total size in bytes of JSON (bounded by [`MAX_HELD_SIGNAL_BYTES`]).
+    pub held_bytes: usize,
 }
 
 impl Call {
@@ -111,6 +123,8 @@ impl Hub {
                 state: CallState::Ringing(ringing.clone()),
                 started: now,
                 answered: None,
+                held: Vec::new(),
+                held_bytes: 0,
             },
         );
         if let Some(d) = self.devices.get_mut(&dev) {
@@ -137,14 +151,20 @@ impl Hub {
             return self.error_to(dev, id, WsErrorCode::AlreadyInCall);
         }
         let (caller, caller_dev, callee) = (call.caller, call.caller_dev, call.callee);
+        let mut held = Vec::new();
         if let Some(c) = self.calls.get_mut(&call_id) {
             c.state = CallState::Active(dev);
             c.answered = Some(now);
+            held = std::mem::take(&mut c.held);
+            c.held_bytes = 0;
         }
         if let Some(d) = self.devices.get_mut(&dev) {
             d.call = Some(call_id);
         }
         self.ok_to(dev, id);
+        for data in held {
+            self.push(dev, |seq| ServerMessage::CallSignal { seq, call_id, data });
+        }
         self.push(caller_dev, |seq| ServerMessage::CallAccepted { seq, call_id });
         for other in ringing.into_iter().filter(|d| *d != dev) {
             self.push(other, |seq| ServerMessage::CallEnded {
@@ -183,17 +203,29 @@ impl Hub {
 
     pub(crate) fn call_signal(&mut self, dev: DeviceId, id: Option<u64>, call_id: CallId, data: serde_json::Value) {
         let Some(c) = self.calls.get(&call_id) else { return self.error_to(dev, id, WsErrorCode::NoSuchCall) };
+        // `None`: the caller, still ringing — keep it for the device that answers.
         let peer = match c.state {
             _ if !c.participant(dev) => return self.error_to(dev, id, WsErrorCode::NoSuchCall),
-            CallState::Active(callee_dev) if dev == c.caller_dev => callee_dev,
-            CallState::Active(callee_dev) if dev == callee_dev => c.caller_dev,
+            CallState::Active(callee_dev) if dev == c.caller_dev => Some(callee_dev),
+            CallState::Active(callee_dev) if dev == callee_dev => Some(c.caller_dev),
+            CallState::Ringing(_) if dev == c.caller_dev => None,
             _ => return self.error_to(dev, id, WsErrorCode::InvalidState),
         };
-        if serde_json::to_string(&data).map_or(true, |s| s.len() > MAX_SIGNAL_BYTES) {
+        let Some(len) = serde_json::to_string(&data).ok().map(|s| s.len()).filter(|l| *l <= MAX_SIGNAL_BYTES) else {
             return self.error_to(dev, id, WsErrorCode::TooLarge);
+        };
+        match peer {
+            Some(peer) => self.push(peer, |seq| ServerMessage::CallSignal { seq, call_id, data }),
+            None => {
+                let Some(c) = self.calls.get_mut(&call_id) else { return };
+                if c.held.len() >= MAX_HELD_SIGNALS || c.held_bytes + len > MAX_HELD_SIGNAL_BYTES {
+                    return self.error_to(dev, id, WsErrorCode::TooLarge);
+                }
+                c.held.push(data);
+                c.held_bytes += len;
+            }
         }
         self.ok_to(dev, id);
-        self.push(peer, |seq| ServerMessage::CallSignal { seq, call_id, data });
     }
 
     pub(crate) fn ring_timeout(&mut self, call_id: CallId, now: Instant) {

@@ -103,6 +103,76 @@ fn killed_connection_goes_offline_after_heartbeat_timeout_and_grace() {
 }
 
 #[test]
+fn caller_signals_while_ringing_reach_only_the_answering_device() {
+    let mut w = World::new();
+    let a = w.connect(ALICE, &[BOB]);
+    let b1 = w.connect_session(BOB, 20, &[ALICE]);
+    let b2 = w.connect_session(BOB, 21, &[ALICE]);
+    invite(&mut w, a, BOB);
+    let call = w.call_id(a);
+    w.clear();
+    // The caller's offer and candidates, prepared while it rings, are kept by the server.
+    w.text(a, &format!(r#"{{"type":"call_signal","id":5,"call_id":{call},"data":{{"sdp":"offer"}}}}"#));
+    assert_eq!(w.last(a), Some(&ServerMessage::Ok { id: 5 }));
+    w.text(a, &format!(r#"{{"type":"call_signal","call_id":{call},"data":{{"candidate":"c1"}}}}"#));
+    assert!(w.msgs(b1).is_empty() && w.msgs(b2).is_empty(), "nothing reaches a ringing device");
+    // A ringing device cannot send before it answers.
+    w.text(b1, &format!(r#"{{"type":"call_signal","id":6,"call_id":{call},"data":{{}}}}"#));
+    assert_eq!(error_code(&w, b1), Some(WsErrorCode::InvalidState));
+    w.clear();
+    // b2 answers: its ok, then what was held, in order; b1 only hears it was answered elsewhere.
+    w.text(b2, &format!(r#"{{"type":"call_accept","id":9,"call_id":{call}}}"#));
+    let got: Vec<_> = w
+        .msgs(b2)
+        .iter()
+        .map(|m| match m {
+            ServerMessage::Ok { id } => format!("ok {id}"),
+            ServerMessage::CallSignal { data, .. } => data.to_string(),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(got, ["ok 9", r#"{"sdp":"offer"}"#, r#"{"candidate":"c1"}"#]);
+    assert_eq!(ended(&w, b1), Some(EndReason::AnsweredElsewhere));
+    assert!(!w.msgs(b1).iter().any(|m| matches!(m, ServerMessage::CallSignal { .. })));
+    assert!(matches!(last_call_msg(&w, a), Some(ServerMessage::CallAccepted { .. })));
+    // From now on signals are relayed directly; nothing is held any more.
+    w.clear();
+    w.text(a, &format!(r#"{{"type":"call_signal","call_id":{call},"data":{{"candidate":"c2"}}}}"#));
+    assert_eq!(w.msgs(b2).len(), 1);
+}
+
+#[test]
+fn held_signals_are_bounded() {
+    let mut w = World::new();
+    let a = w.connect(ALICE, &[BOB]);
+    let b = w.connect(BOB, &[ALICE]);
+    invite(&mut w, a, BOB);
+    let call = w.call_id(a);
+    for i in 0..proto::ws::MAX_HELD_SIGNALS {
+        w.text(a, &format!(r#"{{"type":"call_signal","id":{i},"call_id":{call},"data":{{"candidate":"c{i}"}}}}"#));
+        assert!(matches!(w.last(a), Some(ServerMessage::Ok { .. })), "{i}: {:?}", w.last(a));
+    }
+    w.text(a, &format!(r#"{{"type":"call_signal","id":999,"call_id":{call},"data":{{"candidate":"one too many"}}}}"#));
+    assert_eq!(error_code(&w, a), Some(WsErrorCode::TooLarge));
+    // The byte budget holds too: a fresh call, a few near-maximal signals.
+    w.text(a, &format!(r#"{{"type":"call_hangup","call_id":{call}}}"#));
+    invite(&mut w, a, BOB);
+    let call = w.call_id(a);
+    let big = "x".repeat(proto::ws::MAX_SIGNAL_BYTES - 64);
+    let fits = proto::ws::MAX_HELD_SIGNAL_BYTES / (proto::ws::MAX_SIGNAL_BYTES - 50);
+    for i in 0..fits {
+        w.text(a, &format!(r#"{{"type":"call_signal","id":{i},"call_id":{call},"data":{{"sdp":"{big}"}}}}"#));
+        assert!(matches!(w.last(a), Some(ServerMessage::Ok { .. })), "{i}: {:?}", w.last(a));
+    }
+    w.text(a, &format!(r#"{{"type":"call_signal","id":77,"call_id":{call},"data":{{"sdp":"{big}"}}}}"#));
+    assert_eq!(error_code(&w, a), Some(WsErrorCode::TooLarge));
+    // the callee still gets exactly what was accepted
+    w.clear();
+    w.text(b, &format!(r#"{{"type":"call_accept","call_id":{call}}}"#));
+    assert_eq!(w.msgs(b).iter().filter(|m| matches!(m, ServerMessage::CallSignal { .. })).count(), fits);
+}
+
+#[test]
 fn ringing_on_every_device_accept_on_one() {
     let mut w = World::new();
     let a = w.connect(ALICE, &[BOB]);

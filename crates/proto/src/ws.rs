@@ -15,6 +15,11 @@ pub const PROTOCOL_VERSION: u32 = 1;
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// Largest `data` of one `call_signal` (an SDP with many candidates fits easily).
 pub const MAX_SIGNAL_BYTES: usize = 48 * 1024;
+/// How many `call_signal`s the caller may send while the call still rings; the server keeps
+/// them and hands them to the device that answers (an offer and its ICE candidates fit).
+pub const MAX_HELD_SIGNALS: usize = 64;
+/// Their total size, in bytes of JSON.
+pub const MAX_HELD_SIGNAL_BYTES: usize = 96 * 1024;
 
 pub type UserId = i64;
 pub type CallId = u64;
