@@ -4,13 +4,18 @@
 // peer connections reporting "connected"; the callee accepts automatically, so human ringing
 // time is excluded but the whole signaling path (invite, ring, accept, offer/answer, ICE over
 // our WebSocket) is inside the figure.
-// Baselines, same browser, same media constraints as the client, no server: two pages that
-// pass offer, answer and candidates to each other over a BroadcastChannel (each opening its
-// own devices), and two RTCPeerConnections in one page; from the first getUserMedia to both
-// "connected".
+// Baselines, same browser, same media constraints as the client, no server, from the first
+// getUserMedia to both "connected": two pages in two browser contexts (like our two users)
+// whose offer, answer and candidates this script passes across; two pages of one context
+// talking over a BroadcastChannel; two RTCPeerConnections in one page. The two-page
+// baselines show local and remote video in <video> elements, as a call screen does.
 //
 // Usage: node bench/call-setup/run.mjs [calls=20]   (uses E2E_SERVER_BIN or target/release/mywebrtc)
-//        BENCH_TRACE=1 prints when each call message went out and came in, per call.
+//        BENCH_TRACE=1 prints when each call message went out and came in, and when device start
+//        and each setRemote/setLocalDescription began and ended, per call.
+//        Diagnostics only (they change what the pages do): BENCH_TURN_OFF=1 runs without the
+//        built-in TURN server, BENCH_NO_TONE=1 silences ring tones, BENCH_HIDE_VIDEO=1 hides
+//        our call screen's <video> elements (software-rendered 720p video costs CPU here).
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
@@ -50,8 +55,22 @@ try {
     }
     const send = sig.send.bind(sig);
     sig.send = (m) => { mark(`out ${label(m)}`); send(m); };
+    // Device start and the peer connection's own steps, begin and end.
+    const timed = (obj, name, what) => {
+      const orig = obj[name];
+      obj[name] = async function (...args) {
+        const tag = typeof what === 'function' ? what(args) : what;
+        mark(`${tag} start`);
+        try { return await orig.apply(this, args); } finally { mark(`${tag} done`); }
+      };
+    };
+    timed(navigator.mediaDevices, 'getUserMedia', 'getUserMedia');
+    timed(RTCPeerConnection.prototype, 'setRemoteDescription', (a) => `setRemote(${a[0]?.type})`);
+    timed(RTCPeerConnection.prototype, 'setLocalDescription', 'setLocal');
   });
   if (process.env.BENCH_TRACE) { await trace(alice.page); await trace(bob.page); }
+  if (process.env.BENCH_NO_TONE) for (const p of [alice.page, bob.page]) await p.evaluate(() => { window.mywebrtcCalls.tone.start = () => {}; });
+  if (process.env.BENCH_HIDE_VIDEO) for (const p of [alice.page, bob.page]) await p.evaluate(() => document.styleSheets[0].insertRule('video { display: none !important }'));
   // The callee answers at once and notes when its connection is up.
   await bob.page.evaluate(() => {
     const calls = window.mywebrtcCalls;
@@ -140,48 +159,81 @@ try {
     }, MEDIA));
   }
 
-  // Baseline 2: two pages of one browser context, like the two users' pages above, each
-  // opening its own devices; offer, answer and candidates go page to page over a
-  // BroadcastChannel — no server, no ringing, no accept. What our figure adds to this is
+  // Baselines 2 and 3: two pages, each opening its own devices and showing the local preview
+  // and the remote video as a call page does; offer, answer and candidates go page to page
+  // with no server, no ringing, no accept — over a BroadcastChannel when both pages share
+  // one browser context (and may share a renderer process), or relayed by this script when
+  // they live in two contexts like the two users above. What our figure adds to the latter is
   // what the server and the call protocol cost.
-  const pairContext = await browser.newContext({ ignoreHTTPSErrors: true });
-  const [pa, pb] = [await pairContext.newPage(), await pairContext.newPage()];
-  for (const p of [pa, pb]) await p.goto(server.url);
-  const twoPages = [];
-  for (let i = 0; i < CALLS; i++) {
-    // The answering page listens before the offering page starts.
-    await pb.evaluate(({ constraints, round }) => {
-      const ch = new BroadcastChannel(`bench-${round}`);
+  const sameContext = await browser.newContext({ ignoreHTTPSErrors: true });
+  const samePages = [await sameContext.newPage(), await sameContext.newPage()];
+  const ctxA = await browser.newContext({ ignoreHTTPSErrors: true });
+  const ctxB = await browser.newContext({ ignoreHTTPSErrors: true });
+  const splitPages = [await ctxA.newPage(), await ctxB.newPage()];
+  for (const p of [...samePages, ...splitPages]) {
+    await p.goto(server.url);
+    await p.evaluate(() => {
+      window.show = (media, pc) => {
+        const local = Object.assign(document.createElement('video'), { autoplay: true, muted: true, playsInline: true, className: 'bench' });
+        local.srcObject = media;
+        const remote = Object.assign(document.createElement('video'), { autoplay: true, playsInline: true, className: 'bench' });
+        const rs = new MediaStream();
+        remote.srcObject = rs;
+        pc.addEventListener('track', ({ track }) => { rs.addTrack(track); remote.play().catch(() => {}); });
+        document.body.append(local, remote);
+      };
+      window.__recv = () => {};
+    });
+  }
+  for (const p of samePages) {
+    await p.evaluate(() => {
+      const ch = new BroadcastChannel('bench');
+      ch.onmessage = ({ data }) => window.__recv(data);
+      window.__send = (m) => ch.postMessage(m);
+    });
+  }
+  const [sa, sb] = splitPages;
+  await sa.exposeFunction('__relay', (m) => sb.evaluate((x) => window.__recv(x), m));
+  await sb.exposeFunction('__relay', (m) => sa.evaluate((x) => window.__recv(x), m));
+  for (const p of splitPages) await p.evaluate(() => { window.__send = (m) => { window.__relay(m); }; });
+
+  /** One direct call between two prepared pages; ms from the offering page's start to both connected. */
+  async function directCall(pa, pb) {
+    await pb.evaluate((constraints) => {
       /** @type {RTCPeerConnection|null} */
       let pc = null;
       let media = null;
       const early = [];
       window.__answered = new Promise((res) => {
-        ch.onmessage = async ({ data }) => {
+        window.__recv = async (data) => {
           if (data.candidate !== undefined) {
             if (pc?.remoteDescription) await pc.addIceCandidate(data.candidate || undefined);
             else early.push(data.candidate);
             return;
           }
-          if (data.bye) { pc?.close(); media?.getTracks().forEach((t) => t.stop()); ch.close(); res(0); return; }
+          if (data.bye) {
+            pc?.close(); media?.getTracks().forEach((t) => t.stop());
+            document.querySelectorAll('video.bench').forEach((v) => v.remove());
+            res(0); return;
+          }
           if (!data.offer) return;
           media = await navigator.mediaDevices.getUserMedia(constraints);
           pc = new RTCPeerConnection();
           const me = pc;
-          me.onicecandidate = (e) => ch.postMessage({ candidate: e.candidate ? e.candidate.toJSON() : null });
+          me.onicecandidate = (e) => window.__send({ candidate: e.candidate ? e.candidate.toJSON() : null });
           me.onconnectionstatechange = () => {
-            if (me.connectionState === 'connected') ch.postMessage({ connectedAt: performance.timeOrigin + performance.now() });
+            if (me.connectionState === 'connected') window.__send({ connectedAt: performance.timeOrigin + performance.now() });
           };
           media.getTracks().forEach((t) => me.addTrack(t, media));
+          window.show(media, me);
           await me.setRemoteDescription(data.offer);
           for (const c of early.splice(0)) await me.addIceCandidate(c || undefined);
           await me.setLocalDescription();
-          ch.postMessage({ answer: me.localDescription?.toJSON() });
+          window.__send({ answer: me.localDescription?.toJSON() });
         };
       });
-    }, { constraints: MEDIA, round: i });
-    twoPages.push(await pa.evaluate(async ({ constraints, round }) => {
-      const ch = new BroadcastChannel(`bench-${round}`);
+    }, MEDIA);
+    const ms = await pa.evaluate(async (constraints) => {
       const t0 = performance.timeOrigin + performance.now();
       const media = await navigator.mediaDevices.getUserMedia(constraints);
       const pc = new RTCPeerConnection();
@@ -190,7 +242,7 @@ try {
         pc.onconnectionstatechange = () => pc.connectionState === 'connected' && res(performance.timeOrigin + performance.now());
       });
       const theirs = new Promise((res) => {
-        ch.onmessage = async ({ data }) => {
+        window.__recv = async (data) => {
           if (data.connectedAt) res(data.connectedAt);
           else if (data.answer) {
             await pc.setRemoteDescription(data.answer);
@@ -201,32 +253,44 @@ try {
           }
         };
       });
-      pc.onicecandidate = (e) => ch.postMessage({ candidate: e.candidate ? e.candidate.toJSON() : null });
+      pc.onicecandidate = (e) => window.__send({ candidate: e.candidate ? e.candidate.toJSON() : null });
       media.getTracks().forEach((t) => pc.addTrack(t, media));
+      window.show(media, pc);
       await pc.setLocalDescription();
-      ch.postMessage({ offer: pc.localDescription?.toJSON() });
+      window.__send({ offer: pc.localDescription?.toJSON() });
       const giveUp = new Promise((_, rej) => setTimeout(() => rej(new Error('baseline did not connect in 20 s')), 20_000));
       const [ta, tb] = await Promise.race([Promise.all([mine, theirs]), giveUp]);
-      ch.postMessage({ bye: true });
-      pc.close(); media.getTracks().forEach((t) => t.stop()); ch.close();
+      window.__send({ bye: true });
+      pc.close(); media.getTracks().forEach((t) => t.stop());
+      document.querySelectorAll('video.bench').forEach((v) => v.remove());
       return Math.max(ta, tb) - t0;
-    }, { constraints: MEDIA, round: i }));
+    }, MEDIA);
     await pb.evaluate(() => window.__answered);
     await pa.waitForTimeout(200);
+    return ms;
   }
-  await pairContext.close();
+  const twoPages = [];
+  const twoContexts = [];
+  for (let i = 0; i < CALLS; i++) {
+    twoPages.push(await directCall(samePages[0], samePages[1]));
+    twoContexts.push(await directCall(splitPages[0], splitPages[1]));
+  }
+  for (const c of [sameContext, ctxA, ctxB]) await c.close();
 
   const o = stats(ours);
   const r = stats(baseline);
   const r2 = stats(twoPages);
+  const r3 = stats(twoContexts);
   const f = (x) => x.toFixed(1).padStart(8);
   const ratio = (x, y) => (x / y).toFixed(2).padStart(8);
-  console.log(`call setup, ${CALLS} video calls each (ms)              median      p90`);
-  console.log(`  through mywebrtc (auto-accept)                  ${f(o.median)} ${f(o.p90)}`);
-  console.log(`  raw baseline: two pages, direct (no server)     ${f(r2.median)} ${f(r2.p90)}`);
-  console.log(`  raw baseline: one page, both ends               ${f(r.median)} ${f(r.p90)}`);
-  console.log(`  ratio ours / two-page baseline                  ${ratio(o.median, r2.median)} ${ratio(o.p90, r2.p90)}   (target <= 1.2)`);
-  console.log(`  ratio ours / one-page baseline                  ${ratio(o.median, r.median)} ${ratio(o.p90, r.p90)}`);
+  console.log(`call setup, ${CALLS} video calls each (ms)                   median      p90`);
+  console.log(`  through mywebrtc (auto-accept)                       ${f(o.median)} ${f(o.p90)}`);
+  console.log(`  direct: two pages in two contexts, script relays     ${f(r3.median)} ${f(r3.p90)}`);
+  console.log(`  direct: two pages in one context, BroadcastChannel   ${f(r2.median)} ${f(r2.p90)}`);
+  console.log(`  direct: one page, both ends                          ${f(r.median)} ${f(r.p90)}`);
+  console.log(`  ratio ours / two contexts                            ${ratio(o.median, r3.median)} ${ratio(o.p90, r3.p90)}   (target <= 1.2)`);
+  console.log(`  ratio ours / two pages, one context                  ${ratio(o.median, r2.median)} ${ratio(o.p90, r2.p90)}`);
+  console.log(`  ratio ours / one page                                ${ratio(o.median, r.median)} ${ratio(o.p90, r.p90)}`);
 } catch (e) {
   console.error('bench failed:', e);
   process.exitCode = 1;

@@ -18,8 +18,7 @@ const CONNECT_TIMEOUT_MS = 30_000;
 export class Call extends EventTarget {
   /**
    * @param {{sig: import('./signaling.js').Signaling, callId: number, role: 'caller'|'callee',
-   *          peer: number, media: 'audio'|'video', rtcConfig: RTCConfiguration,
-   *          local: import('./media.js').LocalMedia}} o
+   *          peer: number, media: 'audio'|'video', rtcConfig: RTCConfiguration}} o
    */
   constructor(o) {
     super();
@@ -29,7 +28,13 @@ export class Call extends EventTarget {
     this.peer = o.peer;
     this.media = o.media;
     this.rtcConfig = o.rtcConfig;
-    this.local = o.local;
+    /** Camera and microphone, once started (see {@link attach}). @type {import('./media.js').LocalMedia|null} */
+    this.local = null;
+    /** @type {(v?: any) => void} */
+    let attached = () => {};
+    /** Resolves once the local media is attached: an answer waits for it. @type {Promise<void>} */
+    this.localReady = new Promise((res) => { attached = res; });
+    this.localAttached = attached;
     this.polite = o.role === 'callee';
     /** @type {RTCPeerConnection|null} */
     this.pc = null;
@@ -45,6 +50,8 @@ export class Call extends EventTarget {
     this.lastBytes = 0;
     this.lastStatsAt = 0;
     this.ended = false;
+    /** Signals made before the call has an id (the caller's, while its invite travels). @type {any[]} */
+    this.unsent = [];
     this.onOnline = () => this.pc?.restartIce();
   }
 
@@ -79,12 +86,7 @@ export class Call extends EventTarget {
       if (st === 'failed') pc.restartIce();
       this.dispatchEvent(new CustomEvent('state', { detail: st }));
     };
-    for (const track of this.local.stream.getTracks()) pc.addTrack(track, this.local.stream);
-    // Receive what we cannot send: the caller announces the media kinds it wants to receive.
-    if (this.role === 'caller') {
-      if (!this.local.audio) pc.addTransceiver('audio', { direction: 'recvonly' });
-      if (this.media === 'video' && !this.local.video) pc.addTransceiver('video', { direction: 'recvonly' });
-    }
+    if (this.local) this.addLocalTracks(pc, this.local);
     this.connectTimer = setTimeout(() => {
       if (pc.connectionState !== 'connected') {
         this.dispatchEvent(new CustomEvent('failed', { detail: 'The call could not connect (no network path between you).' }));
@@ -95,10 +97,42 @@ export class Call extends EventTarget {
     return pc;
   }
 
+  /**
+   * Attaches the camera and microphone (the callee's start while the offer is taken in).
+   * @param {import('./media.js').LocalMedia} local
+   */
+  attach(local) {
+    if (this.local) return;
+    this.local = local;
+    if (this.pc) this.addLocalTracks(this.pc, local);
+    this.localAttached();
+  }
+
+  /** @param {RTCPeerConnection} pc @param {import('./media.js').LocalMedia} local */
+  addLocalTracks(pc, local) {
+    for (const track of local.stream.getTracks()) pc.addTrack(track, local.stream);
+    // Receive what we cannot send: the caller announces the media kinds it wants to receive.
+    if (this.role === 'caller') {
+      if (!local.audio) pc.addTransceiver('audio', { direction: 'recvonly' });
+      if (this.media === 'video' && !local.video) pc.addTransceiver('video', { direction: 'recvonly' });
+    }
+  }
+
+  /**
+   * Gives a caller's Call the id the server assigned to the invite and sends what the
+   * connection produced before it was known.
+   * @param {number} callId
+   */
+  bind(callId) {
+    this.callId = callId;
+    for (const data of this.unsent.splice(0)) this.signal(data);
+  }
+
   /** @param {any} data */
   signal(data) {
     if (this.ended) return;
-    this.sig.send({ type: 'call_signal', call_id: this.callId, data });
+    if (!this.callId) this.unsent.push(data);
+    else this.sig.send({ type: 'call_signal', call_id: this.callId, data });
   }
 
   /** Handles `call_signal` data from the other side. @param {any} data */
@@ -121,6 +155,9 @@ export class Call extends EventTarget {
       if (this.ignoreOffer) return;
       await pc.setRemoteDescription(d);
       if (d.type === 'offer') {
+        // The answer says what this side sends: not before the devices are attached.
+        await this.localReady;
+        if (this.ended) return;
         await pc.setLocalDescription();
         this.signal({ description: pc.localDescription?.toJSON() });
       }
@@ -136,7 +173,8 @@ export class Call extends EventTarget {
   /** @param {'audio'|'video'} kind @param {boolean} muted */
   setMuted(kind, muted) {
     this.muted[kind] = muted;
-    const tracks = kind === 'audio' ? this.local.stream.getAudioTracks() : this.local.stream.getVideoTracks();
+    const stream = this.local?.stream;
+    const tracks = !stream ? [] : kind === 'audio' ? stream.getAudioTracks() : stream.getVideoTracks();
     tracks.forEach((t) => { t.enabled = !muted; });
     this.signal({ mute: this.muted });
   }
@@ -154,8 +192,8 @@ export class Call extends EventTarget {
     const old = sender.track;
     track.enabled = !this.muted[kind];
     await sender.replaceTrack(track);
-    if (old) { this.local.stream.removeTrack(old); old.stop(); }
-    this.local.stream.addTrack(track);
+    if (old) { this.local?.stream.removeTrack(old); old.stop(); }
+    this.local?.stream.addTrack(track);
   }
 
   async sampleStats() {
@@ -195,7 +233,8 @@ export class Call extends EventTarget {
     window.removeEventListener('online', this.onOnline);
     this.pc?.close();
     this.pc = null;
-    stopAll(this.local.stream);
+    stopAll(this.local?.stream);
+    this.localAttached();
     this.remote.getTracks().forEach((t) => t.stop());
   }
 }

@@ -34,6 +34,8 @@ export class CallManager extends EventTarget {
     this.early = [];
     /** @type {string|null} */
     this.notice = null;
+    /** An accept is under way (a second click must not answer twice). */
+    this.accepting = false;
     this.tone = new Tone();
     /** The RTCPeerConnection configuration for the current call. @type {RTCConfiguration} */
     this.rtcConfig = { iceServers: [] };
@@ -86,21 +88,28 @@ export class CallManager extends EventTarget {
     }
     this.local = local;
     this.notice = local.problem;
+    // The connection is prepared while the invite travels and the call rings: its offer and
+    // candidates wait in the Call until the call has an id, then the server keeps them and
+    // hands them to the device that answers, together with its accept.
+    this.call = this.newCall('caller');
+    this.call.open();
     try {
       const reply = await this.sig.request({ type: 'call_invite', callee: peer, media });
+      if (this.current !== cur) {
+        // Cancelled while the invite travelled: the call now exists on the server; end it.
+        if (reply.type === 'call_ringing') this.sig.request({ type: 'call_hangup', call_id: reply.call_id }).catch(() => {});
+        return;
+      }
       if (reply.type === 'call_ended') {
         this.finish(reply.reason);
         return;
       }
-      this.current.callId = reply.call_id;
+      cur.callId = reply.call_id;
+      this.call.bind(reply.call_id);
       this.tone.start('ringback');
-      // Prepare the connection while it rings: the server keeps the offer and candidates and
-      // hands them to the device that answers, together with its accept.
-      this.call = this.newCall('caller');
-      this.call.open();
       this.changed();
     } catch (e) {
-      this.finish('failed', e instanceof Error ? e.message : String(e));
+      if (this.current === cur) this.finish('failed', e instanceof Error ? e.message : String(e));
     }
   }
 
@@ -118,30 +127,34 @@ export class CallManager extends EventTarget {
 
   /** Answers the ringing call; `withVideo` false answers a video call with audio only. */
   async accept(withVideo = true) {
-    if (this.phase !== 'incoming' || !this.current) return;
+    if (this.phase !== 'incoming' || !this.current || this.accepting) return;
     const cur = this.current;
+    this.accepting = true;
     this.tone.stop();
-    // Say yes at once and start the devices meanwhile: the server answers with the caller's
-    // offer and candidates, which wait in `early` until this side is ready.
+    // Say yes at once. The server answers with the caller's offer and candidates; the
+    // connection takes them in while the camera and microphone start, and answers once
+    // they are attached.
     const accepted = this.sig.request({ type: 'call_accept', call_id: cur.callId }).then(() => null, (e) => e);
-    const [local] = await Promise.all([
-      getLocalMedia({ audio: true, video: withVideo && cur.media === 'video' }),
-      this.icePending,
-    ]);
-    if (this.current !== cur) {
+    const devices = getLocalMedia({ audio: true, video: withVideo && cur.media === 'video' });
+    await this.icePending;
+    if (this.current !== cur || this.phase !== 'incoming') {
+      stopAll((await devices).stream);
+      return;
+    }
+    this.accepting = false;
+    const call = this.activate('callee');
+    const local = await devices;
+    if (this.current !== cur || call.ended) {
       // Ended (or answered elsewhere) while the devices started.
       stopAll(local.stream);
       return;
     }
     this.local = local;
     this.notice = local.problem;
+    call.attach(local);
+    this.changed();
     const refused = await accepted;
-    if (refused) {
-      this.finish('failed', refused instanceof Error ? refused.message : String(refused));
-      return;
-    }
-    if (this.current !== cur) return;
-    this.activate('callee');
+    if (refused && this.current === cur) this.finish('failed', refused instanceof Error ? refused.message : String(refused));
   }
 
   async decline() {
@@ -170,14 +183,14 @@ export class CallManager extends EventTarget {
   newCall(role) {
     const cur = /** @type {{callId: number, peer: number, media: 'audio'|'video'}} */ (this.current);
     const call = new Call({
-      sig: this.sig, callId: cur.callId, role, peer: cur.peer, media: cur.media,
-      rtcConfig: this.rtcConfig, local: /** @type {import('./media.js').LocalMedia} */ (this.local),
+      sig: this.sig, callId: cur.callId, role, peer: cur.peer, media: cur.media, rtcConfig: this.rtcConfig,
     });
+    if (this.local) call.attach(this.local);
     call.addEventListener('failed', (e) => this.hangupWith(/** @type {CustomEvent} */ (e).detail));
     return call;
   }
 
-  /** The callee's side once accepted: its connection opens with the caller's offer. */
+  /** The callee's side once accepted: its connection opens with the caller's offer. @param {'caller'|'callee'} role */
   activate(role) {
     const call = this.newCall(role);
     this.call = call;
@@ -215,6 +228,7 @@ export class CallManager extends EventTarget {
    */
   finish(reason, message = null, show = true) {
     this.tone.stop();
+    this.accepting = false;
     this.call?.close();
     stopAll(this.local?.stream);
     this.call = null;

@@ -100,8 +100,16 @@ test('two devices ring; accepting on one stops the other', async () => {
   await callButton(alice.page, bobName, 'video').click();
   await bob.page.locator('#incoming-call').waitFor();
   await bob2.page.locator('#incoming-call').waitFor();
+  const tone = (p) => p.page.evaluate(() => [window.mywebrtcCalls.tone.kind, window.mywebrtcCalls.tone.playing.length > 0]);
+  // Both devices ring; the caller hears ringback.
+  assert.deepEqual(await tone(bob), ['ring', true]);
+  assert.deepEqual(await tone(bob2), ['ring', true]);
+  await alice.page.waitForFunction(() => window.mywebrtcCalls.tone.kind === 'ringback');
+  assert.deepEqual(await tone(alice), ['ringback', true]);
   await bob2.page.locator('#accept-video').click();
   await bob.page.locator('#call-ended').waitFor();
+  await alice.page.locator('#in-call').waitFor();
+  for (const p of [alice, bob, bob2]) assert.deepEqual(await tone(p), [null, false], 'every tone stops');
   assert.equal(await bob.page.locator('#call-ended').textContent(), 'Answered on another device');
   assert.equal(await bob.page.locator('#in-call').count(), 0);
   await waitMedia(bob2.page);

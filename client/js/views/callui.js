@@ -55,15 +55,16 @@ export function callOverlay(calls, nameOf) {
     remote.srcObject = call.remote;
     const localVideo = /** @type {HTMLVideoElement} */ (h('video', { id: 'local-video', autoplay: true, playsinline: true, muted: true }));
     localVideo.muted = true;
-    localVideo.srcObject = call.local.stream;
-    localVideo.hidden = !call.local.video;
+    // The callee's devices may still be starting: the screen is drawn again once they are.
+    localVideo.srcObject = call.local?.stream || null;
+    localVideo.hidden = !call.local?.video;
     const state = h('span', { id: 'call-state', 'data-state': call.pc?.connectionState || 'new' }, 'connecting…');
     const duration = h('span', { id: 'call-duration' }, '0:00');
     const quality = h('span', { id: 'call-quality', class: 'muted' }, '');
     const route = h('span', { id: 'call-route', class: 'muted' }, '');
     const remoteMute = h('span', { id: 'remote-muted', class: 'muted', hidden: true }, '');
-    const mute = h('button', { id: 'toggle-mic', 'aria-pressed': 'false', disabled: !call.local.audio }, 'Mute');
-    const cam = h('button', { id: 'toggle-camera', 'aria-pressed': 'false', disabled: !call.local.video }, 'Camera off');
+    const mute = h('button', { id: 'toggle-mic', 'aria-pressed': 'false', disabled: !call.local?.audio }, 'Mute');
+    const cam = h('button', { id: 'toggle-camera', 'aria-pressed': 'false', disabled: !call.local?.video }, 'Camera off');
     mute.addEventListener('click', () => {
       const on = !call.muted.audio;
       call.setMuted('audio', on);
@@ -115,8 +116,8 @@ export function callOverlay(calls, nameOf) {
       });
       devices.append(sel);
     };
-    if (call.local.audio) picker('audioinput', 'Microphone');
-    if (call.local.video) picker('videoinput', 'Camera');
+    if (call.local?.audio) picker('audioinput', 'Microphone');
+    if (call.local?.video) picker('videoinput', 'Camera');
     picker('audiooutput', 'Speaker');
 
     return h('section', { id: 'in-call', class: `in-call ${cur.media}` },
