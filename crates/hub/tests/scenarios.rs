@@ -102,14 +102,20 @@ fn killed_connection_goes_offline_after_heartbeat_timeout_and_grace() {
     assert!(!w.closed.contains_key(&a));
 }
 
-#[test]
-fn caller_signals_while_ringing_reach_only_the_answering_device() {
+/// alice calls bob, who is signed in on two devices; both ring.
+fn alice_calls_bob_on_two_devices() -> (World, u64, u64, u64, u64) {
     let mut w = World::new();
     let a = w.connect(ALICE, &[BOB]);
     let b1 = w.connect_session(BOB, 20, &[ALICE]);
     let b2 = w.connect_session(BOB, 21, &[ALICE]);
     invite(&mut w, a, BOB);
     let call = w.call_id(a);
+    (w, a, b1, b2, call)
+}
+
+#[test]
+fn caller_signals_while_ringing_reach_only_the_answering_device() {
+    let (mut w, a, b1, b2, call) = alice_calls_bob_on_two_devices();
     w.clear();
     // The caller's offer and candidates, prepared while it rings, are kept by the server.
     w.text(a, &format!(r#"{{"type":"call_signal","id":5,"call_id":{call},"data":{{"sdp":"offer"}}}}"#));
@@ -174,12 +180,7 @@ fn held_signals_are_bounded() {
 
 #[test]
 fn ringing_on_every_device_accept_on_one() {
-    let mut w = World::new();
-    let a = w.connect(ALICE, &[BOB]);
-    let b1 = w.connect_session(BOB, 20, &[ALICE]);
-    let b2 = w.connect_session(BOB, 21, &[ALICE]);
-    invite(&mut w, a, BOB);
-    let call = w.call_id(a);
+    let (mut w, a, b1, b2, call) = alice_calls_bob_on_two_devices();
     assert!(matches!(last_call_msg(&w, a), Some(ServerMessage::CallRinging { id: Some(1), .. })));
     for b in [b1, b2] {
         assert!(matches!(last_call_msg(&w, b), Some(ServerMessage::CallIncoming { caller: ALICE, .. })));
