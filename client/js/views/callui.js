@@ -15,8 +15,13 @@ export function callOverlay(calls, nameOf) {
   /** @type {number|undefined} */
   let noticeTimer;
 
+  /** Ends the listeners the previous in-call screen put on its Call. */
+  let screen = new AbortController();
+
   function render() {
     clearInterval(tick);
+    screen.abort();
+    screen = new AbortController();
     const cur = calls.current;
     if (calls.phase === 'incoming' && cur) {
       root.replaceChildren(h('section', { id: 'incoming-call', class: 'call-panel', role: 'dialog', 'aria-label': 'Incoming call' },
@@ -77,12 +82,13 @@ export function callOverlay(calls, nameOf) {
       cam.setAttribute('aria-pressed', String(off));
       cam.textContent = off ? 'Camera on' : 'Camera off';
     });
+    const { signal } = screen;
     call.addEventListener('state', (e) => {
       const st = /** @type {CustomEvent} */ (e).detail;
       state.setAttribute('data-state', st);
       state.textContent = st === 'connected' ? 'connected' : st === 'failed' ? 'reconnecting…' : 'connecting…';
-    });
-    call.addEventListener('remote', () => { remote.srcObject = call.remote; remote.play().catch(() => {}); });
+    }, { signal });
+    call.addEventListener('remote', () => { remote.srcObject = call.remote; remote.play().catch(() => {}); }, { signal });
     call.addEventListener('stats', (e) => {
       const s = /** @type {CustomEvent} */ (e).detail;
       const rtt = Number.isFinite(s.rttMs) ? `${Math.round(s.rttMs)} ms` : '–';
@@ -90,13 +96,13 @@ export function callOverlay(calls, nameOf) {
       quality.setAttribute('data-level', s.lossPct > 5 || s.rttMs > 400 ? 'poor' : s.lossPct > 1 || s.rttMs > 150 ? 'fair' : 'good');
       route.textContent = s.relayed ? 'relayed' : 'direct';
       route.setAttribute('data-relayed', String(s.relayed));
-    });
+    }, { signal });
     call.addEventListener('remote-mute', (e) => {
       const m = /** @type {CustomEvent} */ (e).detail;
       const parts = [m.audio ? 'microphone off' : '', m.video ? 'camera off' : ''].filter(Boolean);
       remoteMute.hidden = parts.length === 0;
       remoteMute.textContent = `${nameOf(cur.peer)}: ${parts.join(', ')}`;
-    });
+    }, { signal });
     tick = setInterval(() => {
       if (!call.connectedAt) return;
       const s = Math.floor((Date.now() - call.connectedAt) / 1000);
