@@ -1,5 +1,7 @@
 //! Chat routing through the hub: validation and rate before storage, fan-out after it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on what they set up
+
 mod common;
 
 use common::World;

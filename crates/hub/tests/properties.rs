@@ -1,6 +1,8 @@
 //! Random event sequences against the hub, checking its invariants after every step and
 //! what reached whom at the end.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on what they set up
+
 mod common;
 
 use std::collections::{HashMap, HashSet};

@@ -1,5 +1,7 @@
 //! Deterministic scenarios of the hub: presence, every call outcome, resume, abuse.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on what they set up
+
 mod common;
 
 use std::time::Duration;

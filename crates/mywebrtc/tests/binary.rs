@@ -1,5 +1,7 @@
 //! The real binary as an operator uses it: start, admin CLI while it runs, kill -9 and restart.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on what they set up
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -1,6 +1,8 @@
 //! The sans-IO TURN core, driven deterministically: a simulated client builds requests with the
 //! same codec the server uses, and every output is inspected.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on what they set up
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 

@@ -2,6 +2,8 @@
 //! `turnutils_uclient` (Debian package `coturn`, installed by `.ci/run`), as real processes
 //! over real sockets, on UDP, TCP and TLS.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on what they set up
+
 use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::Arc;

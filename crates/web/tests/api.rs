@@ -1,6 +1,8 @@
 //! The REST API over real HTTPS against a real SQLite file: hostile input, CSRF, cookies,
 //! rate limiting, authorization.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on what they set up
+
 mod common;
 
 use common::{send, start, PASSWORD};

@@ -1,6 +1,8 @@
 //! Chat against the real server: delivery to every device, acknowledgement after storage,
 //! deduplication, receipts, typing, offline catch-up, and every refusal an outsider meets.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on what they set up
+
 mod common;
 
 use common::{befriend, start, start_with, ws, Client, TestServer};

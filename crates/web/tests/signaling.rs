@@ -1,6 +1,8 @@
 //! The signaling WebSocket against the real server: authentication and origin, presence,
 //! contact events, every call outcome, authorization, hostile frames, heartbeats.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on what they set up
+
 mod common;
 
 use std::time::Duration;
