@@ -30,11 +30,10 @@ export class Call extends EventTarget {
     this.rtcConfig = o.rtcConfig;
     /** Camera and microphone, once started (see {@link attach}). @type {import('./media.js').LocalMedia|null} */
     this.local = null;
-    /** @type {(v?: any) => void} */
-    let attached = () => {};
-    /** Resolves once the local media is attached: an answer waits for it. @type {Promise<void>} */
-    this.localReady = new Promise((res) => { attached = res; });
-    this.localAttached = attached;
+    /** Resolves once the local media is attached (or the call ends): an answer waits for it. */
+    const { promise, resolve } = Promise.withResolvers();
+    this.localReady = promise;
+    this.localAttached = resolve;
     this.polite = o.role === 'callee';
     /** @type {RTCPeerConnection|null} */
     this.pc = null;

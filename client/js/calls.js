@@ -137,12 +137,12 @@ export class CallManager extends EventTarget {
     const accepted = this.sig.request({ type: 'call_accept', call_id: cur.callId }).then(() => null, (e) => e);
     const devices = getLocalMedia({ audio: true, video: withVideo && cur.media === 'video' });
     await this.icePending;
-    if (this.current !== cur || this.phase !== 'incoming') {
+    if (this.current !== cur) {
       stopAll((await devices).stream);
       return;
     }
     this.accepting = false;
-    const call = this.activate('callee');
+    const call = this.activate();
     const local = await devices;
     if (this.current !== cur || call.ended) {
       // Ended (or answered elsewhere) while the devices started.
@@ -190,9 +190,9 @@ export class CallManager extends EventTarget {
     return call;
   }
 
-  /** The callee's side once accepted: its connection opens with the caller's offer. @param {'caller'|'callee'} role */
-  activate(role) {
-    const call = this.newCall(role);
+  /** The callee's side once accepted: its connection opens with the caller's offer. */
+  activate() {
+    const call = this.newCall('callee');
     this.call = call;
     this.phase = 'active';
     for (const data of this.early.splice(0)) call.receive(data);

@@ -26,8 +26,8 @@ use crate::io::{CallRecord, DeviceId, Output};
 
 #[derive(Debug, Clone)]
 pub(crate) enum CallState {
-    /// The callee's devices that ring.
-    Ringing(Vec<DeviceId>),
+    /// The callee's devices that ring, and what the caller sent meanwhile.
+    Ringing(Vec<DeviceId>, Held),
     /// The callee's device that answered.
     Active(DeviceId),
 }
@@ -41,17 +41,34 @@ pub(crate) struct Call {
     pub state: CallState,
     pub started: Instant,
     pub answered: Option<Instant>,
-    /// The caller's signals sent while ringing, for the device that answers.
-    pub held: Vec<serde_json::Value>,
-    /// Their total size in bytes of JSON (bounded by [`MAX_HELD_SIGNAL_BYTES`]).
-    pub held_bytes: usize,
+}
+
+/// The caller's signals sent while the call rings, for the device that answers.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Held {
+    signals: Vec<serde_json::Value>,
+    /// Their total size in bytes of JSON.
+    bytes: usize,
+}
+
+impl Held {
+    /// Keeps one signal of `len` bytes; false once [`MAX_HELD_SIGNALS`] or
+    /// [`MAX_HELD_SIGNAL_BYTES`] would be exceeded.
+    fn keep(&mut self, data: serde_json::Value, len: usize) -> bool {
+        if self.signals.len() >= MAX_HELD_SIGNALS || self.bytes + len > MAX_HELD_SIGNAL_BYTES {
+            return false;
+        }
+        self.signals.push(data);
+        self.bytes += len;
+        true
+    }
 }
 
 impl Call {
     fn participant(&self, dev: DeviceId) -> bool {
         dev == self.caller_dev
             || match &self.state {
-                CallState::Ringing(devs) => devs.contains(&dev),
+                CallState::Ringing(devs, _) => devs.contains(&dev),
                 CallState::Active(d) => *d == dev,
             }
     }
@@ -120,11 +137,9 @@ impl Hub {
                 caller_dev: dev,
                 callee,
                 media,
-                state: CallState::Ringing(ringing.clone()),
+                state: CallState::Ringing(ringing.clone(), Held::default()),
                 started: now,
                 answered: None,
-                held: Vec::new(),
-                held_bytes: 0,
             },
         );
         if let Some(d) = self.devices.get_mut(&dev) {
@@ -141,7 +156,7 @@ impl Hub {
     pub(crate) fn call_accept(&mut self, dev: DeviceId, id: Option<u64>, call_id: CallId, now: Instant) {
         let Some(call) = self.calls.get(&call_id) else { return self.error_to(dev, id, WsErrorCode::NoSuchCall) };
         let ringing = match &call.state {
-            CallState::Ringing(devs) if devs.contains(&dev) => devs.clone(),
+            CallState::Ringing(devs, _) if devs.contains(&dev) => devs.clone(),
             CallState::Active(_) if self.dev_user(dev) == Some(call.callee) => {
                 return self.error_to(dev, id, WsErrorCode::InvalidState)
             }
@@ -153,10 +168,10 @@ impl Hub {
         let (caller, caller_dev, callee) = (call.caller, call.caller_dev, call.callee);
         let mut held = Vec::new();
         if let Some(c) = self.calls.get_mut(&call_id) {
-            c.state = CallState::Active(dev);
+            if let CallState::Ringing(_, h) = std::mem::replace(&mut c.state, CallState::Active(dev)) {
+                held = h.signals;
+            }
             c.answered = Some(now);
-            held = std::mem::take(&mut c.held);
-            c.held_bytes = 0;
         }
         if let Some(d) = self.devices.get_mut(&dev) {
             d.call = Some(call_id);
@@ -180,7 +195,7 @@ impl Hub {
 
     pub(crate) fn call_decline(&mut self, dev: DeviceId, id: Option<u64>, call_id: CallId, now: Instant) {
         match self.calls.get(&call_id) {
-            Some(c) if matches!(&c.state, CallState::Ringing(devs) if devs.contains(&dev)) => {
+            Some(c) if matches!(&c.state, CallState::Ringing(devs, _) if devs.contains(&dev)) => {
                 self.ok_to(dev, id);
                 self.end_call(call_id, EndReason::Declined, Some(dev), now);
             }
@@ -193,8 +208,8 @@ impl Hub {
         let Some(c) = self.calls.get(&call_id) else { return self.error_to(dev, id, WsErrorCode::NoSuchCall) };
         let reason = match &c.state {
             _ if !c.participant(dev) => return self.error_to(dev, id, WsErrorCode::NoSuchCall),
-            CallState::Ringing(_) if dev == c.caller_dev => EndReason::Cancelled,
-            CallState::Ringing(_) => EndReason::Declined,
+            CallState::Ringing(..) if dev == c.caller_dev => EndReason::Cancelled,
+            CallState::Ringing(..) => EndReason::Declined,
             CallState::Active(_) => EndReason::Hangup,
         };
         self.ok_to(dev, id);
@@ -208,7 +223,7 @@ impl Hub {
             _ if !c.participant(dev) => return self.error_to(dev, id, WsErrorCode::NoSuchCall),
             CallState::Active(callee_dev) if dev == c.caller_dev => Some(callee_dev),
             CallState::Active(callee_dev) if dev == callee_dev => Some(c.caller_dev),
-            CallState::Ringing(_) if dev == c.caller_dev => None,
+            CallState::Ringing(..) if dev == c.caller_dev => None,
             _ => return self.error_to(dev, id, WsErrorCode::InvalidState),
         };
         let Some(len) = serde_json::to_string(&data).ok().map(|s| s.len()).filter(|l| *l <= MAX_SIGNAL_BYTES) else {
@@ -217,12 +232,13 @@ impl Hub {
         match peer {
             Some(peer) => self.push(peer, |seq| ServerMessage::CallSignal { seq, call_id, data }),
             None => {
-                let Some(c) = self.calls.get_mut(&call_id) else { return };
-                if c.held.len() >= MAX_HELD_SIGNALS || c.held_bytes + len > MAX_HELD_SIGNAL_BYTES {
+                let kept = match self.calls.get_mut(&call_id).map(|c| &mut c.state) {
+                    Some(CallState::Ringing(_, held)) => held.keep(data, len),
+                    _ => false,
+                };
+                if !kept {
                     return self.error_to(dev, id, WsErrorCode::TooLarge);
                 }
-                c.held.push(data);
-                c.held_bytes += len;
             }
         }
         self.ok_to(dev, id);
@@ -230,7 +246,7 @@ impl Hub {
 
     pub(crate) fn ring_timeout(&mut self, call_id: CallId, now: Instant) {
         let due = self.calls.get(&call_id).is_some_and(|c| {
-            matches!(c.state, CallState::Ringing(_))
+            matches!(c.state, CallState::Ringing(..))
                 && now.saturating_duration_since(c.started) >= self.cfg.ring_timeout
         });
         if due {
@@ -244,7 +260,7 @@ impl Hub {
         for call_id in involved {
             let Some(c) = self.calls.get_mut(&call_id) else { continue };
             match &mut c.state {
-                CallState::Ringing(devs) if c.caller_dev != dev => {
+                CallState::Ringing(devs, _) if c.caller_dev != dev => {
                     devs.retain(|d| *d != dev);
                     if devs.is_empty() {
                         self.end_call(call_id, EndReason::Unavailable, Some(dev), now);
@@ -260,7 +276,7 @@ impl Hub {
         let Some(c) = self.calls.remove(&call_id) else { return };
         let mut notify = vec![c.caller_dev];
         match &c.state {
-            CallState::Ringing(devs) => notify.extend(devs.iter().copied()),
+            CallState::Ringing(devs, _) => notify.extend(devs.iter().copied()),
             CallState::Active(d) => notify.push(*d),
         }
         for dev in notify {

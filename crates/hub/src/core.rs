@@ -538,7 +538,7 @@ impl Hub {
                         return Err(format!("call {id}: device calls itself"));
                     }
                 }
-                CallState::Ringing(devs) => {
+                CallState::Ringing(devs, _) => {
                     if devs.is_empty() {
                         return Err(format!("call {id} rings nowhere"));
                     }
