@@ -65,11 +65,15 @@ try {
       };
     };
     timed(navigator.mediaDevices, 'getUserMedia', 'getUserMedia');
+    timed(window.mywebrtcCalls.iceConfig, 'get', 'ice config');
+    const activate = window.mywebrtcCalls.activate.bind(window.mywebrtcCalls);
+    window.mywebrtcCalls.activate = () => { mark('activate'); return activate(); };
     timed(RTCPeerConnection.prototype, 'setRemoteDescription', (a) => `setRemote(${a[0]?.type})`);
     timed(RTCPeerConnection.prototype, 'setLocalDescription', 'setLocal');
   });
   if (process.env.BENCH_TRACE) { await trace(alice.page); await trace(bob.page); }
   if (process.env.BENCH_NO_TONE) for (const p of [alice.page, bob.page]) await p.evaluate(() => { window.mywebrtcCalls.tone.start = () => {}; });
+  if (process.env.BENCH_CSS) for (const p of [alice.page, bob.page]) await p.evaluate((r) => document.styleSheets[0].insertRule(r, document.styleSheets[0].cssRules.length), process.env.BENCH_CSS);
   if (process.env.BENCH_HIDE_VIDEO) for (const p of [alice.page, bob.page]) await p.evaluate(() => document.styleSheets[0].insertRule('video { display: none !important }'));
   // The callee answers at once and notes when its connection is up.
   await bob.page.evaluate(() => {
@@ -87,8 +91,8 @@ try {
     }, 1);
   });
 
-  const ours = [];
-  for (let i = 0; i < CALLS; i++) {
+  /** One call through our server, placed by alice and auto-accepted by bob; ms to both connected. @param {number} i */
+  async function oursCall(i) {
     await bob.page.evaluate(() => { window.__bobConnectedAt = 0; });
     const t = await alice.page.evaluate(async (peer) => {
       const calls = window.mywebrtcCalls;
@@ -111,8 +115,7 @@ try {
     }, bobId);
     await bob.page.waitForFunction(() => window.__bobConnectedAt > 0, null, { timeout: 20_000 });
     const tb = await bob.page.evaluate(() => window.__bobConnectedAt);
-    ours.push(Math.max(t.t1, tb) - t.t0);
-    if (process.env.BENCH_VERBOSE) console.error(`call ${i + 1}: ${ours[i].toFixed(1)} ms`);
+    const ms = Math.max(t.t1, tb) - t.t0;
     if (process.env.BENCH_TRACE) {
       const marks = [];
       for (const [who, page] of [['caller', alice.page], ['callee', bob.page]]) {
@@ -123,41 +126,39 @@ try {
       marks.push([t.t1 - t.t0, 'caller connected'], [tb - t.t0, 'callee connected']);
       const seen = new Set();
       const firsts = marks.sort((x, y) => x[0] - y[0]).filter(([, w]) => !seen.has(w) && seen.add(w));
-      console.error(`call ${i + 1}: ${firsts.map(([ms, w]) => `${ms.toFixed(0)} ${w}`).join(' | ')}`);
+      console.error(`call ${i}: ${firsts.map(([ms, w]) => `${ms.toFixed(0)} ${w}`).join(' | ')}`);
     }
     await alice.page.evaluate(() => window.mywebrtcCalls.hangup());
     await alice.page.waitForFunction(() => window.mywebrtcCalls.phase === 'idle', null, { timeout: 10_000 });
     await bob.page.waitForFunction(() => window.mywebrtcCalls.phase === 'idle', null, { timeout: 10_000 });
     await alice.page.waitForTimeout(200);
+    return ms;
   }
 
   // The client's own media constraints, so every figure opens the same devices the same way.
   const MEDIA = { audio: { echoCancellation: true, noiseSuppression: true }, video: { width: { ideal: 1280 }, height: { ideal: 720 } } };
 
-  // Baseline 1: both ends in one page, wired directly (one renderer, one getUserMedia).
-  const baseline = [];
-  for (let i = 0; i < CALLS; i++) {
-    baseline.push(await alice.page.evaluate(async (constraints) => {
-      const t0 = performance.now();
-      const media = await navigator.mediaDevices.getUserMedia(constraints);
-      const a = new RTCPeerConnection();
-      const b = new RTCPeerConnection();
-      a.onicecandidate = (e) => e.candidate && b.addIceCandidate(e.candidate);
-      b.onicecandidate = (e) => e.candidate && a.addIceCandidate(e.candidate);
-      const up = (pc) => new Promise((res) => {
-        pc.onconnectionstatechange = () => pc.connectionState === 'connected' && res(performance.now());
-      });
-      const both = Promise.all([up(a), up(b)]);
-      media.getTracks().forEach((t) => a.addTrack(t, media));
-      await a.setLocalDescription();
-      await b.setRemoteDescription(a.localDescription);
-      await b.setLocalDescription();
-      await a.setRemoteDescription(b.localDescription);
-      const [ta, tb] = await both;
-      a.close(); b.close(); media.getTracks().forEach((t) => t.stop());
-      return Math.max(ta, tb) - t0;
-    }, MEDIA));
-  }
+  /** Baseline: both ends in one page, wired directly (one renderer, one getUserMedia). */
+  const onePageCall = () => alice.page.evaluate(async (constraints) => {
+    const t0 = performance.now();
+    const media = await navigator.mediaDevices.getUserMedia(constraints);
+    const a = new RTCPeerConnection();
+    const b = new RTCPeerConnection();
+    a.onicecandidate = (e) => e.candidate && b.addIceCandidate(e.candidate);
+    b.onicecandidate = (e) => e.candidate && a.addIceCandidate(e.candidate);
+    const up = (pc) => new Promise((res) => {
+      pc.onconnectionstatechange = () => pc.connectionState === 'connected' && res(performance.now());
+    });
+    const both = Promise.all([up(a), up(b)]);
+    media.getTracks().forEach((t) => a.addTrack(t, media));
+    await a.setLocalDescription();
+    await b.setRemoteDescription(a.localDescription);
+    await b.setLocalDescription();
+    await a.setRemoteDescription(b.localDescription);
+    const [ta, tb] = await both;
+    a.close(); b.close(); media.getTracks().forEach((t) => t.stop());
+    return Math.max(ta, tb) - t0;
+  }, MEDIA);
 
   // Baselines 2 and 3: two pages, each opening its own devices and showing the local preview
   // and the remote video as a call page does; offer, answer and candidates go page to page
@@ -269,11 +270,18 @@ try {
     await pa.waitForTimeout(200);
     return ms;
   }
+  // One call of each kind per round, so that a change in the machine's load during the run
+  // (other guests on the host, a background job) falls on all of them alike.
+  const ours = [];
+  const baseline = [];
   const twoPages = [];
   const twoContexts = [];
-  for (let i = 0; i < CALLS; i++) {
-    twoPages.push(await directCall(samePages[0], samePages[1]));
+  for (let i = 1; i <= CALLS; i++) {
+    ours.push(await oursCall(i));
     twoContexts.push(await directCall(splitPages[0], splitPages[1]));
+    twoPages.push(await directCall(samePages[0], samePages[1]));
+    baseline.push(await onePageCall());
+    if (process.env.BENCH_VERBOSE) console.error(`round ${i}: ours ${ours.at(-1).toFixed(1)} ms, two contexts ${twoContexts.at(-1).toFixed(1)} ms`);
   }
   for (const c of [sameContext, ctxA, ctxB]) await c.close();
 

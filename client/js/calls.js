@@ -4,8 +4,8 @@
  * hang up, and the media of the accepted call (a {@link Call}). The UI listens to `change`.
  */
 
-import { api } from './api.js';
 import { Call } from './call.js';
+import { IceConfig } from './ice.js';
 import { getLocalMedia, stopAll } from './media.js';
 import { Tone } from './ring.js';
 
@@ -37,10 +37,11 @@ export class CallManager extends EventTarget {
     /** An accept is under way (a second click must not answer twice). */
     this.accepting = false;
     this.tone = new Tone();
+    /** STUN/TURN servers, fetched ahead so that calling and answering wait for nothing. */
+    this.iceConfig = new IceConfig();
+    this.iceConfig.get();
     /** The RTCPeerConnection configuration for the current call. @type {RTCConfiguration} */
     this.rtcConfig = { iceServers: [] };
-    /** @type {Promise<RTCConfiguration>} */
-    this.icePending = Promise.resolve(this.rtcConfig);
 
     sig.addEventListener('call_incoming', (e) => this.onIncoming(/** @type {CustomEvent} */ (e).detail));
     sig.addEventListener('call_accepted', (e) => this.onAccepted(/** @type {CustomEvent} */ (e).detail));
@@ -55,20 +56,6 @@ export class CallManager extends EventTarget {
   }
 
   /**
-   * Fetches the ICE configuration anew for each call: the TURN credentials in it are only
-   * valid for a limited time. Without it, a call still works on one network (host candidates).
-   */
-  async ice() {
-    try {
-      const c = await api('GET', '/ice-servers');
-      this.rtcConfig = { iceServers: c.ice_servers, iceTransportPolicy: c.ice_transport_policy === 'relay' ? 'relay' : 'all' };
-    } catch {
-      this.rtcConfig = { iceServers: [] };
-    }
-    return this.rtcConfig;
-  }
-
-  /**
    * Calls a contact.
    * @param {number} peer @param {'audio'|'video'} media
    */
@@ -80,13 +67,14 @@ export class CallManager extends EventTarget {
     this.current = cur;
     this.changed();
     // Camera/microphone and the ICE configuration at the same time.
-    const [local] = await Promise.all([getLocalMedia({ audio: true, video: media === 'video' }), this.ice()]);
+    const [local, rtcConfig] = await Promise.all([getLocalMedia({ audio: true, video: media === 'video' }), this.iceConfig.get()]);
     if (this.current !== cur) {
       // Cancelled while the devices started: let go of them at once.
       stopAll(local.stream);
       return;
     }
     this.local = local;
+    this.rtcConfig = rtcConfig;
     this.notice = local.problem;
     // The connection is prepared while the invite travels and the call rings: its offer and
     // candidates wait in the Call until the call has an id, then the server keeps them and
@@ -119,10 +107,11 @@ export class CallManager extends EventTarget {
     this.phase = 'incoming';
     this.notice = null;
     this.current = { callId: m.call_id, peer: m.caller, media: m.media };
-    // Fetched while it rings, so answering waits for nothing.
-    this.icePending = this.ice();
-    this.tone.start('ring');
+    // Normally kept fresh already; if not, fetched while it rings.
+    this.iceConfig.get();
     this.changed();
+    // An answer given at once (by a listener of `change`) leaves nothing to ring for.
+    if (this.phase === 'incoming' && !this.accepting) this.tone.start('ring');
   }
 
   /** Answers the ringing call; `withVideo` false answers a video call with audio only. */
@@ -136,12 +125,13 @@ export class CallManager extends EventTarget {
     // they are attached.
     const accepted = this.sig.request({ type: 'call_accept', call_id: cur.callId }).then(() => null, (e) => e);
     const devices = getLocalMedia({ audio: true, video: withVideo && cur.media === 'video' });
-    await this.icePending;
+    const rtcConfig = await this.iceConfig.get();
     if (this.current !== cur) {
       stopAll((await devices).stream);
       return;
     }
     this.accepting = false;
+    this.rtcConfig = rtcConfig;
     const call = this.activate();
     const local = await devices;
     if (this.current !== cur || call.ended) {

@@ -130,6 +130,13 @@ test('mute and camera-off disable the tracks and the other side is told', async 
   assert.equal(enabled, 'audio:false,video:false');
   await bob.page.locator('#remote-muted:not([hidden])').waitFor();
   assert.match(await bob.page.locator('#remote-muted').textContent(), /microphone off, camera off/);
+  // Any later change of the call manager's state updates the call screen in place: what it
+  // shows (the remote-mute line, the playing videos) stays.
+  const video = await bob.page.locator('#remote-video').elementHandle();
+  await bob.page.evaluate(() => window.mywebrtcCalls.changed());
+  assert.ok(await bob.page.locator('#remote-muted').isVisible(), 'remote-mute line still shown');
+  assert.match(await bob.page.locator('#remote-muted').textContent(), /microphone off, camera off/);
+  assert.ok(await bob.page.evaluate((v) => v?.isConnected && document.querySelector('#remote-video') === v, video), 'same video element');
   await alice.page.locator('#toggle-mic').click();
   await bob.page.waitForFunction(() => !/microphone/.test(document.querySelector('#remote-muted')?.textContent || ''));
   await alice.page.locator('#hangup').click();
@@ -161,6 +168,8 @@ test('a device whose camera and microphone are refused answers receive-only and 
     await callButton(alice.page, `bob${n}`, 'video').click();
     await bob.page.locator('#accept-video').click();
     await bob.page.locator('#in-call').waitFor();
+    // The notice appears in the call screen once the refused device start is known.
+    await bob.page.locator('#call-notice').waitFor({ state: 'visible' });
     assert.match(await bob.page.locator('#call-notice').textContent(), /permission refused|no camera/);
     const b = await waitMedia(bob.page);
     assert.ok(b.frames > 0, 'sees alice');

@@ -36,11 +36,19 @@ test('a video call with relay-only ICE connects through our TURN and decodes aud
   const alice = await env.server.userPage(env.browser, 'alma');
   const bob = await env.server.userPage(env.browser, 'bert');
   await befriend(alice.page, bob.page);
+  // The ICE configuration is fetched at sign-in and kept while its credentials are young:
+  // placing and answering the call fetch nothing.
+  let fetches = 0;
+  for (const p of [alice.page, bob.page]) {
+    await p.waitForFunction(() => window.mywebrtcCalls.iceConfig.current() !== null);
+    p.on('request', (r) => { if (r.url().endsWith('/api/v1/ice-servers')) fetches += 1; });
+  }
   await alice.page.locator('#contact-list li[data-username="bert"] button.call-video').click();
   await bob.page.locator('#accept-video').click();
   const a = await waitMedia(alice.page);
   const b = await waitMedia(bob.page);
   assert.ok(a.frames > 0 && b.frames > 0, JSON.stringify({ a, b }));
+  assert.equal(fetches, 0, 'the call used the configuration fetched ahead');
   for (const p of [alice.page, bob.page]) {
     assert.deepEqual(await route(p), { local: 'relay', remote: 'relay' });
     await p.locator('#call-route[data-relayed="true"]').waitFor({ timeout: 10_000 });

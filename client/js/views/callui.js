@@ -11,18 +11,29 @@ import { listDevices } from '../media.js';
 export function callOverlay(calls, nameOf) {
   const root = h('div', { id: 'call-overlay', 'aria-live': 'assertive' });
   /** @type {number|undefined} */
-  let tick;
-  /** @type {number|undefined} */
   let noticeTimer;
 
-  /** Ends the listeners the previous in-call screen put on its Call. */
-  let screen = new AbortController();
+  /**
+   * The in-call screen of the current call, kept while the call lasts: a `change` during the
+   * call (the callee's devices starting, a notice) updates it in place, so the videos keep
+   * playing and the quality and remote-mute lines keep what they show.
+   * @type {{call: import('../call.js').Call, node: HTMLElement, update: () => void, end: () => void}|null}
+   */
+  let screen = null;
 
   function render() {
-    clearInterval(tick);
-    screen.abort();
-    screen = new AbortController();
     const cur = calls.current;
+    if (calls.phase === 'active' && cur && calls.call) {
+      if (screen?.call !== calls.call) {
+        screen?.end();
+        screen = inCall(cur, calls.call);
+        root.replaceChildren(screen.node);
+      }
+      screen.update();
+      return;
+    }
+    screen?.end();
+    screen = null;
     if (calls.phase === 'incoming' && cur) {
       root.replaceChildren(h('section', { id: 'incoming-call', class: 'call-panel', role: 'dialog', 'aria-label': 'Incoming call' },
         h('p', { class: 'call-title' }, `${nameOf(cur.peer)} is calling`),
@@ -40,10 +51,6 @@ export function callOverlay(calls, nameOf) {
         h('div', { class: 'call-buttons' }, h('button', { id: 'cancel-call', class: 'decline', onclick: () => calls.hangup() }, 'Cancel'))));
       return;
     }
-    if (calls.phase === 'active' && cur && calls.call) {
-      root.replaceChildren(inCall(cur));
-      return;
-    }
     if (calls.notice) {
       root.replaceChildren(h('section', { id: 'call-ended', class: 'call-panel small', role: 'status' }, calls.notice));
       clearTimeout(noticeTimer);
@@ -53,23 +60,26 @@ export function callOverlay(calls, nameOf) {
     root.replaceChildren();
   }
 
-  /** @param {{callId: number, peer: number, media: 'audio'|'video'}} cur */
-  function inCall(cur) {
-    const call = /** @type {import('../call.js').Call} */ (calls.call);
+  /**
+   * Builds the in-call screen for one call.
+   * @param {{callId: number, peer: number, media: 'audio'|'video'}} cur
+   * @param {import('../call.js').Call} call
+   */
+  function inCall(cur, call) {
+    const listening = new AbortController();
+    const { signal } = listening;
     const remote = /** @type {HTMLVideoElement} */ (h('video', { id: 'remote-video', autoplay: true, playsinline: true }));
-    remote.srcObject = call.remote;
     const localVideo = /** @type {HTMLVideoElement} */ (h('video', { id: 'local-video', autoplay: true, playsinline: true, muted: true }));
     localVideo.muted = true;
-    // The callee's devices may still be starting: the screen is drawn again once they are.
-    localVideo.srcObject = call.local?.stream || null;
-    localVideo.hidden = !call.local?.video;
+    localVideo.hidden = true;
     const state = h('span', { id: 'call-state', 'data-state': call.pc?.connectionState || 'new' }, 'connecting…');
     const duration = h('span', { id: 'call-duration' }, '0:00');
     const quality = h('span', { id: 'call-quality', class: 'muted' }, '');
     const route = h('span', { id: 'call-route', class: 'muted' }, '');
     const remoteMute = h('span', { id: 'remote-muted', class: 'muted', hidden: true }, '');
-    const mute = h('button', { id: 'toggle-mic', 'aria-pressed': 'false', disabled: !call.local?.audio }, 'Mute');
-    const cam = h('button', { id: 'toggle-camera', 'aria-pressed': 'false', disabled: !call.local?.video }, 'Camera off');
+    const notice = h('p', { class: 'muted', id: 'call-notice', hidden: true }, '');
+    const mute = /** @type {HTMLButtonElement} */ (h('button', { id: 'toggle-mic', 'aria-pressed': 'false', disabled: true }, 'Mute'));
+    const cam = /** @type {HTMLButtonElement} */ (h('button', { id: 'toggle-camera', 'aria-pressed': 'false', disabled: true }, 'Camera off'));
     mute.addEventListener('click', () => {
       const on = !call.muted.audio;
       call.setMuted('audio', on);
@@ -82,13 +92,20 @@ export function callOverlay(calls, nameOf) {
       cam.setAttribute('aria-pressed', String(off));
       cam.textContent = off ? 'Camera on' : 'Camera off';
     });
-    const { signal } = screen;
     call.addEventListener('state', (e) => {
       const st = /** @type {CustomEvent} */ (e).detail;
       state.setAttribute('data-state', st);
       state.textContent = st === 'connected' ? 'connected' : st === 'failed' ? 'reconnecting…' : 'connecting…';
     }, { signal });
-    call.addEventListener('remote', () => { remote.srcObject = call.remote; remote.play().catch(() => {}); }, { signal });
+    // The remote stream is attached when its first track arrives (later tracks join the same
+    // stream, which the element follows): no empty player to set up before there is media.
+    const showRemote = () => {
+      if (remote.srcObject === call.remote || call.remote.getTracks().length === 0) return;
+      remote.srcObject = call.remote;
+      remote.play().catch(() => {});
+    };
+    call.addEventListener('remote', showRemote, { signal });
+    showRemote();
     call.addEventListener('stats', (e) => {
       const s = /** @type {CustomEvent} */ (e).detail;
       const rtt = Number.isFinite(s.rttMs) ? `${Math.round(s.rttMs)} ms` : '–';
@@ -103,7 +120,7 @@ export function callOverlay(calls, nameOf) {
       remoteMute.hidden = parts.length === 0;
       remoteMute.textContent = `${nameOf(cur.peer)}: ${parts.join(', ')}`;
     }, { signal });
-    tick = setInterval(() => {
+    const tick = setInterval(() => {
       if (!call.connectedAt) return;
       const s = Math.floor((Date.now() - call.connectedAt) / 1000);
       duration.textContent = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
@@ -113,7 +130,7 @@ export function callOverlay(calls, nameOf) {
     /** @param {'audioinput'|'videoinput'|'audiooutput'} kind @param {string} label */
     const picker = async (kind, label) => {
       const list = await listDevices(kind);
-      if (list.length < 2) return;
+      if (list.length < 2 || signal.aborted) return;
       const sel = /** @type {HTMLSelectElement} */ (h('select', { 'aria-label': label },
         ...list.map((d, i) => h('option', { value: d.deviceId }, d.label || `${label} ${i + 1}`))));
       sel.addEventListener('change', () => {
@@ -122,17 +139,34 @@ export function callOverlay(calls, nameOf) {
       });
       devices.append(sel);
     };
-    if (call.local?.audio) picker('audioinput', 'Microphone');
-    if (call.local?.video) picker('videoinput', 'Camera');
     picker('audiooutput', 'Speaker');
 
-    return h('section', { id: 'in-call', class: `in-call ${cur.media}` },
+    /** The local devices seen so far: the callee's start after the screen appears. */
+    let shownLocal = /** @type {import('../media.js').LocalMedia|null} */ (null);
+    const update = () => {
+      notice.textContent = calls.notice || '';
+      notice.hidden = !calls.notice;
+      const local = call.local;
+      if (!local || local === shownLocal) return;
+      shownLocal = local;
+      localVideo.srcObject = local.stream;
+      localVideo.hidden = !local.video;
+      mute.disabled = !local.audio;
+      cam.disabled = !local.video;
+      if (local.audio) picker('audioinput', 'Microphone');
+      if (local.video) picker('videoinput', 'Camera');
+    };
+    const node = h('section', { id: 'in-call', class: `in-call ${cur.media}` },
       h('div', { class: 'stage' }, remote, localVideo),
       h('div', { class: 'call-info' },
-        h('strong', {}, nameOf(cur.peer)), ' ', state, ' ', duration, ' ', route, ' ', quality, ' ', remoteMute,
-        calls.notice ? h('p', { class: 'muted', id: 'call-notice' }, calls.notice) : null),
+        h('strong', {}, nameOf(cur.peer)), ' ', state, ' ', duration, ' ', route, ' ', quality, ' ', remoteMute, notice),
       h('div', { class: 'call-buttons' }, mute, cam, h('button', { id: 'hangup', class: 'decline', onclick: () => calls.hangup() }, 'Hang up')),
       devices);
+    const end = () => {
+      listening.abort();
+      clearInterval(tick);
+    };
+    return { call, node, update, end };
   }
 
   calls.addEventListener('change', render);

@@ -78,6 +78,7 @@ export function shellView(session, onLoggedOut) {
 
   const leave = () => {
     calls.hangup().catch(() => {});
+    calls.iceConfig.stop();
     overlay.remove();
     sig.stop();
     window.onpopstate = null;
