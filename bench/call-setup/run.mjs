@@ -44,17 +44,20 @@ try {
   const bobId = await bob.page.evaluate(async () => (await (await fetch('/api/v1/session')).json()).user.id);
 
   // BENCH_TRACE=1: each page notes when call messages go out and come in, so a slow phase
-  // (a signaling hop, the callee's device start, answer creation, ICE) can be told apart.
+  // (a signaling hop, the callee's device start, answer creation, ICE) can be told apart; the
+  // two-context baseline's pages note their device starts and descriptions the same way.
   const trace = (page) => page.evaluate(() => {
     window.__trace = [];
-    const sig = window.mywebrtcCalls.sig;
+    const calls = window.mywebrtcCalls;
     const label = (m) => m.type + (m.data?.description ? `:${m.data.description.type}` : m.data?.candidate !== undefined ? ':candidate' : '');
     const mark = (what) => window.__trace.push([what, performance.timeOrigin + performance.now()]);
-    for (const ev of ['call_ringing', 'call_incoming', 'call_accepted', 'call_signal']) {
-      sig.addEventListener(ev, (e) => mark(`in ${label(/** @type {CustomEvent} */ (e).detail)}`));
+    if (calls) {
+      for (const ev of ['call_ringing', 'call_incoming', 'call_accepted', 'call_signal']) {
+        calls.sig.addEventListener(ev, (e) => mark(`in ${label(/** @type {CustomEvent} */ (e).detail)}`));
+      }
+      const send = calls.sig.send.bind(calls.sig);
+      calls.sig.send = (m) => { mark(`out ${label(m)}`); send(m); };
     }
-    const send = sig.send.bind(sig);
-    sig.send = (m) => { mark(`out ${label(m)}`); send(m); };
     // Device start and the peer connection's own steps, begin and end.
     const timed = (obj, name, what) => {
       const orig = obj[name];
@@ -65,13 +68,27 @@ try {
       };
     };
     timed(navigator.mediaDevices, 'getUserMedia', 'getUserMedia');
-    timed(window.mywebrtcCalls.iceConfig, 'get', 'ice config');
-    const activate = window.mywebrtcCalls.activate.bind(window.mywebrtcCalls);
-    window.mywebrtcCalls.activate = () => { mark('activate'); return activate(); };
+    if (calls) {
+      timed(calls.iceConfig, 'get', 'ice config');
+      const activate = calls.activate.bind(calls);
+      calls.activate = (...a) => { mark('activate'); return activate(...a); };
+    }
     timed(RTCPeerConnection.prototype, 'setRemoteDescription', (a) => `setRemote(${a[0]?.type})`);
     timed(RTCPeerConnection.prototype, 'setLocalDescription', 'setLocal');
   });
   if (process.env.BENCH_TRACE) { await trace(alice.page); await trace(bob.page); }
+  /** Prints the first occurrence of each traced step of both pages, in ms from `t0`. */
+  async function printTrace(label, t0, callerPage, calleePage, extra) {
+    const marks = extra.map(([at, what]) => [at - t0, what]);
+    for (const [who, page] of [['caller', callerPage], ['callee', calleePage]]) {
+      for (const [what, at] of await page.evaluate(() => window.__trace.splice(0))) {
+        if (at >= t0) marks.push([at - t0, `${who} ${what}`]);
+      }
+    }
+    const seen = new Set();
+    const firsts = marks.sort((x, y) => x[0] - y[0]).filter(([, w]) => !seen.has(w) && seen.add(w));
+    console.error(`${label}: ${firsts.map(([ms, w]) => `${ms.toFixed(0)} ${w}`).join(' | ')}`);
+  }
   if (process.env.BENCH_NO_TONE) for (const p of [alice.page, bob.page]) await p.evaluate(() => { window.mywebrtcCalls.tone.start = () => {}; });
   if (process.env.BENCH_CSS) for (const p of [alice.page, bob.page]) await p.evaluate((r) => document.styleSheets[0].insertRule(r, document.styleSheets[0].cssRules.length), process.env.BENCH_CSS);
   if (process.env.BENCH_HIDE_VIDEO) for (const p of [alice.page, bob.page]) await p.evaluate(() => document.styleSheets[0].insertRule('video { display: none !important }'));
@@ -116,18 +133,7 @@ try {
     await bob.page.waitForFunction(() => window.__bobConnectedAt > 0, null, { timeout: 20_000 });
     const tb = await bob.page.evaluate(() => window.__bobConnectedAt);
     const ms = Math.max(t.t1, tb) - t.t0;
-    if (process.env.BENCH_TRACE) {
-      const marks = [];
-      for (const [who, page] of [['caller', alice.page], ['callee', bob.page]]) {
-        for (const [what, at] of await page.evaluate(() => window.__trace.splice(0))) {
-          if (at >= t.t0) marks.push([at - t.t0, `${who} ${what}`]);
-        }
-      }
-      marks.push([t.t1 - t.t0, 'caller connected'], [tb - t.t0, 'callee connected']);
-      const seen = new Set();
-      const firsts = marks.sort((x, y) => x[0] - y[0]).filter(([, w]) => !seen.has(w) && seen.add(w));
-      console.error(`call ${i}: ${firsts.map(([ms, w]) => `${ms.toFixed(0)} ${w}`).join(' | ')}`);
-    }
+    if (process.env.BENCH_TRACE) await printTrace(`call ${i}`, t.t0, alice.page, bob.page, [[t.t1, 'caller connected'], [tb, 'callee connected']]);
     await alice.page.evaluate(() => window.mywebrtcCalls.hangup());
     await alice.page.waitForFunction(() => window.mywebrtcCalls.phase === 'idle', null, { timeout: 10_000 });
     await bob.page.waitForFunction(() => window.mywebrtcCalls.phase === 'idle', null, { timeout: 10_000 });
@@ -197,9 +203,10 @@ try {
   await sa.exposeFunction('__relay', (m) => sb.evaluate((x) => window.__recv(x), m));
   await sb.exposeFunction('__relay', (m) => sa.evaluate((x) => window.__recv(x), m));
   for (const p of splitPages) await p.evaluate(() => { window.__send = (m) => { window.__relay(m); }; });
+  if (process.env.BENCH_TRACE) for (const p of splitPages) await trace(p);
 
   /** One direct call between two prepared pages; ms from the offering page's start to both connected. */
-  async function directCall(pa, pb) {
+  async function directCall(pa, pb, traceLabel = '') {
     await pb.evaluate((constraints) => {
       /** @type {RTCPeerConnection|null} */
       let pc = null;
@@ -260,15 +267,16 @@ try {
       await pc.setLocalDescription();
       window.__send({ offer: pc.localDescription?.toJSON() });
       const giveUp = new Promise((_, rej) => setTimeout(() => rej(new Error('baseline did not connect in 20 s')), 20_000));
-      const [ta, tb] = await Promise.race([Promise.all([mine, theirs]), giveUp]);
+      const [ta, tb] = /** @type {number[]} */ (await Promise.race([Promise.all([mine, theirs]), giveUp]));
       window.__send({ bye: true });
       pc.close(); media.getTracks().forEach((t) => t.stop());
       document.querySelectorAll('video.bench').forEach((v) => v.remove());
-      return Math.max(ta, tb) - t0;
+      return { t0, ta, tb };
     }, MEDIA);
     await pb.evaluate(() => window.__answered);
+    if (traceLabel) await printTrace(traceLabel, ms.t0, pa, pb, [[ms.ta, 'caller connected'], [ms.tb, 'callee connected']]);
     await pa.waitForTimeout(200);
-    return ms;
+    return Math.max(ms.ta, ms.tb) - ms.t0;
   }
   // One call of each kind per round, so that a change in the machine's load during the run
   // (other guests on the host, a background job) falls on all of them alike.
@@ -278,7 +286,7 @@ try {
   const twoContexts = [];
   for (let i = 1; i <= CALLS; i++) {
     ours.push(await oursCall(i));
-    twoContexts.push(await directCall(splitPages[0], splitPages[1]));
+    twoContexts.push(await directCall(splitPages[0], splitPages[1], process.env.BENCH_TRACE ? `two contexts ${i}` : ''));
     twoPages.push(await directCall(samePages[0], samePages[1]));
     baseline.push(await onePageCall());
     if (process.env.BENCH_VERBOSE) console.error(`round ${i}: ours ${ours.at(-1).toFixed(1)} ms, two contexts ${twoContexts.at(-1).toFixed(1)} ms`);

@@ -5,6 +5,12 @@
  * Negotiation travels as `call_signal` data: `{description}`, `{candidate}`, and our own
  * `{mute: {audio, video}}` so the other side can show a muted state.
  *
+ * The connection does not wait for the camera and microphone: each side negotiates one
+ * transceiver per media kind with the direction it means to send, and the tracks go onto
+ * those senders when the devices are up (`replaceTrack`, no renegotiation). A kind the devices
+ * could not give is then renegotiated to receive-only. So the media path is set up while the
+ * devices start, which on real hardware takes hundreds of milliseconds.
+ *
  * Events: `state` (detail: RTCPeerConnectionState), `remote` (detail: MediaStream),
  * `stats` (detail: {rttMs, lossPct, kbps, relayed}), `remote-mute` (detail: {audio, video}),
  * `failed` (detail: message).
@@ -18,7 +24,8 @@ const CONNECT_TIMEOUT_MS = 30_000;
 export class Call extends EventTarget {
   /**
    * @param {{sig: import('./signaling.js').Signaling, callId: number, role: 'caller'|'callee',
-   *          peer: number, media: 'audio'|'video', rtcConfig: RTCConfiguration}} o
+   *          peer: number, media: 'audio'|'video', rtcConfig: RTCConfiguration,
+   *          sends: {audio: boolean, video: boolean}}} o
    */
   constructor(o) {
     super();
@@ -30,10 +37,8 @@ export class Call extends EventTarget {
     this.rtcConfig = o.rtcConfig;
     /** Camera and microphone, once started (see {@link attach}). @type {import('./media.js').LocalMedia|null} */
     this.local = null;
-    /** Resolves once the local media is attached (or the call ends): an answer waits for it. */
-    const { promise, resolve } = Promise.withResolvers();
-    this.localReady = promise;
-    this.localAttached = resolve;
+    /** The kinds this side sends; one its devices do not give is dropped when they are attached. */
+    this.sends = { ...o.sends };
     this.polite = o.role === 'callee';
     /** @type {RTCPeerConnection|null} */
     this.pc = null;
@@ -85,7 +90,12 @@ export class Call extends EventTarget {
       if (st === 'failed') pc.restartIce();
       this.dispatchEvent(new CustomEvent('state', { detail: st }));
     };
-    if (this.local) this.addLocalTracks(pc, this.local);
+    // The caller opens the negotiation with one transceiver per kind of the call.
+    if (this.role === 'caller') {
+      pc.addTransceiver('audio', { direction: this.sends.audio ? 'sendrecv' : 'recvonly' });
+      if (this.media === 'video') pc.addTransceiver('video', { direction: this.sends.video ? 'sendrecv' : 'recvonly' });
+    }
+    this.useLocalTracks();
     this.connectTimer = setTimeout(() => {
       if (pc.connectionState !== 'connected') {
         this.dispatchEvent(new CustomEvent('failed', { detail: 'The call could not connect (no network path between you).' }));
@@ -97,23 +107,40 @@ export class Call extends EventTarget {
   }
 
   /**
-   * Attaches the camera and microphone (the callee's start while the offer is taken in).
+   * Attaches the camera and microphone once they have started.
    * @param {import('./media.js').LocalMedia} local
    */
   attach(local) {
-    if (this.local) return;
+    if (this.local || this.ended) return;
     this.local = local;
-    if (this.pc) this.addLocalTracks(this.pc, local);
-    this.localAttached();
+    this.useLocalTracks();
   }
 
-  /** @param {RTCPeerConnection} pc @param {import('./media.js').LocalMedia} local */
-  addLocalTracks(pc, local) {
-    for (const track of local.stream.getTracks()) pc.addTrack(track, local.stream);
-    // Receive what we cannot send: the caller announces the media kinds it wants to receive.
-    if (this.role === 'caller') {
-      if (!local.audio) pc.addTransceiver('audio', { direction: 'recvonly' });
-      if (this.media === 'video' && !local.video) pc.addTransceiver('video', { direction: 'recvonly' });
+  /**
+   * The transceiver of the call's own audio or video (the first of its kind).
+   * @param {'audio'|'video'} kind
+   */
+  transceiver(kind) {
+    return this.pc?.getTransceivers().find((t) => t.receiver.track.kind === kind && t.direction !== 'stopped') || null;
+  }
+
+  /**
+   * Puts the local tracks on the senders, and turns a kind the devices did not give into
+   * receive-only (which renegotiates if it was already offered or answered as sending).
+   */
+  useLocalTracks() {
+    const local = this.local;
+    if (!this.pc || !local) return;
+    for (const kind of /** @type {const} */ (['audio', 'video'])) {
+      const t = this.transceiver(kind);
+      if (!t) continue;
+      const track = kind === 'audio' ? local.stream.getAudioTracks()[0] : local.stream.getVideoTracks()[0];
+      if (this.sends[kind] && track) {
+        if (t.sender.track !== track) t.sender.replaceTrack(track).catch((e) => console.warn('replaceTrack failed', e));
+      } else {
+        this.sends[kind] = false;
+        if (t.direction === 'sendrecv') t.direction = 'recvonly';
+      }
     }
   }
 
@@ -154,9 +181,12 @@ export class Call extends EventTarget {
       if (this.ignoreOffer) return;
       await pc.setRemoteDescription(d);
       if (d.type === 'offer') {
-        // The answer says what this side sends: not before the devices are attached.
-        await this.localReady;
-        if (this.ended) return;
+        // The answer says what this side sends, whether or not its devices are up yet.
+        for (const kind of /** @type {const} */ (['audio', 'video'])) {
+          const t = this.transceiver(kind);
+          if (t) t.direction = this.sends[kind] ? 'sendrecv' : 'recvonly';
+        }
+        this.useLocalTracks();
         await pc.setLocalDescription();
         this.signal({ description: pc.localDescription?.toJSON() });
       }
@@ -186,8 +216,11 @@ export class Call extends EventTarget {
     const fresh = await navigator.mediaDevices.getUserMedia(kind === 'audio'
       ? { audio: { deviceId: { exact: deviceId } } } : { video: { deviceId: { exact: deviceId } } });
     const track = kind === 'audio' ? fresh.getAudioTracks()[0] : fresh.getVideoTracks()[0];
-    const sender = this.pc?.getSenders().find((s) => s.track?.kind === kind);
-    if (!track || !sender) return;
+    const sender = this.transceiver(kind)?.sender;
+    if (!track || !sender?.track) {
+      track?.stop();
+      return;
+    }
     const old = sender.track;
     track.enabled = !this.muted[kind];
     await sender.replaceTrack(track);
@@ -233,7 +266,6 @@ export class Call extends EventTarget {
     this.pc?.close();
     this.pc = null;
     stopAll(this.local?.stream);
-    this.localAttached();
     this.remote.getTracks().forEach((t) => t.stop());
   }
 }

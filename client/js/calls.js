@@ -66,21 +66,21 @@ export class CallManager extends EventTarget {
     const cur = { callId: 0, peer, media };
     this.current = cur;
     this.changed();
-    // Camera/microphone and the ICE configuration at the same time.
-    const [local, rtcConfig] = await Promise.all([getLocalMedia({ audio: true, video: media === 'video' }), this.iceConfig.get()]);
+    const sends = { audio: true, video: media === 'video' };
+    const devices = getLocalMedia(sends);
+    this.rtcConfig = await this.iceConfig.get();
     if (this.current !== cur) {
-      // Cancelled while the devices started: let go of them at once.
-      stopAll(local.stream);
+      // Cancelled at once: let go of the devices as soon as they are up.
+      stopAll((await devices).stream);
       return;
     }
-    this.local = local;
-    this.rtcConfig = rtcConfig;
-    this.notice = local.problem;
-    // The connection is prepared while the invite travels and the call rings: its offer and
-    // candidates wait in the Call until the call has an id, then the server keeps them and
-    // hands them to the device that answers, together with its accept.
-    this.call = this.newCall('caller');
-    this.call.open();
+    // The connection is prepared while the devices start, the invite travels and the call
+    // rings: its offer and candidates wait in the Call until the call has an id, then the
+    // server keeps them and hands them to the device that answers, together with its accept.
+    const call = this.newCall('caller', sends);
+    this.call = call;
+    call.open();
+    this.useDevices(cur, call, devices);
     try {
       const reply = await this.sig.request({ type: 'call_invite', callee: peer, media });
       if (this.current !== cur) {
@@ -93,7 +93,7 @@ export class CallManager extends EventTarget {
         return;
       }
       cur.callId = reply.call_id;
-      this.call.bind(reply.call_id);
+      call.bind(reply.call_id);
       this.tone.start('ringback');
       this.changed();
     } catch (e) {
@@ -121,28 +121,18 @@ export class CallManager extends EventTarget {
     this.accepting = true;
     this.tone.stop();
     // Say yes at once. The server answers with the caller's offer and candidates; the
-    // connection takes them in while the camera and microphone start, and answers once
-    // they are attached.
+    // connection answers them while the camera and microphone start.
     const accepted = this.sig.request({ type: 'call_accept', call_id: cur.callId }).then(() => null, (e) => e);
-    const devices = getLocalMedia({ audio: true, video: withVideo && cur.media === 'video' });
-    const rtcConfig = await this.iceConfig.get();
+    const sends = { audio: true, video: withVideo && cur.media === 'video' };
+    const devices = getLocalMedia(sends);
+    this.rtcConfig = await this.iceConfig.get();
     if (this.current !== cur) {
       stopAll((await devices).stream);
       return;
     }
     this.accepting = false;
-    this.rtcConfig = rtcConfig;
-    const call = this.activate();
-    const local = await devices;
-    if (this.current !== cur || call.ended) {
-      // Ended (or answered elsewhere) while the devices started.
-      stopAll(local.stream);
-      return;
-    }
-    this.local = local;
-    this.notice = local.problem;
-    call.attach(local);
-    this.changed();
+    const call = this.activate(sends);
+    this.useDevices(cur, call, devices);
     const refused = await accepted;
     if (refused && this.current === cur) this.finish('failed', refused instanceof Error ? refused.message : String(refused));
   }
@@ -169,20 +159,39 @@ export class CallManager extends EventTarget {
     this.changed();
   }
 
-  /** @param {'caller'|'callee'} role */
-  newCall(role) {
+  /**
+   * Hands the camera and microphone to the call once they have started; if the call is over
+   * by then (cancelled, declined, answered elsewhere), they stop at once.
+   * @param {{callId: number}} cur @param {Call} call @param {Promise<import('./media.js').LocalMedia>} devices
+   */
+  async useDevices(cur, call, devices) {
+    const local = await devices;
+    if (this.current !== cur || call.ended) {
+      stopAll(local.stream);
+      return;
+    }
+    this.local = local;
+    this.notice = local.problem;
+    call.attach(local);
+    this.changed();
+  }
+
+  /** @param {'caller'|'callee'} role @param {{audio: boolean, video: boolean}} sends */
+  newCall(role, sends) {
     const cur = /** @type {{callId: number, peer: number, media: 'audio'|'video'}} */ (this.current);
     const call = new Call({
-      sig: this.sig, callId: cur.callId, role, peer: cur.peer, media: cur.media, rtcConfig: this.rtcConfig,
+      sig: this.sig, callId: cur.callId, role, peer: cur.peer, media: cur.media, rtcConfig: this.rtcConfig, sends,
     });
-    if (this.local) call.attach(this.local);
     call.addEventListener('failed', (e) => this.hangupWith(/** @type {CustomEvent} */ (e).detail));
     return call;
   }
 
-  /** The callee's side once accepted: its connection opens with the caller's offer. */
-  activate() {
-    const call = this.newCall('callee');
+  /**
+   * The callee's side once accepted: its connection opens with the caller's offer.
+   * @param {{audio: boolean, video: boolean}} sends
+   */
+  activate(sends) {
+    const call = this.newCall('callee', sends);
     this.call = call;
     this.phase = 'active';
     for (const data of this.early.splice(0)) call.receive(data);

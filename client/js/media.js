@@ -60,10 +60,10 @@ export function stopAll(stream) {
   stream?.getTracks().forEach((t) => t.stop());
 }
 
-/** @param {'audioinput'|'videoinput'|'audiooutput'} kind */
-export async function listDevices(kind) {
+/** Cameras, microphones and speakers; none if the browser will not tell. */
+export async function listDevices() {
   try {
-    return (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === kind);
+    return await navigator.mediaDevices.enumerateDevices();
   } catch {
     return [];
   }

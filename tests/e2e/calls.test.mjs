@@ -44,6 +44,38 @@ test('video call: rings, connects, both sides decode audio and video, hang-up en
   for (const p of [alice, bob]) await p.context.close();
 });
 
+test('the call connects while both sides\' devices are still starting; their media follows', async () => {
+  const [alice, bob] = await pair('alice', 'bob');
+  // Both cameras take as long as the test says: each getUserMedia waits for a release.
+  for (const p of [alice.page, bob.page]) {
+    await p.evaluate(() => {
+      const md = navigator.mediaDevices;
+      const start = md.getUserMedia.bind(md);
+      const { promise, resolve } = Promise.withResolvers();
+      window.releaseDevices = resolve;
+      md.getUserMedia = async (c) => { await promise; return start(c); };
+    });
+  }
+  await callButton(alice.page, `bob${n}`, 'video').click();
+  await bob.page.locator('#accept-video').click();
+  for (const p of [alice.page, bob.page]) {
+    await p.waitForFunction(() => window.mywebrtcCalls.peerConnection?.connectionState === 'connected');
+    assert.equal(await p.evaluate(() => window.mywebrtcCalls.call.local), null, 'devices not started yet');
+    await p.locator('#call-state[data-state="connected"]').waitFor();
+  }
+  // Both sides said they will send audio and video, before they had the tracks.
+  const sending = (p) => p.evaluate(() => window.mywebrtcCalls.peerConnection.getTransceivers().map((t) => t.currentDirection).sort().join());
+  assert.equal(await sending(alice.page), 'sendrecv,sendrecv');
+  assert.equal(await sending(bob.page), 'sendrecv,sendrecv');
+  for (const p of [alice.page, bob.page]) await p.evaluate(() => window.releaseDevices());
+  const a = await waitMedia(alice.page);
+  const b = await waitMedia(bob.page);
+  assert.ok(a.frames > 0 && b.frames > 0 && a.samples > 0 && b.samples > 0, JSON.stringify({ a, b }));
+  await alice.page.locator('#local-video:not([hidden])').waitFor();
+  await alice.page.locator('#hangup').click();
+  for (const p of [alice, bob]) await p.context.close();
+});
+
 test('decline, cancel, no answer (missed call for the callee) and busy', async () => {
   const [alice, bob, carol] = await pair('alice', 'bob', 'carol');
   const bobName = `bob${n}`;
@@ -175,6 +207,9 @@ test('a device whose camera and microphone are refused answers receive-only and 
     assert.ok(b.frames > 0, 'sees alice');
     const sent = await bob.page.evaluate(() => window.mywebrtcCalls.call.local.stream.getTracks().length);
     assert.equal(sent, 0, 'sends nothing');
+    // and has told alice so: the call is renegotiated to receive-only on bob's side
+    await bob.page.waitForFunction(() => window.mywebrtcCalls.peerConnection.getTransceivers()
+      .every((t) => t.currentDirection === 'recvonly'));
     // the rest of the app keeps working
     assert.equal(await bob.page.locator('#contact-list li.contact').count(), 1);
     await alice.page.locator('#hangup').click();

@@ -126,20 +126,36 @@ export function callOverlay(calls, nameOf) {
       duration.textContent = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
     }, 1000);
 
+    // Device pickers: one device list per call, read once the call is up (or after a moment
+    // if it takes long). Listing devices goes through the browser's media device manager,
+    // which also opens cameras and microphones: not while the call is being set up.
     const devices = h('div', { class: 'devices' });
-    /** @param {'audioinput'|'videoinput'|'audiooutput'} kind @param {string} label */
-    const picker = async (kind, label) => {
-      const list = await listDevices(kind);
-      if (list.length < 2 || signal.aborted) return;
-      const sel = /** @type {HTMLSelectElement} */ (h('select', { 'aria-label': label },
-        ...list.map((d, i) => h('option', { value: d.deviceId }, d.label || `${label} ${i + 1}`))));
-      sel.addEventListener('change', () => {
-        if (kind === 'audiooutput') /** @type {any} */ (remote).setSinkId?.(sel.value).catch(() => {});
-        else call.switchDevice(kind === 'audioinput' ? 'audio' : 'video', sel.value).catch(() => {});
+    /** @type {Promise<void>|null} */
+    let pickers = null;
+    const showPickers = () => {
+      if (pickers || !call.local || signal.aborted) return;
+      const local = call.local;
+      pickers = listDevices().then((all) => {
+        if (signal.aborted) return;
+        /** @type {[MediaDeviceKind, string, boolean][]} */
+        const kinds = [['audioinput', 'Microphone', local.audio], ['videoinput', 'Camera', local.video], ['audiooutput', 'Speaker', true]];
+        for (const [kind, label, wanted] of kinds) {
+          const list = all.filter((d) => d.kind === kind);
+          if (!wanted || list.length < 2) continue;
+          const sel = /** @type {HTMLSelectElement} */ (h('select', { 'aria-label': label },
+            ...list.map((d, i) => h('option', { value: d.deviceId }, d.label || `${label} ${i + 1}`))));
+          sel.addEventListener('change', () => {
+            if (kind === 'audiooutput') /** @type {any} */ (remote).setSinkId?.(sel.value).catch(() => {});
+            else call.switchDevice(kind === 'audioinput' ? 'audio' : 'video', sel.value).catch(() => {});
+          });
+          devices.append(sel);
+        }
       });
-      devices.append(sel);
     };
-    picker('audiooutput', 'Speaker');
+    let settled = false;
+    const settle = () => { settled = true; showPickers(); };
+    call.addEventListener('state', (e) => { if (/** @type {CustomEvent} */ (e).detail === 'connected') settle(); }, { signal });
+    const settleTimer = setTimeout(settle, 2000);
 
     /** The local devices seen so far: the callee's start after the screen appears. */
     let shownLocal = /** @type {import('../media.js').LocalMedia|null} */ (null);
@@ -153,8 +169,7 @@ export function callOverlay(calls, nameOf) {
       localVideo.hidden = !local.video;
       mute.disabled = !local.audio;
       cam.disabled = !local.video;
-      if (local.audio) picker('audioinput', 'Microphone');
-      if (local.video) picker('videoinput', 'Camera');
+      if (settled) showPickers();
     };
     const node = h('section', { id: 'in-call', class: `in-call ${cur.media}` },
       h('div', { class: 'stage' }, remote, localVideo),
@@ -165,6 +180,7 @@ export function callOverlay(calls, nameOf) {
     const end = () => {
       listening.abort();
       clearInterval(tick);
+      clearTimeout(settleTimer);
     };
     return { call, node, update, end };
   }
