@@ -62,7 +62,9 @@ export class Call extends EventTarget {
   /** Creates the peer connection with the local tracks (the caller as soon as the call rings). */
   open() {
     if (this.pc) return this.pc;
-    const pc = new RTCPeerConnection(this.rtcConfig);
+    // All media on one transport from the start: one set of candidates to gather and check
+    // and one TURN allocation per server, instead of one per media kind until the answer.
+    const pc = new RTCPeerConnection({ ...this.rtcConfig, bundlePolicy: 'max-bundle' });
     this.pc = pc;
     pc.onicecandidate = ({ candidate }) => this.signal({ candidate: candidate ? candidate.toJSON() : null });
     pc.onnegotiationneeded = async () => {

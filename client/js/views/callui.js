@@ -97,14 +97,16 @@ export function callOverlay(calls, nameOf) {
       state.setAttribute('data-state', st);
       state.textContent = st === 'connected' ? 'connected' : st === 'failed' ? 'reconnecting…' : 'connecting…';
     }, { signal });
-    // The remote stream is attached when its first track arrives (later tracks join the same
-    // stream, which the element follows): no empty player to set up before there is media.
+    // The remote stream goes into the element once the media path is up (later tracks join the
+    // same stream, which the element follows): no media can arrive before, and setting up the
+    // player and the audio output then would only compete with the connection's own setup.
     const showRemote = () => {
-      if (remote.srcObject === call.remote || call.remote.getTracks().length === 0) return;
+      if (remote.srcObject === call.remote || !call.connectedAt || call.remote.getTracks().length === 0) return;
       remote.srcObject = call.remote;
       remote.play().catch(() => {});
     };
     call.addEventListener('remote', showRemote, { signal });
+    call.addEventListener('state', showRemote, { signal });
     showRemote();
     call.addEventListener('stats', (e) => {
       const s = /** @type {CustomEvent} */ (e).detail;
