@@ -1,21 +1,24 @@
 // Call setup time through our server versus a raw loopback WebRTC baseline, in one run.
 //
-// Ours: from the caller's "call" (start of CallManager.start, including getUserMedia) to both
-// peer connections reporting "connected"; the callee accepts automatically, so human ringing
-// time is excluded but the whole signaling path (invite, ring, accept, offer/answer, ICE over
-// our WebSocket) is inside the figure.
+// Ours: from the caller's "call" (start of CallManager.start) to both peer connections
+// reporting "connected" and both sides' camera and microphone attached to the call (the client
+// negotiates while the devices start, so either may come last); the callee accepts
+// automatically, so human ringing time is excluded but the whole signaling path (invite, ring,
+// accept, offer/answer, ICE over our WebSocket) is inside the figure.
 // Baselines, same browser, same media constraints as the client, no server, from the first
 // getUserMedia to both "connected": two pages in two browser contexts (like our two users)
 // whose offer, answer and candidates this script passes across; two pages of one context
 // talking over a BroadcastChannel; two RTCPeerConnections in one page. The two-page
 // baselines show local and remote video in <video> elements, as a call screen does.
+// Each round runs one call of every kind, so load changes during the run fall on all alike.
 //
-// Usage: node bench/call-setup/run.mjs [calls=20]   (uses E2E_SERVER_BIN or target/release/mywebrtc)
+// Usage: node bench/call-setup/run.mjs [rounds=20]   (uses E2E_SERVER_BIN or target/release/mywebrtc)
 //        BENCH_TRACE=1 prints when each call message went out and came in, and when device start
-//        and each setRemote/setLocalDescription began and ended, per call.
+//        and each setRemote/setLocalDescription began and ended, per call (ours and the
+//        two-context baseline). BENCH_VERBOSE=1 prints each round's figures.
 //        Diagnostics only (they change what the pages do): BENCH_TURN_OFF=1 runs without the
 //        built-in TURN server, BENCH_NO_TONE=1 silences ring tones, BENCH_HIDE_VIDEO=1 hides
-//        our call screen's <video> elements (software-rendered 720p video costs CPU here).
+//        our call screen's <video> elements, BENCH_CSS='rule' adds a CSS rule to our pages.
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
@@ -92,6 +95,15 @@ try {
   if (process.env.BENCH_NO_TONE) for (const p of [alice.page, bob.page]) await p.evaluate(() => { window.mywebrtcCalls.tone.start = () => {}; });
   if (process.env.BENCH_CSS) for (const p of [alice.page, bob.page]) await p.evaluate((r) => document.styleSheets[0].insertRule(r, document.styleSheets[0].cssRules.length), process.env.BENCH_CSS);
   if (process.env.BENCH_HIDE_VIDEO) for (const p of [alice.page, bob.page]) await p.evaluate(() => document.styleSheets[0].insertRule('video { display: none !important }'));
+  // Both pages note when their camera and microphone joined the call: the connection may come
+  // up before them, and a call only counts as set up once both sides can send.
+  for (const p of [alice.page, bob.page]) {
+    await p.evaluate(() => {
+      const calls = window.mywebrtcCalls;
+      const useDevices = calls.useDevices.bind(calls);
+      calls.useDevices = async (...a) => { await useDevices(...a); window.__devicesAt = performance.timeOrigin + performance.now(); };
+    });
+  }
   // The callee answers at once and notes when its connection is up.
   await bob.page.evaluate(() => {
     const calls = window.mywebrtcCalls;
@@ -110,7 +122,7 @@ try {
 
   /** One call through our server, placed by alice and auto-accepted by bob; ms to both connected. @param {number} i */
   async function oursCall(i) {
-    await bob.page.evaluate(() => { window.__bobConnectedAt = 0; });
+    for (const p of [alice.page, bob.page]) await p.evaluate(() => { window.__devicesAt = 0; window.__bobConnectedAt = 0; });
     const t = await alice.page.evaluate(async (peer) => {
       const calls = window.mywebrtcCalls;
       const t0 = performance.timeOrigin + performance.now();
@@ -132,8 +144,13 @@ try {
     }, bobId);
     await bob.page.waitForFunction(() => window.__bobConnectedAt > 0, null, { timeout: 20_000 });
     const tb = await bob.page.evaluate(() => window.__bobConnectedAt);
-    const ms = Math.max(t.t1, tb) - t.t0;
-    if (process.env.BENCH_TRACE) await printTrace(`call ${i}`, t.t0, alice.page, bob.page, [[t.t1, 'caller connected'], [tb, 'callee connected']]);
+    const devices = [];
+    for (const p of [alice.page, bob.page]) {
+      await p.waitForFunction(() => window.__devicesAt > 0, null, { timeout: 20_000 });
+      devices.push(await p.evaluate(() => window.__devicesAt));
+    }
+    const ms = Math.max(t.t1, tb, ...devices) - t.t0;
+    if (process.env.BENCH_TRACE) await printTrace(`call ${i}`, t.t0, alice.page, bob.page, [[t.t1, 'caller connected'], [tb, 'callee connected'], [devices[0], 'caller devices on'], [devices[1], 'callee devices on']]);
     await alice.page.evaluate(() => window.mywebrtcCalls.hangup());
     await alice.page.waitForFunction(() => window.mywebrtcCalls.phase === 'idle', null, { timeout: 10_000 });
     await bob.page.waitForFunction(() => window.mywebrtcCalls.phase === 'idle', null, { timeout: 10_000 });

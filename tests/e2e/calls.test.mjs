@@ -32,11 +32,13 @@ test('video call: rings, connects, both sides decode audio and video, hang-up en
   const b = await waitMedia(bob.page);
   assert.ok(a.frames > 0 && b.frames > 0 && a.samples > 0 && b.samples > 0, JSON.stringify({ a, b }));
   await alice.page.locator('#call-state[data-state="connected"]').waitFor();
-  // The call screen plays the other side's video (and with it the audio).
+  // The call screen plays the other side's video (and with it the audio) and the self-view.
   for (const p of [alice.page, bob.page]) {
     await p.waitForFunction(() => {
       const v = /** @type {HTMLVideoElement} */ (document.querySelector('#remote-video'));
-      return v && !v.paused && v.videoWidth > 0 && v.srcObject?.getAudioTracks().length === 1;
+      const self = /** @type {HTMLVideoElement} */ (document.querySelector('#local-video'));
+      return v && !v.paused && v.videoWidth > 0 && v.srcObject?.getAudioTracks().length === 1
+        && self && !self.hidden && self.videoWidth > 0;
     });
   }
   await alice.page.locator('#call-route[data-relayed="false"]').waitFor({ timeout: 10_000 });

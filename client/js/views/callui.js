@@ -128,9 +128,11 @@ export function callOverlay(calls, nameOf) {
       duration.textContent = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
     }, 1000);
 
-    // Device pickers: one device list per call, read once the call is up (or after a moment
-    // if it takes long). Listing devices goes through the browser's media device manager,
-    // which also opens cameras and microphones: not while the call is being set up.
+    // The self-view and the device pickers wait until the call is up (or a moment, if that
+    // takes long): a video player being set up and the browser's media device manager being
+    // asked for its device list while the connection is negotiated delay it by tens of
+    // milliseconds on a busy machine, and neither is needed in the first instant of a call.
+    // One device list per call.
     const devices = h('div', { class: 'devices' });
     /** @type {Promise<void>|null} */
     let pickers = null;
@@ -154,10 +156,20 @@ export function callOverlay(calls, nameOf) {
         }
       });
     };
+    const showSelf = () => {
+      const local = call.local;
+      if (!local || localVideo.srcObject === local.stream) return;
+      localVideo.srcObject = local.stream;
+      localVideo.hidden = !local.video;
+    };
     let settled = false;
-    const settle = () => { settled = true; showPickers(); };
+    const settle = () => {
+      settled = true;
+      showSelf();
+      showPickers();
+    };
     call.addEventListener('state', (e) => { if (/** @type {CustomEvent} */ (e).detail === 'connected') settle(); }, { signal });
-    const settleTimer = setTimeout(settle, 2000);
+    const settleTimer = setTimeout(settle, 1000);
 
     /** The local devices seen so far: the callee's start after the screen appears. */
     let shownLocal = /** @type {import('../media.js').LocalMedia|null} */ (null);
@@ -167,11 +179,9 @@ export function callOverlay(calls, nameOf) {
       const local = call.local;
       if (!local || local === shownLocal) return;
       shownLocal = local;
-      localVideo.srcObject = local.stream;
-      localVideo.hidden = !local.video;
       mute.disabled = !local.audio;
       cam.disabled = !local.video;
-      if (settled) showPickers();
+      if (settled) settle();
     };
     const node = h('section', { id: 'in-call', class: `in-call ${cur.media}` },
       h('div', { class: 'stage' }, remote, localVideo),
