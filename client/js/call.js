@@ -18,14 +18,14 @@
 
 import { stopAll } from './media.js';
 
-/** Give up if the media path is not up this long after answering. */
-const CONNECT_TIMEOUT_MS = 30_000;
+/** Give up if the media path is not up this long after the connection was created. */
+export const CONNECT_TIMEOUT_MS = 30_000;
 
 export class Call extends EventTarget {
   /**
    * @param {{sig: import('./signaling.js').Signaling, callId: number, role: 'caller'|'callee',
    *          peer: number, media: 'audio'|'video', rtcConfig: RTCConfiguration,
-   *          sends: {audio: boolean, video: boolean}}} o
+   *          sends: {audio: boolean, video: boolean}, connectTimeoutMs?: number}} o
    */
   constructor(o) {
     super();
@@ -39,6 +39,7 @@ export class Call extends EventTarget {
     this.local = null;
     /** The kinds this side sends; one its devices do not give is dropped when they are attached. */
     this.sends = { ...o.sends };
+    this.connectTimeoutMs = o.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
     this.polite = o.role === 'callee';
     /** @type {RTCPeerConnection|null} */
     this.pc = null;
@@ -86,10 +87,15 @@ export class Call extends EventTarget {
       const st = pc.connectionState;
       if (st === 'connected') {
         clearTimeout(this.connectTimer);
+        this.connectTimer = undefined;
         if (!this.connectedAt) this.connectedAt = Date.now();
       }
-      // A broken path (network change, NAT rebinding): gather new candidates and renegotiate.
-      if (st === 'failed') pc.restartIce();
+      // A broken path (network change, NAT rebinding): gather new candidates and renegotiate,
+      // and end the call if that does not bring it back in time.
+      if (st === 'failed') {
+        pc.restartIce();
+        if (this.connectedAt) this.expectConnection('The connection was lost and could not be restored.');
+      }
       this.dispatchEvent(new CustomEvent('state', { detail: st }));
     };
     // The caller opens the negotiation with one transceiver per kind of the call.
@@ -98,14 +104,22 @@ export class Call extends EventTarget {
       if (this.media === 'video') pc.addTransceiver('video', { direction: this.sends.video ? 'sendrecv' : 'recvonly' });
     }
     this.useLocalTracks();
-    this.connectTimer = setTimeout(() => {
-      if (pc.connectionState !== 'connected') {
-        this.dispatchEvent(new CustomEvent('failed', { detail: 'The call could not connect (no network path between you).' }));
-      }
-    }, CONNECT_TIMEOUT_MS);
     this.statsTimer = setInterval(() => this.sampleStats(), 2000);
     window.addEventListener('online', this.onOnline);
     return pc;
+  }
+
+  /**
+   * Starts the clock for the media path to come up (once the call is answered: a caller's
+   * connection exists while it still rings); if it is not connected in time, `failed`.
+   * @param {string} [message]
+   */
+  expectConnection(message = 'The call could not connect (no network path between you).') {
+    if (this.connectTimer !== undefined || this.ended) return;
+    this.connectTimer = setTimeout(() => {
+      this.connectTimer = undefined;
+      if (this.pc?.connectionState !== 'connected') this.dispatchEvent(new CustomEvent('failed', { detail: message }));
+    }, this.connectTimeoutMs);
   }
 
   /**

@@ -4,7 +4,7 @@
  * hang up, and the media of the accepted call (a {@link Call}). The UI listens to `change`.
  */
 
-import { Call } from './call.js';
+import { Call, CONNECT_TIMEOUT_MS } from './call.js';
 import { IceConfig } from './ice.js';
 import { getLocalMedia, stopAll } from './media.js';
 import { Tone } from './ring.js';
@@ -40,6 +40,8 @@ export class CallManager extends EventTarget {
     /** STUN/TURN servers, fetched ahead so that calling and answering wait for nothing. */
     this.iceConfig = new IceConfig();
     this.iceConfig.get();
+    /** How long a call may take to connect before it ends with a message. */
+    this.connectTimeoutMs = CONNECT_TIMEOUT_MS;
     /** The RTCPeerConnection configuration for the current call. @type {RTCConfiguration} */
     this.rtcConfig = { iceServers: [] };
 
@@ -156,6 +158,7 @@ export class CallManager extends EventTarget {
     if (this.phase !== 'outgoing' || this.current?.callId !== m.call_id || !this.call) return;
     this.tone.stop();
     this.phase = 'active';
+    this.call.expectConnection();
     this.changed();
   }
 
@@ -181,6 +184,7 @@ export class CallManager extends EventTarget {
     const cur = /** @type {{callId: number, peer: number, media: 'audio'|'video'}} */ (this.current);
     const call = new Call({
       sig: this.sig, callId: cur.callId, role, peer: cur.peer, media: cur.media, rtcConfig: this.rtcConfig, sends,
+      connectTimeoutMs: this.connectTimeoutMs,
     });
     call.addEventListener('failed', (e) => this.hangupWith(/** @type {CustomEvent} */ (e).detail));
     return call;
@@ -193,6 +197,7 @@ export class CallManager extends EventTarget {
   activate(sends) {
     const call = this.newCall('callee', sends);
     this.call = call;
+    call.expectConnection();
     this.phase = 'active';
     for (const data of this.early.splice(0)) call.receive(data);
     this.changed();

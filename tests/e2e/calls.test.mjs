@@ -85,6 +85,70 @@ test('the call connects while both sides\' devices are still starting; their med
   for (const p of [alice, bob]) await p.context.close();
 });
 
+test('a call that finds no network path ends after the connect timeout with a clear message', async () => {
+  const [alice, bob] = await pair('alice', 'bob');
+  for (const p of [alice.page, bob.page]) {
+    await p.evaluate(() => {
+      const calls = window.mywebrtcCalls;
+      calls.connectTimeoutMs = 2000;
+      // No path at all: relayed candidates only, and no relay to gather them from.
+      calls.iceConfig.get = async () => ({ iceServers: [], iceTransportPolicy: 'relay' });
+    });
+  }
+  await callButton(alice.page, `bob${n}`, 'video').click();
+  await bob.page.locator('#accept-video').click();
+  await alice.page.locator('#in-call').waitFor();
+  await alice.page.locator('#call-ended').waitFor({ timeout: 15_000 });
+  assert.match(await alice.page.locator('#call-ended').textContent(), /could not connect/);
+  await bob.page.locator('#in-call').waitFor({ state: 'detached' });
+  for (const p of [alice.page, bob.page]) {
+    assert.equal(await p.evaluate(() => window.mywebrtcCalls.phase), 'idle');
+    assert.equal(await p.evaluate(() => window.mywebrtcCalls.peerConnection), null);
+  }
+  for (const p of [alice, bob]) await p.context.close();
+});
+
+test('the connect timeout counts from the answer, not from the ringing', async () => {
+  const [alice, bob] = await pair('alice', 'bob');
+  await alice.page.evaluate(() => { window.mywebrtcCalls.connectTimeoutMs = 1000; });
+  await callButton(alice.page, `bob${n}`, 'video').click();
+  await bob.page.locator('#incoming-call').waitFor();
+  // It rings longer than the connect timeout (and shorter than the 4 s ring timeout).
+  await bob.page.waitForTimeout(1500);
+  assert.equal(await alice.page.evaluate(() => window.mywebrtcCalls.phase), 'outgoing');
+  await bob.page.locator('#accept-video').click();
+  const b = await waitMedia(bob.page);
+  assert.ok(b.frames > 0, JSON.stringify(b));
+  await alice.page.locator('#hangup').click();
+  for (const p of [alice, bob]) await p.context.close();
+});
+
+test('a network change restarts ICE through the server and the media keeps flowing', async () => {
+  const [alice, bob] = await pair('alice', 'bob');
+  await callButton(alice.page, `bob${n}`, 'video').click();
+  await bob.page.locator('#accept-video').click();
+  await waitMedia(alice.page);
+  await waitMedia(bob.page);
+  const ufrag = (p) => p.evaluate(() => /a=ice-ufrag:(\S+)/.exec(window.mywebrtcCalls.peerConnection.localDescription.sdp)?.[1]);
+  const before = { alice: await ufrag(alice.page), bob: await ufrag(bob.page) };
+  // Either side may notice the change; here the callee, the polite side, which then offers.
+  await bob.page.evaluate(() => window.dispatchEvent(new Event('online')));
+  for (const [p, old] of [[alice.page, before.alice], [bob.page, before.bob]]) {
+    await p.waitForFunction((u) => {
+      const pc = window.mywebrtcCalls.peerConnection;
+      return pc.signalingState === 'stable' && !pc.localDescription.sdp.includes(`a=ice-ufrag:${u}\r`);
+    }, old);
+  }
+  const frames = (await inbound(alice.page)).frames;
+  await alice.page.waitForFunction(async (f) => {
+    let now = 0;
+    (await window.mywebrtcCalls.peerConnection.getStats()).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') now += s.framesDecoded || 0; });
+    return now > f && window.mywebrtcCalls.peerConnection.connectionState === 'connected';
+  }, frames);
+  await alice.page.locator('#hangup').click();
+  for (const p of [alice, bob]) await p.context.close();
+});
+
 test('decline, cancel, no answer (missed call for the callee) and busy', async () => {
   const [alice, bob, carol] = await pair('alice', 'bob', 'carol');
   const bobName = `bob${n}`;
