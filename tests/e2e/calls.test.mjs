@@ -43,13 +43,16 @@ test('video call: rings, connects, both sides decode audio and video, hang-up en
   }
   await alice.page.locator('#call-route[data-relayed="false"]').waitFor({ timeout: 10_000 });
 
+  for (const p of [alice.page, bob.page]) await p.evaluate(() => { window.callTracks = window.mywebrtcCalls.call.local.stream.getTracks(); });
   await bob.page.locator('#hangup').click();
   await bob.page.locator('#in-call').waitFor({ state: 'detached' });
   await alice.page.locator('#call-ended').waitFor();
   assert.equal(await alice.page.locator('#call-ended').textContent(), 'Call ended');
-  // every track stopped: camera light off
-  const live = await alice.page.evaluate(() => window.mywebrtcCalls.peerConnection);
-  assert.equal(live, null);
+  // connection closed and every track stopped on both sides: camera light off
+  for (const p of [alice.page, bob.page]) {
+    assert.equal(await p.evaluate(() => window.mywebrtcCalls.peerConnection), null);
+    assert.equal(await p.evaluate(() => window.callTracks.map((t) => t.readyState).join()), 'ended,ended');
+  }
   for (const p of [alice, bob]) await p.context.close();
 });
 
@@ -82,6 +85,28 @@ test('the call connects while both sides\' devices are still starting; their med
   assert.ok(a.frames > 0 && b.frames > 0 && a.samples > 0 && b.samples > 0, JSON.stringify({ a, b }));
   await alice.page.locator('#local-video:not([hidden])').waitFor();
   await alice.page.locator('#hangup').click();
+  for (const p of [alice, bob]) await p.context.close();
+});
+
+test('a call cancelled while the camera starts lets go of the camera as soon as it is up', async () => {
+  const [alice, bob] = await pair('alice', 'bob');
+  await alice.page.evaluate(() => {
+    const md = navigator.mediaDevices;
+    const start = md.getUserMedia.bind(md);
+    const { promise, resolve } = Promise.withResolvers();
+    window.releaseDevices = resolve;
+    window.started = [];
+    md.getUserMedia = async (c) => { await promise; const s = await start(c); window.started.push(s); return s; };
+  });
+  await callButton(alice.page, `bob${n}`, 'video').click();
+  await bob.page.locator('#incoming-call').waitFor();
+  await alice.page.locator('#cancel-call').click();
+  await bob.page.locator('#incoming-call').waitFor({ state: 'detached' });
+  await alice.page.evaluate(() => window.releaseDevices());
+  await alice.page.waitForFunction(() => window.started.length === 1
+    && window.started[0].getTracks().length === 2
+    && window.started[0].getTracks().every((t) => t.readyState === 'ended'));
+  assert.equal(await alice.page.evaluate(() => window.mywebrtcCalls.phase), 'idle');
   for (const p of [alice, bob]) await p.context.close();
 });
 
