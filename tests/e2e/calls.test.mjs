@@ -318,7 +318,7 @@ test('a device whose camera and microphone are refused answers receive-only and 
   }
 });
 
-test('switching camera and microphone mid-call replaces the tracks; the other side keeps decoding', async () => {
+test('switching camera and microphone mid-call replaces the tracks; the other side keeps decoding; the speaker choice applies', async () => {
   const twoCams = await launchBrowser({ devices: 2 });
   try {
     n += 1;
@@ -355,6 +355,12 @@ test('switching camera and microphone mid-call replaces the tracks; the other si
     const live = await alice.page.evaluate(() => window.mywebrtcCalls.call.local.stream.getTracks()
       .filter((t) => t.readyState === 'live').map((t) => t.kind).sort());
     assert.deepEqual(live, ['audio', 'video']);
+    // The speaker choice routes the call's sound (the remote video element) to that output.
+    const speaker = alice.page.locator('#in-call select[aria-label="Speaker"]');
+    const outputs = await speaker.locator('option').evaluateAll((os) => os.map((o) => /** @type {HTMLOptionElement} */ (o).value));
+    assert.ok(outputs.length >= 2, JSON.stringify(outputs));
+    await speaker.selectOption({ index: 1 });
+    await alice.page.waitForFunction((id) => /** @type {any} */ (document.querySelector('#remote-video')).sinkId === id, outputs[1]);
     await alice.page.locator('#hangup').click();
     for (const p of [alice, bob]) await p.context.close();
   } finally {
