@@ -95,7 +95,8 @@ export function callOverlay(calls, nameOf) {
     call.addEventListener('state', (e) => {
       const st = /** @type {CustomEvent} */ (e).detail;
       state.setAttribute('data-state', st);
-      state.textContent = st === 'connected' ? 'connected' : st === 'failed' ? 'reconnecting…' : 'connecting…';
+      // Once up, any other state means the path broke and is being restored (ICE restart).
+      state.textContent = st === 'connected' ? 'connected' : call.connectedAt ? 'reconnecting…' : 'connecting…';
     }, { signal });
     // The remote stream goes into the element once the media path is up (later tracks join the
     // same stream, which the element follows): no media can arrive before, and setting up the
