@@ -97,8 +97,7 @@ async fn run(socket: WebSocket, hub: HubHandle, conn: ConnId, user: i64, session
             }
             Some(Err(e)) => {
                 // Oversized frames end here: say so before dropping the socket.
-                let text = e.to_string();
-                if text.contains("too long") || text.contains("Space limit") || text.contains("size") {
+                if is_too_big(e) {
                     let _ = close_tx.send(Some((close::TOO_BIG, "frame too large")));
                 }
                 break;
@@ -109,4 +108,23 @@ async fn run(socket: WebSocket, hub: HubHandle, conn: ConnId, user: i64, session
     }
     hub.input(Input::Closed { conn, clean }).await;
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), writer).await;
+}
+
+/// Whether a read failed because a frame or message was over the configured size limit.
+fn is_too_big(e: axum::Error) -> bool {
+    matches!(e.into_inner().downcast_ref::<tungstenite::Error>(), Some(tungstenite::Error::Capacity(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_too_big;
+    use tungstenite::error::CapacityError;
+
+    #[test]
+    fn only_size_limit_errors_count_as_too_big() {
+        let too_big = tungstenite::Error::Capacity(CapacityError::MessageTooLong { size: 100_000, max_size: 65_536 });
+        assert!(is_too_big(axum::Error::new(too_big)));
+        assert!(!is_too_big(axum::Error::new(tungstenite::Error::ConnectionClosed)));
+        assert!(!is_too_big(axum::Error::new(std::io::Error::other("frame size mentioned in text"))));
+    }
 }
