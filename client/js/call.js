@@ -18,7 +18,7 @@
 
 import { stopAll } from './media.js';
 
-/** Give up if the media path is not up this long after the connection was created. */
+/** Give up if the media path is not up this long after the answer (or after it broke). */
 export const CONNECT_TIMEOUT_MS = 30_000;
 
 export class Call extends EventTarget {
@@ -60,7 +60,10 @@ export class Call extends EventTarget {
     this.onOnline = () => this.pc?.restartIce();
   }
 
-  /** Creates the peer connection with the local tracks (the caller as soon as the call rings). */
+  /**
+   * Creates the peer connection: the caller's at once (its offer waits in {@link unsent} until
+   * the call has an id), the callee's when the caller's offer arrives. The tracks join later.
+   */
   open() {
     if (this.pc) return this.pc;
     // All media on one transport from the start: one set of candidates to gather and check
