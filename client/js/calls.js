@@ -28,8 +28,6 @@ export class CallManager extends EventTarget {
     this.call = null;
     /** @type {{callId: number, peer: number, media: 'audio'|'video'}|null} */
     this.current = null;
-    /** @type {import('./media.js').LocalMedia|null} */
-    this.local = null;
     /** Signals that arrived before this tab's Call object existed. @type {any[]} */
     this.early = [];
     /** @type {string|null} */
@@ -42,8 +40,6 @@ export class CallManager extends EventTarget {
     this.iceConfig.get();
     /** How long a call may take to connect before it ends with a message. */
     this.connectTimeoutMs = CONNECT_TIMEOUT_MS;
-    /** The RTCPeerConnection configuration for the current call. @type {RTCConfiguration} */
-    this.rtcConfig = { iceServers: [] };
 
     sig.addEventListener('call_incoming', (e) => this.onIncoming(/** @type {CustomEvent} */ (e).detail));
     sig.addEventListener('call_accepted', (e) => this.onAccepted(/** @type {CustomEvent} */ (e).detail));
@@ -70,7 +66,7 @@ export class CallManager extends EventTarget {
     this.changed();
     const sends = { audio: true, video: media === 'video' };
     const devices = getLocalMedia(sends);
-    this.rtcConfig = await this.iceConfig.get();
+    const rtcConfig = await this.iceConfig.get();
     if (this.current !== cur) {
       // Cancelled at once: let go of the devices as soon as they are up.
       stopAll((await devices).stream);
@@ -79,7 +75,7 @@ export class CallManager extends EventTarget {
     // The connection is prepared while the devices start, the invite travels and the call
     // rings: its offer and candidates wait in the Call until the call has an id, then the
     // server keeps them and hands them to the device that answers, together with its accept.
-    const call = this.newCall('caller', sends);
+    const call = this.newCall('caller', sends, rtcConfig);
     this.call = call;
     call.open();
     this.useDevices(cur, call, devices);
@@ -127,13 +123,13 @@ export class CallManager extends EventTarget {
     const accepted = this.sig.request({ type: 'call_accept', call_id: cur.callId }).then(() => null, (e) => e);
     const sends = { audio: true, video: withVideo && cur.media === 'video' };
     const devices = getLocalMedia(sends);
-    this.rtcConfig = await this.iceConfig.get();
+    const rtcConfig = await this.iceConfig.get();
     if (this.current !== cur) {
       stopAll((await devices).stream);
       return;
     }
     this.accepting = false;
-    const call = this.activate(sends);
+    const call = this.activate(sends, rtcConfig);
     this.useDevices(cur, call, devices);
     const refused = await accepted;
     if (refused && this.current === cur) this.finish('failed', refused instanceof Error ? refused.message : String(refused));
@@ -173,17 +169,19 @@ export class CallManager extends EventTarget {
       stopAll(local.stream);
       return;
     }
-    this.local = local;
     this.notice = local.problem;
     call.attach(local);
     this.changed();
   }
 
-  /** @param {'caller'|'callee'} role @param {{audio: boolean, video: boolean}} sends */
-  newCall(role, sends) {
+  /**
+   * @param {'caller'|'callee'} role @param {{audio: boolean, video: boolean}} sends
+   * @param {RTCConfiguration} rtcConfig
+   */
+  newCall(role, sends, rtcConfig) {
     const cur = /** @type {{callId: number, peer: number, media: 'audio'|'video'}} */ (this.current);
     const call = new Call({
-      sig: this.sig, callId: cur.callId, role, peer: cur.peer, media: cur.media, rtcConfig: this.rtcConfig, sends,
+      sig: this.sig, callId: cur.callId, role, peer: cur.peer, media: cur.media, rtcConfig, sends,
       connectTimeoutMs: this.connectTimeoutMs,
     });
     call.addEventListener('failed', (e) => this.hangupWith(/** @type {CustomEvent} */ (e).detail));
@@ -192,10 +190,10 @@ export class CallManager extends EventTarget {
 
   /**
    * The callee's side once accepted: its connection opens with the caller's offer.
-   * @param {{audio: boolean, video: boolean}} sends
+   * @param {{audio: boolean, video: boolean}} sends @param {RTCConfiguration} rtcConfig
    */
-  activate(sends) {
-    const call = this.newCall('callee', sends);
+  activate(sends, rtcConfig) {
+    const call = this.newCall('callee', sends, rtcConfig);
     this.call = call;
     call.expectConnection();
     this.phase = 'active';
@@ -233,10 +231,9 @@ export class CallManager extends EventTarget {
   finish(reason, message = null, show = true) {
     this.tone.stop();
     this.accepting = false;
+    // Closing the call stops its devices; ones still starting stop when they arrive (useDevices).
     this.call?.close();
-    stopAll(this.local?.stream);
     this.call = null;
-    this.local = null;
     this.early = [];
     this.current = null;
     this.phase = 'idle';

@@ -135,12 +135,12 @@ export function callOverlay(calls, nameOf) {
     // milliseconds on a busy machine, and neither is needed in the first instant of a call.
     // One device list per call.
     const devices = h('div', { class: 'devices' });
-    /** @type {Promise<void>|null} */
-    let pickers = null;
+    let listed = false;
     const showPickers = () => {
-      if (pickers || !call.local || signal.aborted) return;
+      if (listed || !call.local || signal.aborted) return;
+      listed = true;
       const local = call.local;
-      pickers = listDevices().then((all) => {
+      listDevices().then((all) => {
         if (signal.aborted) return;
         /** @type {[MediaDeviceKind, string, boolean][]} */
         const kinds = [['audioinput', 'Microphone', local.audio], ['videoinput', 'Camera', local.video], ['audiooutput', 'Speaker', true]];
