@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: Rust unit/integration tests (real SQLite files, real HTTPS server, the real
-# binary), then the browser journeys in Debian's Chromium. Needs: cargo, node/npm, /usr/bin/chromium
-# (.ci/run installs them on a fresh machine).
+# binary), the type check of the browser client (tsc --strict), then the browser journeys in
+# Debian's Chromium. Needs: cargo, node/npm, /usr/bin/chromium (.ci/run installs them on a
+# fresh machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,9 +10,13 @@ echo "== cargo test"
 cargo build --workspace --locked
 cargo test --workspace --locked
 
-echo "== browser end-to-end tests"
 cd tests/e2e
-if [ ! -d node_modules/playwright-core ]; then
+if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/typescript ]; then
   npm ci --no-audit --no-fund
 fi
+
+echo "== type check of the browser client (tsc --strict on client/js)"
+npm run --silent typecheck
+
+echo "== browser end-to-end tests"
 E2E_SERVER_BIN="$PWD/../../target/debug/mywebrtc" npm test

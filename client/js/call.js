@@ -13,10 +13,16 @@
  *
  * Events: `state` (detail: RTCPeerConnectionState), `remote` (detail: MediaStream),
  * `stats` (detail: {rttMs, lossPct, kbps, relayed}), `remote-mute` (detail: {audio, video}),
- * `failed` (detail: message).
+ * `failed` (detail: {@link FailReason}: the media path did not come up, or broke for good).
  */
 
 import { stopAll } from './media.js';
+
+/**
+ * Why a call's media path failed; it travels with the hang-up so that the other side, whose
+ * own timer may not have fired yet, shows the same explanation.
+ * @typedef {'connect_failed'|'media_lost'} FailReason
+ */
 
 /** Give up if the media path is not up this long after the answer (or after it broke). */
 export const CONNECT_TIMEOUT_MS = 30_000;
@@ -97,7 +103,7 @@ export class Call extends EventTarget {
       // and end the call if that does not bring it back in time.
       if (st === 'failed') {
         pc.restartIce();
-        if (this.connectedAt) this.expectConnection('The connection was lost and could not be restored.');
+        if (this.connectedAt) this.expectConnection('media_lost');
       }
       this.dispatchEvent(new CustomEvent('state', { detail: st }));
     };
@@ -115,13 +121,13 @@ export class Call extends EventTarget {
   /**
    * Starts the clock for the media path to come up (once the call is answered: a caller's
    * connection exists while it still rings); if it is not connected in time, `failed`.
-   * @param {string} [message]
+   * @param {FailReason} [reason]
    */
-  expectConnection(message = 'The call could not connect (no network path between you).') {
+  expectConnection(reason = 'connect_failed') {
     if (this.connectTimer !== undefined || this.ended) return;
     this.connectTimer = setTimeout(() => {
       this.connectTimer = undefined;
-      if (this.pc?.connectionState !== 'connected') this.dispatchEvent(new CustomEvent('failed', { detail: message }));
+      if (this.pc?.connectionState !== 'connected') this.dispatchEvent(new CustomEvent('failed', { detail: reason }));
     }, this.connectTimeoutMs);
   }
 

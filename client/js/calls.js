@@ -15,6 +15,8 @@ export const END_TEXT = /** @type {Record<string, string>} */ ({
   hangup: 'Call ended', declined: 'Call declined', cancelled: 'Caller hung up', no_answer: 'No answer',
   busy: 'Busy — in another call', unavailable: 'Not reachable right now', not_allowed: 'You cannot call this person',
   connection_lost: 'Connection lost', answered_elsewhere: 'Answered on another device', failed: 'Call failed',
+  connect_failed: 'Could not connect: no network path between you.',
+  media_lost: 'The connection was lost and could not be restored.',
 });
 
 export class CallManager extends EventTarget {
@@ -202,11 +204,15 @@ export class CallManager extends EventTarget {
     return call;
   }
 
-  /** @param {string} message */
-  async hangupWith(message) {
+  /**
+   * Hangs up because the media path failed; the reason goes with the hang-up, so both sides
+   * show the same explanation whichever of their timers fired first.
+   * @param {import('./call.js').FailReason} reason
+   */
+  async hangupWith(reason) {
     const id = this.current?.callId;
-    this.finish('failed', message, false);
-    if (id) await this.sig.request({ type: 'call_hangup', call_id: id }).catch(() => {});
+    this.finish(reason);
+    if (id) await this.sig.request({ type: 'call_hangup', call_id: id, reason }).catch(() => {});
   }
 
   /** @param {{call_id: number, data: any}} m */

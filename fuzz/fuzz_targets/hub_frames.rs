@@ -37,7 +37,8 @@ fuzz_target!(|data: &[u8]| {
                             6 => format!(r#"{{"type":"chat_receipt","conv":{call},"read":{callee}}}"#),
                             0 => format!(r#"{{"type":"call_invite","id":1,"callee":{callee},"media":"video"}}"#),
                             1 => format!(r#"{{"type":"call_accept","call_id":{call}}}"#),
-                            2 => format!(r#"{{"type":"call_hangup","call_id":{call}}}"#),
+                            2 if callee % 2 == 0 => format!(r#"{{"type":"call_hangup","call_id":{call}}}"#),
+                            2 => format!(r#"{{"type":"call_hangup","call_id":{call},"reason":"connect_failed"}}"#),
                             3 => format!(r#"{{"type":"call_signal","call_id":{call},"data":{{"x":1}}}}"#),
                             _ => format!(r#"{{"type":"call_decline","call_id":{call}}}"#),
                         }

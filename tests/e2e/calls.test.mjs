@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { useServerAndBrowser, launchBrowser, befriend } from './harness.mjs';
 import { inbound, waitMedia } from './media.mjs';
 
-const env = useServerAndBrowser({ config: '[signaling]\nring_timeout_secs = 4\n' });
+const env = useServerAndBrowser({ config: '[signaling]\nring_timeout_secs = 6\n' });
 
 let n = 0;
 /** Fresh users that are contacts of each other. */
@@ -15,6 +15,13 @@ async function pair(...names) {
   for (let i = 1; i < pages.length; i++) await befriend(pages[0].page, pages[i].page);
   return pages;
 }
+
+/**
+ * Waits for the notice a finished call leaves, with exactly `text`. (The notice goes away
+ * after a few seconds: waiting for the text, not reading it after the notice appeared,
+ * does not depend on how quickly this test gets to look on a loaded machine.)
+ */
+const endedWith = (page, text) => page.locator('#call-ended', { hasText: new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }).waitFor({ timeout: 15_000 });
 
 const callButton = (page, user, kind) => page.locator(`#contact-list li[data-username="${user}"] button.call-${kind}`);
 
@@ -46,8 +53,7 @@ test('video call: rings, connects, both sides decode audio and video, hang-up en
   for (const p of [alice.page, bob.page]) await p.evaluate(() => { window.callTracks = window.mywebrtcCalls.call.local.stream.getTracks(); });
   await bob.page.locator('#hangup').click();
   await bob.page.locator('#in-call').waitFor({ state: 'detached' });
-  await alice.page.locator('#call-ended').waitFor();
-  assert.equal(await alice.page.locator('#call-ended').textContent(), 'Call ended');
+  await endedWith(alice.page, 'Call ended');
   // connection closed and every track stopped on both sides: camera light off
   for (const p of [alice.page, bob.page]) {
     assert.equal(await p.evaluate(() => window.mywebrtcCalls.peerConnection), null);
@@ -110,27 +116,33 @@ test('a call cancelled while the camera starts lets go of the camera as soon as 
   for (const p of [alice, bob]) await p.context.close();
 });
 
-test('a call that finds no network path ends after the connect timeout with a clear message', async () => {
-  const [alice, bob] = await pair('alice', 'bob');
-  for (const p of [alice.page, bob.page]) {
-    await p.evaluate(() => {
-      const calls = window.mywebrtcCalls;
-      calls.connectTimeoutMs = 2000;
-      // No path at all: relayed candidates only, and no relay to gather them from.
-      calls.iceConfig.get = async () => ({ iceServers: [], iceTransportPolicy: 'relay' });
-    });
+test('a call that finds no network path ends with the same clear message on both sides, whichever gives up first', async () => {
+  // One side's connect timer is short, the other's is far away: the side that gives up is
+  // chosen by the test, not by which timer happens to fire first on a loaded machine.
+  for (const quitter of ['caller', 'callee']) {
+    const [alice, bob] = await pair('alice', 'bob');
+    for (const [p, role] of [[alice.page, 'caller'], [bob.page, 'callee']]) {
+      await p.evaluate((short) => {
+        const calls = window.mywebrtcCalls;
+        calls.connectTimeoutMs = short ? 1500 : 600_000;
+        // No path at all: relayed candidates only, and no relay to gather them from.
+        calls.iceConfig.get = async () => ({ iceServers: [], iceTransportPolicy: 'relay' });
+      }, role === quitter);
+    }
+    await callButton(alice.page, `bob${n}`, 'video').click();
+    await bob.page.locator('#accept-video').click();
+    for (const p of [alice.page, bob.page]) {
+      await endedWith(p, 'Could not connect: no network path between you.');
+      assert.equal(await p.evaluate(() => window.mywebrtcCalls.phase), 'idle', quitter);
+      assert.equal(await p.evaluate(() => window.mywebrtcCalls.peerConnection), null, quitter);
+    }
+    // The call history of both keeps why.
+    for (const p of [alice.page, bob.page]) {
+      const history = await p.evaluate(async () => (await fetch('/api/v1/calls')).json());
+      assert.equal(history[0].reason, 'connect_failed', quitter);
+    }
+    for (const p of [alice, bob]) await p.context.close();
   }
-  await callButton(alice.page, `bob${n}`, 'video').click();
-  await bob.page.locator('#accept-video').click();
-  await alice.page.locator('#in-call').waitFor();
-  await alice.page.locator('#call-ended').waitFor({ timeout: 15_000 });
-  assert.match(await alice.page.locator('#call-ended').textContent(), /could not connect/);
-  await bob.page.locator('#in-call').waitFor({ state: 'detached' });
-  for (const p of [alice.page, bob.page]) {
-    assert.equal(await p.evaluate(() => window.mywebrtcCalls.phase), 'idle');
-    assert.equal(await p.evaluate(() => window.mywebrtcCalls.peerConnection), null);
-  }
-  for (const p of [alice, bob]) await p.context.close();
 });
 
 test('the connect timeout counts from the answer, not from the ringing', async () => {
@@ -138,9 +150,12 @@ test('the connect timeout counts from the answer, not from the ringing', async (
   await alice.page.evaluate(() => { window.mywebrtcCalls.connectTimeoutMs = 1000; });
   await callButton(alice.page, `bob${n}`, 'video').click();
   await bob.page.locator('#incoming-call').waitFor();
-  // It rings longer than the connect timeout (and shorter than the 4 s ring timeout).
+  // It rings longer than the connect timeout (and shorter than the 6 s ring timeout).
   await bob.page.waitForTimeout(1500);
   assert.equal(await alice.page.evaluate(() => window.mywebrtcCalls.phase), 'outgoing');
+  // From the answer on, the connection gets all the time a loaded machine may need: this
+  // test is about the ringing, not about how fast a call connects.
+  await alice.page.evaluate(() => { window.mywebrtcCalls.call.connectTimeoutMs = 600_000; });
   await bob.page.locator('#accept-video').click();
   const b = await waitMedia(bob.page);
   assert.ok(b.frames > 0, JSON.stringify(b));
@@ -181,20 +196,17 @@ test('decline, cancel, no answer (missed call for the callee) and busy', async (
   // declined
   await callButton(alice.page, bobName, 'audio').click();
   await bob.page.locator('#decline-call').click();
-  await alice.page.locator('#call-ended').waitFor();
-  assert.equal(await alice.page.locator('#call-ended').textContent(), 'Call declined');
+  await endedWith(alice.page, 'Call declined');
   // cancelled by the caller
   await callButton(alice.page, bobName, 'audio').click();
   await bob.page.locator('#incoming-call').waitFor();
   await alice.page.locator('#cancel-call').click();
-  await bob.page.locator('#incoming-call').waitFor({ state: 'detached' });
-  assert.equal(await bob.page.locator('#call-ended').textContent(), 'Caller hung up');
-  // no answer within the (test) ring timeout of 4 s
+  await endedWith(bob.page, 'Caller hung up');
+  // no answer within the (test) ring timeout of 6 s
   await bob.page.locator('#call-ended').waitFor({ state: 'detached' });
   await callButton(alice.page, bobName, 'video').click();
   await bob.page.locator('#incoming-call').waitFor();
-  await alice.page.locator('#call-ended').waitFor({ timeout: 10_000 });
-  assert.equal(await alice.page.locator('#call-ended').textContent(), 'No answer');
+  await endedWith(alice.page, 'No answer');
   await bob.page.locator('#incoming-call').waitFor({ state: 'detached' });
   // bob comes back later: a missed-call notice, and the history lists the calls
   await bob.page.reload();
@@ -210,8 +222,7 @@ test('decline, cancel, no answer (missed call for the callee) and busy', async (
   await bob.page.locator('#accept-audio').click();
   await waitMedia(alice.page, { video: false });
   await callButton(carol.page, bobName, 'audio').click();
-  await carol.page.locator('#call-ended').waitFor();
-  assert.equal(await carol.page.locator('#call-ended').textContent(), 'Busy — in another call');
+  await endedWith(carol.page, 'Busy — in another call');
   await bob.page.waitForTimeout(300);
   assert.equal(await bob.page.locator('#incoming-call').count(), 0, 'bob was not disturbed');
   await alice.page.locator('#hangup').click();
@@ -237,10 +248,9 @@ test('two devices ring; accepting on one stops the other', async () => {
   await alice.page.waitForFunction(() => window.mywebrtcCalls.tone.kind === 'ringback');
   assert.deepEqual(await tone(alice), ['ringback', true]);
   await bob2.page.locator('#accept-video').click();
-  await bob.page.locator('#call-ended').waitFor();
+  await endedWith(bob.page, 'Answered on another device');
   await alice.page.locator('#in-call').waitFor();
   for (const p of [alice, bob, bob2]) assert.deepEqual(await tone(p), [null, false], 'every tone stops');
-  assert.equal(await bob.page.locator('#call-ended').textContent(), 'Answered on another device');
   assert.equal(await bob.page.locator('#in-call').count(), 0);
   await waitMedia(bob2.page);
   await alice.page.locator('#hangup').click();

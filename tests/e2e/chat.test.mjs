@@ -103,6 +103,9 @@ test('a group of three; a removed member stops receiving', async () => {
     await p.page.locator('#conversation-list li.conv', { hasText: 'Ward 3' }).locator('button').click();
     await p.page.waitForFunction(() => [...document.querySelectorAll('#messages .text')].some((t) => t.textContent === 'handover at 7'));
   }
+  // A member who does not own the group has no "Remove people", and nothing in its place.
+  assert.equal(await dana.page.locator('#remove-member').count(), 0);
+  assert.doesNotMatch(await dana.page.locator('#leave-group').locator('..').textContent(), /null/);
   await sendText(erin.page, 'ok from erin');
   await dana.page.waitForFunction(() => [...document.querySelectorAll('#messages .text')].some((t) => t.textContent === 'ok from erin'));
   // The owner removes erin: her list loses the group at once, and she gets nothing more.

@@ -205,9 +205,10 @@ export function chatView(chat, me) {
         const name = prompt('New group name', c.name);
         if (name) act(() => chat.rename(c.id, name));
       } }, 'Rename'),
-      h('button', { id: 'add-member', onclick: () => act(() => addMemberForm(c)) }, 'Add people'),
-      iOwn ? h('button', { id: 'remove-member', onclick: () => act(() => removeMemberForm(c)) }, 'Remove people') : null,
-      h('button', { id: 'leave-group', class: 'danger', onclick: () => act(() => chat.removeMember(c.id, me)) }, 'Leave'));
+      h('button', { id: 'add-member', onclick: () => act(() => addMemberForm(c)) }, 'Add people'));
+    // (append() would show a null as the text "null": only the owner gets this button.)
+    if (iOwn) tools.append(h('button', { id: 'remove-member', onclick: () => act(() => removeMemberForm(c)) }, 'Remove people'));
+    tools.append(h('button', { id: 'leave-group', class: 'danger', onclick: () => act(() => chat.removeMember(c.id, me)) }, 'Leave'));
   }
 
   /** A picker of people, shown in the toolbar. @param {{id:number, display_name:string}[]} people @param {string} label @param {(id:number) => Promise<unknown>} pick */

@@ -17,7 +17,14 @@ export async function historyView() {
     h('div', { class: 'who' },
       h('strong', {}, c.other ? c.other.display_name : 'deleted user'),
       h('div', { class: 'muted' }, `${c.direction === 'placed' ? 'Outgoing' : c.missed ? 'Missed' : 'Incoming'} ${c.media} call · ${formatTime(c.started_at)}`)),
-    h('span', { class: 'muted' }, c.answered ? fmt(c.talk_secs) : (END_TEXT[c.reason] || c.reason))))));
+    h('span', { class: 'muted' }, outcome(c))))));
+
+  /** The talk time of an answered call, or why it did not happen or ended badly. @param {any} c */
+  function outcome(c) {
+    const why = END_TEXT[c.reason] || c.reason;
+    if (!c.answered || c.reason === 'connect_failed') return why;
+    return c.reason === 'media_lost' ? `${fmt(c.talk_secs)} · ${why}` : fmt(c.talk_secs);
+  }
 }
 
 /**

@@ -17,8 +17,8 @@
 use std::time::Instant;
 
 use proto::ws::{
-    CallId, EndReason, Media, ServerMessage, UserId, WsErrorCode, MAX_HELD_SIGNALS, MAX_HELD_SIGNAL_BYTES,
-    MAX_SIGNAL_BYTES,
+    CallId, EndReason, HangupReason, Media, ServerMessage, UserId, WsErrorCode, MAX_HELD_SIGNALS,
+    MAX_HELD_SIGNAL_BYTES, MAX_SIGNAL_BYTES,
 };
 
 use crate::core::{Hub, Timer};
@@ -204,13 +204,22 @@ impl Hub {
         }
     }
 
-    pub(crate) fn call_hangup(&mut self, dev: DeviceId, id: Option<u64>, call_id: CallId, now: Instant) {
+    /// Ends a call on a participant's request. `why` (a media path that failed) counts only
+    /// for an established call: while it rings there is no media path to fail.
+    pub(crate) fn call_hangup(
+        &mut self,
+        dev: DeviceId,
+        id: Option<u64>,
+        call_id: CallId,
+        why: Option<HangupReason>,
+        now: Instant,
+    ) {
         let Some(c) = self.calls.get(&call_id) else { return self.error_to(dev, id, WsErrorCode::NoSuchCall) };
         let reason = match &c.state {
             _ if !c.participant(dev) => return self.error_to(dev, id, WsErrorCode::NoSuchCall),
             CallState::Ringing(..) if dev == c.caller_dev => EndReason::Cancelled,
             CallState::Ringing(..) => EndReason::Declined,
-            CallState::Active(_) => EndReason::Hangup,
+            CallState::Active(_) => why.map_or(EndReason::Hangup, EndReason::from),
         };
         self.ok_to(dev, id);
         self.end_call(call_id, reason, Some(dev), now);

@@ -270,7 +270,9 @@ impl Hub {
             }
             (ClientMessage::CallAccept { id, call_id }, Some(dev)) => self.call_accept(dev, id, call_id, now),
             (ClientMessage::CallDecline { id, call_id }, Some(dev)) => self.call_decline(dev, id, call_id, now),
-            (ClientMessage::CallHangup { id, call_id }, Some(dev)) => self.call_hangup(dev, id, call_id, now),
+            (ClientMessage::CallHangup { id, call_id, reason }, Some(dev)) => {
+                self.call_hangup(dev, id, call_id, reason, now)
+            }
             (ClientMessage::CallSignal { id, call_id, data }, Some(dev)) => self.call_signal(dev, id, call_id, data),
             (ClientMessage::ChatSend { id, conv, client_id, text }, Some(dev)) => {
                 self.chat_request(dev, id, ChatOp::Send { conv, client_id, text }, now)

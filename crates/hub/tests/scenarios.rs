@@ -258,6 +258,51 @@ fn every_unanswered_outcome() {
 }
 
 #[test]
+fn a_failed_media_path_is_told_to_the_other_side_and_recorded() {
+    for (why, reason) in [("connect_failed", EndReason::ConnectFailed), ("media_lost", EndReason::MediaLost)] {
+        // Either side may give up first: the other is told why, and the record keeps it.
+        for callee_gives_up in [false, true] {
+            let mut w = World::new();
+            let a = w.connect(ALICE, &[BOB]);
+            let b = w.connect(BOB, &[ALICE]);
+            invite(&mut w, a, BOB);
+            let call = w.call_id(b);
+            w.text(b, &format!(r#"{{"type":"call_accept","call_id":{call}}}"#));
+            let (quitter, other) = if callee_gives_up { (b, a) } else { (a, b) };
+            w.clear();
+            w.text(quitter, &format!(r#"{{"type":"call_hangup","id":4,"call_id":{call},"reason":"{why}"}}"#));
+            assert_eq!(ended(&w, other), Some(reason));
+            assert_eq!(ended(&w, quitter), None, "the side that gave up already knows");
+            assert_eq!(w.records.last().unwrap().reason, reason);
+            // The other side's timer fires a moment later: the call is gone, nothing changes.
+            w.text(other, &format!(r#"{{"type":"call_hangup","id":5,"call_id":{call},"reason":"{why}"}}"#));
+            assert_eq!(error_code(&w, other), Some(WsErrorCode::NoSuchCall));
+            assert_eq!(w.records.len(), 1);
+        }
+    }
+}
+
+#[test]
+fn a_media_reason_does_not_count_while_it_rings() {
+    let mut w = World::new();
+    let a = w.connect(ALICE, &[BOB]);
+    let b = w.connect(BOB, &[ALICE]);
+    invite(&mut w, a, BOB);
+    let call = w.call_id(b);
+    // Nothing was negotiated yet, so it is what it looks like: the caller cancelled.
+    w.text(a, &format!(r#"{{"type":"call_hangup","call_id":{call},"reason":"connect_failed"}}"#));
+    assert_eq!(ended(&w, b), Some(EndReason::Cancelled));
+    // A reason the protocol does not know is a bad message, and ends nothing.
+    invite(&mut w, a, BOB);
+    let call = w.call_id(b);
+    for why in [r#""hangup""#, r#""no_answer""#, r#""""#, "1", "{}"] {
+        w.text(a, &format!(r#"{{"type":"call_hangup","id":6,"call_id":{call},"reason":{why}}}"#));
+        assert_eq!(error_code(&w, a), Some(WsErrorCode::BadMessage), "{why}");
+    }
+    assert!(matches!(last_call_msg(&w, b), Some(ServerMessage::CallIncoming { .. })));
+}
+
+#[test]
 fn a_device_lost_mid_call_ends_it_after_the_grace_period_unless_it_resumes() {
     let mut w = World::new();
     let a = w.connect(ALICE, &[BOB]);

@@ -192,7 +192,9 @@ pub struct CallEntry {
     /// `audio` or `video`.
     pub media: String,
     pub answered: bool,
-    /// How it ended: hangup, declined, cancelled, no_answer, busy, unavailable, connection_lost.
+    /// How it ended: a `call_ended` reason of the signaling protocol (docs/protocol.md), e.g.
+    /// hangup, declined, cancelled, no_answer, busy, unavailable, connection_lost, connect_failed,
+    /// media_lost.
     pub reason: String,
     /// A received call that was not answered.
     pub missed: bool,

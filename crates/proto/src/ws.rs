@@ -75,6 +75,32 @@ pub enum EndReason {
     ConnectionLost,
     /// Told to a ringing device when another device of the same user answered.
     AnsweredElsewhere,
+    /// The media path between the two devices never came up after the answer (no network
+    /// path, e.g. both behind firewalls that block UDP and no relay reachable). Reported by
+    /// the device that gave up first, through [`HangupReason`].
+    ConnectFailed,
+    /// The media path was up, broke, and an ICE restart did not bring it back in time.
+    MediaLost,
+}
+
+/// Why a device hangs up, when it is not simply the user's choice. Only what the server
+/// cannot see by itself (the media path is peer to peer) and only for an established call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HangupReason {
+    /// See [`EndReason::ConnectFailed`].
+    ConnectFailed,
+    /// See [`EndReason::MediaLost`].
+    MediaLost,
+}
+
+impl From<HangupReason> for EndReason {
+    fn from(r: HangupReason) -> Self {
+        match r {
+            HangupReason::ConnectFailed => EndReason::ConnectFailed,
+            HangupReason::MediaLost => EndReason::MediaLost,
+        }
+    }
 }
 
 /// Messages from client to server.
@@ -124,6 +150,10 @@ pub enum ClientMessage {
         #[serde(default)]
         id: Option<u64>,
         call_id: CallId,
+        /// Why, when the media path failed rather than a person hanging up; the other side is
+        /// told this reason instead of `hangup`. Ignored while the call still rings.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<HangupReason>,
     },
     /// Relay WebRTC negotiation (SDP, ICE candidate, ...) to the other device of the call.
     /// `data` is opaque to the server and at most [`MAX_SIGNAL_BYTES`].
