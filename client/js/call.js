@@ -3,7 +3,14 @@
  * One 1:1 call's media: an RTCPeerConnection with the perfect-negotiation pattern (the callee
  * is the polite peer), so glare and later renegotiation (screen sharing) are safe.
  * Negotiation travels as `call_signal` data: `{description}`, `{candidate}`, and our own
- * `{mute: {audio, video}}` so the other side can show a muted state.
+ * `{mute: {audio, video}}` so the other side can show a muted state, and
+ * `{screen: {stream}}` / `{screen: null}` when this side starts / stops sharing its screen
+ * (`stream` is the id of the shared MediaStream, so the other side can tell the screen's
+ * tracks from the camera's when they arrive).
+ *
+ * Screen sharing adds its own transceivers (video, and the tab's audio when the browser gives
+ * it), send-only, beside the camera's, and removes them when it stops: a renegotiation each
+ * way, which also gives an audio-only call (or a side without camera) a video path.
  *
  * The connection does not wait for the camera and microphone: each side negotiates one
  * transceiver per media kind with the direction it means to send, and the tracks go onto
@@ -12,6 +19,8 @@
  * devices start, which on real hardware takes hundreds of milliseconds.
  *
  * Events: `state` (detail: RTCPeerConnectionState), `remote` (detail: MediaStream),
+ * `screen` (detail: the other side's shared screen as a MediaStream, or null when it stopped),
+ * `local-screen` (detail: this side's shared screen, or null),
  * `stats` (detail: {rttMs, lossPct, kbps, relayed}), `remote-mute` (detail: {audio, video}),
  * `failed` (detail: {@link FailReason}: the media path did not come up, or broke for good).
  */
@@ -50,6 +59,17 @@ export class Call extends EventTarget {
     /** @type {RTCPeerConnection|null} */
     this.pc = null;
     this.remote = new MediaStream();
+    /**
+     * The camera's and microphone's transceivers: the first of each kind, negotiated when the
+     * call starts. Screen-sharing transceivers come and go beside them.
+     * @type {{audio: RTCRtpTransceiver|null, video: RTCRtpTransceiver|null}}
+     */
+    this.main = { audio: null, video: null };
+    /** This side's screen share while it lasts. @type {{stream: MediaStream, transceivers: RTCRtpTransceiver[]}|null} */
+    this.screen = null;
+    /** The id of the stream the other side said it shares, and its tracks as they arrive. */
+    this.remoteScreenId = /** @type {string|null} */ (null);
+    this.remoteScreen = new MediaStream();
     this.makingOffer = false;
     this.ignoreOffer = false;
     /** Signals are handled one after another, in arrival order. */
@@ -88,7 +108,12 @@ export class Call extends EventTarget {
         this.makingOffer = false;
       }
     };
-    pc.ontrack = ({ track }) => {
+    pc.ontrack = ({ track, streams }) => {
+      if (this.remoteScreenId && streams.some((st) => st.id === this.remoteScreenId)) {
+        this.remoteScreen.addTrack(track);
+        this.dispatchEvent(new CustomEvent('screen', { detail: this.remoteScreen }));
+        return;
+      }
       this.remote.addTrack(track);
       this.dispatchEvent(new CustomEvent('remote', { detail: this.remote }));
     };
@@ -109,8 +134,8 @@ export class Call extends EventTarget {
     };
     // The caller opens the negotiation with one transceiver per kind of the call.
     if (this.role === 'caller') {
-      pc.addTransceiver('audio', { direction: this.sends.audio ? 'sendrecv' : 'recvonly' });
-      if (this.media === 'video') pc.addTransceiver('video', { direction: this.sends.video ? 'sendrecv' : 'recvonly' });
+      this.main.audio = pc.addTransceiver('audio', { direction: this.sends.audio ? 'sendrecv' : 'recvonly' });
+      if (this.media === 'video') this.main.video = pc.addTransceiver('video', { direction: this.sends.video ? 'sendrecv' : 'recvonly' });
     }
     this.useLocalTracks();
     this.statsTimer = setInterval(() => this.sampleStats(), 2000);
@@ -142,11 +167,12 @@ export class Call extends EventTarget {
   }
 
   /**
-   * The transceiver of the call's own audio or video (the first of its kind).
+   * The transceiver of the call's own audio or video (camera and microphone, not a screen).
    * @param {'audio'|'video'} kind
    */
   transceiver(kind) {
-    return this.pc?.getTransceivers().find((t) => t.receiver.track.kind === kind && t.direction !== 'stopped') || null;
+    const t = this.main[kind];
+    return t && t.direction !== 'stopped' ? t : null;
   }
 
   /**
@@ -198,6 +224,10 @@ export class Call extends EventTarget {
       this.dispatchEvent(new CustomEvent('remote-mute', { detail: data.mute }));
       return;
     }
+    if ('screen' in data) {
+      this.onRemoteScreen(typeof data.screen?.stream === 'string' ? data.screen.stream : null);
+      return;
+    }
     const pc = this.open();
     if (data.description) {
       const d = data.description;
@@ -205,6 +235,13 @@ export class Call extends EventTarget {
       this.ignoreOffer = !this.polite && collision;
       if (this.ignoreOffer) return;
       await pc.setRemoteDescription(d);
+      // The callee's camera and microphone transceivers are those of the caller's first offer.
+      if (!this.main.audio && !this.main.video) {
+        for (const t of pc.getTransceivers()) {
+          const kind = /** @type {'audio'|'video'} */ (t.receiver.track.kind);
+          if (!this.main[kind]) this.main[kind] = t;
+        }
+      }
       if (d.type === 'offer') {
         // The answer says what this side sends, whether or not its devices are up yet.
         for (const kind of /** @type {const} */ (['audio', 'video'])) {
@@ -222,6 +259,60 @@ export class Call extends EventTarget {
         if (!this.ignoreOffer) throw e;
       }
     }
+  }
+
+  /**
+   * Shares a screen, window or tab (the browser asks which), with the tab's audio when the
+   * browser offers it. Ends by {@link stopScreen}, or by the browser's own stop control.
+   */
+  async shareScreen() {
+    const pc = this.pc;
+    if (this.screen || !pc || this.ended) return;
+    const stream = await navigator.mediaDevices.getDisplayMedia({
+      video: { frameRate: { ideal: 15, max: 30 } },
+      audio: true,
+    });
+    if (this.ended || this.screen || this.pc !== pc) {
+      stopAll(stream);
+      return;
+    }
+    // Text must stay readable: "detail" makes the encoder keep the resolution and give up
+    // frame rate when bandwidth is short (a camera would do the opposite).
+    for (const t of stream.getVideoTracks()) t.contentHint = 'detail';
+    // Said before the offer that carries the tracks, on the same ordered channel, so the
+    // other side knows them for the screen when they arrive.
+    this.signal({ screen: { stream: stream.id } });
+    const transceivers = stream.getTracks().map((track) => pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] }));
+    this.screen = { stream, transceivers };
+    // The browser's own "Stop sharing" ends the track.
+    stream.getVideoTracks()[0]?.addEventListener('ended', () => this.stopScreen());
+    this.dispatchEvent(new CustomEvent('local-screen', { detail: stream }));
+  }
+
+  /** Stops sharing the screen and tells the other side. */
+  stopScreen() {
+    const share = this.screen;
+    if (!share) return;
+    this.screen = null;
+    for (const t of share.transceivers) {
+      if (this.pc && t.direction !== 'stopped') t.stop();
+    }
+    stopAll(share.stream);
+    this.signal({ screen: null });
+    this.dispatchEvent(new CustomEvent('local-screen', { detail: null }));
+  }
+
+  /**
+   * The other side started sharing (the id of its screen's stream), or stopped (null).
+   * @param {string|null} streamId
+   */
+  onRemoteScreen(streamId) {
+    this.remoteScreenId = streamId;
+    if (this.remoteScreen.getTracks().length === 0) return;
+    // The tracks of a finished share end with their transceivers; a new share gets a new stream.
+    this.remoteScreen.getTracks().forEach((t) => t.stop());
+    this.remoteScreen = new MediaStream();
+    this.dispatchEvent(new CustomEvent('screen', { detail: null }));
   }
 
   /** @param {'audio'|'video'} kind @param {boolean} muted */
@@ -291,6 +382,9 @@ export class Call extends EventTarget {
     this.pc?.close();
     this.pc = null;
     stopAll(this.local?.stream);
+    stopAll(this.screen?.stream);
+    this.screen = null;
     this.remote.getTracks().forEach((t) => t.stop());
+    this.remoteScreen.getTracks().forEach((t) => t.stop());
   }
 }

@@ -377,3 +377,112 @@ test('switching camera and microphone mid-call replaces the tracks; the other si
     await twoCams.close();
   }
 });
+
+/** In the page: what it decodes of the other side's shared screen, per getStats. */
+async function screenInbound() {
+  const call = window.mywebrtcCalls.call;
+  const id = call?.remoteScreen.getVideoTracks()[0]?.id;
+  const out = { frames: 0, width: 0, audioTracks: call?.remoteScreen.getAudioTracks().length ?? 0 };
+  if (!id) return out;
+  (await call.pc.getStats()).forEach((s) => {
+    if (s.type === 'inbound-rtp' && s.trackIdentifier === id) { out.frames = s.framesDecoded || 0; out.width = s.frameWidth || 0; }
+  });
+  return out;
+}
+
+/** Waits until `page` has decoded more than `after` frames of the other side's shared screen. */
+async function screenFrames(page, after = 0) {
+  const deadline = Date.now() + 20_000;
+  let last;
+  while (Date.now() < deadline) {
+    last = await page.evaluate(screenInbound);
+    if (last.frames > after) return last;
+    await page.waitForTimeout(200);
+  }
+  assert.fail(`screen frames not decoded beyond ${after}: ${JSON.stringify(last)}`);
+}
+
+/**
+ * Shares alice's screen from the call screen's button and checks bob gets it as the screen
+ * (large, decoded, full resolution), beside the call's own media; then the browser's own stop
+ * control ends it, and bob's screen tile goes.
+ */
+async function shareAndStop(alice, bob) {
+  await alice.page.locator('#share-screen').click();
+  await alice.page.locator('#sharing-notice:not([hidden])').waitFor();
+  assert.equal(await alice.page.locator('#share-screen').textContent(), 'Stop sharing');
+  assert.equal(await alice.page.evaluate(() => window.mywebrtcCalls.call.screen.stream.getVideoTracks()[0].contentHint), 'detail');
+  await bob.page.locator('#remote-screen:not([hidden])').waitFor();
+  // Frames decoded on bob's side, at the resolution the screen was captured in (1280 wide
+  // for Chromium's fake capture): resolution is kept over frame rate.
+  await bob.page.waitForFunction(async () => {
+    const v = /** @type {HTMLVideoElement} */ (document.querySelector('#remote-screen'));
+    return v && !v.paused && v.videoWidth === 1280;
+  }, null, { timeout: 20_000 });
+  const seen = await screenFrames(bob.page);
+  assert.equal(seen.width, 1280, JSON.stringify(seen));
+  assert.equal(seen.audioTracks, 1, 'the tab audio came along');
+  // Still decoding as time passes.
+  await screenFrames(bob.page, seen.frames + 5);
+  // The receiver can switch between fit and fill.
+  await bob.page.locator('#screen-fit').click();
+  assert.equal(await bob.page.locator('#remote-screen').evaluate((v) => getComputedStyle(v).objectFit), 'cover');
+  await bob.page.locator('#screen-fit').click();
+  assert.equal(await bob.page.locator('#remote-screen').evaluate((v) => getComputedStyle(v).objectFit), 'contain');
+
+  // The browser's own "Stop sharing" control ends the captured track (a track stopped by the
+  // page itself fires no `ended`; the browser's control does, as here).
+  await alice.page.evaluate(() => {
+    const t = window.mywebrtcCalls.call.screen.stream.getVideoTracks()[0];
+    t.stop();
+    t.dispatchEvent(new Event('ended'));
+  });
+  await alice.page.locator('#sharing-notice[hidden]').waitFor({ state: 'attached' });
+  assert.equal(await alice.page.locator('#share-screen').textContent(), 'Share screen');
+  await bob.page.locator('#remote-screen[hidden]').waitFor({ state: 'attached' });
+  // Every capture track is released, and the screen's transceivers are gone on both sides.
+  assert.equal(await alice.page.evaluate(() => window.mywebrtcCalls.call.screen), null);
+  for (const p of [alice.page, bob.page]) {
+    await p.waitForFunction(() => {
+      const { pc, main } = window.mywebrtcCalls.call;
+      return pc.signalingState === 'stable' && pc.getTransceivers()
+        .every((t) => t === main.audio || t === main.video || t.currentDirection === 'stopped');
+    });
+  }
+}
+
+test('screen sharing in a video call: shown large on the other side, decoded, stopped from the browser\'s control', async () => {
+  const [alice, bob] = await pair('alice', 'bob');
+  await callButton(alice.page, `bob${n}`, 'video').click();
+  await bob.page.locator('#accept-video').click();
+  await waitMedia(alice.page);
+  await waitMedia(bob.page);
+  await shareAndStop(alice, bob);
+  // The camera video kept flowing throughout and still does.
+  const before = (await inbound(bob.page)).frames;
+  await bob.page.waitForFunction(async (f) => {
+    let frames = 0;
+    (await window.mywebrtcCalls.peerConnection.getStats()).forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'video' && s.trackIdentifier === window.mywebrtcCalls.call.remote.getVideoTracks()[0]?.id) frames = s.framesDecoded || 0;
+    });
+    return frames > f;
+  }, before);
+  // The other side can share next (the callee, the polite peer), and the first again.
+  await shareAndStop(bob, alice);
+  await alice.page.locator('#hangup').click();
+  for (const p of [alice, bob]) await p.context.close();
+});
+
+test('screen sharing in an audio-only call adds a video path for the screen', async () => {
+  const [alice, bob] = await pair('alice', 'bob');
+  await callButton(alice.page, `bob${n}`, 'audio').click();
+  await bob.page.locator('#accept-audio').click();
+  await waitMedia(bob.page, { video: false });
+  await waitMedia(alice.page, { video: false });
+  // The callee shares: it has no camera in this call at all.
+  await shareAndStop(bob, alice);
+  const got = await inbound(alice.page);
+  assert.ok(got.samples > 0, JSON.stringify(got));
+  await alice.page.locator('#hangup').click();
+  for (const p of [alice, bob]) await p.context.close();
+});

@@ -69,6 +69,14 @@ export function callOverlay(calls, nameOf) {
     const listening = new AbortController();
     const { signal } = listening;
     const remote = /** @type {HTMLVideoElement} */ (h('video', { id: 'remote-video', autoplay: true, playsinline: true }));
+    // The other side's shared screen: shown large, with its camera small beside it.
+    const screenVideo = /** @type {HTMLVideoElement} */ (h('video', { id: 'remote-screen', autoplay: true, playsinline: true, hidden: true }));
+    const fit = /** @type {HTMLButtonElement} */ (h('button', { id: 'screen-fit', 'aria-pressed': 'false', hidden: true }, 'Fill'));
+    const full = /** @type {HTMLButtonElement} */ (h('button', { id: 'screen-full', hidden: true }, 'Full screen'));
+    const share = /** @type {HTMLButtonElement} */ (h('button', { id: 'share-screen', 'aria-pressed': 'false' }, 'Share screen'));
+    const sharing = h('span', { id: 'sharing-notice', hidden: true }, 'You are sharing your screen');
+    // Phones and some browsers cannot capture a screen at all.
+    share.hidden = !navigator.mediaDevices?.getDisplayMedia;
     const localVideo = /** @type {HTMLVideoElement} */ (h('video', { id: 'local-video', autoplay: true, playsinline: true, muted: true }));
     localVideo.muted = true;
     localVideo.hidden = true;
@@ -109,6 +117,45 @@ export function callOverlay(calls, nameOf) {
     call.addEventListener('remote', showRemote, { signal });
     call.addEventListener('state', showRemote, { signal });
     showRemote();
+    const stage = h('div', { class: 'stage' }, screenVideo, remote, localVideo);
+    call.addEventListener('screen', (e) => {
+      const stream = /** @type {CustomEvent<MediaStream|null>} */ (e).detail;
+      stage.classList.toggle('sharing', !!stream);
+      screenVideo.hidden = !stream;
+      fit.hidden = !stream;
+      full.hidden = !stream;
+      if (stream) {
+        if (screenVideo.srcObject !== stream) screenVideo.srcObject = stream;
+        screenVideo.play().catch(() => {});
+      } else {
+        screenVideo.srcObject = null;
+        if (document.fullscreenElement === screenVideo) document.exitFullscreen().catch(() => {});
+      }
+    }, { signal });
+    fit.addEventListener('click', () => {
+      // Fit shows the whole screen (letterboxed); fill uses the whole tile (cropping edges).
+      const fill = !screenVideo.classList.contains('fill');
+      screenVideo.classList.toggle('fill', fill);
+      fit.setAttribute('aria-pressed', String(fill));
+      fit.textContent = fill ? 'Fit' : 'Fill';
+    });
+    full.addEventListener('click', () => { screenVideo.requestFullscreen().catch(() => {}); });
+    share.addEventListener('click', () => {
+      if (call.screen) call.stopScreen();
+      else call.shareScreen().catch((err) => {
+        // Cancelling the browser's picker is a NotAllowedError: nothing to say then.
+        if (err?.name !== 'NotAllowedError') {
+          notice.textContent = `Screen sharing failed: ${err?.message || err}`;
+          notice.hidden = false;
+        }
+      });
+    });
+    call.addEventListener('local-screen', (e) => {
+      const on = !!(/** @type {CustomEvent<MediaStream|null>} */ (e).detail);
+      share.setAttribute('aria-pressed', String(on));
+      share.textContent = on ? 'Stop sharing' : 'Share screen';
+      sharing.hidden = !on;
+    }, { signal });
     call.addEventListener('stats', (e) => {
       const s = /** @type {CustomEvent} */ (e).detail;
       const rtt = Number.isFinite(s.rttMs) ? `${Math.round(s.rttMs)} ms` : '–';
@@ -185,10 +232,11 @@ export function callOverlay(calls, nameOf) {
       if (settled) settle();
     };
     const node = h('section', { id: 'in-call', class: `in-call ${cur.media}` },
-      h('div', { class: 'stage' }, remote, localVideo),
+      stage,
       h('div', { class: 'call-info' },
-        h('strong', {}, nameOf(cur.peer)), ' ', state, ' ', duration, ' ', route, ' ', quality, ' ', remoteMute, notice),
-      h('div', { class: 'call-buttons' }, mute, cam, h('button', { id: 'hangup', class: 'decline', onclick: () => calls.hangup() }, 'Hang up')),
+        h('strong', {}, nameOf(cur.peer)), ' ', state, ' ', duration, ' ', route, ' ', quality, ' ', remoteMute, ' ', sharing, notice),
+      h('div', { class: 'call-buttons' }, mute, cam, share, fit, full,
+        h('button', { id: 'hangup', class: 'decline', onclick: () => calls.hangup() }, 'Hang up')),
       devices);
     const end = () => {
       listening.abort();
