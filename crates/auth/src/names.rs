@@ -94,10 +94,62 @@ pub fn normalize_display_name(raw: &str) -> Result<String, NameError> {
     Ok(collapsed)
 }
 
+/// Longest file name kept, in characters.
+pub const FILE_NAME_MAX: usize = 200;
+
+/// A file name from a user's device made safe to store, show and save: the last path
+/// component only (no `/` or `\\`), no control, invisible or text-direction characters,
+/// no leading dots, none of the characters Windows forbids, whitespace collapsed, at most
+/// [`FILE_NAME_MAX`] characters with the extension kept. Never empty ("file").
+pub fn sanitize_file_name(raw: &str) -> String {
+    let nfc: String = raw.nfc().collect();
+    let last = nfc.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = last
+        .chars()
+        .filter(|c| !is_deceptive(*c))
+        .map(|c| if matches!(c, '<' | '>' | ':' | '"' | '|' | '?' | '*') { '_' } else { c })
+        .collect();
+    let collapsed = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
+    let name = collapsed.trim_start_matches(['.', ' ']).trim_end_matches(['.', ' ']);
+    if name.is_empty() {
+        return "file".to_owned();
+    }
+    if name.chars().count() <= FILE_NAME_MAX {
+        return name.to_owned();
+    }
+    // Keep a short extension, so the saved file still opens with the right program.
+    let ext = name.rsplit_once('.').map(|(_, e)| e).filter(|e| !e.is_empty() && e.chars().count() <= 16);
+    match ext {
+        Some(ext) => {
+            let stem: String = name.chars().take(FILE_NAME_MAX - ext.chars().count() - 1).collect();
+            format!("{}.{ext}", stem.trim_end_matches(['.', ' ']))
+        }
+        None => name.chars().take(FILE_NAME_MAX).collect::<String>().trim_end_matches(['.', ' ']).to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn file_names_are_made_safe() {
+        assert_eq!(sanitize_file_name("report.pdf"), "report.pdf");
+        assert_eq!(sanitize_file_name("../../etc/passwd"), "passwd");
+        assert_eq!(sanitize_file_name("C:\\Users\\me\\notes.txt"), "notes.txt");
+        assert_eq!(sanitize_file_name("evil\u{202E}gnp.exe"), "evilgnp.exe");
+        assert_eq!(sanitize_file_name("a\u{0}b\nc\u{7}.txt"), "abc.txt");
+        assert_eq!(sanitize_file_name(".htaccess"), "htaccess");
+        assert_eq!(sanitize_file_name(".."), "file");
+        assert_eq!(sanitize_file_name(""), "file");
+        assert_eq!(sanitize_file_name("a<b>:c|d?*.txt"), "a_b__c_d__.txt");
+        assert_eq!(sanitize_file_name("  two   words .txt "), "two words .txt");
+        let long = format!("{}.tar.gz", "x".repeat(1000));
+        let s = sanitize_file_name(&long);
+        assert_eq!(s.chars().count(), FILE_NAME_MAX);
+        assert!(s.ends_with("xxx.gz"), "{s}");
+    }
 
     #[test]
     fn usernames_fold_to_ascii_lowercase() {
@@ -134,6 +186,14 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn file_names_are_always_safe_and_idempotent(s in "\\PC{0,400}") {
+            let f = sanitize_file_name(&s);
+            prop_assert!(!f.is_empty() && f.chars().count() <= FILE_NAME_MAX);
+            prop_assert!(!f.contains(['/', '\\']) && !f.starts_with('.') && !f.chars().any(is_deceptive));
+            prop_assert_eq!(sanitize_file_name(&f), f.clone());
+        }
+
         #[test]
         fn normalisation_never_panics_and_is_idempotent(s in "\\PC*") {
             if let Ok(u) = normalize_username(&s) {

@@ -26,6 +26,7 @@ fn message(conv: i64, seq: i64, sender: i64, text: &str) -> ChatMessage {
         created_at: 1,
         edited_at: None,
         deleted: false,
+        attachment: None,
     }
 }
 

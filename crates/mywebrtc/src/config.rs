@@ -28,7 +28,27 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub signaling: SignalingConfig,
     pub chat: ChatConfig,
+    pub attachments: AttachmentsConfig,
     pub turn: crate::turn_service::TurnConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AttachmentsConfig {
+    /// Where uploaded files are kept; empty: `data_dir/attachments`.
+    pub dir: String,
+    /// Largest file a member may upload, in MB (MiB).
+    pub max_file_mb: u64,
+    /// Most space one member's uploads may take together, in MB (MiB).
+    pub quota_mb: u64,
+    /// Files are deleted this many days after upload; 0 keeps them until their message is.
+    pub retention_days: u64,
+}
+
+impl Default for AttachmentsConfig {
+    fn default() -> Self {
+        Self { dir: String::new(), max_file_mb: 100, quota_mb: 2048, retention_days: 0 }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -135,6 +155,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             signaling: SignalingConfig::default(),
             chat: ChatConfig::default(),
+            attachments: AttachmentsConfig::default(),
             turn: crate::turn_service::TurnConfig::default(),
         }
     }
@@ -173,8 +194,20 @@ pub struct FlagOverrides {
 
 pub const DEFAULT_FILE: &str = "mywebrtc.toml";
 
-const TOP_LEVEL_KEYS: &[&str] =
-    &["data_dir", "listen", "http_redirect_listen", "public_url", "tls", "session", "log", "limits", "signaling"];
+const TOP_LEVEL_KEYS: &[&str] = &[
+    "data_dir",
+    "listen",
+    "http_redirect_listen",
+    "public_url",
+    "tls",
+    "session",
+    "log",
+    "limits",
+    "signaling",
+    "chat",
+    "attachments",
+    "turn",
+];
 
 impl Config {
     /// Loads the layered configuration. `file`: an explicit path must exist; without one,
@@ -236,6 +269,13 @@ impl Config {
         let chat = &self.chat;
         if !(chat.rate_per_sec > 0.0 && chat.rate_per_sec <= 1e6 && chat.burst >= 1.0 && chat.burst <= 1e6) {
             bail!("invalid configuration: `chat.rate_per_sec` must be above 0 and `chat.burst` at least 1 (both at most 1000000)");
+        }
+        let att = &self.attachments;
+        if !(1..=1024 * 1024).contains(&att.max_file_mb) || att.quota_mb < att.max_file_mb || att.quota_mb > 1 << 30 {
+            bail!("invalid configuration: `attachments.max_file_mb` must be 1-1048576 and `attachments.quota_mb` at least as large (at most 1073741824)");
+        }
+        if att.retention_days > 100 * 365 {
+            bail!("invalid configuration: key `attachments.retention_days`: at most 36500 (0 keeps files)");
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             bail!("invalid configuration: key `log.format`: must be \"text\" or \"json\" (got {:?})", self.log.format);
@@ -302,6 +342,13 @@ impl Config {
         w.hub.chat_burst = self.chat.burst;
         w.force_relay = self.turn.enabled && self.turn.force_relay;
         w.directory_search = sig.directory_search;
+        let att = &self.attachments;
+        if !att.dir.is_empty() {
+            w.attachments.dir = PathBuf::from(&att.dir);
+        }
+        w.attachments.max_file_bytes = att.max_file_mb * 1024 * 1024;
+        w.attachments.quota_bytes = att.quota_mb * 1024 * 1024;
+        w.attachments.retention = web::retention_days(att.retention_days);
         w.ice_servers = sig
             .ice_servers
             .iter()

@@ -395,3 +395,95 @@ async fn acknowledged_chat_messages_survive_kill_9_exactly_once() {
     let (_, page) = rest(&url, "GET", &format!("/api/v1/conversations/{conv}/messages?limit=200"), &bob, None).await;
     assert_eq!(page["messages"].as_array().unwrap().len(), SOCKETS * PER_SOCKET);
 }
+
+/// Files in `data/attachments/<sub>`.
+fn attachment_files(dir: &Path, sub: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir.join("data/attachments").join(sub))
+        .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn an_upload_cut_by_kill_9_leaves_nothing_and_stored_files_stay_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let mut server = start(&cfg);
+    for name in ["alice", "bob"] {
+        assert!(cli(&cfg, &["user", "add", name, "--password-stdin"], &format!("{PASSWORD}\n")).0);
+    }
+    let url = server.url.clone();
+    let alice = session(&url, "alice").await;
+    let bob = session(&url, "bob").await;
+    assert_eq!(rest(&url, "POST", "/api/v1/contacts/requests", &alice, Some(json!({"user_id": bob.2}))).await.0, 200);
+    assert_eq!(rest(&url, "POST", &format!("/api/v1/contacts/requests/{}/accept", alice.2), &bob, None).await.0, 204);
+    let (_, conv) =
+        rest(&url, "POST", "/api/v1/conversations", &alice, Some(json!({"kind": "direct", "user": bob.2}))).await;
+    let conv = conv["id"].as_i64().unwrap();
+    let http = reqwest::Client::builder().danger_accept_invalid_certs(true).build().unwrap();
+    let upload = |body: reqwest::Body, cid: &str| {
+        http.post(format!("{url}/api/v1/conversations/{conv}/attachments"))
+            .query(&[("name", "f.bin"), ("client_id", cid)])
+            .header("cookie", &alice.0)
+            .header("x-csrf-token", &alice.1)
+            .header("content-type", "application/octet-stream")
+            .body(body)
+            .send()
+    };
+
+    // One file stored and acknowledged...
+    let kept: Vec<u8> = (0..200_000u32).map(|i| (i % 241) as u8).collect();
+    let resp = upload(kept.clone().into(), "kept").await.unwrap();
+    assert_eq!(resp.status(), 201);
+    let kept_id = resp.json::<Value>().await.unwrap()["attachment"]["id"].as_str().unwrap().to_owned();
+
+    // ...and one under way: 4 MB sent, then the client waits; the server dies meanwhile.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    let pending = tokio::spawn(upload(reqwest::Body::wrap_stream(stream), "cut"));
+    for _ in 0..64 {
+        tx.send(Ok(vec![9u8; 64 * 1024])).await.unwrap();
+    }
+    let part_size = || -> u64 {
+        std::fs::read_dir(dir.path().join("data/attachments/tmp"))
+            .unwrap()
+            .map(|e| e.unwrap().metadata().unwrap().len())
+            .sum()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while part_size() < 1024 * 1024 {
+        assert!(std::time::Instant::now() < deadline, "the upload never reached the server's disk");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(attachment_files(dir.path(), "tmp").len(), 1, "an upload under way is in tmp/ only");
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    drop(server);
+    drop(tx);
+    let _ = pending.await;
+
+    let server = start(&cfg);
+    let url = server.url.clone();
+    // Nothing of the cut upload is left, not even in tmp/; the stored file is there, whole.
+    assert!(attachment_files(dir.path(), "tmp").is_empty(), "{:?}", attachment_files(dir.path(), "tmp"));
+    assert_eq!(attachment_files(dir.path(), "files"), std::slice::from_ref(&kept_id));
+    let bob = session(&url, "bob").await;
+    let (_, page) = rest(&url, "GET", &format!("/api/v1/conversations/{conv}/messages"), &bob, None).await;
+    let msgs = page["messages"].as_array().unwrap();
+    assert_eq!(msgs.len(), 1, "{page}");
+    assert_eq!(msgs[0]["client_id"], "kept");
+    let got = http
+        .get(format!("{url}/api/v1/attachments/{kept_id}"))
+        .header("cookie", &bob.0)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(got.as_ref(), kept.as_slice());
+    use sha2::Digest;
+    let hex: String = sha2::Sha256::digest(&kept).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(msgs[0]["attachment"]["sha256"], hex);
+}

@@ -23,8 +23,9 @@ pub enum ConversationKind {
     Group,
 }
 
-/// `text` is written by a member; the others record membership changes, with `text` holding
-/// the group name (`created`, `renamed`) or the username concerned (`added`, `removed`).
+/// `text` is written by a member; `file` is a file a member posted (see `attachment`; `text`
+/// holds its name); the others record membership changes, with `text` holding the group name
+/// (`created`, `renamed`) or the username concerned (`added`, `removed`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageKind {
@@ -34,6 +35,36 @@ pub enum MessageKind {
     Added,
     Removed,
     Left,
+    File,
+}
+
+/// A file posted to a conversation, downloadable by its members at
+/// `GET /api/v1/attachments/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Attachment {
+    /// Unguessable id (43 characters of base64url).
+    pub id: String,
+    /// The file's name, made safe (no path, no control or text-direction characters).
+    pub name: String,
+    /// In bytes.
+    pub size: i64,
+    /// The type the uploader declared; the download is served as this type only for image
+    /// previews (`preview`), otherwise as `application/octet-stream`.
+    pub mime: String,
+    /// SHA-256 of the content, lowercase hex.
+    pub sha256: String,
+    /// An image the client may show as a preview.
+    pub preview: bool,
+}
+
+/// `GET /api/v1/attachments/limits`: what an upload may be, and how much of the quota is used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AttachmentLimits {
+    pub max_file_bytes: u64,
+    pub quota_bytes: u64,
+    pub used_bytes: u64,
+    /// Files are deleted this many days after upload (`null`: kept until their message is).
+    pub retention_days: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -54,6 +85,9 @@ pub struct ChatMessage {
     pub created_at: i64,
     pub edited_at: Option<i64>,
     pub deleted: bool,
+    /// For `kind: file` (until deleted): the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<Box<Attachment>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -43,6 +43,8 @@ pub enum ErrorCode {
     NoRoute,
     /// Not possible between these two users (one blocked the other).
     NotAllowed,
+    /// The upload would take the user past their storage quota for attachments.
+    QuotaExceeded,
     /// Something failed on the server; details are in the server log, never in the reply.
     Internal,
 }

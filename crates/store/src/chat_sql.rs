@@ -132,29 +132,14 @@ fn username(conn: &Connection, user: i64) -> rusqlite::Result<Option<String>> {
 fn apply_write(tx: &Transaction<'_>, w: &ChatWrite, now: i64) -> Result<Result<ChatWritten, ChatRefusal>, StoreError> {
     match w {
         ChatWrite::Send { user, conv, client_id, text } => {
-            if membership(tx, *conv, *user)?.is_none() {
-                return Ok(Err(ChatRefusal::NoConversation));
+            post(tx, *user, *conv, client_id, MessageKind::Text, text, now)
+        }
+        ChatWrite::SendFile { user, conv, client_id, body, file } => {
+            let posted = post(tx, *user, *conv, client_id, MessageKind::File, body, now)?;
+            if let Ok(ChatWritten::Message { message, fresh: true, .. }) = &posted {
+                crate::attachments_sql::insert(tx, *conv, message.id, *user, file, now)?;
             }
-            let earlier = tx
-                .prepare_cached(&format!(
-                    "SELECT {MSG_COLS} FROM messages WHERE conv_id = ?1 AND sender = ?2 AND client_id = ?3 AND kind = 'text'"
-                ))?
-                .query_row(params![conv, user, client_id], message_from_row)
-                .optional()?;
-            let members = member_ids(tx, *conv)?;
-            if let Some(message) = earlier {
-                return Ok(Ok(ChatWritten::Message { message, members, fresh: false }));
-            }
-            if !direct_allowed(tx, *conv, *user)? {
-                return Ok(Err(ChatRefusal::NotAllowed));
-            }
-            let message = insert_message(tx, *conv, Some(*user), client_id, MessageKind::Text, text, now)?;
-            // The sender has obviously read everything up to their own message.
-            tx.prepare_cached(
-                "UPDATE conversation_members SET delivered_seq = ?3, read_seq = ?3 WHERE conv_id = ?1 AND user_id = ?2",
-            )?
-            .execute(params![conv, user, message.seq])?;
-            Ok(Ok(ChatWritten::Message { message, members, fresh: true }))
+            Ok(posted)
         }
         ChatWrite::Edit { user, conv, message, text } => change_own(tx, *user, *conv, *message, Some(text), now),
         ChatWrite::Delete { user, conv, message } => change_own(tx, *user, *conv, *message, None, now),
@@ -184,7 +169,44 @@ fn apply_write(tx: &Transaction<'_>, w: &ChatWrite, now: i64) -> Result<Result<C
     }
 }
 
-/// Edits (`text`) or deletes (`None`) the user's own text message.
+/// Posts a member's message of `kind` (text or file), or finds the earlier copy of a retry.
+fn post(
+    tx: &Transaction<'_>,
+    user: i64,
+    conv: i64,
+    client_id: &str,
+    kind: MessageKind,
+    body: &str,
+    now: i64,
+) -> Result<Result<ChatWritten, ChatRefusal>, StoreError> {
+    if membership(tx, conv, user)?.is_none() {
+        return Ok(Err(ChatRefusal::NoConversation));
+    }
+    let earlier = tx
+        .prepare_cached(&format!(
+            "SELECT {MSG_COLS} FROM messages WHERE conv_id = ?1 AND sender = ?2 AND client_id = ?3 AND kind = ?4"
+        ))?
+        .query_row(params![conv, user, client_id, kind.as_str()], message_from_row)
+        .optional()?;
+    let members = member_ids(tx, conv)?;
+    if let Some(message) = earlier {
+        return Ok(Ok(ChatWritten::Message { message, members, fresh: false }));
+    }
+    if !direct_allowed(tx, conv, user)? {
+        return Ok(Err(ChatRefusal::NotAllowed));
+    }
+    let message = insert_message(tx, conv, Some(user), client_id, kind, body, now)?;
+    // The sender has obviously read everything up to their own message.
+    tx.prepare_cached(
+        "UPDATE conversation_members SET delivered_seq = ?3, read_seq = ?3 WHERE conv_id = ?1 AND user_id = ?2",
+    )?
+    .execute(params![conv, user, message.seq])?;
+    Ok(Ok(ChatWritten::Message { message, members, fresh: true }))
+}
+
+/// Edits (`text`) or deletes (`None`) the user's own message: text can be edited and deleted,
+/// a file only deleted (its record goes with it; the file on disk follows, see
+/// [`crate::Store::purge_attachments`]).
 fn change_own(
     tx: &Transaction<'_>,
     user: i64,
@@ -194,7 +216,8 @@ fn change_own(
     now: i64,
 ) -> Result<Result<ChatWritten, ChatRefusal>, StoreError> {
     let Some(joined) = membership(tx, conv, user)? else { return Ok(Err(ChatRefusal::NoConversation)) };
-    let Some(mut m) = message_by_id(tx, conv, id)?.filter(|m| m.seq > joined && m.kind == MessageKind::Text) else {
+    let editable = |k: MessageKind| k == MessageKind::Text || (text.is_none() && k == MessageKind::File);
+    let Some(mut m) = message_by_id(tx, conv, id)?.filter(|m| m.seq > joined && editable(m.kind)) else {
         return Ok(Err(ChatRefusal::NoMessage));
     };
     if m.sender != Some(user) {
@@ -215,6 +238,7 @@ fn change_own(
         None => {
             m.body.clear();
             m.deleted = true;
+            tx.prepare_cached("DELETE FROM attachments WHERE message_id = ?1")?.execute([m.id])?;
         }
     }
     tx.prepare_cached("UPDATE messages SET rev = ?2, body = ?3, edited_at = ?4, deleted = ?5 WHERE id = ?1")?
@@ -245,7 +269,7 @@ fn conversation_row(conn: &Connection, conv: i64, viewer: i64) -> Result<Option<
     let read_seq = members.iter().find(|m| m.user.id == viewer).map(|m| m.read_seq).unwrap_or(0);
     let unread: i64 = conn
         .prepare_cached(
-            "SELECT COUNT(*) FROM messages WHERE conv_id = ?1 AND seq > ?2 AND kind = 'text' AND deleted = 0
+            "SELECT COUNT(*) FROM messages WHERE conv_id = ?1 AND seq > ?2 AND kind IN ('text', 'file') AND deleted = 0
              AND (sender IS NULL OR sender != ?3)",
         )?
         .query_row(params![conv, read_seq.max(joined), viewer], |r| r.get(0))?;

@@ -8,6 +8,7 @@
 //! Durability: SQLite runs in WAL mode with `synchronous=FULL`, so a write that returned
 //! `Ok` survives a `kill -9` or power loss; callers acknowledge to clients only after that.
 
+mod attachments_sql;
 mod chat_sql;
 mod contacts_sql;
 mod error;
@@ -141,6 +142,19 @@ pub trait Store: Send + Sync + 'static {
         after_rev: i64,
         limit: u32,
     ) -> Result<Vec<MessageRow>, StoreError>;
+
+    // --- attachments (files posted with `ChatWrite::SendFile`)
+    /// The file if `user` may read it: a member of its conversation who sees its message
+    /// (posted after they joined, not deleted). `None` for anyone else, as for no such file.
+    fn attachment_for(&self, user: i64, token: &str) -> Result<Option<AttachmentRow>, StoreError>;
+    /// Bytes of the user's uploads still stored (their quota use).
+    fn attachment_usage(&self, user: i64) -> Result<i64, StoreError>;
+    /// Whether a file with this token is recorded (a file on disk without a record is garbage:
+    /// its message was deleted, its retention ended, or the server stopped mid-upload).
+    fn attachment_exists(&self, token: &str) -> Result<bool, StoreError>;
+    /// Ends the retention of files uploaded before `created_before`: their records go (the
+    /// messages stay, their download is then 404); returns their tokens.
+    fn purge_attachments(&self, created_before: i64) -> Result<Vec<String>, StoreError>;
 }
 
 #[cfg(test)]

@@ -173,6 +173,9 @@ pub enum MessageKind {
     Removed,
     /// The sender left.
     Left,
+    /// A file uploaded to the conversation; `body` holds its description as JSON (made by the
+    /// web layer), and an [`AttachmentRow`] the file's own record.
+    File,
 }
 
 impl MessageKind {
@@ -184,6 +187,7 @@ impl MessageKind {
             MessageKind::Added => "added",
             MessageKind::Removed => "removed",
             MessageKind::Left => "left",
+            MessageKind::File => "file",
         }
     }
     pub(crate) fn parse(s: &str) -> Self {
@@ -193,6 +197,7 @@ impl MessageKind {
             "added" => MessageKind::Added,
             "removed" => MessageKind::Removed,
             "left" => MessageKind::Left,
+            "file" => MessageKind::File,
             _ => MessageKind::Text,
         }
     }
@@ -259,6 +264,16 @@ pub enum ChatWrite {
         conv: i64,
         message: i64,
     },
+    /// Post a file already stored on disk as a message of kind `file` with `body`, and record
+    /// the file. Idempotent by `client_id` like `Send`: a retry gets the first message back
+    /// (not fresh), and the caller then removes its own copy of the file.
+    SendFile {
+        user: i64,
+        conv: i64,
+        client_id: String,
+        body: String,
+        file: NewAttachment,
+    },
     /// Move the user's delivered/read marks forward (never back; read implies delivered).
     Receipt {
         user: i64,
@@ -308,4 +323,30 @@ pub struct MembershipChange {
     pub message: MessageRow,
     /// Members after the change.
     pub members: Vec<i64>,
+}
+
+/// A file to record with its message ([`ChatWrite::SendFile`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAttachment {
+    /// Random, unguessable; names the file on disk and in download URLs.
+    pub token: String,
+    pub name: String,
+    pub mime: String,
+    pub size: i64,
+    /// SHA-256 of the content, lowercase hex.
+    pub sha256: String,
+}
+
+/// A stored file, as the download and the clean-up see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentRow {
+    pub token: String,
+    pub conv: i64,
+    pub message: i64,
+    pub uploader: Option<i64>,
+    pub name: String,
+    pub mime: String,
+    pub size: i64,
+    pub sha256: String,
+    pub created_at: i64,
 }

@@ -115,4 +115,24 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX messages_rev ON messages(conv_id, rev);
     CREATE UNIQUE INDEX messages_client_id ON messages(conv_id, sender, client_id) WHERE kind = 'text';
     "#,
+    // 4: attachments. The file lives on disk under its token; the row says who may read it
+    // (the members of its conversation who see its message) and whose quota it counts
+    // against. A row goes when its message is deleted or its retention ends; the file follows.
+    r#"
+    CREATE TABLE attachments (
+        token TEXT PRIMARY KEY,
+        conv_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        uploader INTEGER REFERENCES users(id) ON DELETE SET NULL,
+        name TEXT NOT NULL,
+        mime TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX attachments_uploader ON attachments(uploader);
+    CREATE INDEX attachments_message ON attachments(message_id);
+    CREATE INDEX attachments_created ON attachments(created_at);
+    CREATE UNIQUE INDEX messages_client_id_file ON messages(conv_id, sender, client_id) WHERE kind = 'file';
+    "#,
 ];

@@ -12,8 +12,9 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
 use crate::schema::MIGRATIONS;
 use crate::{
-    CallRow, ChatRefusal, ChatWrite, ChatWritten, ContactList, ConversationRow, Invite, InviteKind, MembershipChange,
-    MessageRow, NewInvite, NewSession, NewUser, RelationIds, RequestOutcome, Session, Store, StoreError, User,
+    AttachmentRow, CallRow, ChatRefusal, ChatWrite, ChatWritten, ContactList, ConversationRow, Invite, InviteKind,
+    MembershipChange, MessageRow, NewInvite, NewSession, NewUser, RelationIds, RequestOutcome, Session, Store,
+    StoreError, User,
 };
 
 pub struct SqliteStore {
@@ -426,6 +427,19 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<MessageRow>, StoreError> {
         self.messages_changed_after_impl(user, conv, after_rev, limit)
+    }
+
+    fn attachment_for(&self, user: i64, token: &str) -> Result<Option<AttachmentRow>, StoreError> {
+        self.attachment_for_impl(user, token)
+    }
+    fn attachment_usage(&self, user: i64) -> Result<i64, StoreError> {
+        self.attachment_usage_impl(user)
+    }
+    fn attachment_exists(&self, token: &str) -> Result<bool, StoreError> {
+        self.attachment_exists_impl(token)
+    }
+    fn purge_attachments(&self, created_before: i64) -> Result<Vec<String>, StoreError> {
+        self.purge_attachments_impl(created_before)
     }
 }
 

@@ -395,3 +395,81 @@ fn history_pages_backwards() {
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].last_message.as_ref().map(|m| m.body.as_str()), Some("m25"));
 }
+
+fn send_file(user: i64, conv: i64, client_id: &str, token: &str, size: i64) -> ChatWrite {
+    ChatWrite::SendFile {
+        user,
+        conv,
+        client_id: client_id.into(),
+        body: format!(r#"{{"token":"{token}"}}"#),
+        file: NewAttachment {
+            token: token.into(),
+            name: "report.pdf".into(),
+            mime: "application/pdf".into(),
+            size,
+            sha256: "00".repeat(32),
+        },
+    }
+}
+
+#[test]
+fn attachments_are_readable_by_the_members_who_see_their_message_only() {
+    let (_d, s) = file_store();
+    let (a, b, c, m) = three_friends(&s);
+    let (g, _) = s.create_group(a, "team", &[b], 2).unwrap();
+    let out = s.chat_write(&[send_file(a, g, "f1", "tok1", 1000), send_file(m, g, "f2", "tok2", 5)], 3).unwrap();
+    let (msg, fresh) = sent(&out[0]);
+    assert!(fresh && msg.kind == MessageKind::File);
+    assert_eq!(out[1], Err(ChatRefusal::NoConversation), "an outsider cannot post a file");
+    assert!(!s.attachment_exists("tok2").unwrap(), "nothing recorded for the refused one");
+    for user in [a, b] {
+        let f = s.attachment_for(user, "tok1").unwrap().unwrap();
+        assert_eq!((f.conv, f.message, f.uploader, f.size), (g, msg.id, Some(a), 1000));
+    }
+    assert_eq!(s.attachment_for(m, "tok1").unwrap(), None, "not a member");
+    // Carol joins later: she does not see what was posted before, file included.
+    s.add_member(a, g, c, 4).unwrap();
+    assert_eq!(s.attachment_for(c, "tok1").unwrap(), None);
+    // A file counts as unread like a text.
+    assert_eq!(s.conversation(b, g).unwrap().unwrap().unread, 1);
+    assert_eq!(s.attachment_usage(a).unwrap(), 1000);
+    // A retry of the same upload finds the first message; the record is not doubled.
+    let (again, fresh) = sent(&s.chat_write(&[send_file(a, g, "f1", "tok3", 1000)], 5).unwrap()[0]);
+    assert!(!fresh && again.id == msg.id);
+    assert!(!s.attachment_exists("tok3").unwrap());
+    assert_eq!(s.attachment_usage(a).unwrap(), 1000);
+    // A removed member loses access.
+    s.remove_member(a, g, b, 6).unwrap();
+    assert_eq!(s.attachment_for(b, "tok1").unwrap(), None);
+}
+
+#[test]
+fn a_deleted_file_message_takes_its_record_with_it_and_retention_ends_old_ones() {
+    let (_d, s) = file_store();
+    let (a, b, _c, _m) = three_friends(&s);
+    let (conv, _) = s.direct_conversation(a, b, 2).unwrap();
+    let out = s.chat_write(&[send_file(a, conv, "f1", "old", 10), send_file(a, conv, "f2", "new", 20)], 3).unwrap();
+    let (old, _) = sent(&out[0]);
+    // Only the sender deletes; a file cannot be edited.
+    let out = s
+        .chat_write(
+            &[
+                ChatWrite::Delete { user: b, conv, message: old.id },
+                ChatWrite::Edit { user: a, conv, message: old.id, text: "x".into() },
+                ChatWrite::Delete { user: a, conv, message: old.id },
+            ],
+            4,
+        )
+        .unwrap();
+    assert_eq!(out[0], Err(ChatRefusal::NotYours));
+    assert_eq!(out[1], Err(ChatRefusal::NoMessage));
+    assert!(sent(&out[2]).0.deleted);
+    assert!(!s.attachment_exists("old").unwrap());
+    assert_eq!(s.attachment_for(b, "old").unwrap(), None);
+    assert_eq!(s.attachment_usage(a).unwrap(), 20);
+    // Retention: files uploaded before the cut-off go.
+    s.chat_write(&[send_file(a, conv, "f3", "newer", 30)], 100).unwrap();
+    assert_eq!(s.purge_attachments(50).unwrap(), vec!["new".to_owned()]);
+    assert!(s.attachment_exists("newer").unwrap());
+    assert_eq!(s.attachment_usage(a).unwrap(), 30);
+}

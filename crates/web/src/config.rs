@@ -47,6 +47,23 @@ pub struct WebConfig {
     pub turn: Option<TurnRest>,
     /// Calls always go through the TURN relay (peers never see each other's addresses).
     pub force_relay: bool,
+    /// Files posted to conversations: where they live, how large, for how long.
+    pub attachments: AttachmentConfig,
+}
+
+/// Limits and place of attachments (files uploaded to a conversation).
+#[derive(Debug, Clone)]
+pub struct AttachmentConfig {
+    /// Directory of the files (`files/` for stored ones, `tmp/` for uploads under way).
+    pub dir: PathBuf,
+    /// Largest file.
+    pub max_file_bytes: u64,
+    /// Most bytes one user's stored uploads may take together.
+    pub quota_bytes: u64,
+    /// Files are deleted this long after upload (`None`: kept until their message is deleted).
+    pub retention: Option<Duration>,
+    /// How often expired and orphaned files are looked for.
+    pub sweep_every: Duration,
 }
 
 /// Time-limited TURN credentials in the "TURN REST API" scheme.
@@ -83,6 +100,13 @@ impl WebConfig {
             ice_servers: Vec::new(),
             turn: None,
             force_relay: false,
+            attachments: AttachmentConfig {
+                dir: data_dir.join("attachments"),
+                max_file_bytes: 100 * 1024 * 1024,
+                quota_bytes: 2 * 1024 * 1024 * 1024,
+                retention: None,
+                sweep_every: Duration::from_secs(600),
+            },
         }
     }
 }

@@ -7,6 +7,7 @@
 
 mod api;
 mod assets;
+mod attachments;
 mod chat;
 mod config;
 mod cookie;
@@ -21,7 +22,8 @@ mod state;
 mod tls;
 mod util;
 
-pub use config::{TlsSource, TurnRest, WebConfig};
+pub use attachments::retention_days;
+pub use config::{AttachmentConfig, TlsSource, TurnRest, WebConfig};
 pub use hub::HubConfig;
 pub use openapi::openapi_json;
 pub use server::{derive_public_url, Server};
@@ -36,5 +38,17 @@ pub mod fuzzing {
         let value = axum::http::HeaderValue::from_bytes(raw).ok()?;
         headers.insert(axum::http::header::COOKIE, value);
         crate::cookie::session_token(&headers)
+    }
+
+    /// The headers of an upload and a download, from arbitrary bytes: checks what the parsers
+    /// promise (a range inside the file, a type that is `type/subtype` and not a form).
+    pub fn attachment_headers(range: &[u8], size: u64, content_type: &[u8]) {
+        use crate::attachments::range::{answer, RangeAnswer};
+        if let RangeAnswer::Part { start, end } = answer(Some(range), size) {
+            assert!(start <= end && end < size, "range {start}-{end} outside {size}");
+        }
+        if let Ok(m) = crate::attachments::upload_mime(Some(content_type)) {
+            assert!(m.contains('/') && !m.starts_with("multipart/") && m == m.to_ascii_lowercase());
+        }
     }
 }

@@ -50,6 +50,9 @@ use crate::api;
         api::conversations::remove_member,
         api::conversations::messages,
         api::conversations::post,
+        api::attachments::upload,
+        api::attachments::download,
+        api::attachments::limits,
         crate::signaling::socket::upgrade,
     ),
     components(schemas(proto::ApiError, proto::ErrorCode))

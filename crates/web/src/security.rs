@@ -29,6 +29,10 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
     for (name, value) in HEADERS {
+        // A handler's own policy stands (a download's is stricter: a sandbox).
+        if *name == "content-security-policy" && h.contains_key(header::CONTENT_SECURITY_POLICY) {
+            continue;
+        }
         h.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
     }
     if is_api {

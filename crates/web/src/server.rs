@@ -49,7 +49,8 @@ impl Server {
             Some(u) => u.clone(),
             None => derive_public_url(https.local_addr()?),
         };
-        Ok(Self { state: AppState::new(store, config, public_url), https, http, tls })
+        let state = AppState::new(store, config, public_url).context("cannot open the attachments directory")?;
+        Ok(Self { state, https, http, tls })
     }
 
     pub fn local_addr(&self) -> Result<SocketAddr> {

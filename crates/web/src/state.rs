@@ -24,17 +24,23 @@ pub struct AppState {
     pub(crate) chat: crate::chat::ChatQueue,
     /// Posting rate of REST chat posts per user (WebSocket posts are limited in the hub).
     chat_limits: Arc<Mutex<std::collections::HashMap<i64, hub::Bucket>>>,
+    /// Files posted to conversations.
+    pub attachments: crate::attachments::Attachments,
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, config: WebConfig, public_url: String) -> Self {
+    /// Also recovers what a crash left of uploads (hence the I/O error).
+    pub fn new(store: Arc<dyn Store>, config: WebConfig, public_url: String) -> std::io::Result<Self> {
         let permits = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) * 2;
+        let attachments = crate::attachments::Attachments::open(config.attachments.clone(), store.as_ref())?;
+        attachments.spawn_sweeper(store.clone());
         let (chat, chat_rx) = tokio::sync::mpsc::channel(crate::chat::QUEUE);
         let hub = crate::signaling::spawn_hub(config.hub.clone(), config.session_recheck, store.clone(), chat.clone());
-        if let Err(e) = crate::chat::spawn_writer(chat_rx, store.clone(), hub.clone()) {
+        if let Err(e) = crate::chat::spawn_writer(chat_rx, store.clone(), hub.clone(), attachments.sweep_now.clone()) {
             tracing::error!(error = %e, "cannot start the chat writer thread; chat is unavailable");
         }
-        Self {
+        Ok(Self {
+            attachments,
             hub,
             chat,
             chat_limits: Arc::default(),
@@ -43,7 +49,7 @@ impl AppState {
             public_url: public_url.trim_end_matches('/').into(),
             limiter: Arc::new(Mutex::new(LoginLimiter::default())),
             hashing: Arc::new(Semaphore::new(permits)),
-        }
+        })
     }
 
     /// Runs database work on the blocking pool.

@@ -222,7 +222,7 @@ pub async fn post(
     state.chat_rate(a.user.id)?;
     let (tx, rx) = oneshot::channel();
     let op = ChatOp::Send { conv: id, client_id: req.client_id, text: req.text };
-    let job = Job { user: a.user.id, op, origin: Origin::Rest(tx) };
+    let job = Job { user: a.user.id, op: op.into(), origin: Origin::Rest(tx) };
     let busy = || HttpError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Internal, "chat is busy; retry");
     state.chat.send(job).await.map_err(|_| busy())?;
     let outcome = rx.await.map_err(|_| busy())?.map_err(|e| HttpError::internal("chat write", e))?;

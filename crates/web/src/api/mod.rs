@@ -1,6 +1,7 @@
 //! Routes of `/api/v1`.
 
 pub mod admin;
+pub mod attachments;
 pub mod calls;
 pub mod contacts;
 pub mod conversations;
@@ -40,6 +41,13 @@ pub fn routes() -> Router<AppState> {
         .route("/conversations/{id}/members", post(conversations::add_member))
         .route("/conversations/{id}/members/{user_id}", delete(conversations::remove_member))
         .route("/conversations/{id}/messages", get(conversations::messages).post(conversations::post))
+        // The body is a file of up to the attachment limit, streamed to disk, not the JSON limit.
+        .route(
+            "/conversations/{id}/attachments",
+            post(attachments::upload).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/attachments/limits", get(attachments::limits))
+        .route("/attachments/{id}", get(attachments::download))
         .route("/calls", get(calls::history))
         .route("/calls/missed/seen", post(calls::missed_seen))
         .route("/ice-servers", get(calls::ice_servers))

@@ -11,6 +11,17 @@ pub fn message(m: &store::MessageRow) -> ChatMessage {
         S::Added => chat::MessageKind::Added,
         S::Removed => chat::MessageKind::Removed,
         S::Left => chat::MessageKind::Left,
+        S::File => chat::MessageKind::File,
+    };
+    // A file message's body is its description (see `attachments::describe`).
+    let attachment = match m.kind {
+        S::File if !m.deleted => serde_json::from_str::<chat::Attachment>(&m.body).ok().map(Box::new),
+        _ => None,
+    };
+    let text = match &attachment {
+        Some(a) => a.name.clone(),
+        None if m.kind == S::File => String::new(),
+        None => m.body.clone(),
     };
     ChatMessage {
         id: m.id,
@@ -20,10 +31,11 @@ pub fn message(m: &store::MessageRow) -> ChatMessage {
         sender: m.sender,
         client_id: m.client_id.clone(),
         kind,
-        text: m.body.clone(),
+        text,
         created_at: m.created_at,
         edited_at: m.edited_at,
         deleted: m.deleted,
+        attachment,
     }
 }
 

@@ -7,4 +7,4 @@ mod convert;
 mod writer;
 
 pub use convert::{conversation, message};
-pub(crate) use writer::{queue_full_reply, spawn_writer, ChatQueue, Job, Origin, QUEUE};
+pub(crate) use writer::{queue_full_reply, spawn_writer, ChatQueue, Job, Op, Origin, QUEUE};

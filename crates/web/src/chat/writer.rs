@@ -5,7 +5,7 @@ use std::sync::Arc;
 use hub::{ChatEvent, ChatOp, ConnId, Input};
 use proto::ws::{ServerMessage, WsErrorCode};
 use store::{ChatRefusal, ChatWrite, ChatWritten, Store};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::convert;
 use crate::signaling::HubHandle;
@@ -19,8 +19,21 @@ pub(crate) type ChatQueue = mpsc::Sender<Job>;
 
 pub(crate) struct Job {
     pub user: i64,
-    pub op: ChatOp,
+    pub op: Op,
     pub origin: Origin,
+}
+
+/// What a job asks for: a chat operation from a client, or a file message from an upload.
+pub(crate) enum Op {
+    Chat(ChatOp),
+    /// A [`ChatWrite::SendFile`], made by the upload handler.
+    File(ChatWrite),
+}
+
+impl From<ChatOp> for Op {
+    fn from(op: ChatOp) -> Self {
+        Op::Chat(op)
+    }
 }
 
 pub(crate) enum Origin {
@@ -31,12 +44,18 @@ pub(crate) enum Origin {
 }
 
 /// Starts the writer thread. It ends when every sender of `rx` is gone.
-pub(crate) fn spawn_writer(rx: mpsc::Receiver<Job>, store: Arc<dyn Store>, hub: HubHandle) -> std::io::Result<()> {
-    std::thread::Builder::new().name("chat-writer".into()).spawn(move || run(rx, store, hub))?;
+/// `files_deleted` is woken when a file message was deleted, so its file goes from disk.
+pub(crate) fn spawn_writer(
+    rx: mpsc::Receiver<Job>,
+    store: Arc<dyn Store>,
+    hub: HubHandle,
+    files_deleted: Arc<Notify>,
+) -> std::io::Result<()> {
+    std::thread::Builder::new().name("chat-writer".into()).spawn(move || run(rx, store, hub, files_deleted))?;
     Ok(())
 }
 
-fn run(mut rx: mpsc::Receiver<Job>, store: Arc<dyn Store>, hub: HubHandle) {
+fn run(mut rx: mpsc::Receiver<Job>, store: Arc<dyn Store>, hub: HubHandle, files_deleted: Arc<Notify>) {
     while let Some(first) = rx.blocking_recv() {
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
@@ -46,17 +65,21 @@ fn run(mut rx: mpsc::Receiver<Job>, store: Arc<dyn Store>, hub: HubHandle) {
             }
         }
         let (typing, writes): (Vec<Job>, Vec<Job>) =
-            jobs.into_iter().partition(|j| matches!(j.op, ChatOp::Typing { .. }));
+            jobs.into_iter().partition(|j| matches!(j.op, Op::Chat(ChatOp::Typing { .. })));
         for job in typing {
             relay_typing(store.as_ref(), &hub, job);
         }
         if !writes.is_empty() {
-            commit(store.as_ref(), &hub, writes);
+            commit(store.as_ref(), &hub, writes, &files_deleted);
         }
     }
 }
 
-fn to_write(user: i64, op: &ChatOp) -> Option<ChatWrite> {
+fn to_write(user: i64, op: &Op) -> Option<ChatWrite> {
+    let op = match op {
+        Op::Chat(op) => op,
+        Op::File(w) => return Some(w.clone()),
+    };
     Some(match op.clone() {
         ChatOp::Send { conv, client_id, text } => ChatWrite::Send { user, conv, client_id, text },
         ChatOp::Edit { conv, message, text } => ChatWrite::Edit { user, conv, message, text },
@@ -66,10 +89,17 @@ fn to_write(user: i64, op: &ChatOp) -> Option<ChatWrite> {
     })
 }
 
-fn commit(store: &dyn Store, hub: &HubHandle, jobs: Vec<Job>) {
+fn commit(store: &dyn Store, hub: &HubHandle, jobs: Vec<Job>, files_deleted: &Notify) {
     let writes: Vec<ChatWrite> = jobs.iter().filter_map(|j| to_write(j.user, &j.op)).collect();
     match store.chat_write(&writes, crate::unix_now()) {
         Ok(results) => {
+            let file_gone = |r: &Result<ChatWritten, ChatRefusal>| {
+                matches!(r, Ok(ChatWritten::Message { message, fresh: true, .. })
+                    if message.deleted && message.kind == store::MessageKind::File)
+            };
+            if results.iter().any(file_gone) {
+                files_deleted.notify_one();
+            }
             for (job, result) in jobs.into_iter().zip(results) {
                 deliver(hub, job.origin, result);
             }
@@ -153,7 +183,7 @@ fn deliver(hub: &HubHandle, origin: Origin, result: Result<ChatWritten, ChatRefu
 
 /// Typing goes only to the other members, and only if the typist is a member.
 fn relay_typing(store: &dyn Store, hub: &HubHandle, job: Job) {
-    let ChatOp::Typing { conv } = job.op else { return };
+    let Op::Chat(ChatOp::Typing { conv }) = job.op else { return };
     let members = match store.conversation_members(conv) {
         Ok(m) => m,
         Err(e) => return tracing::warn!(error = %e, "cannot look up conversation members"),

@@ -149,7 +149,8 @@ fn carry_out(hub: &mut Hub, sinks: &mut HashMap<ConnId, ConnSink>, store: &Arc<d
                 }
                 Output::CallFinished(record) => persist_call(store.clone(), record),
                 Output::Chat(req) => {
-                    let job = Job { user: req.user, op: req.op, origin: Origin::Ws { conn: req.conn, id: req.id } };
+                    let job =
+                        Job { user: req.user, op: req.op.into(), origin: Origin::Ws { conn: req.conn, id: req.id } };
                     if chat.try_send(job).is_err() {
                         hub.handle(queue_full_reply(req.conn, req.id), Instant::now());
                     }

@@ -48,6 +48,11 @@ pub async fn start_with(tweak: impl FnOnce(&mut web::WebConfig)) -> TestServer {
 }
 
 impl TestServer {
+    /// The server's data directory.
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     pub fn add_user(&self, name: &str, admin: bool) -> store::User {
         let new = auth::prepare_new_user(name, None, PASSWORD, admin).unwrap();
         self.store.create_user(&new, web::unix_now()).unwrap()

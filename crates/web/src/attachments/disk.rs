@@ -1,0 +1,259 @@
+//! Attachment files on disk.
+//!
+//! `files/<token>` holds the stored files, `tmp/` the uploads under way. An upload streams
+//! into `tmp/<token>.part` while it is hashed; complete and flushed to disk, it becomes
+//! `tmp/<token>.done`; once its record is committed in the database it moves to
+//! `files/<token>`. A crash at any point leaves nothing half-written in `files/`: at the next
+//! start `.part` files are removed, and a `.done` file is published if its record made it to
+//! the database and removed if not. A file in `files/` without a record (its message was
+//! deleted, its retention ended) is garbage and removed by [`Disk::sweep`].
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use axum::body::Body;
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+/// Tokens are base64url, 43 characters (256 random bits): nothing else names a file.
+pub fn valid_token(t: &str) -> bool {
+    t.len() == 43 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    #[error("the file is larger than the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("the upload ended after {got} of the {declared} bytes announced")]
+    Short { got: u64, declared: u64 },
+    #[error("the upload broke off: {0}")]
+    Body(String),
+    #[error("cannot store the file: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// A complete upload in `tmp/`, not yet published.
+#[derive(Debug)]
+pub struct Received {
+    pub token: String,
+    pub size: u64,
+    /// SHA-256 of the content, lowercase hex.
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Disk {
+    files: PathBuf,
+    tmp: PathBuf,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Makes a rename or removal in `dir` durable.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+impl Disk {
+    /// Creates the directories (readable by the server's user only).
+    pub fn open(dir: &Path) -> io::Result<Self> {
+        let d = Self { files: dir.join("files"), tmp: dir.join("tmp") };
+        create_private_dir(dir)?;
+        create_private_dir(&d.files)?;
+        create_private_dir(&d.tmp)?;
+        Ok(d)
+    }
+
+    /// The stored file of a token (`None` for anything that is not a token).
+    pub fn path(&self, token: &str) -> Option<PathBuf> {
+        valid_token(token).then(|| self.files.join(token))
+    }
+
+    fn part(&self, token: &str) -> PathBuf {
+        self.tmp.join(format!("{token}.part"))
+    }
+
+    fn done(&self, token: &str) -> PathBuf {
+        self.tmp.join(format!("{token}.done"))
+    }
+
+    /// Streams a request body into `tmp/`, hashing it, and never past `limit` bytes (nor past
+    /// `declared`, the Content-Length, if given). The file is on disk when this returns Ok.
+    pub async fn receive(&self, body: Body, limit: u64, declared: Option<u64>) -> Result<Received, UploadError> {
+        let token = auth::token::new_token();
+        let part = self.part(&token);
+        let result = self.write_part(&part, body, limit, declared).await;
+        match result {
+            Ok((size, sha256)) => {
+                tokio::fs::rename(&part, self.done(&token)).await?;
+                Ok(Received { token, size, sha256 })
+            }
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&part).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn write_part(
+        &self,
+        part: &Path,
+        body: Body,
+        limit: u64,
+        declared: Option<u64>,
+    ) -> Result<(u64, String), UploadError> {
+        let cap = declared.map_or(limit, |d| d.min(limit));
+        let mut file = tokio::fs::OpenOptions::new().write(true).create_new(true).open(part).await?;
+        let mut hash = Sha256::new();
+        let mut size: u64 = 0;
+        let mut stream = body.into_data_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| UploadError::Body(e.to_string()))?;
+            size += chunk.len() as u64;
+            if size > cap {
+                // More than announced is as wrong as more than allowed; name the limit only.
+                return Err(if size > limit {
+                    UploadError::TooLarge { limit }
+                } else {
+                    UploadError::Short { got: size, declared: cap }
+                });
+            }
+            hash.update(&chunk);
+            file.write_all(&chunk).await?;
+        }
+        if let Some(d) = declared {
+            if size != d {
+                return Err(UploadError::Short { got: size, declared: d });
+            }
+        }
+        file.flush().await?;
+        file.sync_all().await?;
+        Ok((size, hex(&hash.finalize())))
+    }
+
+    /// Moves a received file, whose record is now committed, to `files/`.
+    pub async fn publish(&self, token: &str) -> io::Result<()> {
+        let (from, to) = (self.done(token), self.files.join(token));
+        let dir = self.files.clone();
+        tokio::task::spawn_blocking(move || {
+            std::fs::rename(&from, &to)?;
+            sync_dir(&dir)
+        })
+        .await
+        .map_err(io::Error::other)?
+    }
+
+    /// Opens a stored file: in `files/`, or still in `tmp/` when its record was committed a
+    /// moment ago and [`Disk::publish`] has not run yet (so a member who sees the message at
+    /// once can download it at once).
+    pub async fn open_stored(&self, token: &str) -> Option<tokio::fs::File> {
+        let path = self.path(token)?;
+        match tokio::fs::File::open(&path).await {
+            Ok(f) => Some(f),
+            Err(_) => tokio::fs::File::open(self.done(token)).await.ok(),
+        }
+    }
+
+    /// Removes a received file that will not be published (its record was refused).
+    pub async fn discard(&self, token: &str) {
+        let _ = tokio::fs::remove_file(self.done(token)).await;
+    }
+
+    /// Removes a stored file (its record is gone).
+    pub fn remove(&self, token: &str) {
+        if let Some(p) = self.path(token) {
+            match std::fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => tracing::warn!(error = %e, "cannot remove an attachment file"),
+            }
+        }
+    }
+
+    /// At start, before any upload: finishes or drops what a crash left in `tmp/`.
+    pub fn recover(&self, recorded: &dyn Fn(&str) -> bool) -> io::Result<()> {
+        for entry in std::fs::read_dir(&self.tmp)? {
+            let path = entry?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_owned();
+            match name.strip_suffix(".done") {
+                Some(token) if valid_token(token) && recorded(token) => {
+                    std::fs::rename(&path, self.files.join(token))?;
+                }
+                _ => std::fs::remove_file(&path)?,
+            }
+        }
+        sync_dir(&self.files)?;
+        sync_dir(&self.tmp)
+    }
+
+    /// Removes stored files without a record; returns how many.
+    pub fn sweep(&self, recorded: &dyn Fn(&str) -> bool) -> io::Result<usize> {
+        let mut removed = 0;
+        for entry in std::fs::read_dir(&self.files)? {
+            let path = entry?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if !valid_token(name) || !recorded(name) {
+                std::fs::remove_file(&path)?;
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            sync_dir(&self.files)?;
+        }
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn token(c: char) -> String {
+        std::iter::repeat_n(c, 43).collect()
+    }
+
+    #[test]
+    fn recovery_publishes_committed_uploads_and_drops_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = Disk::open(dir.path()).unwrap();
+        let (committed, refused, cut) = (token('a'), token('b'), token('c'));
+        std::fs::write(d.done(&committed), b"whole").unwrap();
+        std::fs::write(d.done(&refused), b"whole but never recorded").unwrap();
+        std::fs::write(d.part(&cut), b"half").unwrap();
+        std::fs::write(d.tmp.join("stray"), b"?").unwrap();
+        d.recover(&|t| t == committed).unwrap();
+        assert_eq!(std::fs::read(d.files.join(&committed)).unwrap(), b"whole");
+        assert_eq!(std::fs::read_dir(&d.tmp).unwrap().count(), 0);
+        assert_eq!(std::fs::read_dir(&d.files).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn the_sweep_removes_stored_files_without_a_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = Disk::open(dir.path()).unwrap();
+        let (kept, gone) = (token('k'), token('g'));
+        for t in [&kept, &gone] {
+            std::fs::write(d.files.join(t), b"x").unwrap();
+        }
+        std::fs::write(d.files.join("not-a-token"), b"x").unwrap();
+        // An upload under way is not the sweep's business.
+        std::fs::write(d.part(&token('u')), b"x").unwrap();
+        assert_eq!(d.sweep(&|t| t == kept).unwrap(), 2);
+        assert!(d.files.join(&kept).exists() && d.part(&token('u')).exists());
+        assert!(d.path("../x").is_none() && d.path(&kept).is_some());
+    }
+}
