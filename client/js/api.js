@@ -27,6 +27,11 @@ export function setCsrfToken(token) {
   csrfToken = token;
 }
 
+/** The session's CSRF token, for requests made without {@link api} (uploads with progress). */
+export function getCsrfToken() {
+  return csrfToken;
+}
+
 /**
  * @param {string} method
  * @param {string} path  below /api/v1, e.g. "/session"

@@ -11,9 +11,10 @@
  */
 import { api } from './api.js';
 
+/** @typedef {{id:string, name:string, size:number, mime:string, sha256:string, preview:boolean}} Attachment */
 /** @typedef {{id:number, conv:number, seq:number, rev:number, sender:number|null, client_id:string,
- *   kind:'text'|'created'|'renamed'|'added'|'removed'|'left', text:string, created_at:number,
- *   edited_at:number|null, deleted:boolean}} ChatMessage */
+ *   kind:'text'|'file'|'created'|'renamed'|'added'|'removed'|'left', text:string, created_at:number,
+ *   edited_at:number|null, deleted:boolean, attachment?: Attachment}} ChatMessage */
 /** @typedef {{user:number, username:string, display_name:string, owner:boolean, delivered_seq:number, read_seq:number}} Member */
 /** @typedef {{id:number, kind:'direct'|'group', name:string, created_at:number, last_seq:number,
  *   members: Member[], unread:number, last_message: ChatMessage|null}} Conversation */
@@ -21,6 +22,11 @@ import { api } from './api.js';
 /** @typedef {{messages: Map<number, ChatMessage>, rev: number, oldestSeq: number, more: boolean}} History */
 
 const PAGE = 50;
+
+/** A member's own message (text or file), not a record of a membership change. @param {ChatMessage} m */
+export function isPost(m) {
+  return m.kind === 'text' || m.kind === 'file';
+}
 /** How long a typing notice shows without a new one. */
 const TYPING_MS = 5000;
 
@@ -211,14 +217,14 @@ export class ChatStore extends EventTarget {
   /** @param {ChatMessage} m */
   onMessage(m) {
     const c = this.conversations.get(m.conv);
-    if (!c || m.kind !== 'text') {
+    if (!c || !isPost(m)) {
       // A conversation we do not know yet (added to a group), or a membership change.
       this.loadList().then(() => this.merge(m)).catch(() => {});
       if (!c) return;
     }
     const fresh = !this.histories.get(m.conv)?.messages.has(m.id) && m.rev === m.seq;
     this.merge(m);
-    if (m.sender !== this.me && m.kind === 'text' && fresh) {
+    if (m.sender !== this.me && isPost(m) && fresh) {
       c.unread += 1;
       this.typing.get(m.conv)?.delete(/** @type {number} */ (m.sender));
       this.dueDelivered(m.conv, m.seq);
@@ -273,7 +279,7 @@ export class ChatStore extends EventTarget {
     if (!mine || !hist) return c.unread;
     let n = 0;
     for (const m of hist.messages.values()) {
-      if (m.kind === 'text' && !m.deleted && m.sender !== this.me && m.seq > mine.read_seq) n++;
+      if (isPost(m) && !m.deleted && m.sender !== this.me && m.seq > mine.read_seq) n++;
     }
     return n;
   }

@@ -92,3 +92,21 @@ export function onDetach(view, cleanup) {
   });
   observer.observe(document.body, { childList: true, subtree: true });
 }
+
+/** A size for people: "0 B", "512 KB", "1.4 GB". @param {number} bytes */
+export function formatBytes(bytes) {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return `${i === 0 || v >= 10 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
+}
+
+/** "1:05" or "1:02:05" for a number of seconds. @param {number} secs */
+export function formatDuration(secs) {
+  const s = Math.max(0, Math.round(secs));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor(s / 60) % 60;
+  const two = (/** @type {number} */ n) => String(n).padStart(2, '0');
+  return h ? `${h}:${two(m)}:${two(s % 60)}` : `${m}:${two(s % 60)}`;
+}

@@ -1,6 +1,7 @@
 // @ts-check
 import { api } from '../api.js';
-import { h, errorBox, onDetach } from '../dom.js';
+import { h, errorBox, onDetach, formatBytes } from '../dom.js';
+import { transferItem } from './transfers.js';
 
 /** @typedef {import('../chat.js').ChatMessage} ChatMessage */
 /** @typedef {import('../chat.js').Conversation} Conversation */
@@ -44,11 +45,13 @@ function clock(t) {
 
 /**
  * Conversations next to the open conversation: list with unread counts, history with paging
- * back, composer with typing notice, receipts, edit and delete, and group management.
+ * back, composer with typing notice, receipts, edit and delete, group management, and files
+ * (attach button, drag and drop, paste) with their progress.
  * @param {import('../chat.js').ChatStore} chat
  * @param {number} me
+ * @param {import('../uploads.js').Uploads} uploads
  */
-export function chatView(chat, me) {
+export function chatView(chat, me, uploads) {
   const err = errorBox();
   const list = h('ul', { class: 'list conv-list', id: 'conversation-list' });
   const title = h('h2', { id: 'conv-title' });
@@ -61,13 +64,16 @@ export function chatView(chat, me) {
   const input = /** @type {HTMLTextAreaElement} */ (h('textarea', {
     id: 'message-input', rows: 2, maxlength: 16384, placeholder: 'Write a message… (Enter sends, Shift+Enter: new line)', 'aria-label': 'Message',
   }));
-  const composer = /** @type {HTMLFormElement} */ (h('form', { id: 'composer', class: 'composer' }, input,
+  const fileInput = /** @type {HTMLInputElement} */ (h('input', { type: 'file', multiple: true, hidden: true, id: 'file-input', 'aria-label': 'Files to send' }));
+  const attach = h('button', { type: 'button', id: 'attach-file', title: 'Send files (or drop them here, or paste)', onclick: () => fileInput.click() }, 'Attach');
+  const composer = /** @type {HTMLFormElement} */ (h('form', { id: 'composer', class: 'composer' }, attach, fileInput, input,
     h('button', { type: 'submit', class: 'primary', id: 'send' }, 'Send')));
+  const transfers = h('ul', { id: 'transfers', class: 'transfers list', 'aria-live': 'polite' });
   const pane = h('section', { class: 'conv-pane', id: 'conversation', hidden: true },
     h('div', { class: 'conv-head' },
       h('button', { class: 'back', 'aria-label': 'Back to conversations', onclick: () => select(null) }, '←'),
       h('div', {}, title, membersLine), tools),
-    scroller, typing, composer);
+    scroller, typing, transfers, composer);
   const empty = h('p', { class: 'muted conv-empty', id: 'no-conversation' }, 'Choose a conversation, or start one from a contact.');
   /** Message being edited: id and draft. @type {{id:number, text:string}|null} */
   let editing = null;
@@ -115,6 +121,7 @@ export function chatView(chat, me) {
       case 'added': return `${who(c, m.sender)} added ${m.text}`;
       case 'removed': return `${who(c, m.sender)} removed ${m.text}`;
       case 'left': return `${who(c, m.sender)} left`;
+      case 'file': return m.deleted ? 'File deleted' : `File: ${m.text}`;
       default: return m.deleted ? 'Message deleted' : m.text;
     }
   }
@@ -132,13 +139,28 @@ export function chatView(chat, me) {
     }) : [h('li', { class: 'muted empty' }, 'No conversations yet.')]));
   }
 
+  /**
+   * A posted file: a preview for images, the name as a download link, the size.
+   * @param {import('../chat.js').Attachment} a
+   */
+  function fileBody(a) {
+    const url = `/api/v1/attachments/${encodeURIComponent(a.id)}`;
+    return h('div', { class: 'file' },
+      a.preview ? h('a', { href: url, download: a.name, class: 'preview-link' },
+        h('img', { class: 'preview', src: url, alt: a.name, loading: 'lazy' })) : null,
+      h('a', { href: url, download: a.name, class: 'file-link' }, a.name),
+      h('span', { class: 'muted file-size' }, ` · ${formatBytes(a.size)}`));
+  }
+
   /** @param {Conversation} c @param {ChatMessage} m */
   function messageItem(c, m) {
-    const mine = m.sender === me && m.kind === 'text';
-    if (m.kind !== 'text') return h('li', { class: 'msg system', 'data-msg-id': m.id }, describe(c, m));
+    const post = m.kind === 'text' || m.kind === 'file';
+    const mine = m.sender === me && post;
+    if (!post) return h('li', { class: 'msg system', 'data-msg-id': m.id }, describe(c, m));
     const state = mine ? chat.stateOf(m) : null;
     const body = h('div', { class: 'text' });
-    if (m.deleted) body.append(h('em', { class: 'muted' }, 'Message deleted'));
+    if (m.deleted) body.append(h('em', { class: 'muted' }, m.kind === 'file' ? 'File deleted' : 'Message deleted'));
+    else if (m.attachment) body.append(fileBody(m.attachment));
     else if (editing && editing.id === m.id) body.append(editForm(c, m));
     else body.append(linkify(m.text));
     return h('li', { class: `msg${mine ? ' mine' : ''}${m.deleted ? ' deleted' : ''}`, 'data-msg-id': m.id, 'data-client-id': m.client_id, 'data-state': state },
@@ -149,7 +171,7 @@ export function chatView(chat, me) {
         state ? h('span', { class: `state ${state}`, title: state }, ` · ${state}`) : null),
       body,
       mine && !m.deleted && !(editing && editing.id === m.id) ? h('div', { class: 'msg-actions' },
-        h('button', { class: 'link edit', onclick: () => { editing = { id: m.id, text: m.text }; renderMessages(); } }, 'Edit'),
+        m.kind === 'text' ? h('button', { class: 'link edit', onclick: () => { editing = { id: m.id, text: m.text }; renderMessages(); } }, 'Edit') : null,
         h('button', { class: 'link delete', onclick: () => act(() => chat.remove(c.id, m.id)) }, 'Delete')) : null);
   }
 
@@ -181,10 +203,31 @@ export function chatView(chat, me) {
         o.error ? h('button', { class: 'link', onclick: () => chat.discard(o.client_id) }, 'Discard') : null));
     }
     log.replaceChildren(...items);
+    renderTransfers();
     older.hidden = !chat.histories.get(conv)?.more;
     const typists = chat.typingIn(conv).map((u) => who(c, u));
     typing.textContent = typists.length ? `${typists.join(', ')} ${typists.length > 1 ? 'are' : 'is'} typing…` : '';
     if (nearBottom) scroller.scrollTop = scroller.scrollHeight;
+  }
+
+  function renderTransfers() {
+    const conv = chat.active;
+    const list = conv === null ? [] : uploads.of(conv);
+    transfers.replaceChildren(...list.map((u) => transferItem(
+      { id: u.id, name: u.name, size: u.size, done: u.sent, rate: u.state === 'sending' ? u.rate : 0,
+        status: u.state === 'queued' ? 'waiting…' : u.state === 'sending' ? 'uploading…' : u.state, error: u.error },
+      [
+        ...(u.state === 'failed' ? [{ label: 'Retry', cls: 'retry', run: () => uploads.retry(u.id) }] : []),
+        { label: u.state === 'failed' ? 'Dismiss' : 'Cancel', cls: 'cancel', run: () => uploads.cancel(u.id) },
+      ])));
+    transfers.hidden = list.length === 0;
+  }
+
+  /** Sends files to the open conversation. @param {File[]} files */
+  function sendFiles(files) {
+    const conv = chat.active;
+    if (conv === null || files.length === 0) return;
+    act(() => uploads.add(conv, files));
   }
 
   function renderHead() {
@@ -293,6 +336,30 @@ export function chatView(chat, me) {
     }
   });
   input.addEventListener('input', () => { if (chat.active !== null && input.value) chat.typingNow(chat.active); });
+  fileInput.addEventListener('change', () => {
+    sendFiles([...(fileInput.files || [])]);
+    fileInput.value = '';
+  });
+  // Files pasted into the message box (a screenshot, a copied file) are sent; text pastes as text.
+  input.addEventListener('paste', (ev) => {
+    const files = [...(ev.clipboardData?.files || [])];
+    if (files.length === 0) return;
+    ev.preventDefault();
+    sendFiles(files);
+  });
+  pane.addEventListener('dragover', (ev) => {
+    if (!ev.dataTransfer?.types.includes('Files')) return;
+    ev.preventDefault();
+    pane.classList.add('dropping');
+  });
+  pane.addEventListener('dragleave', (ev) => { if (ev.target === pane) pane.classList.remove('dropping'); });
+  pane.addEventListener('drop', (ev) => {
+    pane.classList.remove('dropping');
+    const files = [...(ev.dataTransfer?.files || [])];
+    if (files.length === 0) return;
+    ev.preventDefault();
+    sendFiles(files);
+  });
   scroller.addEventListener('scroll', () => {
     if (scroller.scrollTop < 40 && chat.active !== null && chat.histories.get(chat.active)?.more) loadOlder();
   });
@@ -306,8 +373,10 @@ export function chatView(chat, me) {
     }
   };
   chat.addEventListener('change', onChange);
+  uploads.addEventListener('change', renderTransfers);
   onDetach(view, () => {
     chat.removeEventListener('change', onChange);
+    uploads.removeEventListener('change', renderTransfers);
     chat.active = null;
   });
 

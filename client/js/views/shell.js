@@ -12,6 +12,7 @@ import { callOverlay } from './callui.js';
 import { historyView, missedBanner } from './history.js';
 import { ChatStore } from '../chat.js';
 import { chatView } from './chat.js';
+import { Uploads } from '../uploads.js';
 
 /**
  * The logged-in app: header, navigation and the current page. Contacts, chat and calls
@@ -31,6 +32,7 @@ export function shellView(session, onLoggedOut) {
   // For diagnostics (and the browser tests): the current call manager.
   /** @type {any} */ (window).mywebrtcCalls = calls;
   const chat = new ChatStore(sig, user.id);
+  const uploads = new Uploads();
   /** @param {number} contact */
   const openChat = async (contact) => {
     chat.active = await chat.direct(contact);
@@ -39,7 +41,7 @@ export function shellView(session, onLoggedOut) {
   /** @type {Record<string, {label: string, render: () => Promise<Node>|Node}>} */
   const pages = {
     '/': { label: 'Contacts', render: () => contactsView(sig, book, calls, names, openChat) },
-    '/chat': { label: 'Chat', render: () => chatView(chat, user.id) },
+    '/chat': { label: 'Chat', render: () => chatView(chat, user.id, uploads) },
     '/calls': { label: 'Calls', render: historyView },
     '/devices': { label: 'Devices', render: devicesView },
     '/password': { label: 'Password', render: passwordView },

@@ -286,3 +286,43 @@ async fn files_are_deleted_when_their_retention_ends() {
     let (_, lim) = alice.call("GET", "/api/v1/attachments/limits", None).await;
     assert_eq!(lim["used_bytes"].as_u64(), Some(0));
 }
+
+#[tokio::test]
+async fn a_client_that_goes_away_mid_upload_leaves_nothing_behind() {
+    let (s, alice, bob, _m) = three(|_| {}).await;
+    let conv = direct(&alice, &bob).await;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    let req = alice
+        .req("POST", &format!("/api/v1/conversations/{conv}/attachments"))
+        .query(&[("name", "cut.bin"), ("client_id", "cut")])
+        .header("content-type", "application/octet-stream")
+        .body(reqwest::Body::wrap_stream(stream));
+    let pending = tokio::spawn(req.send());
+    for _ in 0..16 {
+        tx.send(Ok(vec![3u8; 64 * 1024])).await.unwrap();
+    }
+    let mut seen = false;
+    for _ in 0..200 {
+        if !files_on_disk(&s).is_empty() {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(seen, "the upload reached the disk");
+    // The client gives up: its connection goes away without finishing the body.
+    pending.abort();
+    drop(tx);
+    let mut left = files_on_disk(&s);
+    for _ in 0..200 {
+        if left.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        left = files_on_disk(&s);
+    }
+    assert!(left.is_empty(), "{left:?}");
+    let (_, page) = bob.call("GET", &format!("/api/v1/conversations/{conv}/messages"), None).await;
+    assert_eq!(page["messages"].as_array().unwrap().len(), 0);
+}

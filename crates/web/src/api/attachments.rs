@@ -135,25 +135,39 @@ pub async fn upload(
             sha256: received.sha256,
         },
     };
-    let outcome = post(&state, me, write).await;
-    match outcome {
-        Ok(store::ChatWritten::Message { message, fresh: true, .. }) => {
-            state.attachments.disk.publish(&token).await.map_err(|e| HttpError::internal("publishing a file", e))?;
-            Ok((StatusCode::CREATED, Json(chat::message(&message))))
-        }
-        other => {
-            state.attachments.disk.discard(&token).await;
-            match other {
-                Ok(store::ChatWritten::Message { message, .. }) => Ok((StatusCode::OK, Json(chat::message(&message)))),
-                Ok(store::ChatWritten::Receipt { .. }) => Err(HttpError::internal("file write", "unexpected receipt")),
-                Err(PostError::Refused(store::ChatRefusal::NotAllowed)) => {
-                    Err(HttpError::new(StatusCode::FORBIDDEN, ErrorCode::NotAllowed, "not a contact, or blocked"))
+    // From here on the file is whole: record and publish it (or drop it) even if the client
+    // goes away meanwhile, so nothing is left half-done in tmp/.
+    let finish = tokio::spawn(async move {
+        let outcome = post(&state, me, write).await;
+        match outcome {
+            Ok(store::ChatWritten::Message { message, fresh: true, .. }) => {
+                state
+                    .attachments
+                    .disk
+                    .publish(&token)
+                    .await
+                    .map_err(|e| HttpError::internal("publishing a file", e))?;
+                Ok((StatusCode::CREATED, Json(chat::message(&message))))
+            }
+            other => {
+                state.attachments.disk.discard(&token).await;
+                match other {
+                    Ok(store::ChatWritten::Message { message, .. }) => {
+                        Ok((StatusCode::OK, Json(chat::message(&message))))
+                    }
+                    Ok(store::ChatWritten::Receipt { .. }) => {
+                        Err(HttpError::internal("file write", "unexpected receipt"))
+                    }
+                    Err(PostError::Refused(store::ChatRefusal::NotAllowed)) => {
+                        Err(HttpError::new(StatusCode::FORBIDDEN, ErrorCode::NotAllowed, "not a contact, or blocked"))
+                    }
+                    Err(PostError::Refused(_)) => Err(HttpError::not_found("conversation")),
+                    Err(PostError::Http(e)) => Err(e),
                 }
-                Err(PostError::Refused(_)) => Err(HttpError::not_found("conversation")),
-                Err(PostError::Http(e)) => Err(e),
             }
         }
-    }
+    });
+    finish.await.map_err(|e| HttpError::internal("finishing an upload", e))?
 }
 
 fn quota_exceeded(quota: u64) -> HttpError {

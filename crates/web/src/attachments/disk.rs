@@ -42,6 +42,23 @@ pub struct Received {
     pub sha256: String,
 }
 
+/// Removes an upload's partial file when dropped, unless disarmed (set to `None`).
+struct PartGuard(Option<PathBuf>);
+
+impl PartGuard {
+    fn path(&self) -> &Path {
+        self.0.as_deref().unwrap_or(Path::new(""))
+    }
+}
+
+impl Drop for PartGuard {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Disk {
     files: PathBuf,
@@ -94,18 +111,14 @@ impl Disk {
     /// `declared`, the Content-Length, if given). The file is on disk when this returns Ok.
     pub async fn receive(&self, body: Body, limit: u64, declared: Option<u64>) -> Result<Received, UploadError> {
         let token = auth::token::new_token();
-        let part = self.part(&token);
-        let result = self.write_part(&part, body, limit, declared).await;
-        match result {
-            Ok((size, sha256)) => {
-                tokio::fs::rename(&part, self.done(&token)).await?;
-                Ok(Received { token, size, sha256 })
-            }
-            Err(e) => {
-                let _ = tokio::fs::remove_file(&part).await;
-                Err(e)
-            }
-        }
+        // The client may go away mid-upload, and the server then drops this future at an
+        // await point: the guard removes the partial file however this ends, unless it
+        // completed.
+        let mut part = PartGuard(Some(self.part(&token)));
+        let (size, sha256) = self.write_part(part.path(), body, limit, declared).await?;
+        tokio::fs::rename(part.path(), self.done(&token)).await?;
+        part.0 = None;
+        Ok(Received { token, size, sha256 })
     }
 
     async fn write_part(
