@@ -32,7 +32,11 @@ fuzz_target!(|data: &[u8]| {
                     Err(_) => {
                         let call = rest.first().copied().unwrap_or(1) % 6;
                         let callee = rest.get(1).copied().unwrap_or(2) % 5;
-                        match rest.len() % 7 {
+                        match rest.len() % 11 {
+                            7 => format!(r#"{{"type":"file_offer","id":3,"to":{callee},"name":"f","size":{call}}}"#),
+                            8 => format!(r#"{{"type":"file_accept","transfer_id":{call}}}"#),
+                            9 => format!(r#"{{"type":"file_signal","transfer_id":{call},"data":{{"x":1}}}}"#),
+                            10 => format!(r#"{{"type":"file_end","transfer_id":{call},"reason":"completed"}}"#),
                             5 => format!(r#"{{"type":"chat_send","id":2,"conv":{call},"client_id":"c{callee}","text":"x"}}"#),
                             6 => format!(r#"{{"type":"chat_receipt","conv":{call},"read":{callee}}}"#),
                             0 => format!(r#"{{"type":"call_invite","id":1,"callee":{callee},"media":"video"}}"#),

@@ -24,7 +24,10 @@ pub struct HubConfig {
     /// ...with bursts up to this many.
     pub chat_burst: f64,
     /// Only contacts may call each other (otherwise any user who has not blocked the other).
+    /// The same rule applies to offering a file person to person.
     pub calls_only_between_contacts: bool,
+    /// A file offered person to person and neither accepted nor declined expires after this.
+    pub file_offer_timeout: Duration,
 }
 
 impl Default for HubConfig {
@@ -41,6 +44,7 @@ impl Default for HubConfig {
             chat_rate_per_sec: 20.0,
             chat_burst: 60.0,
             calls_only_between_contacts: true,
+            file_offer_timeout: Duration::from_secs(600),
         }
     }
 }

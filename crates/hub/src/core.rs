@@ -6,7 +6,8 @@ use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::time::Instant;
 
 use proto::ws::{
-    self, close, CallId, ClientMessage, ClientPresence, Presence, Resume, ServerMessage, UserId, WsErrorCode,
+    self, close, CallId, ClientMessage, ClientPresence, Presence, Resume, ServerMessage, TransferId, UserId,
+    WsErrorCode,
 };
 
 use crate::bucket::Bucket;
@@ -52,6 +53,7 @@ pub(crate) struct User {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Timer {
     Ring(CallId),
+    FileOffer(TransferId),
     Grace(DeviceId, u64),
     Sweep,
 }
@@ -64,6 +66,8 @@ pub struct Hub {
     pub(crate) resume_tokens: HashMap<String, DeviceId>,
     pub(crate) users: HashMap<UserId, User>,
     pub(crate) calls: HashMap<CallId, crate::calls::Call>,
+    pub(crate) transfers: HashMap<TransferId, crate::files::Transfer>,
+    pub(crate) next_transfer: TransferId,
     timers: BinaryHeap<Reverse<(Instant, Timer)>>,
     sweep_scheduled: bool,
     pub(crate) out: VecDeque<Output>,
@@ -82,6 +86,8 @@ impl Hub {
             resume_tokens: HashMap::new(),
             users: HashMap::new(),
             calls: HashMap::new(),
+            transfers: HashMap::new(),
+            next_transfer: 1,
             timers: BinaryHeap::new(),
             sweep_scheduled: false,
             out: VecDeque::new(),
@@ -186,6 +192,7 @@ impl Hub {
             self.timers.pop();
             match t {
                 Timer::Ring(call) => self.ring_timeout(call, now),
+                Timer::FileOffer(t) => self.file_offer_timeout(t, now),
                 Timer::Grace(dev, gen) => {
                     let expired = self.devices.get(&dev).is_some_and(|d| d.conn.is_none() && d.grace_gen == gen);
                     if expired {
@@ -288,6 +295,17 @@ impl Hub {
             }
             (ClientMessage::ChatTyping { conv }, Some(dev)) => {
                 self.chat_request(dev, None, ChatOp::Typing { conv }, now)
+            }
+            (ClientMessage::FileOffer { id, to, name, size, mime }, Some(dev)) => {
+                self.file_offer(dev, id, crate::files::Offer { to, name, size, mime }, now)
+            }
+            (ClientMessage::FileAccept { id, transfer_id }, Some(dev)) => self.file_accept(dev, id, transfer_id),
+            (ClientMessage::FileDecline { id, transfer_id }, Some(dev)) => self.file_decline(dev, id, transfer_id),
+            (ClientMessage::FileSignal { id, transfer_id, data }, Some(dev)) => {
+                self.file_signal(dev, id, transfer_id, data)
+            }
+            (ClientMessage::FileEnd { id, transfer_id, reason }, Some(dev)) => {
+                self.file_end(dev, id, transfer_id, reason)
             }
         }
     }
@@ -422,6 +440,7 @@ impl Hub {
 
     pub(crate) fn remove_device(&mut self, dev: DeviceId, now: Instant) {
         self.device_leaves_calls(dev, now);
+        self.device_leaves_transfers(dev);
         let Some(d) = self.devices.remove(&dev) else { return };
         self.resume_tokens.remove(&d.token);
         if let Some(c) = d.conn {

@@ -20,6 +20,7 @@ mod calls;
 mod chat;
 mod config;
 mod core;
+mod files;
 mod io;
 mod presence;
 

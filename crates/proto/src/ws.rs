@@ -23,6 +23,19 @@ pub const MAX_HELD_SIGNAL_BYTES: usize = 96 * 1024;
 
 pub type UserId = i64;
 pub type CallId = u64;
+/// A person-to-person file transfer, numbered by the server.
+pub type TransferId = u64;
+
+/// Longest file name in a `file_offer`, in bytes of UTF-8 (the receiver makes it safe to
+/// show and save; the server only bounds it).
+pub const MAX_FILE_NAME_BYTES: usize = 1024;
+/// Longest type in a `file_offer`.
+pub const MAX_FILE_MIME_BYTES: usize = 255;
+/// Largest size a `file_offer` may announce: 2^53 bytes, the integers JavaScript counts
+/// exactly (and far beyond any disk).
+pub const MAX_FILE_SIZE: u64 = 1 << 53;
+/// Offers and transfers one device may have open at once.
+pub const MAX_TRANSFERS_PER_DEVICE: usize = 64;
 
 /// What a user shows to their contacts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
@@ -99,6 +112,50 @@ impl From<HangupReason> for EndReason {
         match r {
             HangupReason::ConnectFailed => EndReason::ConnectFailed,
             HangupReason::MediaLost => EndReason::MediaLost,
+        }
+    }
+}
+
+/// Why a person-to-person transfer ended (or never started), as told to each side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileEndReason {
+    /// The receiver declined the offer.
+    Declined,
+    /// Either side cancelled.
+    Cancelled,
+    /// The receiver has the whole file and its SHA-256 matched.
+    Completed,
+    /// The transfer failed (e.g. the content did not match its SHA-256, or the receiver
+    /// could not store it); the receiver discarded what it had.
+    Failed,
+    /// The receiver has no connected device: send the file as an attachment instead.
+    Unavailable,
+    /// Policy forbids it (not contacts, or blocked).
+    NotAllowed,
+    /// To the receiver's other devices, when one of them accepted.
+    TakenElsewhere,
+    /// A device of the transfer vanished and did not come back within the grace period.
+    ConnectionLost,
+    /// Nobody accepted or declined the offer in time.
+    Expired,
+}
+
+/// How a device may end a transfer itself with `file_end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileEndClaim {
+    Cancelled,
+    Completed,
+    Failed,
+}
+
+impl From<FileEndClaim> for FileEndReason {
+    fn from(c: FileEndClaim) -> Self {
+        match c {
+            FileEndClaim::Cancelled => FileEndReason::Cancelled,
+            FileEndClaim::Completed => FileEndReason::Completed,
+            FileEndClaim::Failed => FileEndReason::Failed,
         }
     }
 }
@@ -199,6 +256,46 @@ pub enum ClientMessage {
     },
     /// You are typing in a conversation (send at most every few seconds while typing).
     ChatTyping { conv: i64 },
+    /// Offer a file to a user, person to person: every device of theirs is told
+    /// (`file_incoming`). Replied to with `file_offered` (or `file_ended` with a reason, e.g.
+    /// `unavailable` when they have no connected device).
+    FileOffer {
+        #[serde(default)]
+        id: Option<u64>,
+        to: UserId,
+        name: String,
+        size: u64,
+        #[serde(default)]
+        mime: String,
+    },
+    /// Take an offered file on this device (the receiver's other devices are told
+    /// `taken_elsewhere`; the sender `file_accepted`).
+    FileAccept {
+        #[serde(default)]
+        id: Option<u64>,
+        transfer_id: TransferId,
+    },
+    /// Refuse an offered file (for all of the receiver's devices).
+    FileDecline {
+        #[serde(default)]
+        id: Option<u64>,
+        transfer_id: TransferId,
+    },
+    /// Relay negotiation data to the other device of an accepted transfer (at most
+    /// [`MAX_SIGNAL_BYTES`], opaque to the server).
+    FileSignal {
+        #[serde(default)]
+        id: Option<u64>,
+        transfer_id: TransferId,
+        data: serde_json::Value,
+    },
+    /// End a transfer: cancel it (either side, any time), or report its outcome (receiver).
+    FileEnd {
+        #[serde(default)]
+        id: Option<u64>,
+        transfer_id: TransferId,
+        reason: FileEndClaim,
+    },
 }
 
 /// Sent in `hello` to continue a device after a short disconnect.
@@ -225,7 +322,12 @@ impl ClientMessage {
             | ClientMessage::ChatSend { id, .. }
             | ClientMessage::ChatEdit { id, .. }
             | ClientMessage::ChatDelete { id, .. }
-            | ClientMessage::ChatReceipt { id, .. } => *id,
+            | ClientMessage::ChatReceipt { id, .. }
+            | ClientMessage::FileOffer { id, .. }
+            | ClientMessage::FileAccept { id, .. }
+            | ClientMessage::FileDecline { id, .. }
+            | ClientMessage::FileSignal { id, .. }
+            | ClientMessage::FileEnd { id, .. } => *id,
             ClientMessage::ChatTyping { .. } => None,
         }
     }
@@ -315,6 +417,29 @@ pub enum ServerMessage {
     ChatTyping { conv: i64, user: UserId },
     /// You left or were removed from a conversation: forget it.
     ChatRemoved { seq: u64, conv: i64 },
+    /// Reply to `file_offer`: the receiver's devices have been told.
+    FileOffered {
+        seq: u64,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        id: Option<u64>,
+        transfer_id: TransferId,
+        to: UserId,
+    },
+    /// To every device of the receiver: a file is offered.
+    FileIncoming { seq: u64, transfer_id: TransferId, from: UserId, name: String, size: u64, mime: String },
+    /// To the sender: the receiver took the file on one device, which now opens the
+    /// connection (it sends the offer in `file_signal`).
+    FileAccepted { seq: u64, transfer_id: TransferId },
+    /// Relayed negotiation data from the other device of the transfer.
+    FileSignal { seq: u64, transfer_id: TransferId, data: serde_json::Value },
+    /// To either side: the transfer is over (or never started).
+    FileEnded {
+        seq: u64,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        id: Option<u64>,
+        transfer_id: TransferId,
+        reason: FileEndReason,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -339,6 +464,8 @@ pub enum WsErrorCode {
     UnsupportedVersion,
     /// The call does not exist or the sender is not a participant.
     NoSuchCall,
+    /// The file transfer does not exist or the sender is not part of it.
+    NoSuchTransfer,
     /// The request does not fit the call's state (e.g. accept after it ended).
     InvalidState,
     /// This device is already in a call.
@@ -365,6 +492,7 @@ impl WsErrorCode {
             WsErrorCode::HelloRequired => "send hello first, once",
             WsErrorCode::UnsupportedVersion => "unsupported protocol version",
             WsErrorCode::NoSuchCall => "no such call, or you are not in it",
+            WsErrorCode::NoSuchTransfer => "no such file transfer, or you are not part of it",
             WsErrorCode::InvalidState => "the call is not in a state that allows this",
             WsErrorCode::AlreadyInCall => "this device is already in a call",
             WsErrorCode::RateLimited => "too many messages; slow down",
