@@ -7,8 +7,9 @@ import { listDevices } from '../media.js';
  * notice after a call ends. Lives outside the page content so it survives navigation.
  * @param {import('../calls.js').CallManager} calls
  * @param {(id: number) => string} nameOf
+ * @param {(peer: number, files: File[]) => Promise<void>} sendFiles sends files to a user
  */
-export function callOverlay(calls, nameOf) {
+export function callOverlay(calls, nameOf, sendFiles) {
   const root = h('div', { id: 'call-overlay', 'aria-live': 'assertive' });
   /** @type {number|undefined} */
   let noticeTimer;
@@ -75,6 +76,14 @@ export function callOverlay(calls, nameOf) {
     const full = /** @type {HTMLButtonElement} */ (h('button', { id: 'screen-full', hidden: true }, 'Full screen'));
     const share = /** @type {HTMLButtonElement} */ (h('button', { id: 'share-screen', 'aria-pressed': 'false' }, 'Share screen'));
     const sharing = h('span', { id: 'sharing-notice', hidden: true }, 'You are sharing your screen');
+    // Files to the person in the call, without leaving it.
+    const fileInput = /** @type {HTMLInputElement} */ (h('input', { type: 'file', multiple: true, hidden: true, id: 'call-file-input', 'aria-label': 'Files to send' }));
+    fileInput.addEventListener('change', () => {
+      const list = [...(fileInput.files || [])];
+      fileInput.value = '';
+      if (list.length) sendFiles(cur.peer, list).catch((err) => { notice.textContent = String(err?.message || err); notice.hidden = false; });
+    });
+    const sendFile = h('button', { id: 'call-send-file', onclick: () => fileInput.click() }, 'Send file');
     // Phones and some browsers cannot capture a screen at all.
     share.hidden = !navigator.mediaDevices?.getDisplayMedia;
     const localVideo = /** @type {HTMLVideoElement} */ (h('video', { id: 'local-video', autoplay: true, playsinline: true, muted: true }));
@@ -235,7 +244,7 @@ export function callOverlay(calls, nameOf) {
       stage,
       h('div', { class: 'call-info' },
         h('strong', {}, nameOf(cur.peer)), ' ', state, ' ', duration, ' ', route, ' ', quality, ' ', remoteMute, ' ', sharing, notice),
-      h('div', { class: 'call-buttons' }, mute, cam, share, fit, full,
+      h('div', { class: 'call-buttons' }, mute, cam, share, sendFile, fileInput, fit, full,
         h('button', { id: 'hangup', class: 'decline', onclick: () => calls.hangup() }, 'Hang up')),
       devices);
     const end = () => {

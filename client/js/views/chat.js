@@ -1,7 +1,7 @@
 // @ts-check
 import { api } from '../api.js';
 import { h, errorBox, onDetach, formatBytes } from '../dom.js';
-import { transferItem } from './transfers.js';
+import { renderTransfers } from './transfers.js';
 
 /** @typedef {import('../chat.js').ChatMessage} ChatMessage */
 /** @typedef {import('../chat.js').Conversation} Conversation */
@@ -49,9 +49,10 @@ function clock(t) {
  * (attach button, drag and drop, paste) with their progress.
  * @param {import('../chat.js').ChatStore} chat
  * @param {number} me
- * @param {import('../uploads.js').Uploads} uploads
+ * @param {import('../uploads.js').Uploads} uploads the uploads to show in a conversation
+ * @param {(conv: number, files: File[]) => Promise<void>} send how files leave a conversation
  */
-export function chatView(chat, me, uploads) {
+export function chatView(chat, me, uploads, send) {
   const err = errorBox();
   const list = h('ul', { class: 'list conv-list', id: 'conversation-list' });
   const title = h('h2', { id: 'conv-title' });
@@ -203,23 +204,25 @@ export function chatView(chat, me, uploads) {
         o.error ? h('button', { class: 'link', onclick: () => chat.discard(o.client_id) }, 'Discard') : null));
     }
     log.replaceChildren(...items);
-    renderTransfers();
+    showUploads();
     older.hidden = !chat.histories.get(conv)?.more;
     const typists = chat.typingIn(conv).map((u) => who(c, u));
     typing.textContent = typists.length ? `${typists.join(', ')} ${typists.length > 1 ? 'are' : 'is'} typing…` : '';
     if (nearBottom) scroller.scrollTop = scroller.scrollHeight;
   }
 
-  function renderTransfers() {
+  function showUploads() {
     const conv = chat.active;
     const list = conv === null ? [] : uploads.of(conv);
-    transfers.replaceChildren(...list.map((u) => transferItem(
-      { id: u.id, name: u.name, size: u.size, done: u.sent, rate: u.state === 'sending' ? u.rate : 0,
+    renderTransfers(transfers, list.map((u) => ({
+      row: { id: u.id, name: u.name, size: u.size, done: u.sent, rate: u.state === 'sending' ? u.rate : 0,
         status: u.state === 'queued' ? 'waiting…' : u.state === 'sending' ? 'uploading…' : u.state, error: u.error },
-      [
+      shape: `${u.state}|${u.error}`,
+      actions: [
         ...(u.state === 'failed' ? [{ label: 'Retry', cls: 'retry', run: () => uploads.retry(u.id) }] : []),
         { label: u.state === 'failed' ? 'Dismiss' : 'Cancel', cls: 'cancel', run: () => uploads.cancel(u.id) },
-      ])));
+      ],
+    })));
     transfers.hidden = list.length === 0;
   }
 
@@ -227,7 +230,7 @@ export function chatView(chat, me, uploads) {
   function sendFiles(files) {
     const conv = chat.active;
     if (conv === null || files.length === 0) return;
-    act(() => uploads.add(conv, files));
+    act(() => send(conv, files));
   }
 
   function renderHead() {
@@ -373,10 +376,10 @@ export function chatView(chat, me, uploads) {
     }
   };
   chat.addEventListener('change', onChange);
-  uploads.addEventListener('change', renderTransfers);
+  uploads.addEventListener('change', showUploads);
   onDetach(view, () => {
     chat.removeEventListener('change', onChange);
-    uploads.removeEventListener('change', renderTransfers);
+    uploads.removeEventListener('change', showUploads);
     chat.active = null;
   });
 

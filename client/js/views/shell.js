@@ -13,6 +13,8 @@ import { historyView, missedBanner } from './history.js';
 import { ChatStore } from '../chat.js';
 import { chatView } from './chat.js';
 import { Uploads } from '../uploads.js';
+import { FileTransfers } from '../filetransfer.js';
+import { filePanel } from './filepanel.js';
 
 /**
  * The logged-in app: header, navigation and the current page. Contacts, chat and calls
@@ -27,12 +29,36 @@ export function shellView(session, onLoggedOut) {
   const calls = new CallManager(sig);
   /** Display names of contacts, for the call screens. @type {Map<number, string>} */
   const names = new Map();
-  const overlay = callOverlay(calls, (id) => names.get(id) || `user ${id}`);
-  document.body.append(overlay);
+  const nameOf = (/** @type {number} */ id) => names.get(id) || `user ${id}`;
+  const files = new FileTransfers(sig, calls.iceConfig);
+  /**
+   * Sends files to a contact: person to person while a device of theirs is online, else
+   * (and for what could not be offered) as an attachment of our conversation.
+   * @param {number} peer @param {File[]} list
+   */
+  const sendTo = async (peer, list) => {
+    const unreachable = await files.offer(peer, list);
+    if (unreachable.length) await uploads.add(await chat.direct(peer), unreachable);
+  };
+  const overlay = callOverlay(calls, nameOf, sendTo);
+  const panel = filePanel(files, nameOf);
+  document.body.append(overlay, panel);
+  /** @type {any} */ (window).mywebrtcFiles = files;
   // For diagnostics (and the browser tests): the current call manager.
   /** @type {any} */ (window).mywebrtcCalls = calls;
   const chat = new ChatStore(sig, user.id);
   const uploads = new Uploads();
+  /**
+   * From a conversation: a direct one goes person to person when possible, a group's
+   * always through the server.
+   * @param {number} conv @param {File[]} list
+   */
+  const sendFiles = async (conv, list) => {
+    const c = chat.conversations.get(conv);
+    const other = c?.kind === 'direct' ? c.members.find((m) => m.user !== user.id) : undefined;
+    if (other) await sendTo(other.user, list);
+    else await uploads.add(conv, list);
+  };
   /** @param {number} contact */
   const openChat = async (contact) => {
     chat.active = await chat.direct(contact);
@@ -41,7 +67,7 @@ export function shellView(session, onLoggedOut) {
   /** @type {Record<string, {label: string, render: () => Promise<Node>|Node}>} */
   const pages = {
     '/': { label: 'Contacts', render: () => contactsView(sig, book, calls, names, openChat) },
-    '/chat': { label: 'Chat', render: () => chatView(chat, user.id, uploads) },
+    '/chat': { label: 'Chat', render: () => chatView(chat, user.id, uploads, sendFiles) },
     '/calls': { label: 'Calls', render: historyView },
     '/devices': { label: 'Devices', render: devicesView },
     '/password': { label: 'Password', render: passwordView },
@@ -82,6 +108,7 @@ export function shellView(session, onLoggedOut) {
     calls.hangup().catch(() => {});
     calls.iceConfig.stop();
     overlay.remove();
+    panel.remove();
     sig.stop();
     window.onpopstate = null;
     onLoggedOut();

@@ -1,0 +1,593 @@
+// @ts-check
+/**
+ * Files sent person to person: the bytes go browser to browser over an RTCDataChannel
+ * (through our TURN server when there is no direct path) and never touch the server. The
+ * server only carries the offer, who takes it, and the connection's negotiation
+ * (`file_offer`, `file_accept`, `file_signal`, `file_end`: docs/protocol.md).
+ *
+ * The receiver's device that accepts opens the connection (it makes the WebRTC offer) and
+ * says from which byte it wants the file (`start`); the sender streams it from there. On the
+ * channel, text messages are control, JSON (`start`, `ack`, `end`, `verified`, `mismatch`,
+ * `cancel`), and binary messages are data: an 8-byte big-endian offset, then up to 64 KiB.
+ *
+ * - Memory: the sender reads 1 MiB slices and queues at most a few MiB on the channel
+ *   (backpressure through `bufferedAmountLowThreshold`); the receiver writes to disk as it
+ *   goes (see filesink.js). Neither holds the file.
+ * - Integrity: the sender's worker hashes the whole file (SHA-256), the receiver's hashes
+ *   what it wrote; the file is offered for saving only if both match.
+ * - Resume: when the connection breaks (network change, a reconnect of the signaling), the
+ *   receiver opens a new one and asks from the byte after the last one it has; nothing is
+ *   sent twice.
+ * - Several files: offered at once, sent one after the other.
+ * - A hostile sender (more bytes than announced, data out of order, a wrong hash) ends the
+ *   transfer with an error that says so, and what arrived is discarded.
+ *
+ * Events: `change` (a transfer was added, progressed or ended), `incoming` (detail: a new
+ * offer to this device).
+ */
+import { openSink, clearStaleIncoming } from './filesink.js';
+import { safeFileName } from './filename.js';
+
+/** Payload of one data message. */
+const CHUNK = 64 * 1024;
+/** Read from the file at once. */
+const SLICE = 1024 * 1024;
+/** Stop queueing data on the channel above this many buffered bytes... */
+const HIGH_WATER = 8 * 1024 * 1024;
+/** ...and go on once it drained below this. */
+const LOW_WATER = 2 * 1024 * 1024;
+/** The receiver confirms what it wrote this often. */
+const ACK_EVERY = 1024 * 1024;
+/** Each data message starts with its offset in the file. */
+const HEADER = 8;
+/** A broken transfer is retried this often, and given up after this long. */
+const RETRY_MS = 1000;
+const GIVE_UP_MS = 120_000;
+
+/**
+ * @typedef {'offering'|'offered'|'connecting'|'queued'|'sending'|'receiving'|'interrupted'|'verifying'|
+ *   'done'|'failed'|'cancelled'|'declined'} State
+ * @typedef {{id: number, dir: 'out'|'in', peer: number, name: string, size: number, mime: string,
+ *   state: State, done: number, rate: number, error: string|null, sha256: string|null,
+ *   resumedFrom: number, sentBytes: number, received: number, url: string|null,
+ *   file: File|null, sink: import('./filesink.js').Sink|null, result: Blob|null,
+ *   pc: RTCPeerConnection|null, dc: RTCDataChannel|null, hashing: Promise<string>|null,
+ *   queue: Promise<void>, run: number, startAt: number|null, lastAck: number, endHash: string|null,
+ *   rateFrom: {t: number, bytes: number}, brokenSince: number}} Transfer
+ */
+
+/** Why the other side or the server ended a transfer, for people. */
+export const FILE_END_TEXT = /** @type {Record<string, string>} */ ({
+  declined: 'Declined', cancelled: 'Cancelled', completed: 'Sent', failed: 'Failed',
+  unavailable: 'Not reachable right now', not_allowed: 'You cannot send files to this person',
+  taken_elsewhere: 'Accepted on another device', connection_lost: 'The other device went away',
+  expired: 'Nobody answered',
+});
+
+/** The SHA-256 of a whole file, computed in a worker. @param {File} file @returns {Promise<string>} */
+function hashInWorker(file) {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(new URL('./workers/hash-file.js', import.meta.url), { type: 'module' });
+    w.onmessage = (e) => {
+      w.terminate();
+      if (e.data.error) reject(new Error(e.data.error));
+      else resolve(e.data.sha256);
+    };
+    w.onerror = (e) => { w.terminate(); reject(new Error(e.message)); };
+    w.postMessage({ file });
+  });
+}
+
+/** @param {RTCDataChannel} dc */
+function drained(dc) {
+  return new Promise((resolve) => {
+    const go = () => {
+      dc.removeEventListener('bufferedamountlow', go);
+      dc.removeEventListener('close', go);
+      resolve(undefined);
+    };
+    dc.addEventListener('bufferedamountlow', go);
+    dc.addEventListener('close', go);
+  });
+}
+
+const FINAL = new Set(['done', 'failed', 'cancelled', 'declined']);
+
+export class FileTransfers extends EventTarget {
+  /**
+   * @param {import('./signaling.js').Signaling} sig
+   * @param {import('./ice.js').IceConfig} iceConfig the STUN/TURN servers (shared with calls)
+   */
+  constructor(sig, iceConfig) {
+    super();
+    this.sig = sig;
+    this.iceConfig = iceConfig;
+    /** @type {Map<number, Transfer>} */
+    this.items = new Map();
+    sig.addEventListener('file_incoming', (e) => this.onIncoming(/** @type {CustomEvent} */ (e).detail));
+    sig.addEventListener('file_accepted', (e) => this.onAccepted(/** @type {CustomEvent} */ (e).detail));
+    sig.addEventListener('file_signal', (e) => this.onSignal(/** @type {CustomEvent} */ (e).detail));
+    sig.addEventListener('file_ended', (e) => this.onEnded(/** @type {CustomEvent} */ (e).detail));
+    // The server no longer knows this device (it was away too long): its transfers are gone.
+    sig.addEventListener('resync', () => {
+      for (const t of this.items.values()) {
+        if (!FINAL.has(t.state)) this.close(t, 'failed', 'The connection to the server was lost.');
+      }
+    });
+    window.addEventListener('online', () => this.retryBroken());
+    clearStaleIncoming();
+  }
+
+  changed() {
+    this.dispatchEvent(new CustomEvent('change'));
+  }
+
+  /** Transfers in the order they began. */
+  list() {
+    return [...this.items.values()];
+  }
+
+  /**
+   * @param {number} id @param {'out'|'in'} dir @param {number} peer
+   * @param {{name: string, size: number, mime: string}} f @param {State} state
+   * @returns {Transfer}
+   */
+  add(id, dir, peer, f, state) {
+    /** @type {Transfer} */
+    const t = {
+      id, dir, peer, name: safeFileName(f.name), size: f.size, mime: f.mime, state, done: 0, rate: 0,
+      error: null, sha256: null, resumedFrom: 0, sentBytes: 0, received: 0, url: null, file: null, sink: null,
+      result: null, pc: null, dc: null, hashing: null, queue: Promise.resolve(), run: 0, startAt: null,
+      lastAck: 0, endHash: null, rateFrom: { t: 0, bytes: 0 }, brokenSince: 0,
+    };
+    this.items.set(id, t);
+    return t;
+  }
+
+  // --- offering (sender)
+
+  /**
+   * Offers files to a contact. Returns the files that could not be offered because none of
+   * their devices is connected (send those as attachments); throws for other refusals.
+   * @param {number} peer @param {File[]} files @returns {Promise<File[]>}
+   */
+  async offer(peer, files) {
+    /** @type {File[]} */
+    const unreachable = [];
+    for (const file of files) {
+      const reply = await this.sig.request({
+        type: 'file_offer', to: peer, name: safeFileName(file.name), size: file.size, mime: file.type || '',
+      });
+      if (reply.type === 'file_ended') {
+        if (reply.reason === 'unavailable') unreachable.push(file);
+        else throw new Error(FILE_END_TEXT[reply.reason] || reply.reason);
+        continue;
+      }
+      const t = this.add(reply.transfer_id, 'out', peer, { name: file.name, size: file.size, mime: file.type }, 'offering');
+      t.file = file;
+      // Hashed meanwhile, off the main thread; needed once the last byte is sent.
+      t.hashing = hashInWorker(file);
+      t.hashing.catch(() => {});
+      this.changed();
+    }
+    return unreachable;
+  }
+
+  /** @param {{transfer_id: number}} m */
+  onAccepted(m) {
+    const t = this.items.get(m.transfer_id);
+    if (!t || t.dir !== 'out' || t.state !== 'offering') return;
+    t.state = 'connecting';
+    this.changed();
+  }
+
+  // --- receiving
+
+  /** @param {{transfer_id: number, from: number, name: string, size: number, mime: string}} m */
+  onIncoming(m) {
+    if (this.items.has(m.transfer_id)) return;
+    const t = this.add(m.transfer_id, 'in', m.from, m, 'offered');
+    this.changed();
+    this.dispatchEvent(new CustomEvent('incoming', { detail: t }));
+  }
+
+  /** Takes an offered file on this device and starts receiving it. @param {number} id */
+  async accept(id) {
+    const t = this.items.get(id);
+    if (!t || t.dir !== 'in' || t.state !== 'offered') return;
+    t.state = 'connecting';
+    this.changed();
+    try {
+      t.sink = await openSink(`${t.id}-${crypto.randomUUID()}`);
+      t.sink.onwritten = (n) => this.onWritten(t, n);
+      await this.sig.request({ type: 'file_accept', transfer_id: id });
+    } catch (e) {
+      this.close(t, 'failed', e instanceof Error ? e.message : String(e));
+      return;
+    }
+    await this.connect(t);
+  }
+
+  /** @param {number} id */
+  async decline(id) {
+    const t = this.items.get(id);
+    if (!t || t.state !== 'offered') return;
+    this.close(t, 'declined', null);
+    await this.sig.request({ type: 'file_decline', transfer_id: id }).catch(() => {});
+  }
+
+  /**
+   * The receiver's side of a connection: a new one for the transfer, with the channel, and
+   * the WebRTC offer. Also how a broken transfer is resumed.
+   * @param {Transfer} t
+   */
+  async connect(t) {
+    this.dropConnection(t);
+    const rtc = await this.iceConfig.get();
+    if (FINAL.has(t.state)) return;
+    const pc = this.newConnection(t, rtc);
+    const dc = pc.createDataChannel('file', { ordered: true });
+    this.useChannel(t, dc);
+    await pc.setLocalDescription();
+    this.signal(t, { description: pc.localDescription?.toJSON() });
+  }
+
+  /** @param {Transfer} t @param {RTCConfiguration} rtc */
+  newConnection(t, rtc) {
+    const pc = new RTCPeerConnection({ ...rtc, bundlePolicy: 'max-bundle' });
+    t.pc = pc;
+    pc.onicecandidate = ({ candidate }) => {
+      if (t.pc === pc) this.signal(t, { candidate: candidate ? candidate.toJSON() : null });
+    };
+    pc.onconnectionstatechange = () => {
+      if (t.pc === pc && pc.connectionState === 'failed') this.broken(t);
+    };
+    return pc;
+  }
+
+  /** @param {Transfer} t @param {any} data */
+  signal(t, data) {
+    this.sig.send({ type: 'file_signal', transfer_id: t.id, data });
+  }
+
+  /** @param {{transfer_id: number, data: any}} m */
+  onSignal(m) {
+    const t = this.items.get(m.transfer_id);
+    if (!t || FINAL.has(t.state)) return;
+    t.queue = t.queue.then(() => this.applySignal(t, m.data)).catch((e) => console.warn('file signal failed', e));
+  }
+
+  /** @param {Transfer} t @param {any} data */
+  async applySignal(t, data) {
+    if (data?.description?.type === 'offer' && t.dir === 'out') {
+      // The receiver (re)connects: a fresh connection replaces any broken one.
+      this.dropConnection(t);
+      const pc = this.newConnection(t, await this.iceConfig.get());
+      pc.ondatachannel = (e) => this.useChannel(t, e.channel);
+      await pc.setRemoteDescription(data.description);
+      await pc.setLocalDescription();
+      this.signal(t, { description: pc.localDescription?.toJSON() });
+    } else if (data?.description?.type === 'answer' && t.dir === 'in' && t.pc) {
+      await t.pc.setRemoteDescription(data.description);
+    } else if (data && 'candidate' in data && t.pc) {
+      await t.pc.addIceCandidate(data.candidate || undefined).catch(() => {});
+    }
+  }
+
+  /** @param {Transfer} t @param {RTCDataChannel} dc */
+  useChannel(t, dc) {
+    t.dc = dc;
+    dc.binaryType = 'arraybuffer';
+    dc.bufferedAmountLowThreshold = LOW_WATER;
+    dc.onopen = () => {
+      if (t.dc !== dc || t.dir !== 'in') return;
+      // Where to (re)start: everything handed to the disk so far will be written.
+      t.state = 'receiving';
+      t.brokenSince = 0;
+      if (t.received > 0) t.resumedFrom = t.received;
+      t.rateFrom = { t: performance.now(), bytes: t.received };
+      dc.send(JSON.stringify({ t: 'start', offset: t.received }));
+      this.changed();
+    };
+    dc.onclose = () => {
+      if (t.dc === dc) this.broken(t);
+    };
+    dc.onmessage = (e) => {
+      if (t.dc !== dc) return;
+      if (typeof e.data === 'string') this.onControl(t, e.data);
+      else if (t.dir === 'in') this.onData(t, /** @type {ArrayBuffer} */ (e.data));
+      else this.fail(t, 'The receiver sent data; only the sender may.');
+    };
+  }
+
+  /** @param {Transfer} t @param {string} raw */
+  onControl(t, raw) {
+    /** @type {any} */
+    let m;
+    try {
+      m = JSON.parse(raw);
+    } catch {
+      m = null;
+    }
+    if (!m || typeof m.t !== 'string') return this.fail(t, 'The other side sent something that is not part of the protocol.');
+    const isOffset = (/** @type {unknown} */ v) => Number.isSafeInteger(v) && /** @type {number} */ (v) >= 0 && /** @type {number} */ (v) <= t.size;
+    if (m.t === 'cancel') return this.close(t, 'cancelled', 'Cancelled by the other side.');
+    if (t.dir === 'out') {
+      if (m.t === 'start' && isOffset(m.offset)) return this.startSending(t, m.offset);
+      if (m.t === 'ack' && isOffset(m.offset)) {
+        t.done = Math.max(t.done, m.offset);
+        this.measure(t, t.done);
+        return this.changed();
+      }
+      if (m.t === 'verified') {
+        t.done = t.size;
+        return this.close(t, 'done', null);
+      }
+      if (m.t === 'mismatch') return this.close(t, 'failed', 'The receiver got different content (SHA-256 mismatch).');
+    } else if (m.t === 'end' && typeof m.sha256 === 'string' && /^[0-9a-f]{64}$/.test(m.sha256)) {
+      if (t.received !== t.size) return this.fail(t, `The sender ended after ${t.received} of ${t.size} bytes.`);
+      t.endHash = m.sha256;
+      t.state = 'verifying';
+      this.changed();
+      return this.maybeVerify(t);
+    }
+    this.fail(t, 'The other side sent something that is not part of the protocol.');
+  }
+
+  /** @param {Transfer} t @param {ArrayBuffer} buf */
+  onData(t, buf) {
+    if (t.state !== 'receiving') return;
+    if (buf.byteLength <= HEADER) return this.fail(t, 'The sender sent a malformed piece of data.');
+    const view = new DataView(buf);
+    const at = view.getUint32(0) * 2 ** 32 + view.getUint32(4);
+    const len = buf.byteLength - HEADER;
+    if (at !== t.received) return this.fail(t, 'The sender sent data out of order.');
+    if (t.received + len > t.size) return this.fail(t, 'The sender sent more than the size it announced.');
+    t.received += len;
+    t.sink?.write(buf.slice(HEADER));
+  }
+
+  /** The disk has `n` bytes: confirm to the sender now and then, and verify at the end. @param {Transfer} t @param {number} n */
+  onWritten(t, n) {
+    // Writes queued before a cancel still complete in the worker; they no longer count.
+    if (t.state !== 'receiving' && t.state !== 'verifying') return;
+    t.done = n;
+    this.measure(t, n);
+    if ((n - t.lastAck >= ACK_EVERY || n === t.size) && t.dc?.readyState === 'open') {
+      t.lastAck = n;
+      t.dc.send(JSON.stringify({ t: 'ack', offset: n }));
+    }
+    this.changed();
+    this.maybeVerify(t);
+  }
+
+  /** @param {Transfer} t */
+  async maybeVerify(t) {
+    const sink = t.sink;
+    if (t.state !== 'verifying' || !sink || sink.written !== t.size || !t.endHash) return;
+    const expected = t.endHash;
+    t.endHash = null;
+    let result;
+    try {
+      result = await sink.finish();
+    } catch (e) {
+      return this.fail(t, `The file could not be stored: ${e instanceof Error ? e.message : e}`);
+    }
+    if (result.sha256 !== expected) {
+      t.dc?.send(JSON.stringify({ t: 'mismatch' }));
+      await sink.discard();
+      t.sink = null;
+      this.sig.request({ type: 'file_end', transfer_id: t.id, reason: 'failed' }).catch(() => {});
+      return this.close(t, 'failed', 'The file arrived damaged (SHA-256 mismatch) and was discarded.');
+    }
+    t.sha256 = result.sha256;
+    t.result = result.file;
+    t.url = URL.createObjectURL(result.file);
+    if (t.dc?.readyState === 'open') t.dc.send(JSON.stringify({ t: 'verified' }));
+    this.sig.request({ type: 'file_end', transfer_id: t.id, reason: 'completed' }).catch(() => {});
+    this.close(t, 'done', null);
+  }
+
+  // --- sending
+
+  /**
+   * The receiver asked for the file from `offset`. One file is sent at a time: the others
+   * wait their turn (`queued`).
+   * @param {Transfer} t @param {number} offset
+   */
+  startSending(t, offset) {
+    t.startAt = offset;
+    if (offset > 0) t.resumedFrom = offset;
+    t.done = Math.max(t.done, offset);
+    const busy = this.list().some((x) => x !== t && x.dir === 'out' && x.state === 'sending');
+    if (busy) {
+      t.state = 'queued';
+      this.changed();
+      return;
+    }
+    this.pump(t);
+  }
+
+  /** @param {Transfer} t */
+  async pump(t) {
+    const dc = t.dc;
+    const file = t.file;
+    const from = t.startAt;
+    if (!dc || !file || from === null) return;
+    t.startAt = null;
+    const run = ++t.run;
+    t.state = 'sending';
+    t.rateFrom = { t: performance.now(), bytes: t.done };
+    this.changed();
+    const live = () => t.run === run && t.dc === dc && dc.readyState === 'open' && t.state === 'sending';
+    try {
+      for (let at = from; at < t.size;) {
+        const slice = new Uint8Array(await file.slice(at, Math.min(at + SLICE, t.size)).arrayBuffer());
+        for (let o = 0; o < slice.length; o += CHUNK) {
+          if (dc.bufferedAmount > HIGH_WATER) await drained(dc);
+          if (!live()) return;
+          const piece = slice.subarray(o, o + CHUNK);
+          const msg = new Uint8Array(HEADER + piece.length);
+          const view = new DataView(msg.buffer);
+          view.setUint32(0, Math.floor((at + o) / 2 ** 32));
+          view.setUint32(4, (at + o) >>> 0);
+          msg.set(piece, HEADER);
+          dc.send(msg);
+          t.sentBytes += piece.length;
+        }
+        at += slice.length;
+      }
+      t.sha256 = await /** @type {Promise<string>} */ (t.hashing);
+      if (!live()) return;
+      dc.send(JSON.stringify({ t: 'end', sha256: t.sha256, size: t.size }));
+      t.state = 'verifying';
+      this.changed();
+    } catch (e) {
+      if (live()) this.fail(t, `Could not read or send the file: ${e instanceof Error ? e.message : e}`);
+    } finally {
+      this.nextQueued();
+    }
+  }
+
+  nextQueued() {
+    if (this.list().some((x) => x.dir === 'out' && x.state === 'sending')) return;
+    const next = this.list().find((x) => x.dir === 'out' && x.state === 'queued');
+    if (next) this.pump(next);
+  }
+
+  /** @param {Transfer} t @param {number} bytes */
+  measure(t, bytes) {
+    const now = performance.now();
+    if (!t.rateFrom.t) t.rateFrom = { t: now, bytes };
+    const secs = (now - t.rateFrom.t) / 1000;
+    if (secs > 0.5) t.rate = (bytes - t.rateFrom.bytes) / secs;
+  }
+
+  // --- breaking, resuming, ending
+
+  /**
+   * The connection broke mid-transfer. The receiver reconnects (now and then, while the
+   * server is reachable) and resumes from what it has; the sender waits for that.
+   * @param {Transfer} t
+   */
+  broken(t) {
+    // Verifying needs no connection: the receiver has every byte, and the sender learns the
+    // outcome from the server (`file_ended`) if the channel is gone by then.
+    if (!['connecting', 'sending', 'receiving', 'queued'].includes(t.state)) return;
+    this.dropConnection(t);
+    t.state = 'interrupted';
+    t.rate = 0;
+    t.brokenSince = t.brokenSince || Date.now();
+    this.changed();
+    this.nextQueued();
+    if (t.dir === 'in') setTimeout(() => this.retry(t), RETRY_MS);
+  }
+
+  /** @param {Transfer} t */
+  async retry(t) {
+    if (t.state !== 'interrupted' || t.dir !== 'in') return;
+    if (Date.now() - t.brokenSince > GIVE_UP_MS) {
+      this.sig.request({ type: 'file_end', transfer_id: t.id, reason: 'failed' }).catch(() => {});
+      return this.close(t, 'failed', 'The connection could not be restored.');
+    }
+    if (this.sig.state === 'open') {
+      t.state = 'connecting';
+      this.changed();
+      await this.connect(t).catch(() => {});
+      // If this attempt does not open in time, the next one replaces it.
+      setTimeout(() => {
+        if (t.state === 'connecting' && t.dc?.readyState !== 'open') {
+          t.state = 'interrupted';
+          this.retry(t);
+        }
+      }, 10_000);
+      return;
+    }
+    setTimeout(() => this.retry(t), RETRY_MS);
+  }
+
+  retryBroken() {
+    for (const t of this.items.values()) if (t.state === 'interrupted' && t.dir === 'in') this.retry(t);
+  }
+
+  /** Ends a transfer from this side. @param {number} id */
+  async cancel(id) {
+    const t = this.items.get(id);
+    if (!t || FINAL.has(t.state)) return;
+    if (t.dc?.readyState === 'open') t.dc.send(JSON.stringify({ t: 'cancel' }));
+    const offered = t.state === 'offered';
+    this.close(t, offered ? 'declined' : 'cancelled', null);
+    await this.sig.request({ type: offered ? 'file_decline' : 'file_end', transfer_id: id, ...(offered ? {} : { reason: 'cancelled' }) })
+      .catch(() => {});
+  }
+
+  /** A protocol violation or local failure: tell the other side and stop. @param {Transfer} t @param {string} why */
+  fail(t, why) {
+    if (FINAL.has(t.state)) return;
+    if (t.dc?.readyState === 'open') t.dc.send(JSON.stringify({ t: 'cancel' }));
+    this.sig.request({ type: 'file_end', transfer_id: t.id, reason: 'failed' }).catch(() => {});
+    this.close(t, 'failed', why);
+  }
+
+  /** @param {{transfer_id: number, reason: string}} m */
+  onEnded(m) {
+    const t = this.items.get(m.transfer_id);
+    if (!t || FINAL.has(t.state)) return;
+    if (m.reason === 'taken_elsewhere') {
+      this.items.delete(t.id);
+      this.changed();
+      return;
+    }
+    if (m.reason === 'completed') {
+      t.done = t.size;
+      return this.close(t, 'done', null);
+    }
+    const state = m.reason === 'declined' ? 'declined' : m.reason === 'cancelled' ? 'cancelled' : 'failed';
+    const text = m.reason === 'cancelled' ? 'Cancelled by the other side.' : (FILE_END_TEXT[m.reason] || m.reason);
+    this.close(t, state, state === 'declined' ? null : text);
+  }
+
+  /** Closes the connection of a transfer (not the transfer). @param {Transfer} t */
+  dropConnection(t) {
+    const { pc, dc } = t;
+    t.pc = null;
+    t.dc = null;
+    dc?.close();
+    pc?.close();
+  }
+
+  /**
+   * Final state: releases the connection, and what was received unless it is complete.
+   * @param {Transfer} t @param {State} state @param {string|null} error
+   */
+  close(t, state, error) {
+    t.state = state;
+    t.error = error;
+    t.rate = 0;
+    t.run += 1;
+    this.dropConnection(t);
+    if (state !== 'done' && t.sink) {
+      t.sink.discard();
+      t.sink = null;
+    }
+    t.file = null;
+    this.changed();
+    this.nextQueued();
+  }
+
+  /** Removes a finished transfer from the list (and its received file from memory and disk). @param {number} id */
+  dismiss(id) {
+    const t = this.items.get(id);
+    if (!t || !FINAL.has(t.state)) return;
+    if (t.url) URL.revokeObjectURL(t.url);
+    t.sink?.discard();
+    this.items.delete(id);
+    this.changed();
+  }
+
+  /** For tests: breaks a transfer's connection as a network change would. @param {number} id */
+  breakConnection(id) {
+    const t = this.items.get(id);
+    if (t) this.broken(t);
+  }
+}

@@ -1,0 +1,69 @@
+// @ts-check
+/**
+ * Worker: writes a received file straight to disk in the origin-private file system (OPFS)
+ * and hashes it on the way, so the receiver never holds the file in memory and the main
+ * thread does neither the writing nor the hashing. A synchronous access handle (only
+ * available in workers) writes in place, without the copy-on-write of other OPFS writers.
+ *
+ * In: `{op: 'open', name}`, `{op: 'write', data: ArrayBuffer}` (in order), `{op: 'finish'}`,
+ * `{op: 'discard'}`. Out: `{op: 'opened'}`, `{op: 'written', written}`,
+ * `{op: 'finished', sha256, size}`, `{op: 'discarded'}`, `{op: 'error', message}`.
+ */
+import { Sha256 } from '../sha256.js';
+
+/** @type {any} */
+let handle = null;
+/** @type {FileSystemDirectoryHandle|null} */
+let dir = null;
+let name = '';
+let written = 0;
+let hash = new Sha256();
+
+/** @param {any} msg */
+async function run(msg) {
+  switch (msg.op) {
+    case 'open': {
+      name = msg.name;
+      const root = await navigator.storage.getDirectory();
+      dir = await root.getDirectoryHandle('incoming', { create: true });
+      const fh = await dir.getFileHandle(name, { create: true });
+      handle = await /** @type {any} */ (fh).createSyncAccessHandle();
+      handle.truncate(0);
+      written = 0;
+      hash = new Sha256();
+      return { op: 'opened' };
+    }
+    case 'write': {
+      const data = new Uint8Array(msg.data);
+      let at = 0;
+      while (at < data.length) at += handle.write(data.subarray(at), { at: written + at });
+      hash.update(data);
+      written += data.length;
+      return { op: 'written', written };
+    }
+    case 'finish': {
+      handle.flush();
+      const size = handle.getSize();
+      handle.close();
+      handle = null;
+      return { op: 'finished', sha256: hash.hex(), size };
+    }
+    case 'discard': {
+      handle?.close();
+      handle = null;
+      await dir?.removeEntry(name).catch(() => {});
+      return { op: 'discarded' };
+    }
+    default:
+      throw new Error(`unknown operation ${msg.op}`);
+  }
+}
+
+// One message after another, in order (writes must not overtake each other).
+let queue = Promise.resolve();
+self.onmessage = (/** @type {MessageEvent} */ e) => {
+  queue = queue.then(() => run(e.data)).then(
+    (reply) => self.postMessage(reply),
+    (err) => self.postMessage({ op: 'error', message: err instanceof Error ? err.message : String(err) }),
+  );
+};
