@@ -1,5 +1,6 @@
 // Regenerates docs/screenshots/*.png: the contact list, the incoming-call panel, the call
-// screen and a chat, on desktop and phone sizes. Run: node tests/e2e/screenshots.mjs (after cargo build).
+// screen, a shared screen, a chat and a file sent person to person (offer, progress,
+// received), on desktop and phone sizes. Run: node tests/e2e/screenshots.mjs (after cargo build).
 import { mkdirSync } from 'node:fs';
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +28,12 @@ try {
   await alice.page.waitForTimeout(4500);
   await alice.page.screenshot({ path: `${out}/in-call.png` });
   await bob.page.screenshot({ path: `${out}/in-call-phone.png` });
+  // Bob shares his screen: alice sees it large, his camera small.
+  await bob.page.locator('#share-screen').click();
+  await alice.page.waitForFunction(() => /** @type {HTMLVideoElement|null} */ (document.querySelector('#remote-screen'))?.videoWidth > 0, null, { timeout: 20_000 });
+  await alice.page.waitForTimeout(1500);
+  await alice.page.screenshot({ path: `${out}/screen-share.png` });
+  await bob.page.locator('#share-screen').click();
   await alice.page.locator('#hangup').click();
 
   // Chat: a conversation with a link, an edited message and a read receipt; bob on a phone.
@@ -48,6 +55,18 @@ try {
   await alice.page.waitForFunction(() => (document.querySelector('#typing')?.textContent || '') !== '');
   await alice.page.screenshot({ path: `${out}/chat.png` });
   await bob.page.screenshot({ path: `${out}/chat-phone.png` });
+
+  // A file person to person: the offer on bob's phone, progress on alice's side, received.
+  const size = 48 * 1024 * 1024;
+  await alice.page.locator('#file-input').setInputFiles({ name: 'MRI series 2026-11-27.zip', mimeType: 'application/zip', buffer: Buffer.alloc(size, 7) });
+  await bob.page.locator('#file-transfers li.offer').waitFor();
+  await bob.page.screenshot({ path: `${out}/file-offer-phone.png` });
+  await bob.page.locator('#file-transfers button.accept-file').click();
+  await bob.page.waitForFunction((n) => window.mywebrtcFiles.list().at(-1)?.done > n, size / 3);
+  await alice.page.waitForFunction(() => window.mywebrtcFiles.list().at(-1)?.rate > 0);
+  await alice.page.screenshot({ path: `${out}/file-progress.png` });
+  await bob.page.waitForFunction(() => window.mywebrtcFiles.list().at(-1)?.state === 'done', null, { timeout: 60_000 });
+  await bob.page.screenshot({ path: `${out}/file-received-phone.png` });
   console.log(`screenshots written to ${out}`);
 } finally {
   await browser.close();
