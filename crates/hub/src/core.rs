@@ -569,6 +569,25 @@ impl Hub {
                 }
             }
         }
+        // Person-to-person transfers name only devices that exist, and never one twice.
+        for (id, t) in &self.transfers {
+            use crate::files::TransferState;
+            if !self.devices.contains_key(&t.sender_dev) {
+                return Err(format!("transfer {id}: sender device gone"));
+            }
+            match &t.state {
+                TransferState::Offered(devs) => {
+                    if devs.is_empty() || devs.iter().any(|d| !self.devices.contains_key(d) || *d == t.sender_dev) {
+                        return Err(format!("transfer {id} offered to no device, a vanished one or its sender"));
+                    }
+                }
+                TransferState::Accepted(d) => {
+                    if !self.devices.contains_key(d) || *d == t.sender_dev {
+                        return Err(format!("transfer {id}: receiving device gone, or the sender itself"));
+                    }
+                }
+            }
+        }
         for (id, u) in &self.users {
             if u.devices.is_empty() {
                 return Err(format!("user {id} loaded without devices"));

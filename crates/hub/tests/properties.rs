@@ -25,19 +25,64 @@ fn contacts(u: i64) -> Vec<i64> {
 
 #[derive(Debug, Clone)]
 enum Step {
-    Connect { user: i64 },
-    CloseClean { slot: usize },
-    CloseBroken { slot: usize },
-    Resume { slot: usize, user: i64 },
-    Invite { slot: usize, callee: i64, video: bool },
-    Accept { slot: usize, call: u64 },
-    Decline { slot: usize, call: u64 },
-    Hangup { slot: usize, call: u64 },
-    Signal { slot: usize, call: u64 },
-    Presence { slot: usize, which: u8 },
-    Garbage { slot: usize, junk: String },
-    Pong { slot: usize },
-    Wait { secs: u64 },
+    Connect {
+        user: i64,
+    },
+    CloseClean {
+        slot: usize,
+    },
+    CloseBroken {
+        slot: usize,
+    },
+    Resume {
+        slot: usize,
+        user: i64,
+    },
+    Invite {
+        slot: usize,
+        callee: i64,
+        video: bool,
+    },
+    Accept {
+        slot: usize,
+        call: u64,
+    },
+    Decline {
+        slot: usize,
+        call: u64,
+    },
+    Hangup {
+        slot: usize,
+        call: u64,
+    },
+    Signal {
+        slot: usize,
+        call: u64,
+    },
+    Presence {
+        slot: usize,
+        which: u8,
+    },
+    Garbage {
+        slot: usize,
+        junk: String,
+    },
+    Pong {
+        slot: usize,
+    },
+    Wait {
+        secs: u64,
+    },
+    /// A person-to-person file: offer, then one of accept/decline/signal/end on a transfer id.
+    FileOffer {
+        slot: usize,
+        to: i64,
+    },
+    FileStep {
+        slot: usize,
+        transfer: u64,
+        kind: u8,
+    },
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -55,8 +100,10 @@ fn step() -> impl Strategy<Value = Step> {
         2 => (slot.clone(), call).prop_map(|(slot, call)| Step::Signal { slot, call }),
         1 => (slot.clone(), 0u8..3).prop_map(|(slot, which)| Step::Presence { slot, which }),
         1 => (slot.clone(), ".{0,40}").prop_map(|(slot, junk)| Step::Garbage { slot, junk }),
-        2 => slot.prop_map(|slot| Step::Pong { slot }),
+        2 => slot.clone().prop_map(|slot| Step::Pong { slot }),
         2 => (0u64..30).prop_map(|secs| Step::Wait { secs }),
+        2 => (slot.clone(), 1i64..=4).prop_map(|(slot, to)| Step::FileOffer { slot, to }),
+        3 => (slot, 1u64..12, 0u8..5).prop_map(|(slot, transfer, kind)| Step::FileStep { slot, transfer, kind }),
     ]
 }
 
@@ -137,6 +184,24 @@ impl Model {
                 }
             }
             Step::Wait { secs } => self.w.advance(Duration::from_secs(*secs)),
+            Step::FileOffer { slot, to } => {
+                if let Some((c, _)) = self.conn(*slot) {
+                    self.w.text(c, &format!(r#"{{"type":"file_offer","id":3,"to":{to},"name":"f.bin","size":10}}"#));
+                }
+            }
+            Step::FileStep { slot, transfer, kind } => {
+                if let Some((c, _)) = self.conn(*slot) {
+                    let t = transfer;
+                    let frame = match kind {
+                        0 => format!(r#"{{"type":"file_accept","transfer_id":{t}}}"#),
+                        1 => format!(r#"{{"type":"file_decline","transfer_id":{t}}}"#),
+                        2 => format!(r#"{{"type":"file_signal","transfer_id":{t},"data":{{"x":1}}}}"#),
+                        3 => format!(r#"{{"type":"file_end","transfer_id":{t},"reason":"completed"}}"#),
+                        _ => format!(r#"{{"type":"file_end","transfer_id":{t},"reason":"cancelled"}}"#),
+                    };
+                    self.w.text(c, &frame);
+                }
+            }
         }
     }
 }
