@@ -61,7 +61,27 @@ const server = await startServer({
 });
 const browser = await launchBrowser();
 const results = [];
+/** Records a figure and prints it at once (a later failure keeps the earlier figures). */
+function record(label, ms, note = '') {
+  results.push([label, ms, note]);
+  console.log(`${label}: ${(ms / 1000).toFixed(2)} s, ${mbps(SIZE, ms)} MiB/s ${note}`);
+}
+// BENCH_ONLY=p2p or BENCH_ONLY=attachments runs one part.
+const only = process.env.BENCH_ONLY || '';
 try {
+  const alice = await server.userPage(browser, 'alice');
+  const bob = await server.userPage(browser, 'bob');
+  await befriend(alice.page, bob.page);
+  if (only !== 'attachments') await p2p(alice, bob);
+  if (only !== 'p2p') await attachments(alice, bob);
+} finally {
+  for (const c of children) c.kill();
+  await browser.close();
+  await server.dispose();
+  rmSync(work, { recursive: true, force: true });
+}
+
+async function p2p(alice, bob) {
   // --- 1a. the raw DataChannel ceiling: two pages of one browser, wired by this script
   const ctx = await browser.newContext({ ignoreHTTPSErrors: true });
   const [a, b] = [await ctx.newPage(), await ctx.newPage()];
@@ -114,7 +134,7 @@ try {
   }, SIZE);
   await b.waitForFunction(() => window.t1 !== undefined, null, { timeout: 600_000, polling: 100 });
   const rawMs = await b.evaluate(() => window.t1 - window.t0);
-  results.push(['raw DataChannel, two pages wired directly', rawMs]);
+  record('raw DataChannel, two pages wired directly', rawMs);
   await ctx.close();
 
   // --- 1b and 2: ours, direct and relay-only through each TURN server
@@ -131,9 +151,6 @@ try {
     return [{ urls: [`turn:127.0.0.1:${turnPort}?transport=udp`], username, credential }];
   };
 
-  const alice = await server.userPage(browser, 'alice');
-  const bob = await server.userPage(browser, 'bob');
-  await befriend(alice.page, bob.page);
   const bobId = await bob.page.evaluate(async () => (await (await fetch('/api/v1/session')).json()).user.id);
   const cdp = await bob.context.newCDPSession(bob.page);
   await alice.page.locator('#contact-list li[data-username="bob"] button.chat-with').click();
@@ -189,12 +206,14 @@ try {
     const t = await bob.page.evaluate(() => ({ ...window.benchT, sha256: window.mywebrtcFiles.list().at(-1).sha256, error: window.mywebrtcFiles.list().at(-1).error }));
     if (t.sha256 !== expected) throw new Error(`${label}: transfer failed or damaged: ${t.error}`);
     await bob.page.evaluate(() => window.mywebrtcFiles.dismiss(window.mywebrtcFiles.list().at(-1).id));
-    results.push([label, t.done - t.open, `accept→verified ${((t.done - t.accepted) / 1000).toFixed(1)} s, receiver JS heap peak−start ${((heapPeak - heapStart) / 1048576).toFixed(1)} MiB`]);
+    record(label, t.done - t.open, `accept→verified ${((t.done - t.accepted) / 1000).toFixed(1)} s, receiver JS heap peak−start ${((heapPeak - heapStart) / 1048576).toFixed(1)} MiB`);
   }
   await ours('ours, person to person (direct)', null);
   await ours('ours, relay-only through our TURN', 'ours-relay');
   await ours('ours, relay-only through coturn', coturnServers());
+}
 
+async function attachments(alice, bob) {
   // --- 3. attachments with curl, against nginx serving and taking the same file
   const session = await bob.page.evaluate(async () => (await fetch('/api/v1/session')).json());
   const cookie = (await bob.context.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
@@ -204,22 +223,26 @@ try {
     return (await r.json()).id;
   }, await alice.page.evaluate(async () => (await (await fetch('/api/v1/session')).json()).user.id));
   const curl = (args) => {
-    const r = spawnSync('curl', ['-sk', '-o', '/dev/null', '-w', '%{http_code} %{time_total}', ...args], { encoding: 'utf8' });
+    const extra = process.env.CURL_EXTRA ? process.env.CURL_EXTRA.split(' ') : [];
+    const r = spawnSync('curl', ['-sSk', ...extra, '-o', '/dev/null', '-w', '%{http_code} %{time_total}', ...args], { encoding: 'utf8' });
     const [code, secs] = r.stdout.trim().split(' ');
+    if (r.stderr) console.log(`curl: ${r.stderr.trim()}`);
     return { code: Number(code), ms: Number(secs) * 1000 };
   };
-  const up = curl(['-X', 'POST', '--data-binary', `@${file}`, '-H', 'content-type: application/octet-stream', '-H', `x-csrf-token: ${session.csrf_token}`,
+  const up = curl(['-X', 'POST', '-T', file, '-H', 'content-type: application/octet-stream', '-H', `x-csrf-token: ${session.csrf_token}`,
     '-H', `cookie: ${cookie}`, '-H', `origin: ${server.url}`, `${server.url}/api/v1/conversations/${conv}/attachments?name=payload.bin&client_id=bench1`]);
   if (up.code !== 201) throw new Error(`upload: ${up.code}`);
   const page = await bob.page.evaluate(async (c) => (await fetch(`/api/v1/conversations/${c}/messages`)).json(), conv);
   const id = page.messages.at(-1).attachment.id;
   const down = curl(['-H', `cookie: ${cookie}`, `${server.url}/api/v1/attachments/${id}`]);
   if (down.code !== 200) throw new Error(`download: ${down.code}`);
-  results.push(['attachment upload, curl → our API', up.ms], ['attachment download, curl ← our API', down.ms]);
+  record('attachment upload, curl → our API', up.ms);
+  record('attachment download, curl ← our API', down.ms);
 
   const nginxPort = await freePort();
   mkdirp(`${work}/www`);
-  writeFileSync(`${work}/nginx.conf`, `daemon off; worker_processes 1; pid ${work}/nginx.pid; error_log ${work}/nginx.err;
+  mkdirp(`${work}/body`);
+  writeFileSync(`${work}/nginx.conf`, `daemon off; user root; worker_processes 1; pid ${work}/nginx.pid; error_log ${work}/nginx.err;
 events { worker_connections 64; }
 http { access_log off; sendfile on; client_max_body_size 0; client_body_temp_path ${work}/body;
   server { listen 127.0.0.1:${nginxPort} ssl; ssl_certificate ${server.dataDir}/tls/cert.pem; ssl_certificate_key ${server.dataDir}/tls/key.pem;
@@ -231,12 +254,8 @@ http { access_log off; sendfile on; client_max_body_size 0; client_body_temp_pat
   const nUp = curl(['-T', file, `https://127.0.0.1:${nginxPort}/payload.bin`]);
   const nDown = curl([`https://127.0.0.1:${nginxPort}/payload.bin`]);
   if (nUp.code >= 300 || nDown.code !== 200) throw new Error(`nginx: ${nUp.code} ${nDown.code}`);
-  results.push(['static upload, curl → nginx (PUT)', nUp.ms], ['static download, curl ← nginx', nDown.ms]);
-} finally {
-  for (const c of children) c.kill();
-  await browser.close();
-  await server.dispose();
-  rmSync(work, { recursive: true, force: true });
+  record('static upload, curl → nginx (PUT)', nUp.ms);
+  record('static download, curl ← nginx', nDown.ms);
 }
 
 function mkdirp(p) {
@@ -245,7 +264,7 @@ function mkdirp(p) {
 
 console.log(`\n| transfer of ${MB} MiB | time | MiB/s | notes |\n| --- | --- | --- | --- |`);
 for (const [label, ms, note] of results) console.log(`| ${label} | ${(ms / 1000).toFixed(2)} s | ${mbps(SIZE, ms)} | ${note || ''} |`);
-const rate = (label) => SIZE / results.find((r) => r[0] === label)[1];
+const rate = (label) => SIZE / (results.find((r) => r[0] === label)?.[1] ?? NaN);
 console.log(`\nours direct / raw DataChannel: ${(100 * rate('ours, person to person (direct)') / rate('raw DataChannel, two pages wired directly')).toFixed(0)} %`);
 console.log(`relay: our TURN / coturn: ${(100 * rate('ours, relay-only through our TURN') / rate('ours, relay-only through coturn')).toFixed(0)} %`);
 console.log(`attachment upload / nginx PUT: ${(100 * rate('attachment upload, curl → our API') / rate('static upload, curl → nginx (PUT)')).toFixed(0)} %`);

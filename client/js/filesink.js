@@ -12,20 +12,31 @@ import { Sha256 } from './sha256.js';
  *   finish: () => Promise<{file: Blob, sha256: string}>, discard: () => Promise<void>, kind: string}} Sink
  */
 
-/** @param {string} name a unique name for the file while it arrives @returns {Promise<Sink>} */
-export async function openSink(name) {
-  if (typeof Worker !== 'undefined' && 'storage' in navigator && 'getDirectory' in navigator.storage) {
+/** Whether received files can go to disk (and survive a page reload). */
+export function diskSinks() {
+  return typeof Worker !== 'undefined' && 'storage' in navigator && 'getDirectory' in navigator.storage;
+}
+
+/**
+ * @param {string} name a unique name for the file while it arrives
+ * @param {boolean} [resume] go on with what an earlier page of this browser wrote under `name`
+ * @returns {Promise<Sink>}
+ */
+export async function openSink(name, resume = false) {
+  if (diskSinks()) {
     try {
-      return await openDiskSink(name);
+      return await openDiskSink(name, resume);
     } catch (e) {
+      if (resume) throw e;
       console.warn('no origin-private file system; keeping the file as Blob parts', e);
     }
   }
+  if (resume) throw new Error('nothing of this file was kept');
   return blobSink();
 }
 
-/** @param {string} name @returns {Promise<Sink>} */
-async function openDiskSink(name) {
+/** @param {string} name @param {boolean} resume @returns {Promise<Sink>} */
+async function openDiskSink(name, resume) {
   const worker = new Worker(new URL('./workers/sink.js', import.meta.url), { type: 'module' });
   /** @type {((m: any) => void)[]} */
   const waiting = [];
@@ -81,7 +92,8 @@ async function openDiskSink(name) {
     if (m.op === 'error') failed = m.message;
     waiting.shift()?.(m);
   };
-  await ask({ op: 'open', name });
+  const opened = await ask({ op: 'open', name, resume });
+  sink.written = opened.written;
   return sink;
 }
 

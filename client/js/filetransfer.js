@@ -17,7 +17,9 @@
  *   what it wrote; the file is offered for saving only if both match.
  * - Resume: when the connection breaks (network change, a reconnect of the signaling), the
  *   receiver opens a new one and asks from the byte after the last one it has; nothing is
- *   sent twice.
+ *   sent twice. After a reload of the receiving page (or a new signaling device), the new
+ *   page takes the transfer over (`file_resume`) with what the old one wrote to disk: the
+ *   transfers being received are listed in localStorage until they end.
  * - Several files: offered at once, sent one after the other.
  * - A hostile sender (more bytes than announced, data out of order, a wrong hash) ends the
  *   transfer with an error that says so, and what arrived is discarded.
@@ -25,7 +27,7 @@
  * Events: `change` (a transfer was added, progressed or ended), `incoming` (detail: a new
  * offer to this device).
  */
-import { openSink, clearStaleIncoming } from './filesink.js';
+import { openSink, clearStaleIncoming, diskSinks } from './filesink.js';
 import { safeFileName } from './filename.js';
 
 /** Payload of one data message. */
@@ -53,7 +55,8 @@ const GIVE_UP_MS = 120_000;
  *   file: File|null, sink: import('./filesink.js').Sink|null, result: Blob|null,
  *   pc: RTCPeerConnection|null, dc: RTCDataChannel|null, hashing: Promise<string>|null,
  *   queue: Promise<void>, run: number, startAt: number|null, lastAck: number, endHash: string|null,
- *   rateFrom: {t: number, bytes: number}, brokenSince: number}} Transfer
+ *   rateFrom: {t: number, bytes: number}, brokenSince: number, sinkName: string}} Transfer
+ * @typedef {{id: number, peer: number, name: string, size: number, mime: string, sink: string}} Kept
  */
 
 /** Why the other side or the server ended a transfer, for people. */
@@ -104,14 +107,20 @@ export class FileTransfers extends EventTarget {
     this.iceConfig = iceConfig;
     /** @type {Map<number, Transfer>} */
     this.items = new Map();
+    /** This user (from `welcome`), whose list of transfers being received is kept. @type {number|null} */
+    this.me = null;
+    sig.addEventListener('welcome', (e) => this.onWelcome(/** @type {CustomEvent} */ (e).detail));
     sig.addEventListener('file_incoming', (e) => this.onIncoming(/** @type {CustomEvent} */ (e).detail));
     sig.addEventListener('file_accepted', (e) => this.onAccepted(/** @type {CustomEvent} */ (e).detail));
     sig.addEventListener('file_signal', (e) => this.onSignal(/** @type {CustomEvent} */ (e).detail));
     sig.addEventListener('file_ended', (e) => this.onEnded(/** @type {CustomEvent} */ (e).detail));
-    // The server no longer knows this device (it was away too long): its transfers are gone.
+    // The server no longer knows this device (it was away too long): what it sent is gone;
+    // what it was receiving waits for it to take it over from this new device.
     sig.addEventListener('resync', () => {
       for (const t of this.items.values()) {
-        if (!FINAL.has(t.state)) this.close(t, 'failed', 'The connection to the server was lost.');
+        if (FINAL.has(t.state)) continue;
+        if (t.dir === 'in' && t.sink && t.state !== 'offered') this.takeOver(t);
+        else this.close(t, 'failed', 'The connection to the server was lost.');
       }
     });
     window.addEventListener('online', () => this.retryBroken());
@@ -138,7 +147,7 @@ export class FileTransfers extends EventTarget {
       id, dir, peer, name: safeFileName(f.name), size: f.size, mime: f.mime, state, done: 0, rate: 0,
       error: null, sha256: null, resumedFrom: 0, sentBytes: 0, received: 0, url: null, file: null, sink: null,
       result: null, pc: null, dc: null, hashing: null, queue: Promise.resolve(), run: 0, startAt: null,
-      lastAck: 0, endHash: null, rateFrom: { t: 0, bytes: 0 }, brokenSince: 0,
+      lastAck: 0, endHash: null, rateFrom: { t: 0, bytes: 0 }, brokenSince: 0, sinkName: '',
     };
     this.items.set(id, t);
     return t;
@@ -198,14 +207,104 @@ export class FileTransfers extends EventTarget {
     t.state = 'connecting';
     this.changed();
     try {
-      t.sink = await openSink(`${t.id}-${crypto.randomUUID()}`);
+      t.sinkName = `${t.id}-${crypto.randomUUID()}`;
+      t.sink = await openSink(t.sinkName);
       t.sink.onwritten = (n) => this.onWritten(t, n);
       await this.sig.request({ type: 'file_accept', transfer_id: id });
+      if (t.sink.kind === 'disk') this.keep(t);
     } catch (e) {
       this.close(t, 'failed', e instanceof Error ? e.message : String(e));
       return;
     }
     await this.connect(t);
+  }
+
+  // --- taking a transfer over after a reload
+
+  /** @param {{user: number}} m */
+  onWelcome(m) {
+    const first = this.me === null;
+    this.me = m.user;
+    if (first) this.restore();
+  }
+
+  get keptKey() {
+    return `mywebrtc.incoming.${this.me}`;
+  }
+
+  /** @returns {Kept[]} */
+  kept() {
+    try {
+      const v = JSON.parse(localStorage.getItem(this.keptKey) || '[]');
+      return Array.isArray(v) ? v : [];
+    } catch {
+      return [];
+    }
+  }
+
+  /** @param {Kept[]} list */
+  saveKept(list) {
+    try {
+      localStorage.setItem(this.keptKey, JSON.stringify(list));
+    } catch {
+      // Storage full or off: a reload then cannot resume, the transfer itself goes on.
+    }
+  }
+
+  /** Notes a transfer being received to disk, so a reloaded page can take it over. @param {Transfer} t */
+  keep(t) {
+    if (this.me === null) return;
+    const list = this.kept().filter((k) => k.id !== t.id);
+    list.push({ id: t.id, peer: t.peer, name: t.name, size: t.size, mime: t.mime, sink: t.sinkName });
+    this.saveKept(list);
+  }
+
+  /** @param {number} id */
+  forgetKept(id) {
+    if (this.me === null) return;
+    const list = this.kept();
+    if (list.some((k) => k.id === id)) this.saveKept(list.filter((k) => k.id !== id));
+  }
+
+  /** After a page load: the transfers an earlier page of this browser was receiving. */
+  async restore() {
+    if (!diskSinks()) return;
+    for (const k of this.kept()) {
+      if (this.items.has(k.id)) continue;
+      const t = this.add(k.id, 'in', k.peer, k, 'interrupted');
+      t.sinkName = k.sink;
+      try {
+        t.sink = await openSink(k.sink, true);
+      } catch {
+        this.forgetKept(k.id);
+        this.items.delete(k.id);
+        continue;
+      }
+      t.sink.onwritten = (n) => this.onWritten(t, n);
+      t.received = t.sink.written;
+      t.done = t.sink.written;
+      this.changed();
+      this.takeOver(t);
+    }
+  }
+
+  /**
+   * Asks the server to let this device go on receiving a transfer another device (an earlier
+   * page, or this page's signaling before it was replaced) had accepted, then reconnects.
+   * @param {Transfer} t
+   */
+  async takeOver(t) {
+    this.dropConnection(t);
+    t.state = 'interrupted';
+    t.brokenSince = Date.now();
+    this.changed();
+    try {
+      await this.sig.request({ type: 'file_resume', transfer_id: t.id });
+    } catch (e) {
+      const why = /** @type {any} */ (e).code === 'no_such_transfer' ? 'The sender is no longer sending this file.' : String(e instanceof Error ? e.message : e);
+      return this.close(t, 'failed', why);
+    }
+    this.retry(t);
   }
 
   /** @param {number} id */
@@ -563,6 +662,7 @@ export class FileTransfers extends EventTarget {
   close(t, state, error) {
     t.state = state;
     t.error = error;
+    this.forgetKept(t.id);
     t.rate = 0;
     t.run += 1;
     this.dropConnection(t);

@@ -193,6 +193,26 @@ test('a transfer broken mid-way resumes from what the receiver has, not from zer
   for (const p of [alice, bob]) await p.context.close();
 });
 
+test('a receiver who reloads the page mid-transfer takes it over and resumes from what is on disk', async () => {
+  const [alice, bob] = await people('alice', 'bob');
+  await sendFromChat(alice.page, `bob${n}`, big.path);
+  await bob.page.locator('#file-transfers button.accept-file').click();
+  await waitProgress(bob.page, 40 * 1024 * 1024);
+  await bob.page.reload();
+  await bob.page.locator('#whoami').waitFor();
+  // The new page finds what the old one was receiving, takes it over and goes on.
+  await bob.page.waitForFunction(() => window.mywebrtcFiles?.list().length > 0);
+  const got = await waitState(bob.page, 'done', 180_000);
+  const sent = await waitState(alice.page, 'done');
+  assert.ok(got.resumedFrom >= 40 * 1024 * 1024, JSON.stringify(got));
+  assert.equal(sent.resumedFrom, got.resumedFrom);
+  assert.equal(got.sha256, big.sha256, 'the hash covers what the first page wrote too');
+  assert.equal(await sha256OfFile((await save(bob.page)).path), big.sha256);
+  assert.equal(await bob.page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('mywebrtc.incoming')).map((k) => localStorage.getItem(k)).join()), '[]',
+    'nothing left to resume');
+  for (const p of [alice, bob]) await p.context.close();
+});
+
 test('relay-only: the transfer goes through our TURN server', async () => {
   const [alice, bob] = await people('alice', 'bob');
   for (const p of [alice.page, bob.page]) {

@@ -5,8 +5,9 @@
  * thread does neither the writing nor the hashing. A synchronous access handle (only
  * available in workers) writes in place, without the copy-on-write of other OPFS writers.
  *
- * In: `{op: 'open', name}`, `{op: 'write', data: ArrayBuffer}` (in order), `{op: 'finish'}`,
- * `{op: 'discard'}`. Out: `{op: 'opened'}`, `{op: 'written', written}`,
+ * In: `{op: 'open', name, resume}` (`resume`: keep what an earlier page wrote and go on after
+ * it), `{op: 'write', data: ArrayBuffer}` (in order), `{op: 'finish'}`, `{op: 'discard'}`.
+ * Out: `{op: 'opened', written}`, `{op: 'written', written}`,
  * `{op: 'finished', sha256, size}`, `{op: 'discarded'}`, `{op: 'error', message}`.
  */
 import { Sha256 } from '../sha256.js';
@@ -26,12 +27,24 @@ async function run(msg) {
       name = msg.name;
       const root = await navigator.storage.getDirectory();
       dir = await root.getDirectoryHandle('incoming', { create: true });
-      const fh = await dir.getFileHandle(name, { create: true });
+      const fh = await dir.getFileHandle(name, { create: !msg.resume });
       handle = await /** @type {any} */ (fh).createSyncAccessHandle();
-      handle.truncate(0);
-      written = 0;
       hash = new Sha256();
-      return { op: 'opened' };
+      written = 0;
+      if (!msg.resume) {
+        handle.truncate(0);
+        return { op: 'opened', written };
+      }
+      // What an earlier page wrote is hashed again from disk, so the hash covers the file.
+      const size = handle.getSize();
+      const buf = new Uint8Array(4 * 1024 * 1024);
+      while (written < size) {
+        const n = handle.read(buf.subarray(0, Math.min(buf.length, size - written)), { at: written });
+        if (n <= 0) break;
+        hash.update(buf.subarray(0, n));
+        written += n;
+      }
+      return { op: 'opened', written };
     }
     case 'write': {
       const data = new Uint8Array(msg.data);

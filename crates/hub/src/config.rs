@@ -28,6 +28,9 @@ pub struct HubConfig {
     pub calls_only_between_contacts: bool,
     /// A file offered person to person and neither accepted nor declined expires after this.
     pub file_offer_timeout: Duration,
+    /// A transfer whose receiving device went away (a page reload) waits this long for
+    /// another device of the receiver to take it over (`file_resume`).
+    pub file_resume_grace: Duration,
 }
 
 impl Default for HubConfig {
@@ -45,6 +48,7 @@ impl Default for HubConfig {
             chat_burst: 60.0,
             calls_only_between_contacts: true,
             file_offer_timeout: Duration::from_secs(600),
+            file_resume_grace: Duration::from_secs(120),
         }
     }
 }

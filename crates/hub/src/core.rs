@@ -54,6 +54,7 @@ pub(crate) struct User {
 pub(crate) enum Timer {
     Ring(CallId),
     FileOffer(TransferId),
+    FileResume(TransferId),
     Grace(DeviceId, u64),
     Sweep,
 }
@@ -193,6 +194,7 @@ impl Hub {
             match t {
                 Timer::Ring(call) => self.ring_timeout(call, now),
                 Timer::FileOffer(t) => self.file_offer_timeout(t, now),
+                Timer::FileResume(t) => self.file_resume_timeout(t, now),
                 Timer::Grace(dev, gen) => {
                     let expired = self.devices.get(&dev).is_some_and(|d| d.conn.is_none() && d.grace_gen == gen);
                     if expired {
@@ -304,6 +306,7 @@ impl Hub {
             (ClientMessage::FileSignal { id, transfer_id, data }, Some(dev)) => {
                 self.file_signal(dev, id, transfer_id, data)
             }
+            (ClientMessage::FileResume { id, transfer_id }, Some(dev)) => self.file_resume(dev, id, transfer_id),
             (ClientMessage::FileEnd { id, transfer_id, reason }, Some(dev)) => {
                 self.file_end(dev, id, transfer_id, reason)
             }
@@ -440,7 +443,7 @@ impl Hub {
 
     pub(crate) fn remove_device(&mut self, dev: DeviceId, now: Instant) {
         self.device_leaves_calls(dev, now);
-        self.device_leaves_transfers(dev);
+        self.device_leaves_transfers(dev, now);
         let Some(d) = self.devices.remove(&dev) else { return };
         self.resume_tokens.remove(&d.token);
         if let Some(c) = d.conn {
@@ -586,6 +589,7 @@ impl Hub {
                         return Err(format!("transfer {id}: receiving device gone, or the sender itself"));
                     }
                 }
+                TransferState::Detached { .. } => {}
             }
         }
         for (id, u) in &self.users {

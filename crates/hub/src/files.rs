@@ -28,11 +28,15 @@ pub(crate) enum TransferState {
     Offered(Vec<DeviceId>),
     /// The receiver's device that took it.
     Accepted(DeviceId),
+    /// The receiving device went away (a page reload ends its device); another device of the
+    /// receiver may take the transfer over until the grace period ends. The sender waits.
+    Detached { since: Instant },
 }
 
 #[derive(Debug, Clone)]
 pub(crate) struct Transfer {
     pub sender_dev: DeviceId,
+    pub receiver: UserId,
     pub state: TransferState,
     pub offered_at: Instant,
 }
@@ -43,6 +47,7 @@ impl Transfer {
             || match &self.state {
                 TransferState::Offered(devs) => devs.contains(&dev),
                 TransferState::Accepted(d) => *d == dev,
+                TransferState::Detached { .. } => false,
             }
     }
 
@@ -106,7 +111,7 @@ impl Hub {
         }
         self.transfers.insert(
             transfer_id,
-            Transfer { sender_dev: dev, state: TransferState::Offered(offered.clone()), offered_at: now },
+            Transfer { sender_dev: dev, receiver: offer.to, state: TransferState::Offered(offered.clone()), offered_at: now },
         );
         self.push(dev, |seq| ServerMessage::FileOffered { seq, id, transfer_id, to: offer.to });
         for r in offered {
@@ -172,6 +177,9 @@ impl Hub {
             (TransferState::Offered(_), FileEndClaim::Cancelled) => FileEndReason::Cancelled,
             (TransferState::Offered(_), _) => return self.transfer_error(dev, id, WsErrorCode::InvalidState),
             (TransferState::Accepted(_), claim) => claim.into(),
+            // Only the sender is left in it, waiting: it may give up.
+            (TransferState::Detached { .. }, FileEndClaim::Cancelled) => FileEndReason::Cancelled,
+            (TransferState::Detached { .. }, _) => return self.transfer_error(dev, id, WsErrorCode::InvalidState),
         };
         self.transfer_ok(dev, id);
         self.end_transfer(transfer_id, reason, Some(dev));
@@ -199,6 +207,31 @@ impl Hub {
         self.transfer_ok(dev, id);
     }
 
+    /// Another device of the receiver takes over a transfer whose receiving device went away.
+    pub(crate) fn file_resume(&mut self, dev: DeviceId, id: Option<u64>, transfer_id: TransferId) {
+        let user = self.devices.get(&dev).map(|d| d.user);
+        match self.transfers.get_mut(&transfer_id) {
+            Some(t) if Some(t.receiver) == user && matches!(t.state, TransferState::Detached { .. }) => {
+                t.state = TransferState::Accepted(dev);
+                self.transfer_ok(dev, id);
+            }
+            Some(t) if Some(t.receiver) == user && t.involves(dev) => {
+                self.transfer_error(dev, id, WsErrorCode::InvalidState)
+            }
+            _ => self.transfer_error(dev, id, WsErrorCode::NoSuchTransfer),
+        }
+    }
+
+    pub(crate) fn file_resume_timeout(&mut self, transfer_id: TransferId, now: Instant) {
+        let grace = self.cfg.file_resume_grace;
+        let due = self.transfers.get(&transfer_id).is_some_and(|t| {
+            matches!(t.state, TransferState::Detached { since } if now.saturating_duration_since(since) >= grace)
+        });
+        if due {
+            self.end_transfer(transfer_id, FileEndReason::ConnectionLost, None);
+        }
+    }
+
     pub(crate) fn file_offer_timeout(&mut self, transfer_id: TransferId, now: Instant) {
         let due = self.transfers.get(&transfer_id).is_some_and(|t| {
             matches!(t.state, TransferState::Offered(_))
@@ -209,10 +242,12 @@ impl Hub {
         }
     }
 
-    /// A device is going away: its transfers end, its offers stop showing on it.
-    pub(crate) fn device_leaves_transfers(&mut self, dev: DeviceId) {
+    /// A device is going away: its transfers end (a receiving device's wait for another
+    /// device of the receiver to take them over), its offers stop showing on it.
+    pub(crate) fn device_leaves_transfers(&mut self, dev: DeviceId, now: Instant) {
         let involved: Vec<TransferId> =
             self.transfers.iter().filter(|(_, t)| t.involves(dev)).map(|(id, _)| *id).collect();
+        let grace = self.cfg.file_resume_grace;
         for transfer_id in involved {
             let Some(t) = self.transfers.get_mut(&transfer_id) else { continue };
             match &mut t.state {
@@ -221,6 +256,10 @@ impl Hub {
                     if devs.is_empty() {
                         self.end_transfer(transfer_id, FileEndReason::Unavailable, Some(dev));
                     }
+                }
+                TransferState::Accepted(d) if *d == dev && t.sender_dev != dev => {
+                    t.state = TransferState::Detached { since: now };
+                    self.schedule(now + grace, Timer::FileResume(transfer_id));
                 }
                 _ => self.end_transfer(transfer_id, FileEndReason::ConnectionLost, Some(dev)),
             }
@@ -234,6 +273,7 @@ impl Hub {
         match t.state {
             TransferState::Offered(devs) => notify.extend(devs),
             TransferState::Accepted(d) => notify.push(d),
+            TransferState::Detached { .. } => {}
         }
         for dev in notify.into_iter().filter(|d| Some(*d) != origin) {
             self.push(dev, |seq| ServerMessage::FileEnded { seq, id: None, transfer_id, reason });

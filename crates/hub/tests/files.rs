@@ -206,3 +206,37 @@ fn offers_need_a_contact_who_is_online_and_sane_fields() {
     }
     assert!(refused > 0);
 }
+
+#[test]
+fn a_reloaded_receiver_takes_its_transfer_over_from_a_new_device() {
+    let mut w = World::with(HubConfig { file_resume_grace: Duration::from_secs(30), ..common::test_config() });
+    let a = w.connect(ALICE, &[BOB]);
+    let b = w.connect(BOB, &[ALICE]);
+    let m = w.connect(MALLORY, &[ALICE, BOB]);
+    offer(&mut w, a, BOB);
+    let t = transfer_id(&w, a);
+    w.text(b, &format!(r#"{{"type":"file_accept","transfer_id":{t}}}"#));
+    // Bob reloads the page: his device ends at once (a clean close), the transfer waits.
+    w.input(Input::Closed { conn: b, clean: true });
+    assert_eq!(ended(&w, a), None, "the sender is not told: it waits for a new connection");
+    let b2 = w.connect(BOB, &[ALICE]);
+    // Nobody else may take it; the new device of the receiver may, once.
+    w.text(m, &format!(r#"{{"type":"file_resume","id":1,"transfer_id":{t}}}"#));
+    assert_eq!(error_code(&w, m), Some(WsErrorCode::NoSuchTransfer));
+    w.text(a, &format!(r#"{{"type":"file_resume","id":1,"transfer_id":{t}}}"#));
+    assert_eq!(error_code(&w, a), Some(WsErrorCode::NoSuchTransfer), "not the sender either");
+    w.text(b2, &format!(r#"{{"type":"file_resume","id":2,"transfer_id":{t}}}"#));
+    assert!(matches!(w.last(b2), Some(ServerMessage::Ok { id: 2 })));
+    w.text(b2, &format!(r#"{{"type":"file_resume","id":3,"transfer_id":{t}}}"#));
+    assert_eq!(error_code(&w, b2), Some(WsErrorCode::InvalidState));
+    w.clear();
+    w.text(b2, &format!(r#"{{"type":"file_signal","transfer_id":{t},"data":{{"description":"offer"}}}}"#));
+    assert!(matches!(w.last(a), Some(ServerMessage::FileSignal { .. })));
+
+    // If no device comes back in time, the sender is told.
+    w.input(Input::Closed { conn: b2, clean: true });
+    w.advance(Duration::from_secs(29));
+    assert_eq!(ended(&w, a), None);
+    w.advance(Duration::from_secs(2));
+    assert_eq!(ended(&w, a), Some(FileEndReason::ConnectionLost));
+}

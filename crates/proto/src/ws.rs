@@ -135,7 +135,8 @@ pub enum FileEndReason {
     NotAllowed,
     /// To the receiver's other devices, when one of them accepted.
     TakenElsewhere,
-    /// A device of the transfer vanished and did not come back within the grace period.
+    /// A device of the transfer vanished and did not come back within the grace period (for
+    /// the receiving device: no other device of the receiver took the transfer over).
     ConnectionLost,
     /// Nobody accepted or declined the offer in time.
     Expired,
@@ -289,6 +290,14 @@ pub enum ClientMessage {
         transfer_id: TransferId,
         data: serde_json::Value,
     },
+    /// Take over an accepted transfer whose receiving device went away (a page reload): from
+    /// another device of the same receiver, within the resume grace. The device then opens a
+    /// new connection and asks for the file from what it already has.
+    FileResume {
+        #[serde(default)]
+        id: Option<u64>,
+        transfer_id: TransferId,
+    },
     /// End a transfer: cancel it (either side, any time), or report its outcome (receiver).
     FileEnd {
         #[serde(default)]
@@ -327,6 +336,7 @@ impl ClientMessage {
             | ClientMessage::FileAccept { id, .. }
             | ClientMessage::FileDecline { id, .. }
             | ClientMessage::FileSignal { id, .. }
+            | ClientMessage::FileResume { id, .. }
             | ClientMessage::FileEnd { id, .. } => *id,
             ClientMessage::ChatTyping { .. } => None,
         }

@@ -123,9 +123,16 @@ impl Server {
         // relayed offer or answer waited ~40 ms for the peer's delayed ACK (bench/README.md).
         let acceptor =
             axum_server::tls_rustls::RustlsAcceptor::new(rustls).acceptor(axum_server::accept::NoDelayAcceptor::new());
-        axum_server::from_tcp(self.https)
-            .acceptor(acceptor)
-            .handle(handle)
+        let mut server = axum_server::from_tcp(self.https).acceptor(acceptor).handle(handle);
+        // HTTP/2 flow control: with small windows an upload stalls waiting for window updates
+        // (attachments reached half of HTTP/1.1's rate, bench/README.md).
+        server
+            .http_builder()
+            .http2()
+            .initial_stream_window_size(4 * 1024 * 1024)
+            .initial_connection_window_size(8 * 1024 * 1024)
+            .max_frame_size(256 * 1024);
+        server
             .serve(app.into_make_service_with_connect_info::<SocketAddr>())
             .await
             .context("HTTPS server failed")?;

@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use axum::body::Body;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
 
 /// Tokens are base64url, 43 characters (256 random bits): nothing else names a file.
 pub fn valid_token(t: &str) -> bool {
@@ -129,32 +128,53 @@ impl Disk {
         declared: Option<u64>,
     ) -> Result<(u64, String), UploadError> {
         let cap = declared.map_or(limit, |d| d.min(limit));
-        let mut file = tokio::fs::OpenOptions::new().write(true).create_new(true).open(part).await?;
-        let mut hash = Sha256::new();
+        let file = tokio::fs::OpenOptions::new().write(true).create_new(true).open(part).await?.into_std().await;
+        // Hashing and writing run on a blocking thread while this task reads the next chunks
+        // from the network: the two overlap instead of taking turns.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<axum::body::Bytes>(32);
+        let writer = tokio::task::spawn_blocking(move || -> io::Result<String> {
+            use std::io::Write;
+            let mut out = std::io::BufWriter::with_capacity(1024 * 1024, file);
+            let mut hash = Sha256::new();
+            while let Some(chunk) = rx.blocking_recv() {
+                hash.update(&chunk);
+                out.write_all(&chunk)?;
+            }
+            let file = out.into_inner().map_err(|e| e.into_error())?;
+            file.sync_all()?;
+            Ok(hex(&hash.finalize()))
+        });
         let mut size: u64 = 0;
         let mut stream = body.into_data_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| UploadError::Body(e.to_string()))?;
-            size += chunk.len() as u64;
-            if size > cap {
-                // More than announced is as wrong as more than allowed; name the limit only.
-                return Err(if size > limit {
-                    UploadError::TooLarge { limit }
-                } else {
-                    UploadError::Short { got: size, declared: cap }
-                });
+        let received = async {
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|e| UploadError::Body(e.to_string()))?;
+                size += chunk.len() as u64;
+                if size > cap {
+                    // More than announced is as wrong as more than allowed; name the limit only.
+                    return Err(if size > limit {
+                        UploadError::TooLarge { limit }
+                    } else {
+                        UploadError::Short { got: size, declared: cap }
+                    });
+                }
+                if tx.send(chunk).await.is_err() {
+                    break; // the writer failed; its error is reported below
+                }
             }
-            hash.update(&chunk);
-            file.write_all(&chunk).await?;
+            Ok(())
         }
+        .await;
+        drop(tx);
+        let written = writer.await.map_err(io::Error::other)?;
+        received?;
+        let sha256 = written?;
         if let Some(d) = declared {
             if size != d {
                 return Err(UploadError::Short { got: size, declared: d });
             }
         }
-        file.flush().await?;
-        file.sync_all().await?;
-        Ok((size, hex(&hash.finalize())))
+        Ok((size, sha256))
     }
 
     /// Moves a received file, whose record is now committed, to `files/`.
