@@ -8,7 +8,7 @@
 import { Sha256 } from './sha256.js';
 
 /**
- * @typedef {{written: number, write: (data: ArrayBuffer) => void, onwritten: ((n: number) => void)|null,
+ * @typedef {{written: number, write: (data: ArrayBuffer, skip?: number) => void, onwritten: ((n: number) => void)|null,
  *   finish: () => Promise<{file: Blob, sha256: string}>, discard: () => Promise<void>, kind: string}} Sink
  */
 
@@ -48,8 +48,9 @@ async function openDiskSink(name, resume) {
     kind: 'disk',
     written: 0,
     onwritten: null,
-    write(data) {
-      worker.postMessage({ op: 'write', data }, [data]);
+    write(data, skip = 0) {
+      // The buffer moves to the worker (no copy); it writes from `skip` on.
+      worker.postMessage({ op: 'write', data, skip }, [data]);
     },
     async finish() {
       const done = await ask({ op: 'finish' });
@@ -107,10 +108,11 @@ function blobSink() {
     kind: 'blob',
     written: 0,
     onwritten: null,
-    write(data) {
-      hash.update(new Uint8Array(data));
-      parts.push(new Blob([data]));
-      sink.written += data.byteLength;
+    write(data, skip = 0) {
+      const bytes = new Uint8Array(data, skip);
+      hash.update(bytes);
+      parts.push(new Blob([bytes]));
+      sink.written += bytes.byteLength;
       // Many small parts make a slow Blob: merge them now and then (still no copy in JS).
       if (parts.length >= 256) parts = [new Blob(parts)];
       sink.onwritten?.(sink.written);

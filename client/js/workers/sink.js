@@ -6,7 +6,7 @@
  * available in workers) writes in place, without the copy-on-write of other OPFS writers.
  *
  * In: `{op: 'open', name, resume}` (`resume`: keep what an earlier page wrote and go on after
- * it), `{op: 'write', data: ArrayBuffer}` (in order), `{op: 'finish'}`, `{op: 'discard'}`.
+ * it), `{op: 'write', data: ArrayBuffer, skip}` (in order; the bytes from `skip` on), `{op: 'finish'}`, `{op: 'discard'}`.
  * Out: `{op: 'opened', written}`, `{op: 'written', written}`,
  * `{op: 'finished', sha256, size}`, `{op: 'discarded'}`, `{op: 'error', message}`.
  */
@@ -47,7 +47,7 @@ async function run(msg) {
       return { op: 'opened', written };
     }
     case 'write': {
-      const data = new Uint8Array(msg.data);
+      const data = new Uint8Array(msg.data, msg.skip || 0);
       let at = 0;
       while (at < data.length) at += handle.write(data.subarray(at), { at: written + at });
       hash.update(data);
