@@ -111,7 +111,12 @@ impl Hub {
         }
         self.transfers.insert(
             transfer_id,
-            Transfer { sender_dev: dev, receiver: offer.to, state: TransferState::Offered(offered.clone()), offered_at: now },
+            Transfer {
+                sender_dev: dev,
+                receiver: offer.to,
+                state: TransferState::Offered(offered.clone()),
+                offered_at: now,
+            },
         );
         self.push(dev, |seq| ServerMessage::FileOffered { seq, id, transfer_id, to: offer.to });
         for r in offered {
@@ -224,9 +229,9 @@ impl Hub {
 
     pub(crate) fn file_resume_timeout(&mut self, transfer_id: TransferId, now: Instant) {
         let grace = self.cfg.file_resume_grace;
-        let due = self.transfers.get(&transfer_id).is_some_and(|t| {
-            matches!(t.state, TransferState::Detached { since } if now.saturating_duration_since(since) >= grace)
-        });
+        let due = self.transfers.get(&transfer_id).is_some_and(
+            |t| matches!(t.state, TransferState::Detached { since } if now.saturating_duration_since(since) >= grace),
+        );
         if due {
             self.end_transfer(transfer_id, FileEndReason::ConnectionLost, None);
         }

@@ -132,10 +132,7 @@ impl Server {
             .initial_stream_window_size(4 * 1024 * 1024)
             .initial_connection_window_size(8 * 1024 * 1024)
             .max_frame_size(256 * 1024);
-        server
-            .serve(app.into_make_service_with_connect_info::<SocketAddr>())
-            .await
-            .context("HTTPS server failed")?;
+        server.serve(app.into_make_service_with_connect_info::<SocketAddr>()).await.context("HTTPS server failed")?;
         if let Some(t) = redirect_task {
             t.await.context("redirect server task")?.context("HTTP redirect server failed")?;
         }
