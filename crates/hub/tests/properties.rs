@@ -78,7 +78,7 @@ enum Step {
         slot: usize,
         to: i64,
     },
-    FileStep {
+    FileAct {
         slot: usize,
         transfer: u64,
         kind: u8,
@@ -103,7 +103,7 @@ fn step() -> impl Strategy<Value = Step> {
         2 => slot.clone().prop_map(|slot| Step::Pong { slot }),
         2 => (0u64..30).prop_map(|secs| Step::Wait { secs }),
         2 => (slot.clone(), 1i64..=4).prop_map(|(slot, to)| Step::FileOffer { slot, to }),
-        3 => (slot, 1u64..12, 0u8..5).prop_map(|(slot, transfer, kind)| Step::FileStep { slot, transfer, kind }),
+        3 => (slot, 1u64..12, 0u8..5).prop_map(|(slot, transfer, kind)| Step::FileAct { slot, transfer, kind }),
     ]
 }
 
@@ -189,7 +189,7 @@ impl Model {
                     self.w.text(c, &format!(r#"{{"type":"file_offer","id":3,"to":{to},"name":"f.bin","size":10}}"#));
                 }
             }
-            Step::FileStep { slot, transfer, kind } => {
+            Step::FileAct { slot, transfer, kind } => {
                 if let Some((c, _)) = self.conn(*slot) {
                     let t = transfer;
                     let frame = match kind {
