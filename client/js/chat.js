@@ -30,8 +30,8 @@ export function isPost(m) {
 /** How long a typing notice shows without a new one. */
 const TYPING_MS = 5000;
 
-/** A client id: random, URL-safe, unique per message. */
-function newClientId() {
+/** A client id: random, URL-safe, unique per message (or upload). */
+export function newClientId() {
   const b = new Uint8Array(12);
   crypto.getRandomValues(b);
   return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');

@@ -10,6 +10,7 @@
  */
 import { api, getCsrfToken } from './api.js';
 import { formatBytes } from './dom.js';
+import { newClientId } from './chat.js';
 
 /**
  * @typedef {{id: string, conv: number, name: string, size: number, sent: number,
@@ -17,13 +18,6 @@ import { formatBytes } from './dom.js';
  *   startedAt: number, rate: number}} Upload
  */
 /** @typedef {{max_file_bytes: number, quota_bytes: number, used_bytes: number, retention_days: number|null}} Limits */
-
-/** A client id: random, URL-safe, unique per upload (a retry returns the first message). */
-function newClientId() {
-  const b = new Uint8Array(12);
-  crypto.getRandomValues(b);
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
-}
 
 export class Uploads extends EventTarget {
   constructor() {

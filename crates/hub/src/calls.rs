@@ -85,13 +85,14 @@ impl Hub {
         self.devices.get(&dev).map(|d| d.user)
     }
 
-    fn error_to(&mut self, dev: DeviceId, id: Option<u64>, code: WsErrorCode) {
+    /// Replies to a device's request with an error (calls and file transfers).
+    pub(crate) fn error_to(&mut self, dev: DeviceId, id: Option<u64>, code: WsErrorCode) {
         if let Some(conn) = self.device_conn(dev) {
             self.reply_error(conn, id, code, code.default_message());
         }
     }
 
-    fn ok_to(&mut self, dev: DeviceId, id: Option<u64>) {
+    pub(crate) fn ok_to(&mut self, dev: DeviceId, id: Option<u64>) {
         if let Some(conn) = self.device_conn(dev) {
             self.reply_ok(conn, id);
         }

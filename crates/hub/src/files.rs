@@ -74,28 +74,16 @@ impl Hub {
         self.transfers.values().filter(|t| t.involves(dev)).count()
     }
 
-    fn transfer_error(&mut self, dev: DeviceId, id: Option<u64>, code: WsErrorCode) {
-        if let Some(conn) = self.device_conn(dev) {
-            self.reply_error(conn, id, code, code.default_message());
-        }
-    }
-
-    fn transfer_ok(&mut self, dev: DeviceId, id: Option<u64>) {
-        if let Some(conn) = self.device_conn(dev) {
-            self.reply_ok(conn, id);
-        }
-    }
-
     pub(crate) fn file_offer(&mut self, dev: DeviceId, id: Option<u64>, offer: Offer, now: Instant) {
         let Some(sender) = self.devices.get(&dev).map(|d| d.user) else { return };
         if offer.name.is_empty() || offer.name.len() > MAX_FILE_NAME_BYTES || offer.mime.len() > MAX_FILE_MIME_BYTES {
-            return self.transfer_error(dev, id, WsErrorCode::TooLarge);
+            return self.error_to(dev, id, WsErrorCode::TooLarge);
         }
         if offer.size > MAX_FILE_SIZE {
-            return self.transfer_error(dev, id, WsErrorCode::TooLarge);
+            return self.error_to(dev, id, WsErrorCode::TooLarge);
         }
         if self.transfers_of(dev) >= MAX_TRANSFERS_PER_DEVICE {
-            return self.transfer_error(dev, id, WsErrorCode::RateLimited);
+            return self.error_to(dev, id, WsErrorCode::RateLimited);
         }
         let transfer_id = self.next_transfer;
         self.next_transfer += 1;
@@ -135,18 +123,16 @@ impl Hub {
 
     pub(crate) fn file_accept(&mut self, dev: DeviceId, id: Option<u64>, transfer_id: TransferId) {
         let Some(t) = self.transfers.get_mut(&transfer_id) else {
-            return self.transfer_error(dev, id, WsErrorCode::NoSuchTransfer);
+            return self.error_to(dev, id, WsErrorCode::NoSuchTransfer);
         };
         let others = match &t.state {
             TransferState::Offered(devs) if devs.contains(&dev) => devs.clone(),
-            TransferState::Accepted(_) if t.involves(dev) => {
-                return self.transfer_error(dev, id, WsErrorCode::InvalidState)
-            }
-            _ => return self.transfer_error(dev, id, WsErrorCode::NoSuchTransfer),
+            TransferState::Accepted(_) if t.involves(dev) => return self.error_to(dev, id, WsErrorCode::InvalidState),
+            _ => return self.error_to(dev, id, WsErrorCode::NoSuchTransfer),
         };
         t.state = TransferState::Accepted(dev);
         let sender_dev = t.sender_dev;
-        self.transfer_ok(dev, id);
+        self.ok_to(dev, id);
         self.push(sender_dev, |seq| ServerMessage::FileAccepted { seq, transfer_id });
         for other in others.into_iter().filter(|d| *d != dev) {
             self.push(other, |seq| ServerMessage::FileEnded {
@@ -161,11 +147,11 @@ impl Hub {
     pub(crate) fn file_decline(&mut self, dev: DeviceId, id: Option<u64>, transfer_id: TransferId) {
         match self.transfers.get(&transfer_id) {
             Some(t) if matches!(&t.state, TransferState::Offered(devs) if devs.contains(&dev)) => {
-                self.transfer_ok(dev, id);
+                self.ok_to(dev, id);
                 self.end_transfer(transfer_id, FileEndReason::Declined, Some(dev));
             }
-            Some(t) if t.involves(dev) => self.transfer_error(dev, id, WsErrorCode::InvalidState),
-            _ => self.transfer_error(dev, id, WsErrorCode::NoSuchTransfer),
+            Some(t) if t.involves(dev) => self.error_to(dev, id, WsErrorCode::InvalidState),
+            _ => self.error_to(dev, id, WsErrorCode::NoSuchTransfer),
         }
     }
 
@@ -174,19 +160,19 @@ impl Hub {
     /// once accepted.
     pub(crate) fn file_end(&mut self, dev: DeviceId, id: Option<u64>, transfer_id: TransferId, claim: FileEndClaim) {
         let Some(t) = self.transfers.get(&transfer_id) else {
-            return self.transfer_error(dev, id, WsErrorCode::NoSuchTransfer);
+            return self.error_to(dev, id, WsErrorCode::NoSuchTransfer);
         };
         let reason = match (&t.state, claim) {
-            _ if !t.involves(dev) => return self.transfer_error(dev, id, WsErrorCode::NoSuchTransfer),
+            _ if !t.involves(dev) => return self.error_to(dev, id, WsErrorCode::NoSuchTransfer),
             (TransferState::Offered(_), _) if dev != t.sender_dev => FileEndReason::Declined,
             (TransferState::Offered(_), FileEndClaim::Cancelled) => FileEndReason::Cancelled,
-            (TransferState::Offered(_), _) => return self.transfer_error(dev, id, WsErrorCode::InvalidState),
+            (TransferState::Offered(_), _) => return self.error_to(dev, id, WsErrorCode::InvalidState),
             (TransferState::Accepted(_), claim) => claim.into(),
             // Only the sender is left in it, waiting: it may give up.
             (TransferState::Detached { .. }, FileEndClaim::Cancelled) => FileEndReason::Cancelled,
-            (TransferState::Detached { .. }, _) => return self.transfer_error(dev, id, WsErrorCode::InvalidState),
+            (TransferState::Detached { .. }, _) => return self.error_to(dev, id, WsErrorCode::InvalidState),
         };
-        self.transfer_ok(dev, id);
+        self.ok_to(dev, id);
         self.end_transfer(transfer_id, reason, Some(dev));
     }
 
@@ -198,18 +184,18 @@ impl Hub {
         data: serde_json::Value,
     ) {
         let Some(t) = self.transfers.get(&transfer_id) else {
-            return self.transfer_error(dev, id, WsErrorCode::NoSuchTransfer);
+            return self.error_to(dev, id, WsErrorCode::NoSuchTransfer);
         };
         let peer = match t.peer_of(dev) {
             Some(p) => p,
-            None if t.involves(dev) => return self.transfer_error(dev, id, WsErrorCode::InvalidState),
-            None => return self.transfer_error(dev, id, WsErrorCode::NoSuchTransfer),
+            None if t.involves(dev) => return self.error_to(dev, id, WsErrorCode::InvalidState),
+            None => return self.error_to(dev, id, WsErrorCode::NoSuchTransfer),
         };
         if serde_json::to_string(&data).map_or(true, |s| s.len() > MAX_SIGNAL_BYTES) {
-            return self.transfer_error(dev, id, WsErrorCode::TooLarge);
+            return self.error_to(dev, id, WsErrorCode::TooLarge);
         }
         self.push(peer, |seq| ServerMessage::FileSignal { seq, transfer_id, data });
-        self.transfer_ok(dev, id);
+        self.ok_to(dev, id);
     }
 
     /// Another device of the receiver takes over a transfer whose receiving device went away.
@@ -218,12 +204,10 @@ impl Hub {
         match self.transfers.get_mut(&transfer_id) {
             Some(t) if Some(t.receiver) == user && matches!(t.state, TransferState::Detached { .. }) => {
                 t.state = TransferState::Accepted(dev);
-                self.transfer_ok(dev, id);
+                self.ok_to(dev, id);
             }
-            Some(t) if Some(t.receiver) == user && t.involves(dev) => {
-                self.transfer_error(dev, id, WsErrorCode::InvalidState)
-            }
-            _ => self.transfer_error(dev, id, WsErrorCode::NoSuchTransfer),
+            Some(t) if Some(t.receiver) == user && t.involves(dev) => self.error_to(dev, id, WsErrorCode::InvalidState),
+            _ => self.error_to(dev, id, WsErrorCode::NoSuchTransfer),
         }
     }
 
