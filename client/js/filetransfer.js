@@ -14,9 +14,8 @@
  * - Memory: the sender reads 1 MiB slices and queues at most a few MiB on the channel
  *   (backpressure through `bufferedAmountLowThreshold`); the receiver writes to disk as it
  *   goes (see filesink.js). Neither holds the file.
- * - Integrity: the sender's worker hashes the file (SHA-256) from the slices read to send it
- *   (one read of the file), the receiver's hashes what it wrote; the file is offered for
- *   saving only if both match.
+ * - Integrity: the sender's worker hashes the whole file (SHA-256), the receiver's hashes
+ *   what it wrote; the file is offered for saving only if both match.
  * - Resume: when the connection breaks (network change, a reconnect of the signaling), the
  *   receiver opens a new one and asks from the byte after the last one it has; nothing is
  *   sent twice. After a reload of the receiving page (or a new signaling device), the new
@@ -58,7 +57,7 @@ const GIVE_UP_MS = 120_000;
  *   state: State, done: number, rate: number, error: string|null, sha256: string|null,
  *   resumedFrom: number, sentBytes: number, received: number, url: string|null,
  *   file: File|null, sink: import('./filesink.js').Sink|null, result: Blob|null,
- *   pc: RTCPeerConnection|null, dc: RTCDataChannel|null, hasher: Worker|null, hashedTo: number,
+ *   pc: RTCPeerConnection|null, dc: RTCDataChannel|null, hashing: Promise<string>|null,
  *   queue: Promise<void>, run: number, startAt: number|null, lastAck: number, endHash: string|null,
  *   rateFrom: {t: number, bytes: number}, brokenSince: number, sinkName: string}} Transfer
  * @typedef {{id: number, peer: number, name: string, size: number, mime: string, sink: string}} Kept
@@ -72,6 +71,19 @@ export const FILE_END_TEXT = /** @type {Record<string, string>} */ ({
   expired: 'Nobody answered',
 });
 
+/** The SHA-256 of a whole file, computed in a worker. @param {File} file @returns {Promise<string>} */
+function hashInWorker(file) {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(new URL('./workers/hash-file.js', import.meta.url), { type: 'module' });
+    w.onmessage = (e) => {
+      w.terminate();
+      if (e.data.error) reject(new Error(e.data.error));
+      else resolve(e.data.sha256);
+    };
+    w.onerror = (e) => { w.terminate(); reject(new Error(e.message)); };
+    w.postMessage({ file });
+  });
+}
 
 /** @param {RTCDataChannel} dc */
 function drained(dc) {
@@ -138,7 +150,7 @@ export class FileTransfers extends EventTarget {
     const t = {
       id, dir, peer, name: safeFileName(f.name), size: f.size, mime: f.mime, state, done: 0, rate: 0,
       error: null, sha256: null, resumedFrom: 0, sentBytes: 0, received: 0, url: null, file: null, sink: null,
-      result: null, pc: null, dc: null, hasher: null, hashedTo: 0, queue: Promise.resolve(), run: 0, startAt: null,
+      result: null, pc: null, dc: null, hashing: null, queue: Promise.resolve(), run: 0, startAt: null,
       lastAck: 0, endHash: null, rateFrom: { t: 0, bytes: 0 }, brokenSince: 0, sinkName: '',
     };
     this.items.set(id, t);
@@ -166,6 +178,9 @@ export class FileTransfers extends EventTarget {
       }
       const t = this.add(reply.transfer_id, 'out', peer, { name: file.name, size: file.size, mime: file.type }, 'offering');
       t.file = file;
+      // Hashed meanwhile, off the main thread; needed once the last byte is sent.
+      t.hashing = hashInWorker(file);
+      t.hashing.catch(() => {});
       this.changed();
     }
     return unreachable;
@@ -511,7 +526,6 @@ export class FileTransfers extends EventTarget {
     try {
       for (let at = from; at < t.size;) {
         const slice = new Uint8Array(await file.slice(at, Math.min(at + SLICE, t.size)).arrayBuffer());
-        await this.hashUpTo(t, at, slice);
         for (let o = 0; o < slice.length; o += CHUNK) {
           if (dc.bufferedAmount > HIGH_WATER) await drained(dc);
           if (!live()) return;
@@ -526,7 +540,7 @@ export class FileTransfers extends EventTarget {
         }
         at += slice.length;
       }
-      t.sha256 = await this.finishHash(t);
+      t.sha256 = await /** @type {Promise<string>} */ (t.hashing);
       if (!live()) return;
       dc.send(JSON.stringify({ t: 'end', sha256: t.sha256, size: t.size }));
       t.state = 'verifying';
@@ -536,36 +550,6 @@ export class FileTransfers extends EventTarget {
     } finally {
       this.nextQueued();
     }
-  }
-
-  /**
-   * Feeds the sender's hash the bytes of `slice` (read at `at`) it has not seen: each byte
-   * once, in order, whatever offset a resumed transfer restarts from.
-   * @param {Transfer} t @param {number} at @param {Uint8Array} slice
-   */
-  async hashUpTo(t, at, slice) {
-    if (!t.hasher) t.hasher = new Worker(new URL('./workers/hash-stream.js', import.meta.url), { type: 'module' });
-    if (at > t.hashedTo && t.file) {
-      // A restart beyond what was read so far (only a confused receiver asks that): the gap first.
-      const gap = await t.file.slice(t.hashedTo, at).arrayBuffer();
-      t.hasher.postMessage({ data: gap }, [gap]);
-      t.hashedTo = at;
-    }
-    const end = at + slice.length;
-    if (end <= t.hashedTo) return;
-    const fresh = slice.slice(t.hashedTo - at).buffer;
-    t.hasher.postMessage({ data: fresh }, [fresh]);
-    t.hashedTo = end;
-  }
-
-  /** The sender's SHA-256 of the whole file, once every byte went through it. @param {Transfer} t */
-  async finishHash(t) {
-    if (t.hashedTo < t.size || !t.hasher) await this.hashUpTo(t, t.size, new Uint8Array(0));
-    const hasher = /** @type {Worker} */ (t.hasher);
-    return new Promise((resolve) => {
-      hasher.onmessage = (e) => resolve(/** @type {string} */ (e.data.sha256));
-      hasher.postMessage({ finish: true });
-    });
   }
 
   nextQueued() {
@@ -691,8 +675,6 @@ export class FileTransfers extends EventTarget {
       t.sink = null;
     }
     t.file = null;
-    t.hasher?.terminate();
-    t.hasher = null;
     this.changed();
     this.nextQueued();
   }
