@@ -277,9 +277,16 @@ export class FileTransfers extends EventTarget {
       if (this.items.has(k.id)) continue;
       const t = this.add(k.id, 'in', k.peer, k, 'interrupted');
       t.sinkName = k.sink;
-      try {
-        t.sink = await openSink(k.sink, true);
-      } catch {
+      // The earlier page's disk worker may still hold the file open for a moment after the
+      // reload (an access handle locks it): try again a few times before giving up on it.
+      for (let attempt = 0; attempt < 20 && !t.sink; attempt++) {
+        try {
+          t.sink = await openSink(k.sink, true);
+        } catch {
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
+      if (!t.sink) {
         this.forgetKept(k.id);
         this.items.delete(k.id);
         continue;
