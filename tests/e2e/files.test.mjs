@@ -24,6 +24,19 @@ async function chatWith(page, username) {
   await page.locator('#conversation').waitFor();
 }
 
+/**
+ * A user in the chat with a contact who is offline (so files go through the server as
+ * attachments); returns the sender's page.
+ */
+async function senderToOfflineContact(sender, contact) {
+  const a = await env.server.userPage(env.browser, sender);
+  const b = await env.server.userPage(env.browser, contact);
+  await befriend(a.page, b.page);
+  await b.context.close();
+  await chatWith(a.page, contact);
+  return a;
+}
+
 /** Files stored on the server and uploads under way. */
 function onServerDisk() {
   const out = [];
@@ -40,12 +53,7 @@ async function download(page, link) {
 }
 
 test('a file sent to an offline contact waits on the server; they download it later, byte for byte', async () => {
-  const alice = await env.server.userPage(env.browser, 'alice');
-  const bob = await env.server.userPage(env.browser, 'bob');
-  await befriend(alice.page, bob.page);
-  await bob.context.close();
-
-  await chatWith(alice.page, 'bob');
+  const alice = await senderToOfflineContact('alice', 'bob');
   const content = randomBytes(3 * 1024 * 1024 + 17);
   await alice.page.locator('#file-input').setInputFiles({ name: 'scan 2026-11.pdf', mimeType: 'application/pdf', buffer: content });
   // While it travels: a progress row; once stored: a message with the file, the row gone.
@@ -127,12 +135,8 @@ test('a picture dropped into a group shows as a preview to every member; an outs
 });
 
 test('a file over the limit is refused before anything is sent, naming the limit', async () => {
-  const fay = await env.server.userPage(env.browser, 'fay');
-  const gus = await env.server.userPage(env.browser, 'gus');
-  await befriend(fay.page, gus.page);
   // Gus is offline, so the file would go through the server (person to person has no limit).
-  await gus.context.close();
-  await chatWith(fay.page, 'gus');
+  const fay = await senderToOfflineContact('fay', 'gus');
   let uploads = 0;
   fay.page.on('request', (r) => { if (r.url().includes('/attachments?')) uploads += 1; });
   await fay.page.locator('#file-input').setInputFiles({ name: 'huge.iso', mimeType: 'application/octet-stream', buffer: Buffer.alloc(9 * 1024 * 1024) });
@@ -143,11 +147,7 @@ test('a file over the limit is refused before anything is sent, naming the limit
 });
 
 test('an upload cancelled mid-way leaves no message and nothing on the server', async () => {
-  const hal = await env.server.userPage(env.browser, 'hal');
-  const ida = await env.server.userPage(env.browser, 'ida');
-  await befriend(hal.page, ida.page);
-  await ida.context.close();
-  await chatWith(hal.page, 'ida');
+  const hal = await senderToOfflineContact('hal', 'ida');
   // A slow uplink, so the upload is still under way when cancelled.
   const cdp = await hal.context.newCDPSession(hal.page);
   await cdp.send('Network.enable');

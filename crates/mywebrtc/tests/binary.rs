@@ -315,6 +315,22 @@ async fn rest(url: &str, method: &str, path: &str, who: &(String, String, i64), 
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
+/// Creates alice and bob through the CLI, makes them contacts and opens their conversation:
+/// alice's session and the conversation's id.
+async fn two_contacts_in_a_conversation(cfg: &Path, url: &str) -> ((String, String, i64), i64) {
+    for name in ["alice", "bob"] {
+        assert!(cli(cfg, &["user", "add", name, "--password-stdin"], &format!("{PASSWORD}\n")).0);
+    }
+    let alice = session(url, "alice").await;
+    let bob = session(url, "bob").await;
+    assert_eq!(rest(url, "POST", "/api/v1/contacts/requests", &alice, Some(json!({"user_id": bob.2}))).await.0, 200);
+    assert_eq!(rest(url, "POST", &format!("/api/v1/contacts/requests/{}/accept", alice.2), &bob, None).await.0, 204);
+    let (st, conv) =
+        rest(url, "POST", "/api/v1/conversations", &alice, Some(json!({"kind": "direct", "user": bob.2}))).await;
+    assert_eq!(st, 201);
+    (alice, conv["id"].as_i64().unwrap())
+}
+
 #[tokio::test]
 async fn acknowledged_chat_messages_survive_kill_9_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -324,18 +340,8 @@ async fn acknowledged_chat_messages_survive_kill_9_exactly_once() {
     text.push_str("[chat]\nrate_per_sec = 10000\nburst = 10000\n");
     std::fs::write(&cfg, text).unwrap();
     let mut server = start(&cfg);
-    for name in ["alice", "bob"] {
-        assert!(cli(&cfg, &["user", "add", name, "--password-stdin"], &format!("{PASSWORD}\n")).0);
-    }
     let url = server.url.clone();
-    let alice = session(&url, "alice").await;
-    let bob = session(&url, "bob").await;
-    assert_eq!(rest(&url, "POST", "/api/v1/contacts/requests", &alice, Some(json!({"user_id": bob.2}))).await.0, 200);
-    assert_eq!(rest(&url, "POST", &format!("/api/v1/contacts/requests/{}/accept", alice.2), &bob, None).await.0, 204);
-    let (st, conv) =
-        rest(&url, "POST", "/api/v1/conversations", &alice, Some(json!({"kind": "direct", "user": bob.2}))).await;
-    assert_eq!(st, 201);
-    let conv = conv["id"].as_i64().unwrap();
+    let (alice, conv) = two_contacts_in_a_conversation(&cfg, &url).await;
 
     // Three sockets pipeline 40 messages each; the server is killed as soon as half of all
     // acknowledgements have arrived, while the rest are still in flight.
@@ -410,17 +416,8 @@ async fn an_upload_cut_by_kill_9_leaves_nothing_and_stored_files_stay_intact() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path());
     let mut server = start(&cfg);
-    for name in ["alice", "bob"] {
-        assert!(cli(&cfg, &["user", "add", name, "--password-stdin"], &format!("{PASSWORD}\n")).0);
-    }
     let url = server.url.clone();
-    let alice = session(&url, "alice").await;
-    let bob = session(&url, "bob").await;
-    assert_eq!(rest(&url, "POST", "/api/v1/contacts/requests", &alice, Some(json!({"user_id": bob.2}))).await.0, 200);
-    assert_eq!(rest(&url, "POST", &format!("/api/v1/contacts/requests/{}/accept", alice.2), &bob, None).await.0, 204);
-    let (_, conv) =
-        rest(&url, "POST", "/api/v1/conversations", &alice, Some(json!({"kind": "direct", "user": bob.2}))).await;
-    let conv = conv["id"].as_i64().unwrap();
+    let (alice, conv) = two_contacts_in_a_conversation(&cfg, &url).await;
     let http = reqwest::Client::builder().danger_accept_invalid_certs(true).build().unwrap();
     let upload = |body: reqwest::Body, cid: &str| {
         http.post(format!("{url}/api/v1/conversations/{conv}/attachments"))

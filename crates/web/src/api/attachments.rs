@@ -11,11 +11,11 @@ use proto::chat::{validate_client_id, AttachmentLimits, ChatMessage};
 use proto::{ApiError, ErrorCode};
 use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio::sync::oneshot;
 
+use crate::api::conversations::{posted, write_through};
 use crate::attachments::range::{self, RangeAnswer};
 use crate::attachments::{self, disk, MimeError, UploadError};
-use crate::chat::{self, Job, Op, Origin};
+use crate::chat::Op;
 use crate::error::HttpError;
 use crate::extract::{ApiQuery, Authed};
 use crate::state::AppState;
@@ -138,34 +138,14 @@ pub async fn upload(
     // From here on the file is whole: record and publish it (or drop it) even if the client
     // goes away meanwhile, so nothing is left half-done in tmp/.
     let finish = tokio::spawn(async move {
-        let outcome = post(&state, me, write).await;
-        match outcome {
-            Ok(store::ChatWritten::Message { message, fresh: true, .. }) => {
-                state
-                    .attachments
-                    .disk
-                    .publish(&token)
-                    .await
-                    .map_err(|e| HttpError::internal("publishing a file", e))?;
-                Ok((StatusCode::CREATED, Json(chat::message(&message))))
-            }
-            other => {
-                state.attachments.disk.discard(&token).await;
-                match other {
-                    Ok(store::ChatWritten::Message { message, .. }) => {
-                        Ok((StatusCode::OK, Json(chat::message(&message))))
-                    }
-                    Ok(store::ChatWritten::Receipt { .. }) => {
-                        Err(HttpError::internal("file write", "unexpected receipt"))
-                    }
-                    Err(PostError::Refused(store::ChatRefusal::NotAllowed)) => {
-                        Err(HttpError::new(StatusCode::FORBIDDEN, ErrorCode::NotAllowed, "not a contact, or blocked"))
-                    }
-                    Err(PostError::Refused(_)) => Err(HttpError::not_found("conversation")),
-                    Err(PostError::Http(e)) => Err(e),
-                }
-            }
+        let outcome = write_through(&state, me, Op::File(write)).await;
+        if let Ok(store::ChatWritten::Message { fresh: true, .. }) = &outcome {
+            state.attachments.disk.publish(&token).await.map_err(|e| HttpError::internal("publishing a file", e))?;
+        } else {
+            // Refused, or a retry whose first upload is stored already.
+            state.attachments.disk.discard(&token).await;
         }
+        posted(outcome?)
     });
     finish.await.map_err(|e| HttpError::internal("finishing an upload", e))?
 }
@@ -176,21 +156,6 @@ fn quota_exceeded(quota: u64) -> HttpError {
         ErrorCode::QuotaExceeded,
         format!("this would take your files on the server past your quota of {}; delete some first", megabytes(quota)),
     )
-}
-
-enum PostError {
-    Refused(store::ChatRefusal),
-    Http(HttpError),
-}
-
-/// Hands a write to the chat writer and waits until it is stored (or refused).
-async fn post(state: &AppState, user: i64, write: store::ChatWrite) -> Result<store::ChatWritten, PostError> {
-    let (tx, rx) = oneshot::channel();
-    let busy =
-        || PostError::Http(HttpError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Internal, "chat is busy; retry"));
-    state.chat.send(Job { user, op: Op::File(write), origin: Origin::Rest(tx) }).await.map_err(|_| busy())?;
-    let stored = rx.await.map_err(|_| busy())?;
-    stored.map_err(|e| PostError::Http(HttpError::internal("file write", e)))?.map_err(PostError::Refused)
 }
 
 /// Download a file posted to one of your conversations (404 for anyone else). Served as an

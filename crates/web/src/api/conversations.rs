@@ -15,7 +15,7 @@ use proto::{ApiError, ErrorCode};
 use serde::Deserialize;
 use tokio::sync::oneshot;
 
-use crate::chat::{self, Job, Origin};
+use crate::chat::{self, Job, Op, Origin};
 use crate::error::HttpError;
 use crate::extract::{ApiJson, ApiQuery, Authed};
 use crate::state::AppState;
@@ -220,22 +220,33 @@ pub async fn post(
         e => invalid("text", e.message()),
     })?;
     state.chat_rate(a.user.id)?;
-    let (tx, rx) = oneshot::channel();
     let op = ChatOp::Send { conv: id, client_id: req.client_id, text: req.text };
-    let job = Job { user: a.user.id, op: op.into(), origin: Origin::Rest(tx) };
+    posted(write_through(&state, a.user.id, op.into()).await?)
+}
+
+/// Hands a write to the chat writer and waits until it is stored, mapping a refusal to the
+/// reply REST gives it (the same for a text and a file).
+pub(crate) async fn write_through(state: &AppState, user: i64, op: Op) -> Result<store::ChatWritten, HttpError> {
+    let (tx, rx) = oneshot::channel();
     let busy = || HttpError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Internal, "chat is busy; retry");
-    state.chat.send(job).await.map_err(|_| busy())?;
+    state.chat.send(Job { user, op, origin: Origin::Rest(tx) }).await.map_err(|_| busy())?;
     let outcome = rx.await.map_err(|_| busy())?.map_err(|e| HttpError::internal("chat write", e))?;
-    match outcome {
-        Ok(store::ChatWritten::Message { message, fresh, .. }) => {
+    outcome.map_err(|refusal| match refusal {
+        store::ChatRefusal::NotAllowed => {
+            HttpError::new(StatusCode::FORBIDDEN, ErrorCode::NotAllowed, "not a contact, or blocked")
+        }
+        _ => no_conversation(),
+    })
+}
+
+/// The reply to a post: 201 with the new message, 200 with the stored original of a retry.
+pub(crate) fn posted(written: store::ChatWritten) -> Result<(StatusCode, Json<ChatMessage>), HttpError> {
+    match written {
+        store::ChatWritten::Message { message, fresh, .. } => {
             let status = if fresh { StatusCode::CREATED } else { StatusCode::OK };
             Ok((status, Json(chat::message(&message))))
         }
-        Ok(store::ChatWritten::Receipt { .. }) => Err(HttpError::internal("chat write", "unexpected receipt")),
-        Err(store::ChatRefusal::NotAllowed) => {
-            Err(HttpError::new(StatusCode::FORBIDDEN, ErrorCode::NotAllowed, "not a contact, or blocked"))
-        }
-        Err(_) => Err(no_conversation()),
+        store::ChatWritten::Receipt { .. } => Err(HttpError::internal("chat write", "unexpected receipt")),
     }
 }
 
