@@ -8,7 +8,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
 use crate::contacts_sql::{are_contacts, blocked_either};
-use crate::sqlite::{user_from_row_at, SqliteStore, USER_COLS_U};
+use crate::sqlite::{user_from_row_at, SqliteStore, USER_COLS_U, USER_NCOLS};
 use crate::{
     ChatRefusal, ChatWrite, ChatWritten, ConversationKind, ConversationRow, MemberRow, MembershipChange, MessageKind,
     MessageRow, StoreError,
@@ -260,9 +260,9 @@ fn conversation_row(conn: &Connection, conv: i64, viewer: i64) -> Result<Option<
         .query_map([conv], |r| {
             Ok(MemberRow {
                 user: user_from_row_at(r, 0)?,
-                owner: r.get::<_, String>(7)? == "owner",
-                delivered_seq: r.get(8)?,
-                read_seq: r.get(9)?,
+                owner: r.get::<_, String>(USER_NCOLS)? == "owner",
+                delivered_seq: r.get(USER_NCOLS + 1)?,
+                read_seq: r.get(USER_NCOLS + 2)?,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;

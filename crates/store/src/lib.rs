@@ -11,6 +11,7 @@
 mod attachments_sql;
 mod chat_sql;
 mod contacts_sql;
+mod directory_sql;
 mod error;
 mod model;
 mod schema;
@@ -155,6 +156,19 @@ pub trait Store: Send + Sync + 'static {
     /// Ends the retention of files uploaded before `created_before`: their records go (the
     /// messages stay, their download is then 404); returns their tokens.
     fn purge_attachments(&self, created_before: i64) -> Result<Vec<String>, StoreError>;
+
+    // --- accounts from the LDAP directory
+    /// Brings a directory user's account in line with the directory: creates it (when
+    /// `create` and the user is active), updates display name and admin flag, disables it
+    /// (ending its sessions) or re-enables one the directory had disabled. Never touches a
+    /// local account of the same name, and never re-enables an account an administrator
+    /// disabled here. The directory decides alone, so this may remove the last admin.
+    fn apply_directory_account(
+        &self,
+        account: &DirectoryAccount,
+        create: bool,
+        now: i64,
+    ) -> Result<DirectoryApplied, StoreError>;
 }
 
 #[cfg(test)]

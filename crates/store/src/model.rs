@@ -9,6 +9,54 @@ pub struct User {
     pub is_admin: bool,
     pub disabled: bool,
     pub created_at: i64,
+    pub source: AccountSource,
+}
+
+/// Who owns an account's password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountSource {
+    /// Created here; its password hash is stored here.
+    Local,
+    /// Comes from the LDAP directory: signs in by binding there, follows it in the sync.
+    Directory,
+}
+
+impl AccountSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountSource::Local => "local",
+            AccountSource::Directory => "directory",
+        }
+    }
+    pub(crate) fn parse(s: &str) -> Self {
+        if s == "directory" {
+            AccountSource::Directory
+        } else {
+            AccountSource::Local
+        }
+    }
+}
+
+/// A directory user as the sync or a sign-in wants the account to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryAccount {
+    pub username: String,
+    pub display_name: String,
+    pub is_admin: bool,
+    /// Whether the directory lets them in; `false` disables the account and ends its sessions.
+    pub active: bool,
+}
+
+/// What applying a [`DirectoryAccount`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DirectoryApplied {
+    Created(User),
+    /// Changed or not; `sessions_ended` when it was disabled now (its sockets must close).
+    Updated { user: User, sessions_ended: bool },
+    /// No account, and none was to be created.
+    Absent,
+    /// The name belongs to a local account, which the directory never takes over.
+    LocalAccount,
 }
 
 #[derive(Debug, Clone)]

@@ -135,4 +135,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX attachments_created ON attachments(created_at);
     CREATE UNIQUE INDEX messages_client_id_file ON messages(conv_id, sender, client_id) WHERE kind = 'file';
     "#,
+    // 5: accounts from an LDAP directory. `source` says who owns the account's password
+    // ('local': argon2 hash here; 'directory': the directory, checked by binding). The sync
+    // sets `directory_disabled` when it disables an account the directory no longer lets in,
+    // so it re-enables only those, never one an administrator disabled here.
+    r#"
+    ALTER TABLE users ADD COLUMN source TEXT NOT NULL DEFAULT 'local';
+    ALTER TABLE users ADD COLUMN directory_disabled INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];

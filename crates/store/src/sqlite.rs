@@ -12,7 +12,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
 use crate::schema::MIGRATIONS;
 use crate::{
-    AttachmentRow, CallRow, ChatRefusal, ChatWrite, ChatWritten, ContactList, ConversationRow, Invite, InviteKind,
+    AccountSource, AttachmentRow, CallRow, ChatRefusal, ChatWrite, ChatWritten, ContactList, ConversationRow, Invite, InviteKind,
     MembershipChange, MessageRow, NewInvite, NewSession, NewUser, RelationIds, RequestOutcome, Session, Store,
     StoreError, User,
 };
@@ -21,12 +21,15 @@ pub struct SqliteStore {
     conn: Mutex<Connection>,
 }
 
-const USER_COLS: &str = "id, username, display_name, password_hash, is_admin, disabled, created_at";
+pub(crate) const USER_COLS: &str = "id, username, display_name, password_hash, is_admin, disabled, created_at, source";
 /// User columns qualified with the alias `u`.
 pub(crate) const USER_COLS_U: &str =
-    "u.id, u.username, u.display_name, u.password_hash, u.is_admin, u.disabled, u.created_at";
+    "u.id, u.username, u.display_name, u.password_hash, u.is_admin, u.disabled, u.created_at, u.source";
+/// How many columns [`USER_COLS`] has (where a query's next columns start).
+pub(crate) const USER_NCOLS: usize = 8;
 const SESSION_COLS: &str =
     "id, user_id, csrf_token, user_agent, created_at, last_seen_at, expires_at, absolute_expires_at";
+const SESSION_NCOLS: usize = 8;
 const INVITE_COLS: &str = "id, kind, is_admin, created_by, created_at, expires_at, used_at";
 
 pub(crate) fn user_from_row(r: &Row<'_>) -> rusqlite::Result<User> {
@@ -78,6 +81,7 @@ fn insert_user(tx: &Connection, user: &NewUser, now: i64) -> Result<User, StoreE
             is_admin: user.is_admin,
             disabled: false,
             created_at: now,
+            source: AccountSource::Local,
         }),
         Err(e) if is_unique_violation(&e) => Err(StoreError::UsernameTaken),
         Err(e) => Err(e.into()),
@@ -249,7 +253,7 @@ impl Store for SqliteStore {
         );
         Ok(self
             .conn()
-            .query_row(&sql, params![token_hash, now], |r| Ok((session_from_row(r, 0)?, user_from_row_at(r, 8)?)))
+            .query_row(&sql, params![token_hash, now], |r| Ok((session_from_row(r, 0)?, user_from_row_at(r, SESSION_NCOLS)?)))
             .optional()?)
     }
 
@@ -441,6 +445,15 @@ impl Store for SqliteStore {
     fn purge_attachments(&self, created_before: i64) -> Result<Vec<String>, StoreError> {
         self.purge_attachments_impl(created_before)
     }
+
+    fn apply_directory_account(
+        &self,
+        account: &crate::DirectoryAccount,
+        create: bool,
+        now: i64,
+    ) -> Result<crate::DirectoryApplied, StoreError> {
+        self.apply_directory_account_sql(account, create, now)
+    }
 }
 
 pub(crate) fn user_from_row_at(r: &Row<'_>, o: usize) -> rusqlite::Result<User> {
@@ -452,5 +465,6 @@ pub(crate) fn user_from_row_at(r: &Row<'_>, o: usize) -> rusqlite::Result<User> 
         is_admin: r.get(o + 4)?,
         disabled: r.get(o + 5)?,
         created_at: r.get(o + 6)?,
+        source: AccountSource::parse(&r.get::<_, String>(o + 7)?),
     })
 }

@@ -473,3 +473,60 @@ fn a_deleted_file_message_takes_its_record_with_it_and_retention_ends_old_ones()
     assert!(s.attachment_exists("newer").unwrap());
     assert_eq!(s.attachment_usage(a).unwrap(), 30);
 }
+
+fn session_for(user_id: i64) -> NewSession {
+    NewSession {
+        token_hash: vec![user_id as u8; 32],
+        user_id,
+        csrf_token: "c".into(),
+        user_agent: "t".into(),
+        now: 1,
+        expires_at: 100,
+        absolute_expires_at: 100,
+    }
+}
+
+fn dir_acc(name: &str, display: &str, admin: bool, active: bool) -> DirectoryAccount {
+    DirectoryAccount { username: name.into(), display_name: display.into(), is_admin: admin, active }
+}
+
+#[test]
+fn directory_accounts_follow_the_directory_but_never_take_over_local_ones() {
+    let s = SqliteStore::open_in_memory().unwrap();
+    let local = s.create_user(&new_user("root", true), 1).unwrap();
+    // A directory entry named like a local account never touches it.
+    assert_eq!(
+        s.apply_directory_account(&dir_acc("root", "Impostor", true, true), true, 2).unwrap(),
+        DirectoryApplied::LocalAccount
+    );
+    assert_eq!(s.user_by_id(local.id).unwrap().unwrap().display_name, "root");
+    // Not created unless asked, nor when inactive.
+    assert_eq!(s.apply_directory_account(&dir_acc("alice", "A", false, true), false, 2).unwrap(), DirectoryApplied::Absent);
+    assert_eq!(s.apply_directory_account(&dir_acc("alice", "A", false, false), true, 2).unwrap(), DirectoryApplied::Absent);
+    let DirectoryApplied::Created(alice) = s.apply_directory_account(&dir_acc("alice", "A", false, true), true, 2).unwrap()
+    else {
+        panic!("not created")
+    };
+    assert_eq!(alice.source, AccountSource::Directory);
+    assert!(alice.password_hash.is_empty(), "no password is kept for a directory account");
+    // Renamed and promoted by the directory.
+    let got = s.apply_directory_account(&dir_acc("alice", "Alice B", true, true), false, 3).unwrap();
+    assert!(matches!(&got, DirectoryApplied::Updated { user, sessions_ended: false } if user.display_name == "Alice B" && user.is_admin));
+    // Disabled by the directory: sessions end, once.
+    let sid = s.create_session(&session_for(alice.id)).unwrap();
+    let got = s.apply_directory_account(&dir_acc("alice", "Alice B", false, false), false, 4).unwrap();
+    assert!(matches!(got, DirectoryApplied::Updated { sessions_ended: true, .. }));
+    assert!(s.live_sessions(&[sid], 5).unwrap().is_empty());
+    let got = s.apply_directory_account(&dir_acc("alice", "Alice B", false, false), false, 4).unwrap();
+    assert!(matches!(got, DirectoryApplied::Updated { sessions_ended: false, .. }));
+    // Let in again by the directory: enabled again.
+    let got = s.apply_directory_account(&dir_acc("alice", "Alice B", false, true), false, 5).unwrap();
+    assert!(matches!(&got, DirectoryApplied::Updated { user, .. } if !user.disabled));
+    // Disabled here by an administrator: the directory does not re-enable it.
+    s.update_user_flags(alice.id, Some(true), None).unwrap();
+    let got = s.apply_directory_account(&dir_acc("alice", "Alice C", false, true), false, 6).unwrap();
+    assert!(matches!(&got, DirectoryApplied::Updated { user, .. } if user.disabled && user.display_name == "Alice C"));
+    // The source survives a reload from the database.
+    assert_eq!(s.user_by_username("alice").unwrap().unwrap().source, AccountSource::Directory);
+    assert_eq!(s.user_by_username("root").unwrap().unwrap().source, AccountSource::Local);
+}

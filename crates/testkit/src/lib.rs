@@ -2,4 +2,5 @@
 //! server: it trusts any certificate, which only a test client may do.
 
 pub mod bench;
+pub mod slapd;
 pub mod ws;
