@@ -67,7 +67,11 @@ impl Directory {
                 people.len(),
                 cfg.user_base,
                 cfg.user_filter,
-                if *skipped > 0 { format!(" ({skipped} skipped: their names cannot be accounts)") } else { String::new() }
+                if *skipped > 0 {
+                    format!(" ({skipped} skipped: their names cannot be accounts)")
+                } else {
+                    String::new()
+                }
             )),
             Err(e) => Err(e.to_string()),
         };

@@ -28,6 +28,13 @@ pub struct Directory {
     tls: Option<Arc<rustls::ClientConfig>>,
 }
 
+impl std::fmt::Debug for Directory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The config's password prints as `<set>`.
+        f.debug_struct("Directory").field("config", &self.cfg).finish()
+    }
+}
+
 /// Which step an LDAP error happened in, to say what failed.
 #[derive(Clone, Copy)]
 enum Phase {
@@ -45,7 +52,9 @@ fn classify(e: LdapError, phase: Phase, timeout: Duration) -> DirectoryError {
     match e {
         LdapError::Timeout { .. } => DirectoryError::Timeout(timeout.as_secs().max(1)),
         LdapError::Rustls { source } => DirectoryError::Tls(source.to_string()),
-        LdapError::DNSName { source } => DirectoryError::Tls(format!("the URL's host is not a valid TLS name: {source}")),
+        LdapError::DNSName { source } => {
+            DirectoryError::Tls(format!("the URL's host is not a valid TLS name: {source}"))
+        }
         LdapError::Io { source } => match io_is_tls(&source) {
             Some(tls) => DirectoryError::Tls(tls),
             None if matches!(phase, Phase::Connect) => DirectoryError::Connect(source.to_string()),
@@ -117,13 +126,13 @@ impl Directory {
 
     /// A connection with TLS as configured (LDAPS, or StartTLS on `ldap://`).
     async fn connect(cfg: &DirectoryConfig, tls: Option<Arc<rustls::ClientConfig>>) -> Result<Ldap, DirectoryError> {
-        let mut settings =
-            LdapConnSettings::new().set_conn_timeout(cfg.timeout).set_starttls(cfg.uses_starttls());
+        let mut settings = LdapConnSettings::new().set_conn_timeout(cfg.timeout).set_starttls(cfg.uses_starttls());
         if let Some(tls) = tls {
             settings = settings.set_config(tls);
         }
-        let (conn, mut ldap) =
-            LdapConnAsync::with_settings(settings, &cfg.url).await.map_err(|e| classify(e, Phase::Connect, cfg.timeout))?;
+        let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &cfg.url)
+            .await
+            .map_err(|e| classify(e, Phase::Connect, cfg.timeout))?;
         // The connection's driver lives at most a little longer than any operation on it.
         let life = cfg.timeout * 12;
         tokio::spawn(async move {
@@ -147,11 +156,8 @@ impl Directory {
     }
 
     fn user_attributes(cfg: &DirectoryConfig) -> Vec<String> {
-        let mut attrs = vec![
-            cfg.username_attribute.clone(),
-            cfg.display_name_attribute.clone(),
-            cfg.email_attribute.clone(),
-        ];
+        let mut attrs =
+            vec![cfg.username_attribute.clone(), cfg.display_name_attribute.clone(), cfg.email_attribute.clone()];
         attrs.extend(entry::LOCK_ATTRIBUTES.iter().map(|s| (*s).to_owned()));
         attrs
     }
@@ -181,7 +187,10 @@ impl Directory {
     /// Whether `dn` is listed in `group` (asked of the server, so large groups need no paging).
     async fn is_member(ldap: &mut Ldap, cfg: &DirectoryConfig, group: &str, dn: &str) -> Result<bool, DirectoryError> {
         let filter = format!("({}={})", cfg.group_member_attribute, escape_value(dn));
-        let res = ldap.search(group, Scope::Base, &filter, vec!["1.1"]).await.map_err(|e| classify(e, Phase::Search, cfg.timeout))?;
+        let res = ldap
+            .search(group, Scope::Base, &filter, vec!["1.1"])
+            .await
+            .map_err(|e| classify(e, Phase::Search, cfg.timeout))?;
         if res.1.rc == NO_SUCH_OBJECT {
             return Err(DirectoryError::Search(format!("group {group:?} does not exist")));
         }
@@ -192,7 +201,11 @@ impl Directory {
     }
 
     /// The member DNs of a group (normalised), or an error if it does not exist.
-    async fn group_members(ldap: &mut Ldap, cfg: &DirectoryConfig, group: &str) -> Result<HashSet<String>, DirectoryError> {
+    async fn group_members(
+        ldap: &mut Ldap,
+        cfg: &DirectoryConfig,
+        group: &str,
+    ) -> Result<HashSet<String>, DirectoryError> {
         let attr = cfg.group_member_attribute.clone();
         let res = ldap
             .search(group, Scope::Base, "(objectClass=*)", vec![attr.as_str()])
@@ -209,7 +222,11 @@ impl Directory {
     }
 
     /// Describes one entry, asking the server about its group memberships.
-    async fn describe(ldap: &mut Ldap, cfg: &DirectoryConfig, e: &SearchEntry) -> Result<DirectoryUser, DirectoryError> {
+    async fn describe(
+        ldap: &mut Ldap,
+        cfg: &DirectoryConfig,
+        e: &SearchEntry,
+    ) -> Result<DirectoryUser, DirectoryError> {
         let key = entry::normalize_dn(&e.dn);
         let mut sets = Vec::new();
         for group in [&cfg.access_group, &cfg.admin_group] {
@@ -291,7 +308,13 @@ impl Directory {
             let adapters: Vec<Box<dyn ldap3::adapters::Adapter<_, _>>> =
                 vec![Box::new(EntriesOnly::new()), Box::new(PagedResults::new(PAGE_SIZE))];
             let mut stream = ldap
-                .streaming_search_with(adapters, &cfg.user_base, Scope::Subtree, &cfg.user_filter, Self::user_attributes(&cfg))
+                .streaming_search_with(
+                    adapters,
+                    &cfg.user_base,
+                    Scope::Subtree,
+                    &cfg.user_filter,
+                    Self::user_attributes(&cfg),
+                )
                 .await
                 .map_err(|e| classify(e, Phase::Search, cfg.timeout))?;
             let names = AttributeNames {

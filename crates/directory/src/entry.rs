@@ -169,10 +169,7 @@ mod tests {
         let none = attrs(&[("cn", "x")]);
         assert_eq!(person("cn=x", &Attributes(&none), &NAMES, None, None), Err(EntryProblem::NoUsername));
         let spaced = attrs(&[("uid", "john smith")]);
-        assert!(matches!(
-            person("cn=x", &Attributes(&spaced), &NAMES, None, None),
-            Err(EntryProblem::BadUsername(_))
-        ));
+        assert!(matches!(person("cn=x", &Attributes(&spaced), &NAMES, None, None), Err(EntryProblem::BadUsername(_))));
         // A display name with a bidi override is not taken over as is.
         let bidi = attrs(&[("uid", "eve"), ("cn", "Eve\u{202E}nimda")]);
         assert_eq!(person("cn=x", &Attributes(&bidi), &NAMES, None, None).unwrap().display_name, "eve");

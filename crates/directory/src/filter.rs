@@ -77,10 +77,7 @@ mod tests {
 
     #[test]
     fn builds_an_and_filter() {
-        assert_eq!(
-            and_equals("(objectClass=person)", "uid", "a*"),
-            "(&(objectClass=person)(uid=a\\2a))"
-        );
+        assert_eq!(and_equals("(objectClass=person)", "uid", "a*"), "(&(objectClass=person)(uid=a\\2a))");
     }
 
     #[test]

@@ -59,7 +59,12 @@ pub fn plan(people: &[DirectoryUser], accounts: &[User], import: bool) -> Plan {
     }
     for u in gone {
         out.apply.push((
-            DirectoryAccount { username: u.username.clone(), display_name: u.display_name.clone(), is_admin: false, active: false },
+            DirectoryAccount {
+                username: u.username.clone(),
+                display_name: u.display_name.clone(),
+                is_admin: false,
+                active: false,
+            },
             false,
         ));
     }

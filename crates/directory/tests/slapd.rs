@@ -56,11 +56,7 @@ async fn sign_in_over_starttls_and_ldaps_with_groups_as_roles() {
 async fn wrong_empty_and_locked_credentials_are_refused() {
     let (_d, slapd) = start();
     let dir = Directory::new(config(&slapd.ldap_url, &slapd.ca_file)).unwrap();
-    for (user, pw) in [
-        ("alice", "wrong".to_owned()),
-        ("alice", String::new()),
-        ("nobody", password_of("nobody")),
-    ] {
+    for (user, pw) in [("alice", "wrong".to_owned()), ("alice", String::new()), ("nobody", password_of("nobody"))] {
         let got = dir.authenticate(user, &pw).await;
         assert!(matches!(got, Err(DirectoryError::InvalidCredentials)), "{user}/{pw:?}: {got:?}");
     }
@@ -80,7 +76,9 @@ async fn filter_injection_in_usernames_finds_nobody() {
     // With alice's real password: had any of these widened the filter, they would match her
     // (or several people) and the bind as her would succeed.
     let pw = password_of("alice");
-    for name in ["*", "ali*", "alice)(uid=*", "*)(|(uid=*", "alice\\", "alice\0", "al\u{0456}ce", "\u{0430}lice", "(uid=alice)"] {
+    for name in
+        ["*", "ali*", "alice)(uid=*", "*)(|(uid=*", "alice\\", "alice\0", "al\u{0456}ce", "\u{0430}lice", "(uid=alice)"]
+    {
         let got = dir.authenticate(name, &pw).await;
         assert!(matches!(got, Err(DirectoryError::InvalidCredentials)), "{name:?}: {got:?}");
         assert!(dir.find(name).await.unwrap().is_none(), "{name:?}");

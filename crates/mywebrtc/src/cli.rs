@@ -48,8 +48,20 @@ enum Command {
         #[command(subcommand)]
         command: InviteCommand,
     },
+    /// The organisation's LDAP directory.
+    Ldap {
+        #[command(subcommand)]
+        command: LdapCommand,
+    },
     /// Print the OpenAPI document of the REST API.
     Openapi,
+}
+
+#[derive(Subcommand, Debug)]
+enum LdapCommand {
+    /// Check the `[ldap]` settings step by step (connect, TLS, service bind, search, groups)
+    /// and, with USER, look that user up; says precisely what fails.
+    Test { user: Option<String> },
 }
 
 #[derive(Subcommand, Debug)]
@@ -106,6 +118,7 @@ pub fn run(args: Args) -> Result<()> {
         Command::Serve { .. } => crate::serve::run(cfg),
         Command::User { command } => user(&cfg, command),
         Command::Invite { command: InviteCommand::Create { expires_in, admin } } => invite(&cfg, expires_in, admin),
+        Command::Ldap { command: LdapCommand::Test { user } } => ldap_test(&cfg, user.as_deref()),
         Command::Openapi => {
             println!("{}", web::openapi_json());
             Ok(())
@@ -146,13 +159,24 @@ fn user(cfg: &Config, cmd: UserCommand) -> Result<()> {
             println!("created user {} (id {}){}", u.username, u.id, if u.is_admin { " with admin rights" } else { "" });
         }
         UserCommand::List => {
-            println!("{:<6} {:<32} {:<6} {:<9} display name", "id", "username", "admin", "disabled");
+            println!("{:<6} {:<32} {:<6} {:<9} {:<10} display name", "id", "username", "admin", "disabled", "source");
             for u in store.list_users()? {
-                println!("{:<6} {:<32} {:<6} {:<9} {}", u.id, u.username, u.is_admin, u.disabled, u.display_name);
+                println!(
+                    "{:<6} {:<32} {:<6} {:<9} {:<10} {}",
+                    u.id,
+                    u.username,
+                    u.is_admin,
+                    u.disabled,
+                    u.source.as_str(),
+                    u.display_name
+                );
             }
         }
         UserCommand::Passwd { username, password_stdin } => {
             let u = find(&store, &username)?;
+            if u.source == store::AccountSource::Directory {
+                bail!("{} signs in with the organisation's directory; change the password there", u.username);
+            }
             let password = read_password(password_stdin)?;
             if let Some(why) = auth::password::policy_violation(&password) {
                 bail!("{why}");
@@ -179,6 +203,19 @@ fn user(cfg: &Config, cmd: UserCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn ldap_test(cfg: &Config, user: Option<&str>) -> Result<()> {
+    let dir = cfg.ldap.directory()?.ok_or_else(|| anyhow!("no directory configured: set ldap.url"))?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let report = rt.block_on(dir.check(user));
+    print!("{report}");
+    if report.ok() {
+        println!("the directory settings work");
+        Ok(())
+    } else {
+        bail!("the directory check failed (see the FAIL lines above)")
+    }
 }
 
 /// `90m`, `72h`, `7d`, `30s` → a duration between 1 s and 30 days.

@@ -30,6 +30,7 @@ pub struct Config {
     pub chat: ChatConfig,
     pub attachments: AttachmentsConfig,
     pub turn: crate::turn_service::TurnConfig,
+    pub ldap: crate::ldap_config::LdapConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -157,6 +158,7 @@ impl Default for Config {
             chat: ChatConfig::default(),
             attachments: AttachmentsConfig::default(),
             turn: crate::turn_service::TurnConfig::default(),
+            ldap: crate::ldap_config::LdapConfig::default(),
         }
     }
 }
@@ -207,6 +209,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "chat",
     "attachments",
     "turn",
+    "ldap",
 ];
 
 impl Config {
@@ -266,6 +269,7 @@ impl Config {
             bail!("invalid configuration: `signaling.ring_timeout_secs` and `signaling.resume_grace_secs` must be 1-600, `signaling.heartbeat_secs` 1-300");
         }
         self.turn.validate()?;
+        self.ldap.directory()?;
         let chat = &self.chat;
         if !(chat.rate_per_sec > 0.0 && chat.rate_per_sec <= 1e6 && chat.burst >= 1.0 && chat.burst <= 1e6) {
             bail!("invalid configuration: `chat.rate_per_sec` must be above 0 and `chat.burst` at least 1 (both at most 1000000)");
@@ -358,6 +362,7 @@ impl Config {
                 credential: s.credential.clone(),
             })
             .collect();
+        w.directory = self.ldap.directory()?;
         Ok(w)
     }
 }

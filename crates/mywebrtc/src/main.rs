@@ -3,6 +3,7 @@
 
 mod cli;
 mod config;
+mod ldap_config;
 mod logging;
 mod serve;
 mod turn_service;

@@ -45,6 +45,11 @@ pub enum ErrorCode {
     NotAllowed,
     /// The upload would take the user past their storage quota for attachments.
     QuotaExceeded,
+    /// The organisation's directory (LDAP) cannot be reached: directory accounts cannot sign
+    /// in until it is back (local accounts can). Retry later.
+    DirectoryUnavailable,
+    /// The account's password is managed by the organisation's directory; change it there.
+    ManagedByDirectory,
     /// Something failed on the server; details are in the server log, never in the reply.
     Internal,
 }

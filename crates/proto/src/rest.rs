@@ -28,6 +28,13 @@ pub struct SessionInfo {
     /// Send this in the `X-CSRF-Token` header of every POST/PATCH/PUT/DELETE.
     pub csrf_token: String,
     pub session_id: i64,
+    /// Who owns the password: `local` (changed here) or `directory` (the organisation's LDAP).
+    #[serde(default = "local_source")]
+    pub account_source: String,
+}
+
+fn local_source() -> String {
+    "local".to_owned()
 }
 
 /// One logged-in device of the caller (`GET /api/v1/sessions`).
@@ -107,6 +114,8 @@ pub struct AdminUserInfo {
     pub is_admin: bool,
     pub disabled: bool,
     pub created_at: i64,
+    /// `local` (created here) or `directory` (from the organisation's LDAP directory).
+    pub source: String,
 }
 
 /// `PATCH /api/v1/admin/users/{id}`: change flags of an account. Absent fields stay as they are.

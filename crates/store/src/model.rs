@@ -52,7 +52,10 @@ pub struct DirectoryAccount {
 pub enum DirectoryApplied {
     Created(User),
     /// Changed or not; `sessions_ended` when it was disabled now (its sockets must close).
-    Updated { user: User, sessions_ended: bool },
+    Updated {
+        user: User,
+        sessions_ended: bool,
+    },
     /// No account, and none was to be created.
     Absent,
     /// The name belongs to a local account, which the directory never takes over.

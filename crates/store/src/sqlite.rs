@@ -12,9 +12,9 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
 use crate::schema::MIGRATIONS;
 use crate::{
-    AccountSource, AttachmentRow, CallRow, ChatRefusal, ChatWrite, ChatWritten, ContactList, ConversationRow, Invite, InviteKind,
-    MembershipChange, MessageRow, NewInvite, NewSession, NewUser, RelationIds, RequestOutcome, Session, Store,
-    StoreError, User,
+    AccountSource, AttachmentRow, CallRow, ChatRefusal, ChatWrite, ChatWritten, ContactList, ConversationRow, Invite,
+    InviteKind, MembershipChange, MessageRow, NewInvite, NewSession, NewUser, RelationIds, RequestOutcome, Session,
+    Store, StoreError, User,
 };
 
 pub struct SqliteStore {
@@ -253,7 +253,9 @@ impl Store for SqliteStore {
         );
         Ok(self
             .conn()
-            .query_row(&sql, params![token_hash, now], |r| Ok((session_from_row(r, 0)?, user_from_row_at(r, SESSION_NCOLS)?)))
+            .query_row(&sql, params![token_hash, now], |r| {
+                Ok((session_from_row(r, 0)?, user_from_row_at(r, SESSION_NCOLS)?))
+            })
             .optional()?)
     }
 

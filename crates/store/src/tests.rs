@@ -501,9 +501,16 @@ fn directory_accounts_follow_the_directory_but_never_take_over_local_ones() {
     );
     assert_eq!(s.user_by_id(local.id).unwrap().unwrap().display_name, "root");
     // Not created unless asked, nor when inactive.
-    assert_eq!(s.apply_directory_account(&dir_acc("alice", "A", false, true), false, 2).unwrap(), DirectoryApplied::Absent);
-    assert_eq!(s.apply_directory_account(&dir_acc("alice", "A", false, false), true, 2).unwrap(), DirectoryApplied::Absent);
-    let DirectoryApplied::Created(alice) = s.apply_directory_account(&dir_acc("alice", "A", false, true), true, 2).unwrap()
+    assert_eq!(
+        s.apply_directory_account(&dir_acc("alice", "A", false, true), false, 2).unwrap(),
+        DirectoryApplied::Absent
+    );
+    assert_eq!(
+        s.apply_directory_account(&dir_acc("alice", "A", false, false), true, 2).unwrap(),
+        DirectoryApplied::Absent
+    );
+    let DirectoryApplied::Created(alice) =
+        s.apply_directory_account(&dir_acc("alice", "A", false, true), true, 2).unwrap()
     else {
         panic!("not created")
     };
@@ -511,7 +518,9 @@ fn directory_accounts_follow_the_directory_but_never_take_over_local_ones() {
     assert!(alice.password_hash.is_empty(), "no password is kept for a directory account");
     // Renamed and promoted by the directory.
     let got = s.apply_directory_account(&dir_acc("alice", "Alice B", true, true), false, 3).unwrap();
-    assert!(matches!(&got, DirectoryApplied::Updated { user, sessions_ended: false } if user.display_name == "Alice B" && user.is_admin));
+    assert!(
+        matches!(&got, DirectoryApplied::Updated { user, sessions_ended: false } if user.display_name == "Alice B" && user.is_admin)
+    );
     // Disabled by the directory: sessions end, once.
     let sid = s.create_session(&session_for(alice.id)).unwrap();
     let got = s.apply_directory_account(&dir_acc("alice", "Alice B", false, false), false, 4).unwrap();

@@ -49,6 +49,8 @@ pub struct WebConfig {
     pub force_relay: bool,
     /// Files posted to conversations: where they live, how large, for how long.
     pub attachments: AttachmentConfig,
+    /// The organisation's LDAP directory, when its accounts may sign in.
+    pub directory: Option<directory::Directory>,
 }
 
 /// Limits and place of attachments (files uploaded to a conversation).
@@ -107,6 +109,7 @@ impl WebConfig {
                 retention: None,
                 sweep_every: Duration::from_secs(600),
             },
+            directory: None,
         }
     }
 }

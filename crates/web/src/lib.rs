@@ -11,6 +11,7 @@ mod attachments;
 mod chat;
 mod config;
 mod cookie;
+mod directory_sync;
 mod error;
 mod extract;
 mod openapi;

@@ -36,6 +36,9 @@ impl AppState {
         attachments.spawn_sweeper(store.clone());
         let (chat, chat_rx) = tokio::sync::mpsc::channel(crate::chat::QUEUE);
         let hub = crate::signaling::spawn_hub(config.hub.clone(), config.session_recheck, store.clone(), chat.clone());
+        if let Some(dir) = &config.directory {
+            crate::directory_sync::spawn(dir.clone(), store.clone(), hub.clone());
+        }
         if let Err(e) = crate::chat::spawn_writer(chat_rx, store.clone(), hub.clone(), attachments.sweep_now.clone()) {
             tracing::error!(error = %e, "cannot start the chat writer thread; chat is unavailable");
         }

@@ -216,9 +216,7 @@ impl Slapd {
 
     /// Removes a user from a group.
     pub fn remove_from_group(&self, uid: &str, group: &str) -> Result<()> {
-        self.modify(&format!(
-            "dn: {group}\nchangetype: modify\ndelete: member\nmember: uid={uid},ou=people,{BASE}\n"
-        ))
+        self.modify(&format!("dn: {group}\nchangetype: modify\ndelete: member\nmember: uid={uid},ou=people,{BASE}\n"))
     }
 
     /// Adds a user to a group.

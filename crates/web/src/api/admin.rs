@@ -22,6 +22,7 @@ fn admin_user_info(u: &store::User) -> AdminUserInfo {
         is_admin: u.is_admin,
         disabled: u.disabled,
         created_at: u.created_at,
+        source: u.source.as_str().to_owned(),
     }
 }
 
@@ -57,6 +58,7 @@ pub async fn create_user(
 #[utoipa::path(patch, path = "/api/v1/admin/users/{id}", tag = "admin", request_body = UpdateUserRequest,
     params(("id" = i64, Path, description = "user id")),
     responses((status = 200, body = AdminUserInfo), (status = 404, body = ApiError),
+        (status = 403, description = "managed_by_directory: a directory account's role follows its groups", body = ApiError),
         (status = 409, description = "last_admin", body = ApiError)))]
 pub async fn update_user(
     State(state): State<AppState>,
@@ -64,6 +66,12 @@ pub async fn update_user(
     Path(id): Path<i64>,
     ApiJson(req): ApiJson<UpdateUserRequest>,
 ) -> Result<Json<AdminUserInfo>, HttpError> {
+    if req.is_admin.is_some() {
+        let target = state.blocking(move |s| Ok(s.user_by_id(id)?)).await?;
+        if target.is_some_and(|u| u.source == store::AccountSource::Directory) {
+            return Err(crate::api::session::managed_by_directory("the role of a directory account"));
+        }
+    }
     let user = state.blocking(move |s| Ok(s.update_user_flags(id, req.disabled, req.is_admin)?)).await?;
     if user.disabled {
         state.hub.input(hub::Input::SessionsEnded { user: id, only: None, keep: None }).await;

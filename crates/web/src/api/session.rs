@@ -41,7 +41,8 @@ pub async fn start_session(
         absolute_expires_at: now + state.config.session_max.as_secs() as i64,
     };
     let session_id = state.blocking(move |s| Ok(s.create_session(&new)?)).await?;
-    let info = SessionInfo { user: user_info(&user), csrf_token, session_id };
+    let info =
+        SessionInfo { user: user_info(&user), csrf_token, session_id, account_source: user.source.as_str().to_owned() };
     let mut resp = (status, Json(info)).into_response();
     let cookie = cookie::set_session(&token, state.config.session_max.as_secs())
         .ok_or_else(|| HttpError::internal("cookie", "unencodable token"))?;
@@ -54,8 +55,9 @@ pub async fn start_session(
     responses(
         (status = 200, description = "logged in; `__Host-mwsession` cookie set", body = SessionInfo),
         (status = 401, description = "invalid_credentials", body = ApiError),
-        (status = 403, description = "account_disabled", body = ApiError),
-        (status = 429, description = "rate_limited", body = ApiError)))]
+        (status = 403, description = "account_disabled (also: disabled in the directory), forbidden (not in the directory's access group)", body = ApiError),
+        (status = 429, description = "rate_limited", body = ApiError),
+        (status = 503, description = "directory_unavailable: the LDAP directory cannot be reached", body = ApiError)))]
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -67,33 +69,46 @@ pub async fn login(
     let ip = peer.ip();
     state.limiter().check(&account, ip, Instant::now()).map_err(HttpError::rate_limited)?;
 
-    let user = match auth::normalize_username(&req.username) {
-        Ok(name) => state.blocking(move |s| Ok(s.user_by_username(&name)?)).await?,
-        Err(_) => None,
+    let name = auth::normalize_username(&req.username).ok();
+    let user = match name.clone() {
+        Some(name) => state.blocking(move |s| Ok(s.user_by_username(&name)?)).await?,
+        None => None,
     };
-    let phc = user.as_ref().map(|u| u.password_hash.clone());
-    let password = req.password;
-    // Always run argon2, even for unknown users, so timing does not reveal which names exist.
-    let ok = state
-        .hashing(move || match phc {
-            Some(h) => auth::password::verify(&password, &h),
-            None => {
-                auth::password::verify(&password, auth::password::dummy_hash());
-                false
-            }
-        })
-        .await?;
-    let user = match (ok, user) {
-        (true, Some(u)) => u,
-        _ => {
-            state.limiter().record_failure(&account, ip, Instant::now());
-            tracing::info!("login failed");
-            return Err(HttpError::new(
-                StatusCode::UNAUTHORIZED,
-                ErrorCode::InvalidCredentials,
-                "wrong username or password",
-            ));
+    // Local accounts always sign in here (the break-glass admin keeps working whatever the
+    // directory does); a directory never takes over a local account's name.
+    let directory = match (&state.config.directory, &name, &user) {
+        (Some(dir), Some(name), None) => Some((dir.clone(), name.clone())),
+        (Some(dir), Some(name), Some(u)) if u.source == store::AccountSource::Directory => {
+            Some((dir.clone(), name.clone()))
         }
+        _ => None,
+    };
+    let verified = match directory {
+        Some((dir, name)) => directory_sign_in(&state, &dir, &name, &req.password).await?,
+        None => {
+            let phc = user.as_ref().map(|u| u.password_hash.clone());
+            let password = req.password;
+            // Always run argon2, even for unknown users, so timing does not reveal which names exist.
+            let ok = state
+                .hashing(move || match phc {
+                    Some(h) => auth::password::verify(&password, &h),
+                    None => {
+                        auth::password::verify(&password, auth::password::dummy_hash());
+                        false
+                    }
+                })
+                .await?;
+            user.filter(|_| ok)
+        }
+    };
+    let Some(user) = verified else {
+        state.limiter().record_failure(&account, ip, Instant::now());
+        tracing::info!("login failed");
+        return Err(HttpError::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::InvalidCredentials,
+            "wrong username or password",
+        ));
     };
     state.limiter().record_success(&account);
     if user.disabled {
@@ -107,11 +122,80 @@ pub async fn login(
     start_session(&state, user, &headers, StatusCode::OK).await
 }
 
+/// Checks a directory user's password by binding as them, then creates or updates their
+/// account from what the directory says. `None`: wrong username or password.
+async fn directory_sign_in(
+    state: &AppState,
+    dir: &directory::Directory,
+    name: &str,
+    password: &str,
+) -> Result<Option<store::User>, HttpError> {
+    let person = match dir.authenticate(name, password).await {
+        Ok(p) => p,
+        Err(directory::DirectoryError::InvalidCredentials) => return Ok(None),
+        Err(e) => {
+            tracing::warn!(error = %e, "directory sign-in failed");
+            let msg = if e.is_unavailable() {
+                "the organisation's directory cannot be reached, so directory accounts cannot sign in \
+                 right now; try again in a few minutes"
+            } else {
+                "sign-in through the organisation's directory failed; the administrator finds the reason \
+                 in the server log"
+            };
+            return Err(HttpError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::DirectoryUnavailable, msg));
+        }
+    };
+    let account = directory::sync::account_of(&person);
+    let now = crate::unix_now();
+    let applied = state.blocking(move |s| Ok(s.apply_directory_account(&account, true, now)?)).await?;
+    let user = match applied {
+        store::DirectoryApplied::Created(u) => {
+            tracing::info!(user_id = u.id, "directory account created at first sign-in");
+            u
+        }
+        store::DirectoryApplied::Updated { user, sessions_ended } => {
+            if sessions_ended {
+                state.hub.input(hub::Input::SessionsEnded { user: user.id, only: None, keep: None }).await;
+            }
+            user
+        }
+        // The name is a local account's, or the directory refuses them and no account exists.
+        store::DirectoryApplied::LocalAccount => return Ok(None),
+        store::DirectoryApplied::Absent => return Err(refusal(person.standing)),
+    };
+    if person.standing.is_active() {
+        Ok(Some(user))
+    } else {
+        Err(refusal(person.standing))
+    }
+}
+
+/// The answer to a right password whose owner the directory does not let in.
+fn refusal(standing: directory::Standing) -> HttpError {
+    match standing {
+        directory::Standing::NotInAccessGroup => HttpError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            "your directory account is not permitted to use this service; ask your administrator",
+        ),
+        _ => HttpError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::AccountDisabled,
+            "this account is disabled in the organisation's directory",
+        ),
+    }
+}
+
 /// The caller's session and CSRF token.
 #[utoipa::path(get, path = "/api/v1/session", tag = "session",
     responses((status = 200, body = SessionInfo), (status = 401, body = ApiError)))]
 pub async fn current(a: Authed) -> Json<SessionInfo> {
-    Json(SessionInfo { user: user_info(&a.user), csrf_token: a.session.csrf_token.clone(), session_id: a.session.id })
+    Json(SessionInfo {
+        user: user_info(&a.user),
+        csrf_token: a.session.csrf_token.clone(),
+        session_id: a.session.id,
+        account_source: a.user.source.as_str().to_owned(),
+    })
 }
 
 /// Log out: ends this device's session and clears the cookie.
@@ -161,15 +245,27 @@ pub async fn revoke(State(state): State<AppState>, a: Authed, Path(id): Path<i64
     }
 }
 
+/// Refusal of a change the directory owns.
+pub fn managed_by_directory(what: &str) -> HttpError {
+    HttpError::new(
+        StatusCode::FORBIDDEN,
+        ErrorCode::ManagedByDirectory,
+        format!("{what} is managed by your organisation's directory (LDAP); change it there"),
+    )
+}
+
 /// Change the caller's password; every other device is signed out.
 #[utoipa::path(post, path = "/api/v1/me/password", tag = "session", request_body = ChangePasswordRequest,
-    responses((status = 204), (status = 403, description = "wrong_password", body = ApiError),
+    responses((status = 204), (status = 403, description = "wrong_password, or managed_by_directory", body = ApiError),
         (status = 422, description = "invalid_field", body = ApiError)))]
 pub async fn change_password(
     State(state): State<AppState>,
     a: Authed,
     ApiJson(req): ApiJson<ChangePasswordRequest>,
 ) -> Result<StatusCode, HttpError> {
+    if a.user.source == store::AccountSource::Directory {
+        return Err(managed_by_directory("your password"));
+    }
     if let Some(why) = auth::password::policy_violation(&req.new_password) {
         return Err(
             HttpError::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidField, why).field("new_password")
