@@ -2,7 +2,7 @@
 import { api } from '../api.js';
 import { h, field, errorBox, busy, formatTime } from '../dom.js';
 
-/** @typedef {{id:number, username:string, display_name:string, is_admin:boolean, disabled:boolean, created_at:number}} AdminUser */
+/** @typedef {{id:number, username:string, display_name:string, is_admin:boolean, disabled:boolean, created_at:number, source:'local'|'directory'}} AdminUser */
 
 /** Administration: accounts and invite links. */
 export async function adminView() {
@@ -26,6 +26,8 @@ export async function adminView() {
       h('td', {}, u.username),
       h('td', {}, u.display_name),
       h('td', {}, u.is_admin ? 'admin' : 'member'),
+      h('td', { class: 'source', title: u.source === 'directory' ? 'Signs in with the organisation\'s directory (LDAP); name and role follow it' : 'Created here, with its own password' },
+        u.source === 'directory' ? 'directory' : 'local'),
       h('td', { class: 'state' }, u.disabled ? 'disabled' : 'active'),
       h('td', { class: 'actions' },
         h('button', { class: 'toggle', onclick: () => act(() => api('PATCH', `/admin/users/${u.id}`, { disabled: !u.disabled })) },
@@ -88,7 +90,7 @@ export async function adminView() {
     err.box,
     h('section', { class: 'card wide' }, h('h2', {}, 'Users'),
       h('div', { class: 'table-wrap' },
-        h('table', {}, h('thead', {}, h('tr', {}, ...['Username', 'Name', 'Role', 'State', ''].map((t) => h('th', {}, t)))), tbody)),
+        h('table', {}, h('thead', {}, h('tr', {}, ...['Username', 'Name', 'Role', 'Source', 'State', ''].map((t) => h('th', {}, t)))), tbody)),
       h('h3', {}, 'Create user'), createForm),
     h('section', { class: 'card wide' }, h('h2', {}, 'Invite links'), inviteForm, inviteOut));
 }

@@ -70,7 +70,7 @@ export function shellView(session, onLoggedOut) {
     '/chat': { label: 'Chat', render: () => chatView(chat, user.id, uploads, sendFiles) },
     '/calls': { label: 'Calls', render: historyView },
     '/devices': { label: 'Devices', render: devicesView },
-    '/password': { label: 'Password', render: passwordView },
+    '/password': { label: 'Password', render: () => passwordView(session.account_source === 'directory') },
   };
   if (user.is_admin) pages['/admin'] = { label: 'Admin', render: adminView };
 
