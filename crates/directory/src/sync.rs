@@ -42,11 +42,12 @@ pub fn plan(people: &[DirectoryUser], accounts: &[User], import: bool) -> Plan {
             None if import && want.active => out.apply.push((want, true)),
             None => {}
             Some(u) if u.source == AccountSource::Local => out.conflicts.push(p.username.clone()),
-            Some(u) => {
-                if u.display_name != want.display_name || u.is_admin != want.is_admin || u.disabled == want.active {
-                    out.apply.push((want, false));
-                }
+            Some(u)
+                if u.display_name != want.display_name || u.is_admin != want.is_admin || u.disabled == want.active =>
+            {
+                out.apply.push((want, false));
             }
+            Some(_) => {}
         }
     }
     let gone: Vec<&User> = accounts

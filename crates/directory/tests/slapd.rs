@@ -1,6 +1,8 @@
 //! The directory client against a real OpenLDAP (`slapd`, started per test on free loopback
 //! ports with StartTLS and LDAPS on a test CA; see `testkit::slapd`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on what they set up
+
 use std::time::Duration;
 
 use directory::{Directory, DirectoryConfig, DirectoryError, Secret, Standing};

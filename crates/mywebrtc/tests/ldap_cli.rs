@@ -61,7 +61,17 @@ fn ldap_test_reports_each_step_and_what_fails() {
     let good = config(dir.path(), &slapd.ldap_url, &slapd.ca_file);
     let (ok, out) = ldap_test(&good, Some("bob"));
     assert!(ok, "{out}");
-    for line in ["ok   connect + TLS", "StartTLS", "ok   service bind", "ok   search", "ok   access group", "ok   admin group", "ok   user", "uid=bob,ou=people", "admin"] {
+    for line in [
+        "ok   connect + TLS",
+        "StartTLS",
+        "ok   service bind",
+        "ok   search",
+        "ok   access group",
+        "ok   admin group",
+        "ok   user",
+        "uid=bob,ou=people",
+        "admin",
+    ] {
         assert!(out.contains(line), "{line:?} missing:\n{out}");
     }
     let (ok, out) = ldap_test(&good, Some("carol"));

@@ -1,6 +1,8 @@
 //! Sign-in with a real OpenLDAP directory (`slapd` on free loopback ports, StartTLS and LDAPS
 //! on a test CA), the sync, and a directory that goes away.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on what they set up
+
 mod common;
 
 use std::time::{Duration, Instant};
