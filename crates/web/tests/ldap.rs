@@ -189,6 +189,45 @@ async fn the_sync_follows_renames_and_removals_and_closes_their_sockets() {
 }
 
 #[tokio::test]
+async fn the_sync_follows_locks_deletions_and_admin_group_changes() {
+    let t = setup(true, Duration::from_secs(1), false).await;
+    let s = &t.server;
+    for name in ["alice", "bob", "frank"] {
+        let (st, _, _) = login(s, name, &password_of(name)).await;
+        assert_eq!(st, 200, "{name}");
+    }
+    let (_, _, alice) = login(s, "alice", &password_of("alice")).await;
+    let (_, _, frank) = login(s, "frank", &password_of("frank")).await;
+    let (mut alice_ws, mut frank_ws) = (alice.ws().await, frank.ws().await);
+    t.slapd.lock("alice").unwrap();
+    t.slapd.delete("frank").unwrap();
+    // (A groupOfNames cannot be empty: someone else stays in it.)
+    t.slapd.add_to_group("carol", ADMINS_GROUP).unwrap();
+    t.slapd.remove_from_group("bob", ADMINS_GROUP).unwrap();
+    let store = s.store.clone();
+    let user = |n: &str| store.user_by_username(n).unwrap().unwrap();
+    eventually("locked, deleted and demoted", Duration::from_secs(30), || {
+        user("alice").disabled && user("frank").disabled && !user("bob").is_admin
+    })
+    .await;
+    for ws in [&mut alice_ws, &mut frank_ws] {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(code) = ws.close_code().await {
+                assert_eq!(code, 4004);
+                break;
+            }
+            assert!(Instant::now() < deadline, "socket not closed");
+        }
+    }
+    assert!(!user("bob").disabled, "demoted, still a member");
+    let (st, v, _) = login(s, "alice", &password_of("alice")).await;
+    assert_eq!((st, v["code"].as_str()), (403, Some("account_disabled")), "{v}");
+    let (st, _, _) = login(s, "frank", &password_of("frank")).await;
+    assert_eq!(st, 401, "no longer in the directory");
+}
+
+#[tokio::test]
 async fn a_directory_outage_fails_directory_sign_ins_clearly_and_recovers() {
     let mut t = setup(true, Duration::from_secs(1), false).await;
     let s = &t.server;

@@ -219,6 +219,18 @@ impl Slapd {
         self.modify(&format!("dn: {group}\nchangetype: modify\ndelete: member\nmember: uid={uid},ou=people,{BASE}\n"))
     }
 
+    /// Locks a user the way OpenLDAP's ppolicy does (until an administrator unlocks).
+    pub fn lock(&self, uid: &str) -> Result<()> {
+        self.modify(&format!(
+            "dn: uid={uid},ou=people,{BASE}\nchangetype: modify\nadd: pwdAccountLockedTime\npwdAccountLockedTime: 000001010000Z\n"
+        ))
+    }
+
+    /// Deletes a user's entry.
+    pub fn delete(&self, uid: &str) -> Result<()> {
+        self.modify(&format!("dn: uid={uid},ou=people,{BASE}\nchangetype: delete\n"))
+    }
+
     /// Adds a user to a group.
     pub fn add_to_group(&self, uid: &str, group: &str) -> Result<()> {
         self.modify(&format!("dn: {group}\nchangetype: modify\nadd: member\nmember: uid={uid},ou=people,{BASE}\n"))
