@@ -187,17 +187,27 @@ impl Directory {
     /// Whether `dn` is listed in `group` (asked of the server, so large groups need no paging).
     async fn is_member(ldap: &mut Ldap, cfg: &DirectoryConfig, group: &str, dn: &str) -> Result<bool, DirectoryError> {
         let filter = format!("({}={})", cfg.group_member_attribute, escape_value(dn));
+        Ok(!Self::read_group(ldap, cfg, group, &filter, "1.1").await?.is_empty())
+    }
+
+    /// The group's entry if it matches `filter` (base scope), with attribute `attr`; an error
+    /// if the group does not exist.
+    async fn read_group(
+        ldap: &mut Ldap,
+        cfg: &DirectoryConfig,
+        group: &str,
+        filter: &str,
+        attr: &str,
+    ) -> Result<Vec<ldap3::ResultEntry>, DirectoryError> {
         let res = ldap
-            .search(group, Scope::Base, &filter, vec!["1.1"])
+            .search(group, Scope::Base, filter, vec![attr])
             .await
             .map_err(|e| classify(e, Phase::Search, cfg.timeout))?;
-        if res.1.rc == NO_SUCH_OBJECT {
-            return Err(DirectoryError::Search(format!("group {group:?} does not exist")));
+        match res.1.rc {
+            0 => Ok(res.0),
+            NO_SUCH_OBJECT => Err(DirectoryError::Search(format!("group {group:?} does not exist"))),
+            _ => Err(DirectoryError::Search(format!("{} (group {group:?})", res.1))),
         }
-        if res.1.rc != 0 {
-            return Err(DirectoryError::Search(format!("{} (group {group:?})", res.1)));
-        }
-        Ok(!res.0.is_empty())
     }
 
     /// The member DNs of a group (normalised), or an error if it does not exist.
@@ -207,17 +217,8 @@ impl Directory {
         group: &str,
     ) -> Result<HashSet<String>, DirectoryError> {
         let attr = cfg.group_member_attribute.clone();
-        let res = ldap
-            .search(group, Scope::Base, "(objectClass=*)", vec![attr.as_str()])
-            .await
-            .map_err(|e| classify(e, Phase::Search, cfg.timeout))?;
-        if res.1.rc == NO_SUCH_OBJECT {
-            return Err(DirectoryError::Search(format!("group {group:?} does not exist")));
-        }
-        if res.1.rc != 0 {
-            return Err(DirectoryError::Search(format!("{} (group {group:?})", res.1)));
-        }
-        let entry = res.0.into_iter().next().map(SearchEntry::construct);
+        let found = Self::read_group(ldap, cfg, group, "(objectClass=*)", &attr).await?;
+        let entry = found.into_iter().next().map(SearchEntry::construct);
         Ok(entry.map(|e| entry::member_set(Attributes(&e.attrs).all(&attr))).unwrap_or_default())
     }
 

@@ -10,22 +10,12 @@ use testkit::slapd::{password_of, Slapd, ADMINS_GROUP, BASE, SERVICE_DN, SERVICE
 
 fn config(url: &str, ca: &std::path::Path) -> DirectoryConfig {
     DirectoryConfig {
-        url: url.to_owned(),
-        insecure: false,
         ca_file: Some(ca.to_owned()),
-        bind_dn: SERVICE_DN.to_owned(),
-        bind_password: Secret(SERVICE_PW.to_owned()),
-        user_base: format!("ou=people,{BASE}"),
-        user_filter: "(objectClass=inetOrgPerson)".to_owned(),
-        username_attribute: "uid".to_owned(),
-        display_name_attribute: "cn".to_owned(),
-        email_attribute: "mail".to_owned(),
         access_group: Some(USERS_GROUP.to_owned()),
         admin_group: Some(ADMINS_GROUP.to_owned()),
-        group_member_attribute: "member".to_owned(),
         sync_interval: Duration::from_secs(60),
         timeout: Duration::from_secs(3),
-        import_users: false,
+        ..DirectoryConfig::new(url, SERVICE_DN, SERVICE_PW, &format!("ou=people,{BASE}"))
     }
 }
 

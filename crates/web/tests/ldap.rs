@@ -8,29 +8,20 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{TestServer, PASSWORD};
-use directory::{Directory, DirectoryConfig, Secret};
+use directory::{Directory, DirectoryConfig};
 use serde_json::{json, Value};
 use store::Store;
 use testkit::slapd::{password_of, Slapd, ADMINS_GROUP, BASE, SERVICE_DN, SERVICE_PW, USERS_GROUP};
 
 fn directory(url: &str, slapd: &Slapd, sync: Duration, import: bool) -> Directory {
     Directory::new(DirectoryConfig {
-        url: url.to_owned(),
-        insecure: false,
         ca_file: Some(slapd.ca_file.clone()),
-        bind_dn: SERVICE_DN.to_owned(),
-        bind_password: Secret(SERVICE_PW.to_owned()),
-        user_base: format!("ou=people,{BASE}"),
-        user_filter: "(objectClass=inetOrgPerson)".to_owned(),
-        username_attribute: "uid".to_owned(),
-        display_name_attribute: "cn".to_owned(),
-        email_attribute: "mail".to_owned(),
         access_group: Some(USERS_GROUP.to_owned()),
         admin_group: Some(ADMINS_GROUP.to_owned()),
-        group_member_attribute: "member".to_owned(),
         sync_interval: sync,
         timeout: Duration::from_secs(2),
         import_users: import,
+        ..DirectoryConfig::new(url, SERVICE_DN, SERVICE_PW, &format!("ou=people,{BASE}"))
     })
     .unwrap()
 }
