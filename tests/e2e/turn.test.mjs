@@ -26,7 +26,8 @@ test('ice-servers hands out our TURN server with time-limited credentials and th
   assert.equal(cfg.ice_transport_policy, 'relay');
   const ours = cfg.ice_servers[0];
   assert.ok(ours.urls.some((u) => u.startsWith('turn:127.0.0.1:') && u.endsWith('?transport=udp')), JSON.stringify(ours));
-  assert.ok(ours.urls.some((u) => u.startsWith('turns:')), JSON.stringify(ours));
+  // The test server's certificate is self-signed: browsers would refuse TURN over TLS.
+  assert.ok(!ours.urls.some((u) => u.startsWith('turns:')), JSON.stringify(ours));
   const [expiry] = ours.username.split(':');
   assert.ok(Number(expiry) > Date.now() / 1000 && Number(expiry) === cfg.expires_at, JSON.stringify(cfg));
   await context.close();

@@ -2,7 +2,7 @@
 //! file while the server runs (SQLite WAL lets both take turns).
 
 use std::io::{BufRead, IsTerminal};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -47,6 +47,15 @@ enum Command {
     Invite {
         #[command(subcommand)]
         command: InviteCommand,
+    },
+    /// Write a consistent copy of the database to FILE, also while the server runs and writes.
+    Backup { file: PathBuf },
+    /// Put a backup back in place of the database (the server must be stopped).
+    Restore {
+        file: PathBuf,
+        /// Restore even if the current database has activity newer than the backup.
+        #[arg(long)]
+        force: bool,
     },
     /// The organisation's LDAP directory.
     Ldap {
@@ -118,6 +127,8 @@ pub fn run(args: Args) -> Result<()> {
         Command::Serve { .. } => crate::serve::run(cfg),
         Command::User { command } => user(&cfg, command),
         Command::Invite { command: InviteCommand::Create { expires_in, admin } } => invite(&cfg, expires_in, admin),
+        Command::Backup { file } => backup(&cfg, &file),
+        Command::Restore { file, force } => restore(&cfg, &file, force),
         Command::Ldap { command: LdapCommand::Test { user } } => ldap_test(&cfg, user.as_deref()),
         Command::Openapi => {
             println!("{}", web::openapi_json());
@@ -201,6 +212,31 @@ fn user(cfg: &Config, cmd: UserCommand) -> Result<()> {
             store.delete_user(u.id)?;
             println!("deleted {}", u.username);
         }
+    }
+    Ok(())
+}
+
+fn describe_backup(info: &store::backup::BackupInfo) -> String {
+    format!(
+        "{} bytes, schema version {}, {} accounts, {} messages, newest activity at {} (Unix time); integrity check ok",
+        info.bytes, info.schema_version, info.users, info.messages, info.last_activity
+    )
+}
+
+fn backup(cfg: &Config, file: &Path) -> Result<()> {
+    let info = store::backup::backup(&cfg.db_path(), file)?;
+    println!("backup written to {}: {}", file.display(), describe_backup(&info));
+    println!("(attachments live in files beside the database: copy {} too)", cfg.attachments_dir().display());
+    Ok(())
+}
+
+fn restore(cfg: &Config, file: &Path, force: bool) -> Result<()> {
+    // Holding the data directory's lock keeps a server from starting while we work.
+    let _lock = crate::datadir::lock(&cfg.data_dir).map_err(|e| anyhow!("{e}; stop the server before restoring"))?;
+    let done = store::backup::restore(file, &cfg.db_path(), force, web::unix_now())?;
+    println!("restored {}: {}", file.display(), describe_backup(&done.info));
+    if let Some(prev) = done.previous {
+        println!("the database it replaced is kept as {}", prev.display());
     }
     Ok(())
 }

@@ -306,6 +306,15 @@ impl Config {
         self.data_dir.join("mywebrtc.sqlite")
     }
 
+    /// Where attachments are kept.
+    pub fn attachments_dir(&self) -> PathBuf {
+        if self.attachments.dir.is_empty() {
+            self.data_dir.join("attachments")
+        } else {
+            PathBuf::from(&self.attachments.dir)
+        }
+    }
+
     /// The public URL for links printed by the CLI (the server derives it from the bound port).
     pub fn public_url(&self) -> Result<String> {
         Ok(if self.public_url.is_empty() {
@@ -347,9 +356,7 @@ impl Config {
         w.force_relay = self.turn.enabled && self.turn.force_relay;
         w.directory_search = sig.directory_search;
         let att = &self.attachments;
-        if !att.dir.is_empty() {
-            w.attachments.dir = PathBuf::from(&att.dir);
-        }
+        w.attachments.dir = self.attachments_dir();
         w.attachments.max_file_bytes = att.max_file_mb * 1024 * 1024;
         w.attachments.quota_bytes = att.quota_mb * 1024 * 1024;
         w.attachments.retention = web::retention_days(att.retention_days);

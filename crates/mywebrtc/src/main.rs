@@ -3,6 +3,7 @@
 
 mod cli;
 mod config;
+mod datadir;
 mod ldap_config;
 mod logging;
 mod serve;

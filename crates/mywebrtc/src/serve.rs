@@ -14,6 +14,7 @@ pub fn run(cfg: Config) -> Result<()> {
 
 async fn serve(cfg: Config) -> Result<()> {
     let started = std::time::Instant::now();
+    let _lock = crate::datadir::lock(&cfg.data_dir)?;
     let store = store::SqliteStore::open(&cfg.db_path())
         .with_context(|| format!("opening database {}", cfg.db_path().display()))?;
     let mut server = web::Server::bind(cfg.web_config()?, Arc::new(store))?;

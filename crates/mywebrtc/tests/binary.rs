@@ -2,101 +2,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on what they set up
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
 
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::*;
 use serde_json::{json, Value};
-
-const BIN: &str = env!("CARGO_BIN_EXE_mywebrtc");
-const PASSWORD: &str = "correct horse battery";
-
-struct Running {
-    child: Child,
-    url: String,
-    stdout: String,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn config(dir: &Path) -> PathBuf {
-    let p = dir.join("test.toml");
-    std::fs::write(
-        &p,
-        format!(
-            "data_dir = {:?}\nlisten = \"127.0.0.1:0\"\nhttp_redirect_listen = \"off\"\n[turn]\nport = 0\ntls_port = 0\n",
-            dir.join("data")
-        ),
-    )
-    .unwrap();
-    p
-}
-
-/// Starts `serve` and reads its stdout up to the "listening on" line (the last it prints).
-/// `stderr` decides where the logs go (`Stdio::piped()` to read them after the child exits).
-// The child moves into `Running`, whose Drop kills and waits for it.
-#[allow(clippy::zombie_processes)]
-fn start_with(cfg: &Path, rust_log: &str, stderr: Stdio) -> Running {
-    let mut child = Command::new(BIN)
-        .args(["--config", cfg.to_str().unwrap(), "serve"])
-        .env("RUST_LOG", rust_log)
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut stdout = String::new();
-    loop {
-        let mut line = String::new();
-        if out.read_line(&mut line).unwrap_or(0) == 0 {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("server exited before listening: {stdout}");
-        }
-        stdout.push_str(&line);
-        if let Some(url) = line.trim().split("listening on ").nth(1) {
-            return Running { child, url: url.to_owned(), stdout };
-        }
-    }
-}
-
-fn start(cfg: &Path) -> Running {
-    start_with(cfg, "warn", Stdio::null())
-}
-
-fn cli(cfg: &Path, args: &[&str], stdin: &str) -> (bool, String, String) {
-    let mut child = Command::new(BIN)
-        .arg("--config")
-        .arg(cfg)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
-}
-
-async fn login(url: &str, name: &str, password: &str) -> (u16, reqwest::Client, Value) {
-    let http = reqwest::Client::builder().danger_accept_invalid_certs(true).cookie_store(true).build().unwrap();
-    let resp = http
-        .post(format!("{url}/api/v1/session"))
-        .json(&json!({"username": name, "password": password}))
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    let v = resp.json().await.unwrap_or(Value::Null);
-    (status, http, v)
-}
 
 #[tokio::test]
 async fn acknowledged_account_survives_kill_9() {
@@ -283,52 +196,6 @@ fn no_secret_or_address_in_logs() {
     {
         assert!(!logs.contains(secret), "{secret:?} leaked into logs:\n{logs}");
     }
-}
-
-/// Logs in and returns the session cookie (`name=value`), the CSRF token and the user id.
-async fn session(url: &str, name: &str) -> (String, String, i64) {
-    let http = reqwest::Client::builder().danger_accept_invalid_certs(true).build().unwrap();
-    let resp = http
-        .post(format!("{url}/api/v1/session"))
-        .json(&json!({"username": name, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let cookie = resp.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
-    let v: Value = resp.json().await.unwrap();
-    (cookie, v["csrf_token"].as_str().unwrap().to_owned(), v["user"]["id"].as_i64().unwrap())
-}
-
-async fn rest(url: &str, method: &str, path: &str, who: &(String, String, i64), body: Option<Value>) -> (u16, Value) {
-    let http = reqwest::Client::builder().danger_accept_invalid_certs(true).build().unwrap();
-    let mut r = http
-        .request(method.parse().unwrap(), format!("{url}{path}"))
-        .header("cookie", &who.0)
-        .header("x-csrf-token", &who.1)
-        .header("origin", url);
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    let resp = r.send().await.unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
-}
-
-/// Creates alice and bob through the CLI, makes them contacts and opens their conversation:
-/// alice's session and the conversation's id.
-async fn two_contacts_in_a_conversation(cfg: &Path, url: &str) -> ((String, String, i64), i64) {
-    for name in ["alice", "bob"] {
-        assert!(cli(cfg, &["user", "add", name, "--password-stdin"], &format!("{PASSWORD}\n")).0);
-    }
-    let alice = session(url, "alice").await;
-    let bob = session(url, "bob").await;
-    assert_eq!(rest(url, "POST", "/api/v1/contacts/requests", &alice, Some(json!({"user_id": bob.2}))).await.0, 200);
-    assert_eq!(rest(url, "POST", &format!("/api/v1/contacts/requests/{}/accept", alice.2), &bob, None).await.0, 204);
-    let (st, conv) =
-        rest(url, "POST", "/api/v1/conversations", &alice, Some(json!({"kind": "direct", "user": bob.2}))).await;
-    assert_eq!(st, 201);
-    (alice, conv["id"].as_i64().unwrap())
 }
 
 #[tokio::test]

@@ -22,4 +22,7 @@ pub enum StoreError {
     Db(#[from] rusqlite::Error),
     #[error("cannot open database: {0}")]
     Open(String),
+    /// A backup or restore refused or failed; the text says why and what to do.
+    #[error("{0}")]
+    Backup(String),
 }

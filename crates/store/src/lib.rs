@@ -9,6 +9,7 @@
 //! `Ok` survives a `kill -9` or power loss; callers acknowledge to clients only after that.
 
 mod attachments_sql;
+pub mod backup;
 mod chat_sql;
 mod contacts_sql;
 mod directory_sql;

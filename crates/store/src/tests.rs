@@ -539,3 +539,30 @@ fn directory_accounts_follow_the_directory_but_never_take_over_local_ones() {
     assert_eq!(s.user_by_username("alice").unwrap().unwrap().source, AccountSource::Directory);
     assert_eq!(s.user_by_username("root").unwrap().unwrap().source, AccountSource::Local);
 }
+
+#[test]
+fn backup_is_a_checked_snapshot_and_restore_refuses_to_lose_newer_data() {
+    let (dir, s) = file_store();
+    let db = dir.path().join("db.sqlite");
+    s.create_user(&new_user("alice", true), 100).unwrap();
+    let copy = dir.path().join("copy.sqlite");
+    let info = backup::backup(&db, &copy).unwrap();
+    assert_eq!((info.users, info.last_activity), (1, 100));
+    assert!(matches!(backup::backup(&db, &copy), Err(StoreError::Backup(_))), "never overwrites");
+    // Newer activity after the backup: restore refuses unless forced.
+    s.create_user(&new_user("bob", false), 200).unwrap();
+    drop(s);
+    let err = backup::restore(&copy, &db, false, 300).unwrap_err().to_string();
+    assert!(err.contains("newer") && err.contains("--force"), "{err}");
+    let done = backup::restore(&copy, &db, true, 300).unwrap();
+    let kept = done.previous.unwrap();
+    assert_eq!(backup::inspect(&kept).unwrap().users, 2, "the replaced database is kept");
+    let s = SqliteStore::open(&db).unwrap();
+    assert!(s.user_by_username("bob").unwrap().is_none());
+    assert!(s.user_by_username("alice").unwrap().is_some());
+    // Garbage is refused before anything is touched.
+    let junk = dir.path().join("junk.sqlite");
+    std::fs::write(&junk, b"not a database at all, just some bytes").unwrap();
+    assert!(backup::restore(&junk, &db, true, 400).is_err());
+    assert!(s.user_by_username("alice").unwrap().is_some());
+}

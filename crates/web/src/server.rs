@@ -119,6 +119,28 @@ impl Server {
             None => None,
         };
         let rustls = axum_server::tls_rustls::RustlsConfig::from_config(self.tls);
+        if let crate::config::TlsSource::SelfSigned { .. } = &self.state.config.tls {
+            // The generated certificate is valid for a year: a server that runs that long
+            // gets a new one a month before the end, without a restart.
+            let (reload, source) = (rustls.clone(), self.state.config.tls.clone());
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(tls::RENEW_CHECK);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    match tokio::task::spawn_blocking({
+                        let source = source.clone();
+                        move || tls::server_config(&source)
+                    })
+                    .await
+                    {
+                        Ok(Ok(cfg)) => reload.reload_from_config(cfg),
+                        Ok(Err(e)) => tracing::error!(error = %e, "renewing the self-signed certificate failed"),
+                        Err(e) => tracing::error!(error = %e, "renewing the self-signed certificate failed"),
+                    }
+                }
+            });
+        }
         // TCP_NODELAY: signaling frames are small and latency-bound; with Nagle's algorithm a
         // relayed offer or answer waited ~40 ms for the peer's delayed ACK (bench/README.md).
         let acceptor =

@@ -13,23 +13,84 @@ struct CertPaths {
     pub key: PathBuf,
 }
 
-/// Returns the paths of the self-signed certificate in `dir`, generating it if absent.
+/// How long a generated certificate is valid, and how long before its end it is replaced.
+const SELF_SIGNED_DAYS: i64 = 365;
+const RENEW_DAYS_BEFORE: i64 = 30;
+
+/// What the generated certificate was made for, kept beside it (`self-signed.json`), so a
+/// change of the configured names or an approaching expiry makes a new one.
+#[derive(serde::Serialize, serde::Deserialize, PartialEq, Eq, Debug)]
+struct SelfSignedMeta {
+    names: Vec<String>,
+    not_after: i64,
+}
+
+fn self_signed_names(extra_names: &[String]) -> Vec<String> {
+    let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    for n in extra_names {
+        if !n.is_empty() && !names.contains(n) {
+            names.push(n.clone());
+        }
+    }
+    names
+}
+
+/// Whether the certificate in `dir` must be (re)made: missing, made for other names, from
+/// before the metadata existed, or within [`RENEW_DAYS_BEFORE`] of its end.
+fn needs_new_certificate(dir: &Path, names: &[String], now: i64) -> bool {
+    let paths = [dir.join("cert.pem"), dir.join("key.pem")];
+    if !paths.iter().all(|p| p.exists()) {
+        return true;
+    }
+    let meta: Option<SelfSignedMeta> =
+        std::fs::read(dir.join("self-signed.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
+    match meta {
+        Some(m) => m.names != names || m.not_after - now < RENEW_DAYS_BEFORE * 86400,
+        None => true,
+    }
+}
+
+/// A self-signed server certificate for `names`, valid from a day ago for a year, with
+/// Subject and Authority Key Identifiers and `CA:FALSE` (what browsers and TLS libraries
+/// expect of a leaf certificate).
+fn generate_self_signed(names: &[String], now: i64) -> Result<(rcgen::CertifiedKey, i64)> {
+    let mut params = rcgen::CertificateParams::new(names.to_vec()).context("certificate names")?;
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params.distinguished_name.push(rcgen::DnType::CommonName, names.last().cloned().unwrap_or_default());
+    params.distinguished_name.push(rcgen::DnType::OrganizationName, "mywebrtc (self-signed)");
+    params.is_ca = rcgen::IsCa::ExplicitNoCa;
+    params.use_authority_key_identifier_extension = true;
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+    let not_after = now + SELF_SIGNED_DAYS * 86400;
+    params.not_before = time::OffsetDateTime::from_unix_timestamp(now - 86400).context("clock")?;
+    params.not_after = time::OffsetDateTime::from_unix_timestamp(not_after).context("clock")?;
+    let key_pair = rcgen::KeyPair::generate().context("generating a key")?;
+    let cert = params.self_signed(&key_pair).context("signing the certificate")?;
+    Ok((rcgen::CertifiedKey { cert, key_pair }, not_after))
+}
+
+/// Returns the paths of the self-signed certificate in `dir`, (re)generating it when needed.
 /// Names: localhost, 127.0.0.1, ::1 and `extra_names` (host names or IP addresses).
 fn load_or_create_self_signed(dir: &Path, extra_names: &[String]) -> Result<CertPaths> {
     let paths = CertPaths { cert: dir.join("cert.pem"), key: dir.join("key.pem") };
-    if paths.cert.exists() && paths.key.exists() {
+    let names = self_signed_names(extra_names);
+    let now = crate::unix_now();
+    if !needs_new_certificate(dir, &names, now) {
         return Ok(paths);
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
-    names.extend(extra_names.iter().filter(|n| !n.is_empty()).cloned());
-    names.dedup();
-    let cert = rcgen::generate_simple_self_signed(names).context("generating self-signed certificate")?;
+    let (cert, not_after) = generate_self_signed(&names, now)?;
     write_private(&paths.key, cert.key_pair.serialize_pem().as_bytes())?;
     std::fs::write(&paths.cert, cert.cert.pem()).with_context(|| format!("writing {}", paths.cert.display()))?;
-    tracing::info!(path = %paths.cert.display(), "generated a self-signed TLS certificate");
+    let meta = serde_json::to_vec_pretty(&SelfSignedMeta { names, not_after }).context("certificate metadata")?;
+    std::fs::write(dir.join("self-signed.json"), meta).context("writing self-signed.json")?;
+    tracing::info!(path = %paths.cert.display(), valid_days = SELF_SIGNED_DAYS, "generated a self-signed TLS certificate");
     Ok(paths)
 }
+
+/// How often a running server checks whether its self-signed certificate is due.
+pub const RENEW_CHECK: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
 
 /// Writes a file only its owner can read (mode 0600 on Unix), synced to disk.
 pub fn write_private(path: &Path, data: &[u8]) -> Result<()> {
@@ -82,4 +143,35 @@ fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
 fn rustls_pemfile_certs(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>> {
     use rustls::pki_types::pem::PemObject;
     CertificateDer::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>().map_err(|e| anyhow!("bad PEM certificate: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn self_signed_certificates_are_remade_for_new_names_and_before_they_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = self_signed_names(&["chat.example.org".to_owned()]);
+        assert!(needs_new_certificate(dir.path(), &names, 0));
+        load_or_create_self_signed(dir.path(), &["chat.example.org".to_owned()]).unwrap();
+        let now = crate::unix_now();
+        assert!(!needs_new_certificate(dir.path(), &names, now));
+        assert!(needs_new_certificate(dir.path(), &self_signed_names(&["other.example.org".to_owned()]), now));
+        assert!(needs_new_certificate(dir.path(), &names, now + (SELF_SIGNED_DAYS - RENEW_DAYS_BEFORE + 1) * 86400));
+
+        // The certificate itself: a year's validity, key identifiers, not a CA, the names.
+        let der = read_certs(&dir.path().join("cert.pem")).unwrap().remove(0);
+        let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+        let validity = cert.validity();
+        let days = (validity.not_after.timestamp() - validity.not_before.timestamp()) / 86400;
+        assert!((365..=367).contains(&days), "{days} days");
+        let san = format!("{:?}", cert.subject_alternative_name().unwrap().unwrap().value.general_names);
+        assert!(san.contains("chat.example.org") && san.contains("localhost"), "{san}");
+        assert_eq!(cert.basic_constraints().unwrap().map(|b| b.value.ca), Some(false));
+        // SKI (2.5.29.14) and AKI (2.5.29.35) are in the DER.
+        let has = |oid: &[u8]| der.windows(oid.len()).any(|w| w == oid);
+        assert!(has(&[0x06, 0x03, 0x55, 0x1d, 0x0e]), "subject key identifier");
+        assert!(has(&[0x06, 0x03, 0x55, 0x1d, 0x23]), "authority key identifier");
+    }
 }

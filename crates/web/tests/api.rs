@@ -282,3 +282,37 @@ async fn plain_http_only_redirects() {
     let resp = http.post(format!("http://{addr}/api/v1/session")).body("{}").send().await.unwrap();
     assert_eq!(resp.status(), 308, "no API over plain HTTP");
 }
+
+async fn turn_urls_of(s: &common::TestServer) -> Vec<String> {
+    let u = s.user("iceuser", false).await;
+    let (st, v) = u.call("GET", "/api/v1/ice-servers", None).await;
+    assert_eq!(st, 200);
+    v["ice_servers"][0]["urls"].as_array().unwrap().iter().map(|u| u.as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn turns_urls_are_offered_only_with_a_real_certificate() {
+    let turn = web::TurnRest {
+        secret: b"s".to_vec(),
+        ttl: std::time::Duration::from_secs(600),
+        urls: vec!["turn:127.0.0.1:3478?transport=udp".into(), "turns:127.0.0.1:5349?transport=tcp".into()],
+    };
+    let t = turn.clone();
+    let self_signed = common::start_with(move |c| c.turn = Some(t)).await;
+    let urls = turn_urls_of(&self_signed).await;
+    assert!(urls.iter().any(|u| u.starts_with("turn:")) && !urls.iter().any(|u| u.starts_with("turns:")), "{urls:?}");
+
+    // The operator's own certificate (here one made for the test): turns: is offered.
+    let dir = tempfile::tempdir().unwrap();
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+    let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.key_pair.serialize_pem()).unwrap();
+    let files = common::start_with(move |c| {
+        c.turn = Some(turn);
+        c.tls = web::TlsSource::Files { cert, key };
+    })
+    .await;
+    let urls = turn_urls_of(&files).await;
+    assert!(urls.iter().any(|u| u.starts_with("turns:")), "{urls:?}");
+}

@@ -77,7 +77,11 @@ pub async fn ice_servers(State(state): State<AppState>, a: Authed) -> Json<IceCo
         let (username, credential) =
             turn::credentials::issue(&t.secret, &a.user.id.to_string(), now as u64, t.ttl.as_secs());
         expires_at = Some(now + t.ttl.as_secs() as i64);
-        servers.insert(0, IceServer { urls: t.urls.clone(), username: Some(username), credential: Some(credential) });
+        // Browsers refuse a self-signed certificate for `turns:` without asking, and each call
+        // would pay a failed TLS handshake: offered only with a real certificate.
+        let self_signed = matches!(state.config.tls, crate::config::TlsSource::SelfSigned { .. });
+        let urls = t.urls.iter().filter(|u| !(self_signed && u.starts_with("turns:"))).cloned().collect();
+        servers.insert(0, IceServer { urls, username: Some(username), credential: Some(credential) });
     }
     let ice_transport_policy =
         if state.config.force_relay { IceTransportPolicy::Relay } else { IceTransportPolicy::All };
