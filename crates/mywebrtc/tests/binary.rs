@@ -191,6 +191,7 @@ fn no_secret_or_address_in_logs() {
     server.child.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
     let _ = server.child.wait();
     assert!(logs.contains("request"), "request logs expected:\n{logs}");
+    assert!(!logs.contains('\x1b'), "no colour codes when standard error is not a terminal");
     for secret in
         [token.as_str(), "secret-password-123", "wrong-password-456", "127.0.0.1", &turn_credential, turn_secret.trim()]
     {

@@ -529,6 +529,8 @@ pub mod close {
     pub const SESSION_ENDED: u16 = 4004;
     /// The server is shutting down; reconnect later.
     pub const GOING_AWAY: u16 = 1001;
+    /// The server is restarting (SIGTERM, upgrade): reconnect and resume; it will be back.
+    pub const SERVICE_RESTART: u16 = 1012;
     /// The frame was larger than [`super::MAX_FRAME_BYTES`].
     pub const TOO_BIG: u16 = 1009;
 }

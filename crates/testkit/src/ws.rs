@@ -91,6 +91,14 @@ pub async fn connect_over(
     }
 }
 
+/// A frame as tests look at it.
+#[derive(Debug)]
+pub enum Frame {
+    Text(Value),
+    /// The close frame's code (1005 without one).
+    Close(u16),
+}
+
 pub struct Ws {
     pub stream: Stream,
     /// Highest `seq` seen.
@@ -130,6 +138,18 @@ impl Ws {
             let v = self.recv().await.unwrap_or_else(|| panic!("closed while waiting for {ty}"));
             if v["type"] == ty {
                 return v;
+            }
+        }
+    }
+
+    /// The next text or close frame (pings and pongs skipped); `None` when the stream ends
+    /// or fails. Waits as long as it takes: bound it with a timeout.
+    pub async fn next_frame(&mut self) -> Option<Frame> {
+        loop {
+            match self.stream.next().await?.ok()? {
+                Message::Text(t) => return serde_json::from_str(&t).ok().map(Frame::Text),
+                Message::Close(f) => return Some(Frame::Close(f.map_or(1005, |f| f.code.into()))),
+                _ => continue,
             }
         }
     }

@@ -97,8 +97,10 @@ impl Server {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         {
             let handle = handle.clone();
+            let state = self.state.clone();
             tokio::spawn(async move {
                 shutdown.await;
+                state.drain(Duration::from_secs(5)).await;
                 let _ = stop_tx.send(true);
                 handle.graceful_shutdown(Some(Duration::from_secs(10)));
             });

@@ -92,6 +92,24 @@ impl AppState {
         }
     }
 
+    /// Before the process stops: every chat write queued so far is committed and its
+    /// acknowledgement handed to the hub, then every signaling socket is closed with 1012
+    /// ("restarting"), so clients reconnect to the next server. Bounded by `limit`.
+    pub async fn drain(&self, limit: std::time::Duration) {
+        let work = async {
+            let (done, flushed) = tokio::sync::oneshot::channel();
+            let barrier =
+                crate::chat::Job { user: 0, op: crate::chat::Op::Barrier(done), origin: crate::chat::Origin::Internal };
+            if self.chat.send(barrier).await.is_ok() {
+                let _ = flushed.await;
+            }
+            self.hub.close_all_restarting().await;
+        };
+        if tokio::time::timeout(limit, work).await.is_err() {
+            tracing::warn!("draining took too long; stopping anyway");
+        }
+    }
+
     pub fn limiter(&self) -> std::sync::MutexGuard<'_, LoginLimiter> {
         self.limiter.lock().unwrap_or_else(|p| p.into_inner())
     }

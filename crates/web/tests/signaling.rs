@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use common::{befriend, start_with, ws, TestServer};
 use serde_json::json;
+use store::Store;
 use testkit::ws::Message;
 
 /// Short ring timeout and grace period. The heartbeat stays long: a test client answers
@@ -306,4 +307,39 @@ async fn sessions_ended_behind_the_servers_back_close_their_sockets() {
     let mut a = alice.ws().await;
     store::Store::update_user_flags(s.store.as_ref(), alice.id, Some(true), None).unwrap();
     assert_eq!(a.close_code().await, Some(4004));
+}
+
+#[tokio::test]
+async fn a_stopping_server_commits_what_it_took_then_says_restarting() {
+    let mut s = server().await;
+    let alice = s.user("alice", false).await;
+    let bob = s.user("bob", false).await;
+    common::befriend(&alice, &bob).await;
+    let (_, conv) = alice.call("POST", "/api/v1/conversations", Some(json!({"kind": "direct", "user": bob.id}))).await;
+    let conv = conv["id"].as_i64().unwrap();
+    let mut a = alice.ws().await;
+    for i in 0..40 {
+        a.send(json!({"type": "chat_send", "id": i, "conv": conv, "client_id": format!("c{i}"), "text": "hi"})).await;
+    }
+    // Once the first is acknowledged, the server is told to stop with the rest in flight.
+    let first = a.expect("chat_ack").await;
+    s.shutdown();
+    let mut acked = vec![first["message"]["client_id"].as_str().unwrap().to_owned()];
+    let code = loop {
+        match tokio::time::timeout(std::time::Duration::from_secs(10), a.next_frame()).await {
+            Ok(Some(ws::Frame::Text(v))) if v["type"] == "chat_ack" => {
+                acked.push(v["message"]["client_id"].as_str().unwrap().to_owned())
+            }
+            Ok(Some(ws::Frame::Text(_))) => {}
+            Ok(Some(ws::Frame::Close(code))) => break code,
+            other => panic!("no close frame: {other:?}"),
+        }
+    };
+    assert_eq!(code, 1012, "restarting: come back");
+    // Everything acknowledged is stored.
+    let stored: Vec<String> =
+        s.store.messages_before(alice.id, conv, None, 100).unwrap().into_iter().map(|m| m.client_id).collect();
+    for id in &acked {
+        assert!(stored.contains(id), "{id} acknowledged but not stored");
+    }
 }

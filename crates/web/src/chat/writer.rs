@@ -28,6 +28,9 @@ pub(crate) enum Op {
     Chat(ChatOp),
     /// A [`ChatWrite::SendFile`], made by the upload handler.
     File(ChatWrite),
+    /// Answered once every job queued before it is committed and handed to the hub (drain
+    /// at shutdown).
+    Barrier(oneshot::Sender<()>),
 }
 
 impl From<ChatOp> for Op {
@@ -41,6 +44,8 @@ pub(crate) enum Origin {
     Ws { conn: ConnId, id: Option<u64> },
     /// From a REST request waiting for the outcome.
     Rest(oneshot::Sender<Result<Result<ChatWritten, ChatRefusal>, String>>),
+    /// From the server itself (a [`Op::Barrier`]): nobody to answer.
+    Internal,
 }
 
 /// Starts the writer thread. It ends when every sender of `rx` is gone.
@@ -64,6 +69,7 @@ fn run(mut rx: mpsc::Receiver<Job>, store: Arc<dyn Store>, hub: HubHandle, files
                 Err(_) => break,
             }
         }
+        let (barriers, jobs): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| matches!(j.op, Op::Barrier(_)));
         let (typing, writes): (Vec<Job>, Vec<Job>) =
             jobs.into_iter().partition(|j| matches!(j.op, Op::Chat(ChatOp::Typing { .. })));
         for job in typing {
@@ -72,6 +78,11 @@ fn run(mut rx: mpsc::Receiver<Job>, store: Arc<dyn Store>, hub: HubHandle, files
         if !writes.is_empty() {
             commit(store.as_ref(), &hub, writes, &files_deleted);
         }
+        for job in barriers {
+            if let Op::Barrier(done) = job.op {
+                let _ = done.send(());
+            }
+        }
     }
 }
 
@@ -79,6 +90,7 @@ fn to_write(user: i64, op: &Op) -> Option<ChatWrite> {
     let op = match op {
         Op::Chat(op) => op,
         Op::File(w) => return Some(w.clone()),
+        Op::Barrier(_) => return None,
     };
     Some(match op.clone() {
         ChatOp::Send { conv, client_id, text } => ChatWrite::Send { user, conv, client_id, text },
@@ -114,6 +126,7 @@ fn commit(store: &dyn Store, hub: &HubHandle, jobs: Vec<Job>, files_deleted: &No
                     Origin::Rest(tx) => {
                         let _ = tx.send(Err(e.to_string()));
                     }
+                    Origin::Internal => {}
                 }
             }
         }
@@ -178,6 +191,7 @@ fn deliver(hub: &HubHandle, origin: Origin, result: Result<ChatWritten, ChatRefu
             }
             let _ = tx.send(Ok(result));
         }
+        Origin::Internal => {}
     }
 }
 

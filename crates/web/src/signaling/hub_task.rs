@@ -24,8 +24,18 @@ pub(crate) struct ConnSink {
 }
 
 pub(crate) enum Cmd {
-    Open { conn: ConnId, user: i64, session: i64, relations: hub::Relations, sink: ConnSink },
+    Open {
+        conn: ConnId,
+        user: i64,
+        session: i64,
+        relations: hub::Relations,
+        sink: ConnSink,
+    },
     Input(Input),
+    /// Close every socket with "restarting, come back" and refuse new ones (shutdown).
+    Shutdown {
+        done: tokio::sync::oneshot::Sender<()>,
+    },
 }
 
 /// Cheap to clone; sends inputs to the hub task.
@@ -50,11 +60,22 @@ impl HubHandle {
         self.cmd(Cmd::Input(input)).await;
     }
 
+    /// Closes every socket with "restarting" once everything queued before went out, and
+    /// refuses new ones from then on (shutdown).
+    pub(crate) async fn close_all_restarting(&self) {
+        let (done, closed) = tokio::sync::oneshot::channel();
+        self.cmd(Cmd::Shutdown { done }).await;
+        let _ = closed.await;
+    }
+
     /// [`HubHandle::input`] from a plain thread (the chat writer).
     pub(crate) fn blocking_input(&self, input: Input) {
         let _ = self.tx.blocking_send(Cmd::Input(input));
     }
 }
+
+/// The close code and reason of a server that stops: reconnect, it will be back.
+const RESTARTING: (u16, &str) = (proto::ws::close::SERVICE_RESTART, "server restarting; reconnect");
 
 /// Per-connection outbound queue length: a client this far behind is cut off.
 pub(crate) const CONN_QUEUE: usize = 512;
@@ -84,6 +105,7 @@ async fn run(
     chat: ChatQueue,
 ) {
     let mut sinks: HashMap<ConnId, ConnSink> = HashMap::new();
+    let mut draining = false;
     let mut session_check = tokio::time::interval(session_recheck);
     session_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -93,9 +115,23 @@ async fn run(
                 let Some(cmd) = cmd else { break };
                 let now = Instant::now();
                 match cmd {
+                    Cmd::Open { sink, .. } if draining => {
+                        let _ = sink.close.send(Some(RESTARTING));
+                    }
                     Cmd::Open { conn, user, session, relations, sink } => {
                         sinks.insert(conn, sink);
                         hub.handle(Input::Open { conn, user, session, relations }, now);
+                    }
+                    Cmd::Shutdown { done } => {
+                        // Everything queued before this (chat acknowledgements included) went
+                        // out above; the sockets close after it, so clients reconnect to the
+                        // next server and resend whatever they have not seen acknowledged.
+                        carry_out(&mut hub, &mut sinks, &store, &chat);
+                        draining = true;
+                        for sink in sinks.values() {
+                            let _ = sink.close.send(Some(RESTARTING));
+                        }
+                        let _ = done.send(());
                     }
                     Cmd::Input(input) => {
                         if let Input::Closed { conn, .. } = &input {

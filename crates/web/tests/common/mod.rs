@@ -48,6 +48,13 @@ pub async fn start_with(tweak: impl FnOnce(&mut web::WebConfig)) -> TestServer {
 }
 
 impl TestServer {
+    /// Starts the server's shutdown (what SIGTERM does in the binary).
+    pub fn shutdown(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+
     /// The server's data directory.
     pub fn dir(&self) -> &std::path::Path {
         self._dir.path()
