@@ -31,6 +31,12 @@ pub struct HubConfig {
     /// A transfer whose receiving device went away (a page reload) waits this long for
     /// another device of the receiver to take it over (`file_resume`).
     pub file_resume_grace: Duration,
+    /// A socket that has not said `hello` this long after opening is closed.
+    pub hello_timeout: Duration,
+    /// Most sockets one user may have open at once (over all their sessions)...
+    pub max_sockets_per_user: usize,
+    /// ...and one session (one browser).
+    pub max_sockets_per_session: usize,
 }
 
 impl Default for HubConfig {
@@ -49,6 +55,9 @@ impl Default for HubConfig {
             calls_only_between_contacts: true,
             file_offer_timeout: Duration::from_secs(600),
             file_resume_grace: Duration::from_secs(120),
+            hello_timeout: Duration::from_secs(10),
+            max_sockets_per_user: 16,
+            max_sockets_per_session: 16,
         }
     }
 }

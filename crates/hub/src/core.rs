@@ -57,6 +57,8 @@ pub(crate) enum Timer {
     FileResume(TransferId),
     Grace(DeviceId, u64),
     Sweep,
+    /// The socket must have said hello by now.
+    Hello(ConnId),
 }
 
 /// The signaling hub. See the crate documentation.
@@ -143,6 +145,19 @@ impl Hub {
     pub fn handle(&mut self, input: Input, now: Instant) {
         match input {
             Input::Open { conn, user, session, relations } => {
+                let (of_user, of_session) = self
+                    .conns
+                    .values()
+                    .fold((0, 0), |(u, s), c| (u + usize::from(c.user == user), s + usize::from(c.session == session)));
+                if of_user >= self.cfg.max_sockets_per_user || of_session >= self.cfg.max_sockets_per_session {
+                    self.out.push_back(Output::Close {
+                        conn,
+                        code: close::TOO_MANY_SOCKETS,
+                        reason: "too many connections for this account",
+                    });
+                    return;
+                }
+                self.schedule(now + self.cfg.hello_timeout, Timer::Hello(conn));
                 self.conns.insert(
                     conn,
                     Conn {
@@ -202,6 +217,12 @@ impl Hub {
                     }
                 }
                 Timer::Sweep => self.sweep(now),
+                Timer::Hello(conn) => {
+                    if self.conns.get(&conn).is_some_and(|c| c.device.is_none()) {
+                        self.out.push_back(Output::Close { conn, code: close::HELLO_TIMEOUT, reason: "no hello" });
+                        self.drop_conn(conn, false, now);
+                    }
+                }
             }
         }
     }

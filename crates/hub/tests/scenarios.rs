@@ -483,3 +483,34 @@ impl Relate for World {
         });
     }
 }
+
+#[test]
+fn a_socket_without_hello_is_closed_after_the_hello_timeout() {
+    let mut w = World::new();
+    let silent = w.open(1, 1, &[]);
+    let talking = w.connect(2, &[]);
+    w.advance(Duration::from_secs(9));
+    assert!(w.closed.is_empty());
+    w.advance(Duration::from_secs(2));
+    assert_eq!(w.closed.get(&silent), Some(&proto::ws::close::HELLO_TIMEOUT));
+    assert!(!w.closed.contains_key(&talking), "a socket that said hello stays");
+}
+
+#[test]
+fn sockets_per_user_and_per_session_are_limited() {
+    let mut w =
+        World::with(hub::HubConfig { max_sockets_per_user: 4, max_sockets_per_session: 3, ..common::test_config() });
+    let same_session: Vec<_> = (0..4).map(|_| w.connect_session(1, 10, &[])).collect();
+    assert_eq!(w.closed.get(&same_session[3]), Some(&proto::ws::close::TOO_MANY_SOCKETS));
+    assert!(same_session[..3].iter().all(|c| !w.closed.contains_key(c)));
+    let other_session = w.connect_session(1, 11, &[]);
+    assert!(!w.closed.contains_key(&other_session), "the user's fourth socket");
+    let fifth = w.connect_session(1, 12, &[]);
+    assert_eq!(w.closed.get(&fifth), Some(&proto::ws::close::TOO_MANY_SOCKETS));
+    // Another user is not affected; a closed socket frees its place.
+    let other_user = w.connect(2, &[]);
+    assert!(!w.closed.contains_key(&other_user));
+    w.input(hub::Input::Closed { conn: same_session[0], clean: true });
+    let again = w.connect_session(1, 10, &[]);
+    assert!(!w.closed.contains_key(&again));
+}

@@ -83,6 +83,10 @@ pub struct SignalingConfig {
     pub directory_search: bool,
     /// Extra STUN/TURN servers for calls, e.g. `[{ urls = ["stun:stun.example.org:3478"] }]`.
     pub ice_servers: Vec<IceServerConfig>,
+    /// Most signaling sockets one user may have open at once (all devices together)...
+    pub max_sockets_per_user: usize,
+    /// ...and one signed-in browser.
+    pub max_sockets_per_session: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -104,6 +108,8 @@ impl Default for SignalingConfig {
             calls_only_between_contacts: true,
             directory_search: true,
             ice_servers: Vec::new(),
+            max_sockets_per_user: 16,
+            max_sockets_per_session: 16,
         }
     }
 }
@@ -268,6 +274,9 @@ impl Config {
         {
             bail!("invalid configuration: `signaling.ring_timeout_secs` and `signaling.resume_grace_secs` must be 1-600, `signaling.heartbeat_secs` 1-300");
         }
+        if !(1..=1000).contains(&sig.max_sockets_per_user) || !(1..=1000).contains(&sig.max_sockets_per_session) {
+            bail!("invalid configuration: `signaling.max_sockets_per_user` and `signaling.max_sockets_per_session` must be 1-1000");
+        }
         self.turn.validate()?;
         self.ldap.directory()?;
         let chat = &self.chat;
@@ -351,6 +360,8 @@ impl Config {
         w.hub.heartbeat_interval = Duration::from_secs(sig.heartbeat_secs);
         w.hub.heartbeat_timeout = Duration::from_millis(sig.heartbeat_secs * 2500);
         w.hub.calls_only_between_contacts = sig.calls_only_between_contacts;
+        w.hub.max_sockets_per_user = sig.max_sockets_per_user;
+        w.hub.max_sockets_per_session = sig.max_sockets_per_session;
         w.hub.chat_rate_per_sec = self.chat.rate_per_sec;
         w.hub.chat_burst = self.chat.burst;
         w.force_relay = self.turn.enabled && self.turn.force_relay;

@@ -527,6 +527,10 @@ pub mod close {
     pub const POLICY: u16 = 4003;
     /// The session was ended (logout, account disabled) or replaced by a resume elsewhere.
     pub const SESSION_ENDED: u16 = 4004;
+    /// No `hello` within the hello timeout (10 s) after the socket opened.
+    pub const HELLO_TIMEOUT: u16 = 4005;
+    /// The account (or session) has the configured most sockets open already.
+    pub const TOO_MANY_SOCKETS: u16 = 4006;
     /// The server is shutting down; reconnect later.
     pub const GOING_AWAY: u16 = 1001;
     /// The server is restarting (SIGTERM, upgrade): reconnect and resume; it will be back.
