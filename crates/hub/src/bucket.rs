@@ -15,6 +15,11 @@ impl Bucket {
         Self { tokens: burst, last: now, strikes: 0 }
     }
 
+    /// When a token was last asked for.
+    pub fn last_used(&self) -> Instant {
+        self.last
+    }
+
     /// Takes one token if available.
     pub fn take(&mut self, rate: f64, burst: f64, now: Instant) -> bool {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();

@@ -147,6 +147,14 @@ pub struct LogConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
     pub max_body_bytes: usize,
+    /// Requests per second (sustained, and burst) one signed-in browser may make to the
+    /// endpoints that create or search: contact requests, directory search, invites, ICE
+    /// credentials, new conversations...
+    pub session_per_sec: f64,
+    pub session_burst: f64,
+    /// ...and one client address (all its browsers together).
+    pub address_per_sec: f64,
+    pub address_burst: f64,
 }
 
 impl Default for Config {
@@ -183,7 +191,14 @@ impl Default for LogConfig {
 
 impl Default for LimitsConfig {
     fn default() -> Self {
-        Self { max_body_bytes: 64 * 1024 }
+        let b = web::BudgetRates::default();
+        Self {
+            max_body_bytes: 64 * 1024,
+            session_per_sec: b.session_per_sec,
+            session_burst: b.session_burst,
+            address_per_sec: b.address_per_sec,
+            address_burst: b.address_burst,
+        }
     }
 }
 
@@ -259,6 +274,11 @@ impl Config {
         }
         if !(1024..=16 * 1024 * 1024).contains(&self.limits.max_body_bytes) {
             bail!("invalid configuration: key `limits.max_body_bytes`: must be between 1024 and 16777216");
+        }
+        let l = &self.limits;
+        let rate_ok = |r: f64, b: f64| r > 0.0 && r <= 1e6 && (1.0..=1e6).contains(&b);
+        if !rate_ok(l.session_per_sec, l.session_burst) || !rate_ok(l.address_per_sec, l.address_burst) {
+            bail!("invalid configuration: `limits.*_per_sec` must be above 0 and `limits.*_burst` at least 1 (both at most 1000000)");
         }
         let sig = &self.signaling;
         for s in &sig.ice_servers {
@@ -353,6 +373,13 @@ impl Config {
         w.session_max = Duration::from_secs(self.session.max_days * 86400);
         w.setup_link_ttl = Duration::from_secs(self.session.setup_link_minutes * 60);
         w.max_body_bytes = self.limits.max_body_bytes;
+        let l = &self.limits;
+        w.budgets = web::BudgetRates {
+            session_per_sec: l.session_per_sec,
+            session_burst: l.session_burst,
+            address_per_sec: l.address_per_sec,
+            address_burst: l.address_burst,
+        };
         w.log_client_ip = self.log.client_ip;
         let sig = &self.signaling;
         w.hub.ring_timeout = Duration::from_secs(sig.ring_timeout_secs);

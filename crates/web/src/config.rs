@@ -49,6 +49,8 @@ pub struct WebConfig {
     pub force_relay: bool,
     /// Files posted to conversations: where they live, how large, for how long.
     pub attachments: AttachmentConfig,
+    /// Request budgets of the endpoints that create or search.
+    pub budgets: crate::budget::BudgetRates,
     /// The organisation's LDAP directory, when its accounts may sign in.
     pub directory: Option<directory::Directory>,
 }
@@ -109,6 +111,7 @@ impl WebConfig {
                 retention: None,
                 sweep_every: Duration::from_secs(600),
             },
+            budgets: crate::budget::BudgetRates::default(),
             directory: None,
         }
     }

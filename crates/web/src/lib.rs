@@ -8,6 +8,7 @@
 mod api;
 mod assets;
 mod attachments;
+mod budget;
 mod chat;
 mod config;
 mod cookie;
@@ -24,6 +25,7 @@ mod tls;
 mod util;
 
 pub use attachments::retention_days;
+pub use budget::BudgetRates;
 pub use config::{AttachmentConfig, TlsSource, TurnRest, WebConfig};
 pub use hub::HubConfig;
 pub use openapi::openapi_json;

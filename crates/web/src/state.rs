@@ -26,6 +26,8 @@ pub struct AppState {
     chat_limits: Arc<Mutex<std::collections::HashMap<i64, hub::Bucket>>>,
     /// Files posted to conversations.
     pub attachments: crate::attachments::Attachments,
+    /// Request budgets of the endpoints that create or search.
+    pub(crate) budgets: Arc<crate::budget::Budgets>,
 }
 
 impl AppState {
@@ -47,6 +49,7 @@ impl AppState {
             hub,
             chat,
             chat_limits: Arc::default(),
+            budgets: Arc::default(),
             store,
             config: Arc::new(config),
             public_url: public_url.trim_end_matches('/').into(),

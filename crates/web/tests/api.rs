@@ -316,3 +316,55 @@ async fn turns_urls_are_offered_only_with_a_real_certificate() {
     let urls = turn_urls_of(&files).await;
     assert!(urls.iter().any(|u| u.starts_with("turns:")), "{urls:?}");
 }
+
+#[tokio::test]
+async fn creating_and_searching_endpoints_are_rate_limited_per_session() {
+    let s = common::start_with(|c| {
+        c.budgets = web::BudgetRates {
+            session_per_sec: 0.5,
+            session_burst: 5.0,
+            address_per_sec: 1000.0,
+            address_burst: 1000.0,
+        }
+    })
+    .await;
+    let a = s.user("alice", false).await;
+    let b = s.user("bob", false).await;
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(a.call("GET", "/api/v1/directory?q=bo", None).await);
+    }
+    assert!(statuses[..5].iter().all(|(st, _)| *st == 200), "{statuses:?}");
+    let (st, v) = &statuses[5];
+    assert_eq!((*st, v["code"].as_str()), (429, Some("rate_limited")), "{v}");
+    assert!(v["retry_after_secs"].as_u64().is_some_and(|s| s >= 1), "{v}");
+    // The same budget covers the other creating endpoints; another session has its own.
+    for path in ["/api/v1/ice-servers"] {
+        assert_eq!(a.call("GET", path, None).await.0, 429);
+    }
+    let (st, _) = a.call("POST", "/api/v1/contacts/requests", Some(json!({"user_id": b.id}))).await;
+    assert_eq!(st, 429);
+    assert_eq!(b.call("GET", "/api/v1/directory?q=al", None).await.0, 200);
+    // Reading is not budgeted.
+    assert_eq!(a.call("GET", "/api/v1/contacts", None).await.0, 200);
+}
+
+#[tokio::test]
+async fn the_address_budget_covers_all_sessions_from_one_address() {
+    let s = common::start_with(|c| {
+        c.budgets = web::BudgetRates {
+            session_per_sec: 1000.0,
+            session_burst: 1000.0,
+            address_per_sec: 0.5,
+            address_burst: 4.0,
+        }
+    })
+    .await;
+    let a = s.user("alice", false).await;
+    let b = s.user("bob", false).await;
+    for _ in 0..2 {
+        assert_eq!(a.call("GET", "/api/v1/ice-servers", None).await.0, 200);
+        assert_eq!(b.call("GET", "/api/v1/ice-servers", None).await.0, 200);
+    }
+    assert_eq!(b.call("GET", "/api/v1/ice-servers", None).await.0, 429);
+}

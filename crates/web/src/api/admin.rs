@@ -100,10 +100,12 @@ pub const INVITE_MAX_HOURS: u32 = 720;
 
 /// Create a one-time registration link. The URL is returned once; only its hash is kept.
 #[utoipa::path(post, path = "/api/v1/admin/invites", tag = "admin", request_body = CreateInviteRequest,
-    responses((status = 201, body = CreatedInvite), (status = 422, description = "invalid_field", body = ApiError)))]
+    responses((status = 201, body = CreatedInvite), (status = 422, description = "invalid_field", body = ApiError),
+        (status = 429, description = "rate_limited: this session or address spent its budget", body = ApiError)))]
 pub async fn create_invite(
     State(state): State<AppState>,
     Admin(a): Admin,
+    _budget: crate::budget::Budget,
     ApiJson(req): ApiJson<CreateInviteRequest>,
 ) -> Result<(StatusCode, Json<CreatedInvite>), HttpError> {
     let hours = req.expires_in_hours.unwrap_or(INVITE_DEFAULT_HOURS);

@@ -68,8 +68,9 @@ pub async fn missed_seen(State(state): State<AppState>, a: Authed) -> Result<Sta
 
 /// ICE servers (STUN/TURN) for the caller's `RTCPeerConnection`, with fresh time-limited
 /// credentials for our TURN server.
-#[utoipa::path(get, path = "/api/v1/ice-servers", tag = "calls", responses((status = 200, body = IceConfig)))]
-pub async fn ice_servers(State(state): State<AppState>, a: Authed) -> Json<IceConfig> {
+#[utoipa::path(get, path = "/api/v1/ice-servers", tag = "calls", responses((status = 200, body = IceConfig),
+    (status = 401, body = proto::ApiError), (status = 429, description = "rate_limited: this session or address spent its budget", body = proto::ApiError)))]
+pub async fn ice_servers(State(state): State<AppState>, a: Authed, _budget: crate::budget::Budget) -> Json<IceConfig> {
     let mut servers = state.config.ice_servers.clone();
     let mut expires_at = None;
     if let Some(t) = &state.config.turn {

@@ -34,10 +34,12 @@ async fn notify(state: &AppState, a: i64, b: i64, for_a: Option<ContactEvent>, f
 
 /// Search the organisation's directory for people to add.
 #[utoipa::path(get, path = "/api/v1/directory", tag = "contacts", params(SearchQuery),
-    responses((status = 200, body = Vec<UserInfo>), (status = 403, description = "directory search disabled", body = ApiError)))]
+    responses((status = 200, body = Vec<UserInfo>), (status = 403, description = "directory search disabled", body = ApiError),
+        (status = 429, description = "rate_limited: this session or address spent its budget", body = ApiError)))]
 pub async fn search(
     State(state): State<AppState>,
     a: Authed,
+    _budget: crate::budget::Budget,
     Query(q): Query<SearchQuery>,
 ) -> Result<Json<Vec<UserInfo>>, HttpError> {
     if !state.config.directory_search {
@@ -69,10 +71,11 @@ pub async fn list(State(state): State<AppState>, a: Authed) -> Result<Json<Conta
 /// Ask someone to become a contact (accepts at once if they had asked you).
 #[utoipa::path(post, path = "/api/v1/contacts/requests", tag = "contacts", request_body = ContactRequest,
     responses((status = 200, body = ContactRequestResult), (status = 404, body = ApiError),
-        (status = 403, description = "not_allowed (blocked)", body = ApiError)))]
+        (status = 403, description = "not_allowed (blocked)", body = ApiError), (status = 429, description = "rate_limited: this session or address spent its budget", body = ApiError)))]
 pub async fn request(
     State(state): State<AppState>,
     a: Authed,
+    _budget: crate::budget::Budget,
     ApiJson(req): ApiJson<ContactRequest>,
 ) -> Result<Json<ContactRequestResult>, HttpError> {
     let (me, other) = (a.user.id, req.user_id);

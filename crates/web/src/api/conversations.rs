@@ -77,10 +77,11 @@ pub async fn list(State(state): State<AppState>, a: Authed) -> Result<Json<Vec<C
 #[utoipa::path(post, path = "/api/v1/conversations", tag = "chat", request_body = NewConversation,
     responses((status = 201, body = Conversation), (status = 200, body = Conversation),
         (status = 403, description = "not_allowed: not a contact, or blocked", body = ApiError),
-        (status = 404, body = ApiError), (status = 422, body = ApiError)))]
+        (status = 404, body = ApiError), (status = 422, body = ApiError), (status = 429, description = "rate_limited: this session or address spent its budget", body = ApiError)))]
 pub async fn create(
     State(state): State<AppState>,
     a: Authed,
+    _budget: crate::budget::Budget,
     ApiJson(req): ApiJson<NewConversation>,
 ) -> Result<(StatusCode, Json<Conversation>), HttpError> {
     let me = a.user.id;
