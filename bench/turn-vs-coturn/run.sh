@@ -32,6 +32,8 @@ cat > "$work/ours.toml" <<TOML
 data_dir = "$work/data"
 listen = "127.0.0.1:0"
 http_redirect_listen = "off"
+[metrics]
+listen = "off"
 [log]
 level = "warn"
 [turn]

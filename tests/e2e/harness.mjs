@@ -107,6 +107,8 @@ export async function startServer(opts = {}) {
 listen = "127.0.0.1:0"
 http_redirect_listen = "off"
 ${opts.config || ''}
+[metrics]
+listen = "127.0.0.1:0"
 [turn]
 port = 0
 tls_port = 0
@@ -129,7 +131,8 @@ ${opts.turn || ''}
       // The "listening on" line comes last, after the setup link if there is one.
       const url = /listening on (https:\/\/\S+)\n/.exec(stdout)?.[1];
       const setup = /(https:\/\/\S+\/setup#\S+)/.exec(stdout)?.[1];
-      if (url) { clearTimeout(timer); res({ url, setup }); }
+      const metrics = /metrics on (http:\/\/\S+)\n/.exec(stdout)?.[1];
+      if (url) { clearTimeout(timer); res({ url, setup, metrics }); }
     });
     exited.then(() => { clearTimeout(timer); rej(new Error(`server exited early\n${stdout}\n${stderr}`)); });
   });
@@ -148,6 +151,8 @@ ${opts.turn || ''}
   const server = {
     url: /** @type {string} */ (ready.url),
     setupUrl: /** @type {string|undefined} */ (ready.setup),
+    /** The Prometheus metrics URL (plain HTTP on loopback). */
+    metricsUrl: /** @type {string|undefined} */ (ready.metrics),
     dataDir,
     configPath,
     pid: proc.pid,

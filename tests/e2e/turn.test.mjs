@@ -54,6 +54,12 @@ test('a video call with relay-only ICE connects through our TURN and decodes aud
     assert.deepEqual(await route(p), { local: 'relay', remote: 'relay' });
     await p.locator('#call-route[data-relayed="true"]').waitFor({ timeout: 10_000 });
   }
+  // The relayed media shows in the server's metrics.
+  const metrics = await (await fetch(/** @type {string} */ (env.server.metricsUrl))).text();
+  const value = (/** @type {string} */ name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? 0);
+  assert.ok(value('mywebrtc_turn_allocations') >= 2, metrics);
+  assert.ok(value('mywebrtc_turn_relayed_bytes_to_peers_total') > 10_000, metrics);
+  assert.ok(value('mywebrtc_turn_relayed_bytes_to_clients_total') > 10_000, metrics);
   await alice.page.locator('#hangup').click();
   await bob.page.locator('#in-call').waitFor({ state: 'detached' });
   for (const p of [alice, bob]) await p.context.close();

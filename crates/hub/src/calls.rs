@@ -131,6 +131,7 @@ impl Hub {
             }));
             return;
         }
+        self.totals.calls_started += 1;
         self.calls.insert(
             call_id,
             crate::calls::Call {

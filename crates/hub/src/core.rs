@@ -77,6 +77,26 @@ pub struct Hub {
     next_device: DeviceId,
     pub(crate) next_call: CallId,
     new_token: Box<dyn FnMut() -> String + Send>,
+    /// Running totals for metrics.
+    pub(crate) totals: Totals,
+}
+
+/// Counts since start (metrics).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Totals {
+    pub presence_changes: u64,
+    pub calls_started: u64,
+}
+
+/// What the hub holds now and has done since start, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HubStats {
+    pub connections: usize,
+    pub devices: usize,
+    pub online_users: usize,
+    pub active_calls: usize,
+    pub presence_changes: u64,
+    pub calls_started: u64,
 }
 
 impl Hub {
@@ -97,6 +117,7 @@ impl Hub {
             next_device: 1,
             next_call: 1,
             new_token,
+            totals: Totals::default(),
         }
     }
 
@@ -113,6 +134,18 @@ impl Hub {
     /// Number of open connections (for metrics).
     pub fn connection_count(&self) -> usize {
         self.conns.len()
+    }
+
+    /// Current sizes and running totals, for metrics.
+    pub fn stats(&self) -> HubStats {
+        HubStats {
+            connections: self.conns.len(),
+            devices: self.devices.len(),
+            online_users: self.users.len(),
+            active_calls: self.calls.len(),
+            presence_changes: self.totals.presence_changes,
+            calls_started: self.totals.calls_started,
+        }
     }
 
     /// Number of users with at least one device.

@@ -25,6 +25,6 @@ mod io;
 mod presence;
 
 pub use config::HubConfig;
-pub use core::Hub;
+pub use core::{Hub, HubStats};
 pub use io::{CallRecord, ChatDelivery, ChatEvent, ChatOp, ChatRequest, ConnId, DeviceId, Input, Output, Relations};
 pub use proto::ws::{CallId, UserId};

@@ -34,6 +34,7 @@ impl Hub {
             return;
         }
         u.shown = now_shown;
+        self.totals.presence_changes += 1;
         let targets = self.contact_devices(user);
         for dev in targets {
             self.push(dev, |seq| ServerMessage::Presence { seq, user, status: now_shown });

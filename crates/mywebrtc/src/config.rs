@@ -31,6 +31,21 @@ pub struct Config {
     pub attachments: AttachmentsConfig,
     pub turn: crate::turn_service::TurnConfig,
     pub ldap: crate::ldap_config::LdapConfig,
+    pub metrics: MetricsConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Plain-HTTP listener of Prometheus metrics (`GET /metrics`); "off" disables it. Keep it
+    /// on loopback or a private network: it is not authenticated.
+    pub listen: String,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self { listen: "127.0.0.1:9464".into() }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -173,6 +188,7 @@ impl Default for Config {
             attachments: AttachmentsConfig::default(),
             turn: crate::turn_service::TurnConfig::default(),
             ldap: crate::ldap_config::LdapConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -231,6 +247,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "attachments",
     "turn",
     "ldap",
+    "metrics",
 ];
 
 impl Config {
@@ -263,6 +280,7 @@ impl Config {
     fn validate(&self) -> Result<()> {
         self.listen_addr()?;
         self.redirect_addr()?;
+        self.metrics_addr()?;
         if !self.public_url.is_empty() && !self.public_url.starts_with("https://") {
             bail!("invalid configuration: key `public_url`: must start with https:// (got {:?})", self.public_url);
         }
@@ -327,6 +345,15 @@ impl Config {
             "" | "off" => Ok(None),
             s => s.parse().map(Some).with_context(|| {
                 format!("invalid configuration: key `http_redirect_listen`: {s:?} is not an address like 127.0.0.1:8080 (or \"off\")")
+            }),
+        }
+    }
+
+    pub fn metrics_addr(&self) -> Result<Option<SocketAddr>> {
+        match self.metrics.listen.as_str() {
+            "" | "off" => Ok(None),
+            s => s.parse().map(Some).with_context(|| {
+                format!("invalid configuration: key `metrics.listen`: {s:?} is not an address like 127.0.0.1:9464 (or \"off\")")
             }),
         }
     }

@@ -32,6 +32,18 @@ async fn serve(cfg: Config) -> Result<()> {
         let show = |a: Option<std::net::SocketAddr>| a.map_or("off".to_owned(), |a| a.to_string());
         println!("STUN/TURN on udp {}, tcp {}, tls {}", show(b.udp), show(b.tcp), show(b.tls));
         server.set_turn(rest);
+        let stats = service.clone();
+        server.metrics().set_turn_source(move || {
+            let s = stats.stats();
+            web::metrics::TurnFigures {
+                allocations: s.allocations as u64,
+                packets_to_peers: s.relayed_to_peers,
+                packets_to_clients: s.relayed_to_clients,
+                bytes_to_peers: s.bytes_to_peers,
+                bytes_to_clients: s.bytes_to_clients,
+                dropped: s.dropped,
+            }
+        });
         Some(service)
     } else {
         None
@@ -47,6 +59,16 @@ async fn serve(cfg: Config) -> Result<()> {
         println!("(or create one on the command line: mywebrtc user add NAME --admin)");
         println!();
     }
+    let _metrics = match cfg.metrics_addr()? {
+        Some(addr) => {
+            let (bound, task) = web::metrics::serve(addr, server.metrics()).await.with_context(|| {
+                format!("cannot listen for metrics on {addr} (metrics.listen; \"off\" disables it)")
+            })?;
+            println!("Prometheus metrics on http://{bound}/metrics");
+            Some(task)
+        }
+        None => None,
+    };
     if let Some(addr) = server.http_redirect_addr() {
         println!("plain HTTP on http://{addr} redirects to HTTPS");
     }

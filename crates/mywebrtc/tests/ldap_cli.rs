@@ -23,6 +23,8 @@ fn config(dir: &Path, url: &str, ca: &Path) -> std::path::PathBuf {
             r#"data_dir = {data:?}
 listen = "127.0.0.1:0"
 http_redirect_listen = "off"
+[metrics]
+listen = "off"
 [turn]
 enabled = false
 [ldap]

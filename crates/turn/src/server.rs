@@ -132,6 +132,9 @@ pub struct Stats {
     pub allocations: usize,
     pub relayed_to_peers: u64,
     pub relayed_to_clients: u64,
+    /// Payload bytes relayed each way.
+    pub bytes_to_peers: u64,
+    pub bytes_to_clients: u64,
     pub dropped: u64,
 }
 
@@ -290,6 +293,7 @@ impl Server {
                 .finish_plain(),
         };
         self.stats.relayed_to_clients += 1;
+        self.stats.bytes_to_clients += data.len() as u64;
         self.out.push_back(Output::ToClient { to: a.client, data: packet });
     }
 
@@ -331,6 +335,9 @@ impl Server {
         match to_peer {
             Some(o) => {
                 self.stats.relayed_to_peers += 1;
+                if let Output::ToPeer { data, .. } = &o {
+                    self.stats.bytes_to_peers += data.len() as u64;
+                }
                 self.out.push_back(o);
             }
             None => self.stats.dropped += 1,

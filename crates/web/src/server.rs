@@ -62,6 +62,11 @@ impl Server {
     }
 
     /// The certificate the web server uses (TURN over TLS reuses it).
+    /// The server's metrics, for the metrics listener and extra sources (TURN).
+    pub fn metrics(&self) -> crate::metrics::MetricsHandle {
+        self.state.metrics.clone()
+    }
+
     pub fn tls_config(&self) -> Arc<rustls::ServerConfig> {
         self.tls.clone()
     }
@@ -167,27 +172,29 @@ impl Server {
 fn router(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
     let log_ip = state.config.log_client_ip;
+    let metrics = state.metrics.metrics.clone();
     Router::new()
         .route("/healthz", get(api::health::healthz))
         .route("/readyz", get(api::health::readyz))
-        .nest("/api/v1", api::routes())
+        .nest("/api/v1", api::routes().route_layer(middleware::from_fn(crate::metrics::label_route)))
         .fallback(assets::serve)
         .with_state(state)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(security::same_origin))
         .layer(middleware::from_fn(security::security_headers))
-        .layer(middleware::from_fn(move |req: Request, next: Next| log_request(req, next, log_ip)))
+        .layer(middleware::from_fn(move |req: Request, next: Next| log_request(req, next, log_ip, metrics.clone())))
 }
 
 /// One log line per request: method, path (never the query), status, duration.
 /// The client address only when the operator opted in.
-async fn log_request(req: Request, next: Next, log_ip: bool) -> Response {
+async fn log_request(req: Request, next: Next, log_ip: bool, metrics: Arc<crate::metrics::Metrics>) -> Response {
     let method = req.method().clone();
     let path: String = req.uri().path().chars().take(200).collect();
     let ip =
         if log_ip { req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()) } else { None };
     let start = Instant::now();
     let resp = next.run(req).await;
+    crate::metrics::observe_request(&metrics, method.as_str(), &resp, start);
     let ms = start.elapsed().as_secs_f64() * 1000.0;
     let status = resp.status().as_u16();
     match ip {

@@ -28,6 +28,7 @@ pub struct AppState {
     pub attachments: crate::attachments::Attachments,
     /// Request budgets of the endpoints that create or search.
     pub(crate) budgets: Arc<crate::budget::Budgets>,
+    pub metrics: crate::metrics::MetricsHandle,
 }
 
 impl AppState {
@@ -37,11 +38,24 @@ impl AppState {
         let attachments = crate::attachments::Attachments::open(config.attachments.clone(), store.as_ref())?;
         attachments.spawn_sweeper(store.clone());
         let (chat, chat_rx) = tokio::sync::mpsc::channel(crate::chat::QUEUE);
-        let hub = crate::signaling::spawn_hub(config.hub.clone(), config.session_recheck, store.clone(), chat.clone());
+        let metrics = crate::metrics::MetricsHandle::new();
+        let hub = crate::signaling::spawn_hub(
+            config.hub.clone(),
+            config.session_recheck,
+            store.clone(),
+            chat.clone(),
+            metrics.clone(),
+        );
         if let Some(dir) = &config.directory {
             crate::directory_sync::spawn(dir.clone(), store.clone(), hub.clone());
         }
-        if let Err(e) = crate::chat::spawn_writer(chat_rx, store.clone(), hub.clone(), attachments.sweep_now.clone()) {
+        if let Err(e) = crate::chat::spawn_writer(
+            chat_rx,
+            store.clone(),
+            hub.clone(),
+            attachments.sweep_now.clone(),
+            metrics.metrics.clone(),
+        ) {
             tracing::error!(error = %e, "cannot start the chat writer thread; chat is unavailable");
         }
         Ok(Self {
@@ -50,6 +64,7 @@ impl AppState {
             chat,
             chat_limits: Arc::default(),
             budgets: Arc::default(),
+            metrics,
             store,
             config: Arc::new(config),
             public_url: public_url.trim_end_matches('/').into(),
@@ -65,9 +80,15 @@ impl AppState {
         F: FnOnce(&dyn Store) -> Result<T, HttpError> + Send + 'static,
     {
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || f(store.as_ref()))
-            .await
-            .map_err(|e| HttpError::internal("blocking task", e))?
+        let timing = self.metrics.metrics.clone();
+        tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
+            let out = f(store.as_ref());
+            timing.store_seconds.observe(started.elapsed().as_secs_f64());
+            out
+        })
+        .await
+        .map_err(|e| HttpError::internal("blocking task", e))?
     }
 
     /// Runs password hashing or verification on the blocking pool, a bounded number at a time.

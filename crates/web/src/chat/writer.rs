@@ -55,12 +55,21 @@ pub(crate) fn spawn_writer(
     store: Arc<dyn Store>,
     hub: HubHandle,
     files_deleted: Arc<Notify>,
+    metrics: Arc<crate::metrics::Metrics>,
 ) -> std::io::Result<()> {
-    std::thread::Builder::new().name("chat-writer".into()).spawn(move || run(rx, store, hub, files_deleted))?;
+    std::thread::Builder::new()
+        .name("chat-writer".into())
+        .spawn(move || run(rx, store, hub, files_deleted, metrics))?;
     Ok(())
 }
 
-fn run(mut rx: mpsc::Receiver<Job>, store: Arc<dyn Store>, hub: HubHandle, files_deleted: Arc<Notify>) {
+fn run(
+    mut rx: mpsc::Receiver<Job>,
+    store: Arc<dyn Store>,
+    hub: HubHandle,
+    files_deleted: Arc<Notify>,
+    metrics: Arc<crate::metrics::Metrics>,
+) {
     while let Some(first) = rx.blocking_recv() {
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
@@ -76,7 +85,10 @@ fn run(mut rx: mpsc::Receiver<Job>, store: Arc<dyn Store>, hub: HubHandle, files
             relay_typing(store.as_ref(), &hub, job);
         }
         if !writes.is_empty() {
+            let (n, started) = (writes.len() as u64, std::time::Instant::now());
             commit(store.as_ref(), &hub, writes, &files_deleted);
+            metrics.chat_commit_seconds.observe(started.elapsed().as_secs_f64());
+            metrics.chat_writes.inc_by(n);
         }
         for job in barriers {
             if let Op::Barrier(done) = job.op {

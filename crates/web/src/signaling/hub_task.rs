@@ -86,11 +86,12 @@ pub(crate) fn spawn_hub(
     session_recheck: std::time::Duration,
     store: Arc<dyn store::Store>,
     chat: ChatQueue,
+    metrics: crate::metrics::MetricsHandle,
 ) -> HubHandle {
     let (tx, rx) = mpsc::channel(16 * 1024);
     let hub = Hub::new(cfg, Box::new(auth::token::new_token));
     let handle = HubHandle { tx, next_conn: Arc::new(std::sync::atomic::AtomicU64::new(1)) };
-    tokio::spawn(run(hub, rx, store, handle.clone(), session_recheck, chat));
+    tokio::spawn(run(hub, rx, store, handle.clone(), session_recheck, chat, metrics));
     handle
 }
 
@@ -103,6 +104,7 @@ async fn run(
     me: HubHandle,
     session_recheck: std::time::Duration,
     chat: ChatQueue,
+    metrics: crate::metrics::MetricsHandle,
 ) {
     let mut sinks: HashMap<ConnId, ConnSink> = HashMap::new();
     let mut draining = false;
@@ -126,7 +128,7 @@ async fn run(
                         // Everything queued before this (chat acknowledgements included) went
                         // out above; the sockets close after it, so clients reconnect to the
                         // next server and resend whatever they have not seen acknowledged.
-                        carry_out(&mut hub, &mut sinks, &store, &chat);
+                        carry_out(&mut hub, &mut sinks, &store, &chat, &metrics);
                         draining = true;
                         for sink in sinks.values() {
                             let _ = sink.close.send(Some(RESTARTING));
@@ -144,7 +146,8 @@ async fn run(
             _ = sleep_until(deadline) => hub.handle_timeout(Instant::now()),
             _ = session_check.tick() => check_sessions(hub.sessions(), store.clone(), me.clone()),
         }
-        carry_out(&mut hub, &mut sinks, &store, &chat);
+        carry_out(&mut hub, &mut sinks, &store, &chat, &metrics);
+        metrics.publish_hub(hub.stats());
     }
 }
 
@@ -155,7 +158,13 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-fn carry_out(hub: &mut Hub, sinks: &mut HashMap<ConnId, ConnSink>, store: &Arc<dyn store::Store>, chat: &ChatQueue) {
+fn carry_out(
+    hub: &mut Hub,
+    sinks: &mut HashMap<ConnId, ConnSink>,
+    store: &Arc<dyn store::Store>,
+    chat: &ChatQueue,
+    metrics: &crate::metrics::MetricsHandle,
+) {
     loop {
         let mut overflowed = Vec::new();
         while let Some(out) = hub.poll_output() {
@@ -183,7 +192,10 @@ fn carry_out(hub: &mut Hub, sinks: &mut HashMap<ConnId, ConnSink>, store: &Arc<d
                         let _ = sink.close.send(Some((code, reason)));
                     }
                 }
-                Output::CallFinished(record) => persist_call(store.clone(), record),
+                Output::CallFinished(record) => {
+                    metrics.metrics.call_finished(&record);
+                    persist_call(store.clone(), record)
+                }
                 Output::Chat(req) => {
                     let job =
                         Job { user: req.user, op: req.op.into(), origin: Origin::Ws { conn: req.conn, id: req.id } };

@@ -18,6 +18,7 @@ pub struct TestServer {
     _dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     pub redirect: Option<std::net::SocketAddr>,
+    pub metrics: web::metrics::MetricsHandle,
 }
 
 impl Drop for TestServer {
@@ -40,11 +41,12 @@ pub async fn start_with(tweak: impl FnOnce(&mut web::WebConfig)) -> TestServer {
     let server = web::Server::bind(cfg, store.clone()).unwrap();
     let url = server.public_url().to_owned();
     let redirect = server.http_redirect_addr();
+    let metrics = server.metrics();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(server.run(async move {
         let _ = rx.await;
     }));
-    TestServer { url, store, _dir: dir, stop: Some(tx), redirect }
+    TestServer { url, store, _dir: dir, stop: Some(tx), redirect, metrics }
 }
 
 impl TestServer {
