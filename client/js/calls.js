@@ -47,8 +47,14 @@ export class CallManager extends EventTarget {
     sig.addEventListener('call_accepted', (e) => this.onAccepted(/** @type {CustomEvent} */ (e).detail));
     sig.addEventListener('call_signal', (e) => this.onSignal(/** @type {CustomEvent} */ (e).detail));
     sig.addEventListener('call_ended', (e) => this.onEnded(/** @type {CustomEvent} */ (e).detail));
-    // A fresh device after a long disconnect: the server has ended any call we were in.
-    sig.addEventListener('resync', () => { if (this.phase !== 'idle') this.finish('connection_lost'); });
+    sig.addEventListener('resync', (e) => this.onResync(/** @type {CustomEvent} */ (e).detail));
+    /** How often this tab's call was re-established after a server restart (diagnostics, tests). */
+    this.rejoins = 0;
+    sig.addEventListener('call_rejoined', (e) => {
+      if (this.current?.callId !== /** @type {CustomEvent} */ (e).detail.call_id) return;
+      this.rejoins += 1;
+      this.changed();
+    });
   }
 
   changed() {
@@ -213,6 +219,29 @@ export class CallManager extends EventTarget {
     const id = this.current?.callId;
     this.finish(reason);
     if (id) await this.sig.request({ type: 'call_hangup', call_id: id, reason }).catch(() => {});
+  }
+
+  /**
+   * The server does not know this device any more: it restarted, or this tab was away too
+   * long. A ringing call is over. An established call's media is peer to peer and may well
+   * still flow: after a fresh `welcome` the call is claimed back (`call_rejoin`); the server
+   * re-establishes it once the other side claims it too, or ends it (`call_ended`) when the
+   * other side does not come back.
+   * @param {any} m the fresh `welcome`, or the server's `resync`
+   */
+  async onResync(m) {
+    if (this.phase === 'idle') return;
+    const cur = this.current;
+    const call = this.call;
+    if (m?.type !== 'welcome' || this.phase !== 'active' || !cur?.callId || !call || call.ended) {
+      this.finish('connection_lost');
+      return;
+    }
+    try {
+      await this.sig.request({ type: 'call_rejoin', call_id: cur.callId, peer: cur.peer, role: call.role, media: cur.media });
+    } catch {
+      if (this.current === cur) this.finish('connection_lost');
+    }
   }
 
   /** @param {{call_id: number, data: any}} m */

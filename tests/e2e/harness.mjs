@@ -97,14 +97,15 @@ export async function waitStatus(page, username, status) {
 
 /**
  * Starts the binary. Resolves once it printed its URL (and setup link, if any).
- * @param {{ dataDir?: string, config?: string, turn?: string, env?: Record<string,string> }} [opts]
+ * @param {{ dataDir?: string, config?: string, turn?: string, env?: Record<string,string>, listen?: string }} [opts]
+ *   `listen`: the HTTPS address (default: a free loopback port).
  *   `config`: top-level keys and sections before `[turn]`; `turn`: extra keys of `[turn]`.
  */
 export async function startServer(opts = {}) {
   const dataDir = opts.dataDir || mkdtempSync(join(tmpdir(), 'mywebrtc-e2e-'));
   const configPath = join(dataDir, 'test.toml');
   writeFileSync(configPath, `data_dir = ${JSON.stringify(dataDir)}
-listen = "127.0.0.1:0"
+listen = ${JSON.stringify(opts.listen || '127.0.0.1:0')}
 http_redirect_listen = "off"
 ${opts.config || ''}
 [metrics]
@@ -188,6 +189,18 @@ ${opts.turn || ''}
     async dispose() {
       await server.stop();
       if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+    /**
+     * Stops the server (SIGTERM, or SIGKILL with `kill9`) and starts it again on the same
+     * address and data directory, as an upgrade or a crash and restart would; this object
+     * then stands for the new process.
+     */
+    async restart({ kill9 = false } = {}) {
+      if (kill9) await server.kill9();
+      else await server.stop();
+      const next = await startServer({ ...opts, dataDir, listen: new URL(server.url).host });
+      const dispose = server.dispose;
+      Object.assign(server, next, { dispose, restart: server.restart });
     },
     logs: () => stderr,
   };

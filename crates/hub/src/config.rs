@@ -37,6 +37,10 @@ pub struct HubConfig {
     pub max_sockets_per_user: usize,
     /// ...and one session (one browser).
     pub max_sockets_per_session: usize,
+    /// The first call id this hub hands out. The driver sets it above every id an earlier
+    /// run of the server can have handed out (it derives it from the clock), so a claim to
+    /// rejoin a call after a restart is told apart from a call of this run.
+    pub first_call_id: proto::ws::CallId,
 }
 
 impl Default for HubConfig {
@@ -58,6 +62,7 @@ impl Default for HubConfig {
             hello_timeout: Duration::from_secs(10),
             max_sockets_per_user: 16,
             max_sockets_per_session: 16,
+            first_call_id: 1,
         }
     }
 }

@@ -59,6 +59,8 @@ pub(crate) enum Timer {
     Sweep,
     /// The socket must have said hello by now.
     Hello(ConnId),
+    /// A `call_rejoin` claim's window ends.
+    Rejoin(CallId, UserId),
 }
 
 /// The signaling hub. See the crate documentation.
@@ -79,6 +81,8 @@ pub struct Hub {
     new_token: Box<dyn FnMut() -> String + Send>,
     /// Running totals for metrics.
     pub(crate) totals: Totals,
+    /// `call_rejoin` claims waiting for the other side's, by (call, claiming user).
+    pub(crate) rejoins: HashMap<(CallId, UserId), crate::rejoin::PendingRejoin>,
 }
 
 /// Counts since start (metrics).
@@ -102,6 +106,7 @@ pub struct HubStats {
 impl Hub {
     /// `new_token` makes unguessable resume tokens (the hub has no randomness of its own).
     pub fn new(cfg: HubConfig, new_token: Box<dyn FnMut() -> String + Send>) -> Self {
+        let first_call_id = cfg.first_call_id;
         Self {
             cfg,
             conns: HashMap::new(),
@@ -115,9 +120,10 @@ impl Hub {
             sweep_scheduled: false,
             out: VecDeque::new(),
             next_device: 1,
-            next_call: 1,
+            next_call: first_call_id,
             new_token,
             totals: Totals::default(),
+            rejoins: HashMap::new(),
         }
     }
 
@@ -250,6 +256,7 @@ impl Hub {
                     }
                 }
                 Timer::Sweep => self.sweep(now),
+                Timer::Rejoin(call, user) => self.rejoin_timeout(call, user, now),
                 Timer::Hello(conn) => {
                     if self.conns.get(&conn).is_some_and(|c| c.device.is_none()) {
                         self.out.push_back(Output::Close { conn, code: close::HELLO_TIMEOUT, reason: "no hello" });
@@ -337,6 +344,9 @@ impl Hub {
                 self.call_hangup(dev, id, call_id, reason, now)
             }
             (ClientMessage::CallSignal { id, call_id, data }, Some(dev)) => self.call_signal(dev, id, call_id, data),
+            (ClientMessage::CallRejoin { id, call_id, peer, role, media }, Some(dev)) => {
+                self.call_rejoin(dev, id, call_id, peer, role, media, now)
+            }
             (ClientMessage::ChatSend { id, conv, client_id, text }, Some(dev)) => {
                 self.chat_request(dev, id, ChatOp::Send { conv, client_id, text }, now)
             }
@@ -498,6 +508,7 @@ impl Hub {
     pub(crate) fn remove_device(&mut self, dev: DeviceId, now: Instant) {
         self.device_leaves_calls(dev, now);
         self.device_leaves_transfers(dev, now);
+        self.device_leaves_rejoins(dev);
         let Some(d) = self.devices.remove(&dev) else { return };
         self.resume_tokens.remove(&d.token);
         if let Some(c) = d.conn {

@@ -23,6 +23,7 @@ mod core;
 mod files;
 mod io;
 mod presence;
+mod rejoin;
 
 pub use config::HubConfig;
 pub use core::{Hub, HubStats};

@@ -96,6 +96,17 @@ pub enum EndReason {
     MediaLost,
 }
 
+/// Which end of a 1:1 call a device is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallRole {
+    Caller,
+    Callee,
+}
+
+/// How long a `call_rejoin` waits for the other side's claim.
+pub const REJOIN_WINDOW_SECS: u64 = 60;
+
 /// Why a device hangs up, when it is not simply the user's choice. Only what the server
 /// cannot see by itself (the media path is peer to peer) and only for an established call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -213,6 +224,21 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<HangupReason>,
     },
+    /// After the server restarted (a fresh `welcome` while this device's call still has
+    /// media): "I was in call `call_id` with `peer`, as `role`". The server re-establishes
+    /// the call only when the peer's device claims the same call with the roles reversed
+    /// (within [`REJOIN_WINDOW_SECS`]); until then this device waits. Replied to with
+    /// `call_rejoined`, or `call_ended` (`connection_lost`) when the other side does not
+    /// claim it in time, or an error (`no_such_call`: the call is from this server's own run
+    /// and ended; `already_in_call`; `not_allowed`).
+    CallRejoin {
+        #[serde(default)]
+        id: Option<u64>,
+        call_id: CallId,
+        peer: UserId,
+        role: CallRole,
+        media: Media,
+    },
     /// Relay WebRTC negotiation (SDP, ICE candidate, ...) to the other device of the call.
     /// `data` is opaque to the server and at most [`MAX_SIGNAL_BYTES`].
     CallSignal {
@@ -328,6 +354,7 @@ impl ClientMessage {
             | ClientMessage::CallDecline { id, .. }
             | ClientMessage::CallHangup { id, .. }
             | ClientMessage::CallSignal { id, .. }
+            | ClientMessage::CallRejoin { id, .. }
             | ClientMessage::ChatSend { id, .. }
             | ClientMessage::ChatEdit { id, .. }
             | ClientMessage::ChatDelete { id, .. }
@@ -412,6 +439,14 @@ pub enum ServerMessage {
     },
     /// Relayed negotiation data from the other side.
     CallSignal { seq: u64, call_id: CallId, data: serde_json::Value },
+    /// To both devices of a call re-established after a server restart (`call_rejoin`): the
+    /// call is known to the server again (hang-up, signals, ICE restarts work as before).
+    CallRejoined {
+        seq: u64,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        id: Option<u64>,
+        call_id: CallId,
+    },
     /// Reply to `chat_send`, `chat_edit` and `chat_delete`: the message as stored (durably).
     ChatAck {
         #[serde(skip_serializing_if = "Option::is_none", default)]

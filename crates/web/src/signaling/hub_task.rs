@@ -89,6 +89,13 @@ pub(crate) fn spawn_hub(
     metrics: crate::metrics::MetricsHandle,
 ) -> HubHandle {
     let (tx, rx) = mpsc::channel(16 * 1024);
+    // Call ids of this run start above any an earlier run handed out (milliseconds since the
+    // epoch, times 1000: a thousand calls per millisecond before ids could meet, and still
+    // below 2^53 for JavaScript until the 23rd century), so calls claimed back after a
+    // restart (`call_rejoin`) are told apart from calls of this run.
+    let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let mut cfg = cfg;
+    cfg.first_call_id = cfg.first_call_id.max(millis.saturating_mul(1000));
     let hub = Hub::new(cfg, Box::new(auth::token::new_token));
     let handle = HubHandle { tx, next_conn: Arc::new(std::sync::atomic::AtomicU64::new(1)) };
     tokio::spawn(run(hub, rx, store, handle.clone(), session_recheck, chat, metrics));

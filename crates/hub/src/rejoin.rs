@@ -1,0 +1,119 @@
+//! Calls that outlive a restart of the server.
+//!
+//! Media of a 1:1 call flows peer to peer, so it keeps going while the server restarts; only
+//! the server's memory of the call is gone. When both devices reconnect they each claim the
+//! call (`call_rejoin`: call id, peer, own role, media). The call is re-established only
+//! when the two claims agree — same call id, each naming the other, opposite roles, same
+//! media — and the two users may still call each other: nothing one side says alone makes
+//! a call (a user cannot pull someone into a call, or take over another pair's call). A
+//! claim nobody matches within [`REJOIN_WINDOW_SECS`] ends with `call_ended`
+//! (`connection_lost`) for the device that made it.
+//!
+//! Only call ids from before this run can be claimed ([`crate::HubConfig::first_call_id`]
+//! is above every id an earlier run handed out): a call of this run that ended stays ended.
+
+use std::time::{Duration, Instant};
+
+use proto::ws::{CallId, CallRole, EndReason, Media, ServerMessage, UserId, WsErrorCode, REJOIN_WINDOW_SECS};
+
+use crate::calls::{Call, CallState};
+use crate::core::{Hub, Timer};
+use crate::io::DeviceId;
+
+/// One device's claim, waiting for the other side's.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingRejoin {
+    pub dev: DeviceId,
+    pub peer: UserId,
+    pub role: CallRole,
+    pub media: Media,
+    pub expires: Instant,
+}
+
+impl Hub {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn call_rejoin(
+        &mut self,
+        dev: DeviceId,
+        id: Option<u64>,
+        call_id: CallId,
+        peer: UserId,
+        role: CallRole,
+        media: Media,
+        now: Instant,
+    ) {
+        let Some(me) = self.devices.get(&dev).map(|d| d.user) else { return };
+        if self.devices.get(&dev).is_some_and(|d| d.call.is_some()) {
+            return self.error_to(dev, id, WsErrorCode::AlreadyInCall);
+        }
+        if call_id >= self.cfg.first_call_id || self.calls.contains_key(&call_id) {
+            return self.error_to(dev, id, WsErrorCode::NoSuchCall);
+        }
+        if peer == me || !self.may_call(me, peer) {
+            return self.error_to(dev, id, WsErrorCode::NotAllowed);
+        }
+        // The other side's matching claim, from a device that is still here and free.
+        let matching = self.rejoins.get(&(call_id, peer)).filter(|p| {
+            p.peer == me
+                && p.role != role
+                && p.media == media
+                && self.devices.get(&p.dev).is_some_and(|d| d.call.is_none() && d.user == peer)
+        });
+        let Some(other) = matching.map(|p| p.dev) else {
+            let expires = now + Duration::from_secs(REJOIN_WINDOW_SECS);
+            self.rejoins.insert((call_id, me), PendingRejoin { dev, peer, role, media, expires });
+            self.schedule(expires, Timer::Rejoin(call_id, me));
+            return self.ok_to(dev, id);
+        };
+        self.rejoins.remove(&(call_id, peer));
+        self.rejoins.remove(&(call_id, me));
+        let (caller, caller_dev, callee, callee_dev) = match role {
+            CallRole::Caller => (me, dev, peer, other),
+            CallRole::Callee => (peer, other, me, dev),
+        };
+        self.calls.insert(
+            call_id,
+            Call {
+                caller,
+                caller_dev,
+                callee,
+                media,
+                state: CallState::Active(callee_dev),
+                started: now,
+                answered: Some(now),
+            },
+        );
+        for d in [dev, other] {
+            if let Some(device) = self.devices.get_mut(&d) {
+                device.call = Some(call_id);
+            }
+        }
+        self.push(other, |seq| ServerMessage::CallRejoined { seq, id: None, call_id });
+        self.push(dev, |seq| ServerMessage::CallRejoined { seq, id, call_id });
+        self.refresh_presence(me);
+        self.refresh_presence(peer);
+    }
+
+    /// A claim's window ended without the other side's.
+    pub(crate) fn rejoin_timeout(&mut self, call_id: CallId, user: UserId, now: Instant) {
+        let due = self.rejoins.get(&(call_id, user)).is_some_and(|p| p.expires <= now);
+        if !due {
+            return;
+        }
+        if let Some(p) = self.rejoins.remove(&(call_id, user)) {
+            if self.devices.contains_key(&p.dev) {
+                self.push(p.dev, |seq| ServerMessage::CallEnded {
+                    seq,
+                    id: None,
+                    call_id,
+                    reason: EndReason::ConnectionLost,
+                });
+            }
+        }
+    }
+
+    /// A device that goes away takes its claims with it.
+    pub(crate) fn device_leaves_rejoins(&mut self, dev: DeviceId) {
+        self.rejoins.retain(|_, p| p.dev != dev);
+    }
+}
