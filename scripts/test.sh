@@ -20,3 +20,6 @@ npm run --silent typecheck
 
 echo "== browser end-to-end tests"
 E2E_SERVER_BIN="$PWD/../../target/debug/mywebrtc" npm test
+
+echo "== Debian package: build, systemd-analyze verify, install, serve, purge"
+../../scripts/package-test.sh

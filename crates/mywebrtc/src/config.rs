@@ -129,7 +129,7 @@ impl Default for SignalingConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TlsConfig {
     /// PEM certificate chain; with `key_file`. Empty: self-signed certificate in `data_dir/tls`.
@@ -137,6 +137,31 @@ pub struct TlsConfig {
     pub key_file: String,
     /// Extra host names or IP addresses for the self-signed certificate.
     pub extra_names: Vec<String>,
+    /// Names of a certificate from an ACME CA (Let's Encrypt); empty: no ACME.
+    pub acme_domains: Vec<String>,
+    /// Contact URLs for the CA, e.g. `["mailto:admin@example.org"]`.
+    pub acme_contact: Vec<String>,
+    /// The CA's ACME directory.
+    pub acme_directory: String,
+    /// `tls-alpn-01` (on the HTTPS port) or `http-01` (on the plain-HTTP listener, port 80).
+    pub acme_challenge: String,
+    /// PEM of a CA to trust for the ACME server itself (a private CA); empty: the web PKI.
+    pub acme_ca_file: String,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self {
+            cert_file: String::new(),
+            key_file: String::new(),
+            extra_names: Vec::new(),
+            acme_domains: Vec::new(),
+            acme_contact: Vec::new(),
+            acme_directory: "https://acme-v02.api.letsencrypt.org/directory".into(),
+            acme_challenge: "tls-alpn-01".into(),
+            acme_ca_file: String::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -284,6 +309,25 @@ impl Config {
         if !self.public_url.is_empty() && !self.public_url.starts_with("https://") {
             bail!("invalid configuration: key `public_url`: must start with https:// (got {:?})", self.public_url);
         }
+        let tls = &self.tls;
+        if !tls.acme_domains.is_empty() {
+            if !tls.cert_file.is_empty() {
+                bail!("invalid configuration: set `tls.cert_file` or `tls.acme_domains`, not both");
+            }
+            if !tls.acme_directory.starts_with("https://") {
+                bail!("invalid configuration: key `tls.acme_directory`: must be an https:// URL");
+            }
+            match tls.acme_challenge.as_str() {
+                "tls-alpn-01" => {}
+                "http-01" if self.redirect_addr()?.is_some() => {}
+                "http-01" => bail!(
+                    "invalid configuration: `tls.acme_challenge = \"http-01\"` needs `http_redirect_listen` (port 80)"
+                ),
+                other => bail!(
+                    "invalid configuration: key `tls.acme_challenge`: \"tls-alpn-01\" or \"http-01\", not {other:?}"
+                ),
+            }
+        }
         if self.tls.cert_file.is_empty() != self.tls.key_file.is_empty() {
             bail!("invalid configuration: keys `tls.cert_file` and `tls.key_file` must be set together");
         }
@@ -384,7 +428,24 @@ impl Config {
         let mut w = web::WebConfig::with_defaults(self.listen_addr()?, &self.data_dir);
         w.http_redirect_listen = self.redirect_addr()?;
         w.public_url = (!self.public_url.is_empty()).then(|| self.public_url.clone());
-        if !self.tls.cert_file.is_empty() {
+        if !self.tls.acme_domains.is_empty() {
+            let t = &self.tls;
+            w.tls = web::TlsSource::Acme(web::acme::AcmeConfig {
+                domains: t.acme_domains.clone(),
+                contact: t.acme_contact.clone(),
+                directory_url: t.acme_directory.clone(),
+                ca_file: (!t.acme_ca_file.is_empty()).then(|| PathBuf::from(&t.acme_ca_file)),
+                challenge: if t.acme_challenge == "http-01" {
+                    web::acme::Challenge::Http01
+                } else {
+                    web::acme::Challenge::TlsAlpn01
+                },
+                dir: self.data_dir.join("acme"),
+                renew_before: Duration::from_secs(30 * 86400),
+                check_every: Duration::from_secs(12 * 3600),
+                retry_after: Duration::from_secs(60),
+            });
+        } else if !self.tls.cert_file.is_empty() {
             w.tls = web::TlsSource::Files {
                 cert: self.tls.cert_file.clone().into(),
                 key: self.tls.key_file.clone().into(),

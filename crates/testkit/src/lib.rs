@@ -2,5 +2,6 @@
 //! server: it trusts any certificate, which only a test client may do.
 
 pub mod bench;
+pub mod pebble;
 pub mod slapd;
 pub mod ws;

@@ -9,6 +9,8 @@ pub enum TlsSource {
     Files { cert: PathBuf, key: PathBuf },
     /// A self-signed certificate generated on first start and kept in this directory.
     SelfSigned { dir: PathBuf, extra_names: Vec<String> },
+    /// Certificates from an ACME CA, renewed in the background.
+    Acme(crate::acme::AcmeConfig),
 }
 
 /// Everything the web server needs to know; built by the binary from file, env and flags.

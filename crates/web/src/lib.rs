@@ -5,6 +5,7 @@
 //! [`Server::run`]. Handlers do no blocking work on the async runtime: database calls and
 //! password hashing run on the blocking pool (see [`state::AppState::blocking`]).
 
+pub mod acme;
 mod api;
 mod assets;
 mod attachments;

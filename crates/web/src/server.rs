@@ -22,6 +22,8 @@ pub struct Server {
     https: std::net::TcpListener,
     http: Option<std::net::TcpListener>,
     tls: Arc<rustls::ServerConfig>,
+    /// With ACME: the task that gets and renews the certificate, and where it puts it.
+    acme: Option<(crate::acme::Acme, crate::acme::CertResolver)>,
 }
 
 fn bind(addr: SocketAddr, what: &str) -> Result<std::net::TcpListener> {
@@ -42,7 +44,14 @@ pub fn derive_public_url(addr: SocketAddr) -> String {
 impl Server {
     /// Loads TLS material and binds the listeners, so errors surface before anything runs.
     pub fn bind(config: WebConfig, store: Arc<dyn Store>) -> Result<Self> {
-        let tls = tls::server_config(&config.tls)?;
+        let (tls, acme) = match &config.tls {
+            crate::config::TlsSource::Acme(cfg) => {
+                let resolver = crate::acme::CertResolver::default();
+                let acme = crate::acme::Acme::new(cfg.clone(), resolver.clone()).map_err(|e| anyhow::anyhow!(e))?;
+                (tls::resolver_config(resolver.clone())?, Some((acme, resolver)))
+            }
+            source => (tls::server_config(source)?, None),
+        };
         let https = bind(config.listen, "HTTPS")?;
         let http = config.http_redirect_listen.map(|a| bind(a, "the HTTP redirect")).transpose()?;
         let public_url = match &config.public_url {
@@ -50,7 +59,7 @@ impl Server {
             None => derive_public_url(https.local_addr()?),
         };
         let state = AppState::new(store, config, public_url).context("cannot open the attachments directory")?;
-        Ok(Self { state, https, http, tls })
+        Ok(Self { state, https, http, tls, acme })
     }
 
     pub fn local_addr(&self) -> Result<SocketAddr> {
@@ -61,12 +70,12 @@ impl Server {
         self.http.as_ref().and_then(|l| l.local_addr().ok())
     }
 
-    /// The certificate the web server uses (TURN over TLS reuses it).
     /// The server's metrics, for the metrics listener and extra sources (TURN).
     pub fn metrics(&self) -> crate::metrics::MetricsHandle {
         self.state.metrics.clone()
     }
 
+    /// The certificate the web server uses (TURN over TLS reuses it).
     pub fn tls_config(&self) -> Arc<rustls::ServerConfig> {
         self.tls.clone()
     }
@@ -110,10 +119,14 @@ impl Server {
                 handle.graceful_shutdown(Some(Duration::from_secs(10)));
             });
         }
+        let challenges = self.acme.as_ref().map(|(_, r)| r.clone());
+        if let Some((acme, _)) = self.acme {
+            tokio::spawn(acme.run());
+        }
         let redirect_task = match self.http {
             Some(l) => {
                 let listener = tokio::net::TcpListener::from_std(l)?;
-                let app = redirect::router(self.state.public_url.to_string());
+                let app = redirect::router(self.state.public_url.to_string(), challenges);
                 let mut stop = stop_rx.clone();
                 Some(tokio::spawn(async move {
                     axum::serve(listener, app)

@@ -108,10 +108,25 @@ pub fn write_private(path: &Path, data: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// A server configuration whose certificate comes from `resolver` (ACME: swapped while
+/// running, and TLS-ALPN-01 challenges answered).
+pub fn resolver_config(resolver: crate::acme::CertResolver) -> Result<Arc<rustls::ServerConfig>> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(resolver));
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec(), crate::acme::ACME_TLS_ALPN.to_vec()];
+    Ok(Arc::new(cfg))
+}
+
 pub fn server_config(source: &TlsSource) -> Result<Arc<rustls::ServerConfig>> {
     let paths = match source {
         TlsSource::Files { cert, key } => CertPaths { cert: cert.clone(), key: key.clone() },
         TlsSource::SelfSigned { dir, extra_names } => load_or_create_self_signed(dir, extra_names)?,
+        // Its configuration is built with the ACME task (Server::bind), around their resolver.
+        TlsSource::Acme(_) => return Err(anyhow!("ACME certificates come from the ACME task")),
     };
     let certs = read_certs(&paths.cert)?;
     let key = read_key(&paths.key)?;
