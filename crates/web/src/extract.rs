@@ -39,6 +39,21 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
+/// Like `axum::extract::Path`, but a segment that does not parse (`/conversations/abc`, an id
+/// out of range) is a JSON `invalid_field` error, as every other error of the API.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
+            Err(rej) => Err(HttpError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidField, rej.body_text())),
+        }
+    }
+}
+
 fn json_rejection(rej: JsonRejection) -> HttpError {
     let detail = rej.body_text();
     match rej {

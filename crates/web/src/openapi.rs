@@ -55,9 +55,74 @@ use crate::api;
         api::attachments::limits,
         crate::signaling::socket::upgrade,
     ),
-    components(schemas(proto::ApiError, proto::ErrorCode))
+    components(schemas(proto::ApiError, proto::ErrorCode)),
+    modifiers(&CommonResponses)
 )]
 struct ApiDoc;
+
+/// Declares, on every operation, the errors the shared extractors and middleware can answer
+/// with (so a schema-driven client or tester meets no undocumented status): 401 without a
+/// session, 403 `csrf_failed` on state-changing requests, 400/413/415/422 for bodies, 400 for
+/// unparsable path and query parameters. Each handler declares its own outcomes itself.
+struct CommonResponses;
+
+/// Operations anyone may call, without a session.
+const PUBLIC: &[(&str, &str)] = &[
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("post", "/api/v1/session"),
+    ("post", "/api/v1/register"),
+    ("post", "/api/v1/invites/check"),
+];
+
+fn error_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ApiError"))).build())
+        .build()
+        .into()
+}
+
+impl utoipa::Modify for CommonResponses {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::ParameterIn;
+        for (path, item) in doc.paths.paths.iter_mut() {
+            let ops = [
+                ("get", &mut item.get),
+                ("post", &mut item.post),
+                ("put", &mut item.put),
+                ("patch", &mut item.patch),
+                ("delete", &mut item.delete),
+            ];
+            for (method, op) in ops {
+                let Some(op) = op.as_mut() else { continue };
+                let mut add = |status: &str, description: &str| {
+                    op.responses.responses.entry(status.to_owned()).or_insert_with(|| error_response(description));
+                };
+                let public = PUBLIC.contains(&(method, path.as_str()));
+                if !public {
+                    add("401", "unauthenticated: no valid session");
+                }
+                if method != "get" {
+                    add("403", "csrf_failed: missing or wrong X-CSRF-Token, or a foreign Origin");
+                }
+                if op.request_body.is_some() {
+                    add("400", "invalid_json: the body is not JSON");
+                    add("413", "body_too_large");
+                    add("415", "unsupported_media_type: the body must be application/json");
+                    add("422", "invalid_body or invalid_field");
+                }
+                let params = op.parameters.as_deref().unwrap_or(&[]);
+                let has_params = path.contains('{')
+                    || params.iter().any(|p| matches!(p.parameter_in, ParameterIn::Path | ParameterIn::Query));
+                if has_params {
+                    add("400", "invalid_field / invalid_body: a path or query parameter does not parse");
+                }
+            }
+        }
+    }
+}
 
 /// The document as pretty JSON.
 pub fn openapi_json() -> String {

@@ -368,3 +368,45 @@ async fn the_address_budget_covers_all_sessions_from_one_address() {
     }
     assert_eq!(b.call("GET", "/api/v1/ice-servers", None).await.0, 429);
 }
+
+#[tokio::test]
+async fn unparsable_path_and_query_parameters_get_json_errors() {
+    let s = start().await;
+    let a = s.user("alice", false).await;
+    for path in [
+        "/api/v1/conversations/abc",
+        "/api/v1/conversations/99999999999999999999999/messages",
+        "/api/v1/calls?limit=many",
+    ] {
+        let (st, v) = a.call("GET", path, None).await;
+        assert_eq!(st, 400, "{path}: {v}");
+        assert!(matches!(v["code"].as_str(), Some("invalid_field" | "invalid_body")), "{path}: {v}");
+    }
+}
+
+#[test]
+fn every_operation_declares_the_shared_error_statuses() {
+    let doc: serde_json::Value = serde_json::from_str(&web::openapi_json()).unwrap();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let statuses: Vec<&String> = op["responses"].as_object().unwrap().keys().collect();
+            let has = |s: &str| statuses.iter().any(|k| *k == s);
+            if path.starts_with("/api/v1/")
+                && !matches!(path.as_str(), "/api/v1/session" | "/api/v1/register" | "/api/v1/invites/check")
+            {
+                assert!(has("401"), "{method} {path} lacks 401");
+            }
+            if method != "get" {
+                assert!(has("403"), "{method} {path} lacks 403");
+            }
+            if op.get("requestBody").is_some() {
+                for s in ["400", "413", "415", "422"] {
+                    assert!(has(s), "{method} {path} lacks {s}");
+                }
+            }
+            if path.contains('{') {
+                assert!(has("400"), "{method} {path} lacks 400");
+            }
+        }
+    }
+}

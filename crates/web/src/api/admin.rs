@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use proto::rest::{
@@ -11,7 +11,7 @@ use proto::rest::{
 use proto::{ApiError, ErrorCode};
 
 use crate::error::HttpError;
-use crate::extract::{Admin, ApiJson};
+use crate::extract::{Admin, ApiJson, ApiPath};
 use crate::state::AppState;
 
 fn admin_user_info(u: &store::User) -> AdminUserInfo {
@@ -63,7 +63,7 @@ pub async fn create_user(
 pub async fn update_user(
     State(state): State<AppState>,
     Admin(a): Admin,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(req): ApiJson<UpdateUserRequest>,
 ) -> Result<Json<AdminUserInfo>, HttpError> {
     if req.is_admin.is_some() {
@@ -87,7 +87,7 @@ pub async fn update_user(
 pub async fn delete_user(
     State(state): State<AppState>,
     Admin(a): Admin,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, HttpError> {
     state.blocking(move |s| Ok(s.delete_user(id)?)).await?;
     state.hub.input(hub::Input::SessionsEnded { user: id, only: None, keep: None }).await;

@@ -3,7 +3,7 @@
 //! something that does not exist.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -17,7 +17,7 @@ use crate::attachments::range::{self, RangeAnswer};
 use crate::attachments::{self, disk, MimeError, UploadError};
 use crate::chat::Op;
 use crate::error::HttpError;
-use crate::extract::{ApiQuery, Authed};
+use crate::extract::{ApiPath, ApiQuery, Authed};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -72,7 +72,7 @@ fn upload_error(e: UploadError) -> HttpError {
 pub async fn upload(
     State(state): State<AppState>,
     a: Authed,
-    Path(conv): Path<i64>,
+    ApiPath(conv): ApiPath<i64>,
     ApiQuery(q): ApiQuery<UploadQuery>,
     headers: HeaderMap,
     body: Body,
@@ -167,7 +167,7 @@ fn quota_exceeded(quota: u64) -> HttpError {
 pub async fn download(
     State(state): State<AppState>,
     a: Authed,
-    Path(token): Path<String>,
+    ApiPath(token): ApiPath<String>,
     headers: HeaderMap,
 ) -> Result<Response, HttpError> {
     if !disk::valid_token(&token) {

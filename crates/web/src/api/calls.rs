@@ -1,6 +1,6 @@
 //! Call history.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use proto::rest::{CallEntry, IceConfig, IceServer, IceTransportPolicy};
@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::session::user_info;
 use crate::error::HttpError;
-use crate::extract::Authed;
+use crate::extract::{ApiQuery, Authed};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -23,7 +23,7 @@ pub struct HistoryQuery {
 pub async fn history(
     State(state): State<AppState>,
     a: Authed,
-    Query(q): Query<HistoryQuery>,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> Result<Json<Vec<CallEntry>>, HttpError> {
     let me = a.user.id;
     let limit = q.limit.unwrap_or(50).clamp(1, 200);

@@ -1,7 +1,7 @@
 //! Directory search, contact requests, contacts, blocks. Every change is also told to the
 //! signaling hub, which pushes it to both users' open tabs.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use proto::rest::{ContactList, ContactRequest, ContactRequestResult, UserInfo};
@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::session::user_info;
 use crate::error::HttpError;
-use crate::extract::{ApiJson, Authed};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Authed};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -40,7 +40,7 @@ pub async fn search(
     State(state): State<AppState>,
     a: Authed,
     _budget: crate::budget::Budget,
-    Query(q): Query<SearchQuery>,
+    ApiQuery(q): ApiQuery<SearchQuery>,
 ) -> Result<Json<Vec<UserInfo>>, HttpError> {
     if !state.config.directory_search {
         return Err(HttpError::forbidden("directory search is disabled on this server"));
@@ -117,7 +117,11 @@ async fn answer(state: AppState, me: i64, from: i64, accept: bool) -> Result<Sta
 #[utoipa::path(post, path = "/api/v1/contacts/requests/{user_id}/accept", tag = "contacts",
     params(("user_id" = i64, Path, description = "who sent the request")),
     responses((status = 204), (status = 404, body = ApiError)))]
-pub async fn accept(State(state): State<AppState>, a: Authed, Path(from): Path<i64>) -> Result<StatusCode, HttpError> {
+pub async fn accept(
+    State(state): State<AppState>,
+    a: Authed,
+    ApiPath(from): ApiPath<i64>,
+) -> Result<StatusCode, HttpError> {
     answer(state, a.user.id, from, true).await
 }
 
@@ -125,7 +129,11 @@ pub async fn accept(State(state): State<AppState>, a: Authed, Path(from): Path<i
 #[utoipa::path(post, path = "/api/v1/contacts/requests/{user_id}/decline", tag = "contacts",
     params(("user_id" = i64, Path, description = "who sent the request")),
     responses((status = 204), (status = 404, body = ApiError)))]
-pub async fn decline(State(state): State<AppState>, a: Authed, Path(from): Path<i64>) -> Result<StatusCode, HttpError> {
+pub async fn decline(
+    State(state): State<AppState>,
+    a: Authed,
+    ApiPath(from): ApiPath<i64>,
+) -> Result<StatusCode, HttpError> {
     answer(state, a.user.id, from, false).await
 }
 
@@ -133,7 +141,11 @@ pub async fn decline(State(state): State<AppState>, a: Authed, Path(from): Path<
 #[utoipa::path(delete, path = "/api/v1/contacts/requests/{user_id}", tag = "contacts",
     params(("user_id" = i64, Path, description = "to whom the request went")),
     responses((status = 204), (status = 404, body = ApiError)))]
-pub async fn cancel(State(state): State<AppState>, a: Authed, Path(to): Path<i64>) -> Result<StatusCode, HttpError> {
+pub async fn cancel(
+    State(state): State<AppState>,
+    a: Authed,
+    ApiPath(to): ApiPath<i64>,
+) -> Result<StatusCode, HttpError> {
     let me = a.user.id;
     if !state.blocking(move |s| Ok(s.cancel_request(me, to)?)).await? {
         return Err(HttpError::not_found("contact request"));
@@ -145,7 +157,11 @@ pub async fn cancel(State(state): State<AppState>, a: Authed, Path(to): Path<i64
 /// Remove a contact (for both sides).
 #[utoipa::path(delete, path = "/api/v1/contacts/{user_id}", tag = "contacts",
     params(("user_id" = i64, Path, description = "the contact")), responses((status = 204), (status = 404, body = ApiError)))]
-pub async fn remove(State(state): State<AppState>, a: Authed, Path(other): Path<i64>) -> Result<StatusCode, HttpError> {
+pub async fn remove(
+    State(state): State<AppState>,
+    a: Authed,
+    ApiPath(other): ApiPath<i64>,
+) -> Result<StatusCode, HttpError> {
     let me = a.user.id;
     if !state.blocking(move |s| Ok(s.remove_contact(me, other)?)).await? {
         return Err(HttpError::not_found("contact"));
@@ -157,7 +173,11 @@ pub async fn remove(State(state): State<AppState>, a: Authed, Path(other): Path<
 /// Block a user: no presence, calls or messages between you; contact and requests removed.
 #[utoipa::path(put, path = "/api/v1/blocks/{user_id}", tag = "contacts",
     params(("user_id" = i64, Path, description = "the user to block")), responses((status = 204), (status = 404, body = ApiError)))]
-pub async fn block(State(state): State<AppState>, a: Authed, Path(other): Path<i64>) -> Result<StatusCode, HttpError> {
+pub async fn block(
+    State(state): State<AppState>,
+    a: Authed,
+    ApiPath(other): ApiPath<i64>,
+) -> Result<StatusCode, HttpError> {
     let me = a.user.id;
     let now = crate::unix_now();
     state
@@ -177,7 +197,7 @@ pub async fn block(State(state): State<AppState>, a: Authed, Path(other): Path<i
 pub async fn unblock(
     State(state): State<AppState>,
     a: Authed,
-    Path(other): Path<i64>,
+    ApiPath(other): ApiPath<i64>,
 ) -> Result<StatusCode, HttpError> {
     let me = a.user.id;
     if !state.blocking(move |s| Ok(s.unblock(me, other)?)).await? {

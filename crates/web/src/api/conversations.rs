@@ -3,7 +3,7 @@
 //! checks membership in the store; an outsider gets the same 404 as for a conversation that
 //! does not exist.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use hub::{ChatEvent, ChatOp, Input};
@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 
 use crate::chat::{self, Job, Op, Origin};
 use crate::error::HttpError;
-use crate::extract::{ApiJson, ApiQuery, Authed};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Authed};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -115,7 +115,7 @@ pub async fn create(
 pub async fn get(
     State(state): State<AppState>,
     a: Authed,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Conversation>, HttpError> {
     Ok(Json(load(&state, a.user.id, id).await?))
 }
@@ -127,7 +127,7 @@ pub async fn get(
 pub async fn rename(
     State(state): State<AppState>,
     a: Authed,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(req): ApiJson<RenameConversation>,
 ) -> Result<Json<Conversation>, HttpError> {
     let me = a.user.id;
@@ -144,7 +144,7 @@ pub async fn rename(
 pub async fn add_member(
     State(state): State<AppState>,
     a: Authed,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(req): ApiJson<AddMember>,
 ) -> Result<Json<Conversation>, HttpError> {
     let me = a.user.id;
@@ -160,7 +160,7 @@ pub async fn add_member(
 pub async fn remove_member(
     State(state): State<AppState>,
     a: Authed,
-    Path((id, user)): Path<(i64, i64)>,
+    ApiPath((id, user)): ApiPath<(i64, i64)>,
 ) -> Result<StatusCode, HttpError> {
     let me = a.user.id;
     let now = crate::unix_now();
@@ -175,7 +175,7 @@ pub async fn remove_member(
 pub async fn messages(
     State(state): State<AppState>,
     a: Authed,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> Result<Json<MessagePage>, HttpError> {
     let me = a.user.id;
@@ -212,7 +212,7 @@ pub async fn messages(
 pub async fn post(
     State(state): State<AppState>,
     a: Authed,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(req): ApiJson<PostMessage>,
 ) -> Result<(StatusCode, Json<ChatMessage>), HttpError> {
     validate_client_id(&req.client_id).map_err(|e| invalid("client_id", e.message()))?;

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -12,7 +12,7 @@ use proto::{ApiError, ErrorCode};
 
 use crate::cookie;
 use crate::error::HttpError;
-use crate::extract::{ApiJson, Authed};
+use crate::extract::{ApiJson, ApiPath, Authed};
 use crate::state::AppState;
 use crate::util::sanitize_label;
 
@@ -235,7 +235,11 @@ pub async fn list(State(state): State<AppState>, a: Authed) -> Result<Json<Vec<D
 #[utoipa::path(delete, path = "/api/v1/sessions/{id}", tag = "session",
     params(("id" = i64, Path, description = "session id")),
     responses((status = 204), (status = 404, body = ApiError)))]
-pub async fn revoke(State(state): State<AppState>, a: Authed, Path(id): Path<i64>) -> Result<StatusCode, HttpError> {
+pub async fn revoke(
+    State(state): State<AppState>,
+    a: Authed,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, HttpError> {
     let uid = a.user.id;
     if state.blocking(move |s| Ok(s.delete_session(uid, id)?)).await? {
         state.hub.input(hub::Input::SessionsEnded { user: uid, only: Some(id), keep: None }).await;

@@ -18,6 +18,7 @@ use crate::state::AppState;
 /// this server's own origin (browsers always send it; a foreign page's socket is refused).
 #[utoipa::path(get, path = "/api/v1/ws", tag = "signaling",
     responses((status = 101, description = "switching to the signaling protocol (docs/protocol.md)"),
+        (status = 400, description = "not a WebSocket upgrade request"),
         (status = 401, description = "unauthenticated", body = proto::ApiError),
         (status = 403, description = "csrf_failed: missing or foreign Origin", body = proto::ApiError)))]
 pub async fn upgrade(
