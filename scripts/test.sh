@@ -23,3 +23,6 @@ E2E_SERVER_BIN="$PWD/../../target/debug/mywebrtc" npm test
 
 echo "== Debian package: build, systemd-analyze verify, install, serve, purge"
 ../../scripts/package-test.sh
+
+echo "== schemathesis: the live API against its OpenAPI document"
+E2E_SERVER_BIN="$PWD/../../target/debug/mywebrtc" ../../scripts/schemathesis.sh

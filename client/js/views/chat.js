@@ -233,6 +233,8 @@ export function chatView(chat, me, uploads, send) {
     act(() => send(conv, files));
   }
 
+  /** The conversation whose toolbar shows a picker of people, if any. @type {number|null} */
+  let picking = null;
   function renderHead() {
     const c = chat.active === null ? undefined : chat.conversations.get(chat.active);
     pane.hidden = !c;
@@ -243,6 +245,8 @@ export function chatView(chat, me, uploads, send) {
     membersLine.textContent = c.kind === 'group'
       ? c.members.map((m) => (m.user === me ? 'you' : m.display_name) + (m.owner ? ' (owner)' : '')).join(', ')
       : `@${c.members.find((m) => m.user !== me)?.username ?? ''}`;
+    // A picker the user has open stays open while messages and receipts come in.
+    if (picking === c.id) return;
     tools.replaceChildren();
     if (c.kind !== 'group') return;
     const iOwn = c.members.some((m) => m.user === me && m.owner);
@@ -257,13 +261,16 @@ export function chatView(chat, me, uploads, send) {
     tools.append(h('button', { id: 'leave-group', class: 'danger', onclick: () => act(() => chat.removeMember(c.id, me)) }, 'Leave'));
   }
 
+  const closePicker = () => { picking = null; renderHead(); };
+
   /** A picker of people, shown in the toolbar. @param {{id:number, display_name:string}[]} people @param {string} label @param {(id:number) => Promise<unknown>} pick */
   function picker(people, label, pick) {
+    picking = chat.active;
     const sel = /** @type {HTMLSelectElement} */ (h('select', { id: 'member-picker', 'aria-label': label },
       ...people.map((p) => h('option', { value: p.id }, p.display_name))));
     tools.replaceChildren(sel,
-      h('button', { class: 'primary', id: 'member-picker-ok', onclick: () => act(async () => { await pick(Number(sel.value)); renderHead(); }) }, label),
-      h('button', { onclick: () => renderHead() }, 'Cancel'));
+      h('button', { class: 'primary', id: 'member-picker-ok', onclick: () => act(async () => { await pick(Number(sel.value)); closePicker(); }) }, label),
+      h('button', { onclick: closePicker }, 'Cancel'));
   }
 
   /** @param {Conversation} c */
@@ -312,6 +319,7 @@ export function chatView(chat, me, uploads, send) {
   async function select(conv) {
     chat.active = conv;
     editing = null;
+    picking = null;
     renderList();
     renderHead();
     if (conv === null) return;

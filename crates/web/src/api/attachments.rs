@@ -60,7 +60,8 @@ fn upload_error(e: UploadError) -> HttpError {
 /// its type as `Content-Type` (not a form). It is stored before the reply and appears in the
 /// conversation as a message of kind `file` (201; 200 with the first message for a retried
 /// `client_id`).
-#[utoipa::path(post, path = "/api/v1/conversations/{id}/attachments", tag = "chat", params(UploadQuery),
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/attachments", tag = "chat",
+    params(("id" = i64, Path, description = "conversation id"), UploadQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the file's bytes"),
     responses((status = 201, body = ChatMessage), (status = 200, description = "a retry", body = ChatMessage),
         (status = 400, description = "the upload ended early", body = ApiError),
@@ -161,6 +162,7 @@ fn quota_exceeded(quota: u64) -> HttpError {
 /// Download a file posted to one of your conversations (404 for anyone else). Served as an
 /// attachment, never rendered as a page; resumable with `Range`.
 #[utoipa::path(get, path = "/api/v1/attachments/{id}", tag = "chat",
+    params(("id" = String, Path, description = "the attachment's token")),
     responses((status = 200, description = "the file", content_type = "application/octet-stream"),
         (status = 206, description = "the requested range"),
         (status = 404, body = ApiError), (status = 416, description = "the range lies outside the file")))]

@@ -110,7 +110,7 @@ pub async fn create(
 }
 
 /// One conversation (404 unless you are a member).
-#[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "chat",
+#[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "chat", params(("id" = i64, Path, description = "conversation id")),
     responses((status = 200, body = Conversation), (status = 404, body = ApiError)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -121,7 +121,7 @@ pub async fn get(
 }
 
 /// Rename a group (any member).
-#[utoipa::path(patch, path = "/api/v1/conversations/{id}", tag = "chat", request_body = RenameConversation,
+#[utoipa::path(patch, path = "/api/v1/conversations/{id}", tag = "chat", request_body = RenameConversation, params(("id" = i64, Path, description = "conversation id")),
     responses((status = 200, body = Conversation), (status = 403, description = "a direct conversation", body = ApiError),
         (status = 404, body = ApiError)))]
 pub async fn rename(
@@ -139,7 +139,7 @@ pub async fn rename(
 }
 
 /// Add one of your contacts to a group you are in. They see the conversation from now on.
-#[utoipa::path(post, path = "/api/v1/conversations/{id}/members", tag = "chat", request_body = AddMember,
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/members", tag = "chat", request_body = AddMember, params(("id" = i64, Path, description = "conversation id")),
     responses((status = 200, body = Conversation), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
 pub async fn add_member(
     State(state): State<AppState>,
@@ -156,6 +156,7 @@ pub async fn add_member(
 
 /// Leave a group (your own id), or, as its owner, remove a member. They stop receiving at once.
 #[utoipa::path(delete, path = "/api/v1/conversations/{id}/members/{user_id}", tag = "chat",
+    params(("id" = i64, Path, description = "conversation id"), ("user_id" = i64, Path, description = "the member")),
     responses((status = 204), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
 pub async fn remove_member(
     State(state): State<AppState>,
@@ -170,7 +171,7 @@ pub async fn remove_member(
 }
 
 /// History: a page back from `before`, or what changed after `after` (catching up).
-#[utoipa::path(get, path = "/api/v1/conversations/{id}/messages", tag = "chat", params(HistoryQuery),
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/messages", tag = "chat", params(("id" = i64, Path, description = "conversation id"), HistoryQuery),
     responses((status = 200, body = MessagePage), (status = 404, body = ApiError)))]
 pub async fn messages(
     State(state): State<AppState>,
@@ -205,7 +206,7 @@ pub async fn messages(
 
 /// Post a message (201; 200 with the stored original when `client_id` was seen before).
 /// Durably stored before the reply.
-#[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "chat", request_body = PostMessage,
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "chat", request_body = PostMessage, params(("id" = i64, Path, description = "conversation id")),
     responses((status = 201, body = ChatMessage), (status = 200, description = "a retry", body = ChatMessage),
         (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 422, body = ApiError),
         (status = 429, body = ApiError)))]
