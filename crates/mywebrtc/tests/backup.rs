@@ -26,13 +26,8 @@ fn messages_in(db: &std::path::Path, user: i64, conv: i64) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_under_chat_load_holds_every_acknowledged_message_and_restores() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
-    let mut text = std::fs::read_to_string(&cfg).unwrap();
-    text.push_str("[chat]\nrate_per_sec = 10000\nburst = 10000\n");
-    std::fs::write(&cfg, text).unwrap();
-    let mut server = start(&cfg);
+    let (cfg, mut server, alice, conv) = chat_server(dir.path()).await;
     let url = server.url.clone();
-    let (alice, conv) = two_contacts_in_a_conversation(&cfg, &url).await;
 
     // A writer posts messages one after another and records each acknowledgement (201).
     let acked = Arc::new(Mutex::new(Vec::<String>::new()));

@@ -202,14 +202,8 @@ fn no_secret_or_address_in_logs() {
 #[tokio::test]
 async fn acknowledged_chat_messages_survive_kill_9_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
-    // The test pipelines more than a person's posting burst.
-    let mut text = std::fs::read_to_string(&cfg).unwrap();
-    text.push_str("[chat]\nrate_per_sec = 10000\nburst = 10000\n");
-    std::fs::write(&cfg, text).unwrap();
-    let mut server = start(&cfg);
+    let (cfg, mut server, alice, conv) = chat_server(dir.path()).await;
     let url = server.url.clone();
-    let (alice, conv) = two_contacts_in_a_conversation(&cfg, &url).await;
 
     // Three sockets pipeline 40 messages each; the server is killed as soon as half of all
     // acknowledgements have arrived, while the rest are still in flight.

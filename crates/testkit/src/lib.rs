@@ -3,5 +3,6 @@
 
 pub mod bench;
 pub mod pebble;
+pub mod pki;
 pub mod slapd;
 pub mod ws;

@@ -44,16 +44,9 @@ impl Pebble {
         if !Path::new("/usr/bin/pebble").exists() {
             bail!("pebble is not installed (Debian package pebble)");
         }
-        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
-        let ca_key = KeyPair::generate()?;
-        let mut ca_params = CertificateParams::new(Vec::new())?;
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.distinguished_name.push(DnType::CommonName, "pebble test HTTPS CA");
-        let ca = ca_params.self_signed(&ca_key)?;
-        let key = KeyPair::generate()?;
-        let leaf = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?
-            .signed_by(&key, &ca, &ca_key)?;
-        std::fs::write(dir.join("ca.pem"), ca.pem())?;
+        let ca = crate::pki::ca("pebble test HTTPS CA")?;
+        let (leaf, key) = crate::pki::localhost_cert(&ca)?;
+        std::fs::write(dir.join("ca.pem"), ca.0.pem())?;
         std::fs::write(dir.join("cert.pem"), leaf.pem())?;
         std::fs::write(dir.join("key.pem"), key.serialize_pem())?;
 

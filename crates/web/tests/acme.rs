@@ -94,8 +94,14 @@ async fn tls_alpn_01_issues_renews_while_running_and_the_certificate_outlives_a_
     drop(s);
     drop(pebble);
 
-    // Restarted with the CA gone: the stored certificate is served at once.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Restarted with the CA gone: the stored certificate is served at once. (The stopped
+    // server lets go of its port once it has drained; wait for that, however long it takes
+    // on a loaded machine.)
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpListener::bind(addr).is_err() {
+        assert!(Instant::now() < deadline, "the stopped server keeps its port");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let cfg = AcmeConfig { renew_before: Duration::from_secs(86400), ..acme_config_stub(&acme_dir) };
     let _s = common::start_with(move |c| {
         c.listen = addr;

@@ -151,3 +151,17 @@ pub async fn two_contacts_in_a_conversation(cfg: &Path, url: &str) -> ((String, 
     assert_eq!(st, 201);
     (alice, conv["id"].as_i64().unwrap())
 }
+
+/// A server whose chat rate limit is lifted (the tests pipeline more than a person's burst),
+/// with alice and bob as contacts in a conversation: the server, alice's session and the
+/// conversation's id.
+pub async fn chat_server(dir: &Path) -> (PathBuf, Running, (String, String, i64), i64) {
+    let cfg = config(dir);
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str("[chat]\nrate_per_sec = 10000\nburst = 10000\n");
+    std::fs::write(&cfg, text).unwrap();
+    let server = start(&cfg);
+    let url = server.url.clone();
+    let (alice, conv) = two_contacts_in_a_conversation(&cfg, &url).await;
+    (cfg, server, alice, conv)
+}

@@ -42,22 +42,11 @@ fn free_port() -> Result<u16> {
 }
 
 fn write_test_pki(dir: &Path) -> Result<()> {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
-    let ca_key = KeyPair::generate()?;
-    let mut ca_params = CertificateParams::new(Vec::new())?;
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(DnType::CommonName, "mywebrtc test directory CA");
-    let ca = ca_params.self_signed(&ca_key)?;
-    let server_key = KeyPair::generate()?;
-    let mut server_params = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
-    server_params.distinguished_name.push(DnType::CommonName, "localhost");
-    let server = server_params.signed_by(&server_key, &ca, &ca_key)?;
-    let other_key = KeyPair::generate()?;
-    let mut other_params = CertificateParams::new(Vec::new())?;
-    other_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    other_params.distinguished_name.push(DnType::CommonName, "some other CA");
-    let other = other_params.self_signed(&other_key)?;
-    std::fs::write(dir.join("ca.pem"), ca.pem())?;
+    let ca = crate::pki::ca("mywebrtc test directory CA")?;
+    let (server, server_key) = crate::pki::localhost_cert(&ca)?;
+    // A CA that signed nothing here: trusting it instead must fail closed.
+    let (other, _) = crate::pki::ca("some other CA")?;
+    std::fs::write(dir.join("ca.pem"), ca.0.pem())?;
     std::fs::write(dir.join("other-ca.pem"), other.pem())?;
     std::fs::write(dir.join("server.pem"), server.pem())?;
     std::fs::write(dir.join("server.key"), server_key.serialize_pem())?;
