@@ -218,8 +218,15 @@ impl Directory {
     ) -> Result<HashSet<String>, DirectoryError> {
         let attr = cfg.group_member_attribute.clone();
         let found = Self::read_group(ldap, cfg, group, "(objectClass=*)", &attr).await?;
-        let entry = found.into_iter().next().map(SearchEntry::construct);
-        Ok(entry.map(|e| entry::member_set(Attributes(&e.attrs).all(&attr))).unwrap_or_default())
+        let Some(entry) = found.into_iter().next().map(SearchEntry::construct) else { return Ok(HashSet::new()) };
+        match entry::complete_members(&Attributes(&entry.attrs), &attr) {
+            Some(members) => Ok(entry::member_set(members)),
+            None => Err(DirectoryError::Search(format!(
+                "group {group:?} is too large to be read in one piece (Active Directory's ranged \
+                 retrieval, over 1,500 members), which this version does not do yet; nobody was \
+                 changed. Keep the group under 1,500 members for now"
+            ))),
+        }
     }
 
     /// Describes one entry, asking the server about its group memberships.

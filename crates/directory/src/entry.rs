@@ -41,12 +41,12 @@ impl Standing {
 /// schema's spelling, operators configure whatever case they like).
 pub struct Attributes<'a>(pub &'a HashMap<String, Vec<String>>);
 
-impl Attributes<'_> {
-    pub fn first(&self, name: &str) -> Option<&str> {
+impl<'a> Attributes<'a> {
+    pub fn first(&self, name: &str) -> Option<&'a str> {
         self.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.first()).map(String::as_str)
     }
 
-    pub fn all(&self, name: &str) -> &[String] {
+    pub fn all(&self, name: &str) -> &'a [String] {
         self.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map_or(&[], |(_, v)| v.as_slice())
     }
 }
@@ -69,6 +69,18 @@ pub fn is_disabled(attrs: &Attributes<'_>) -> bool {
 /// separators. (Good enough for group member lists written by the same server.)
 pub fn normalize_dn(dn: &str) -> String {
     dn.split(',').map(|rdn| rdn.trim().to_ascii_lowercase()).collect::<Vec<_>>().join(",")
+}
+
+/// The member DNs listed in a group entry, or `None` when the server sent only part of them:
+/// Active Directory answers a group of more than 1,500 members with `member;range=0-1499`
+/// instead of `member`. Reading that as the whole list would make everyone else look like a
+/// non-member (and the sync disable them), so a partial list is refused instead.
+pub fn complete_members<'a>(attrs: &Attributes<'a>, attribute: &str) -> Option<&'a [String]> {
+    let ranged = format!("{};range=", attribute.to_ascii_lowercase());
+    if attrs.0.keys().any(|k| k.to_ascii_lowercase().starts_with(&ranged)) {
+        return None;
+    }
+    Some(attrs.all(attribute))
 }
 
 /// Members of a group, as normalised DNs.
@@ -162,6 +174,16 @@ mod tests {
         // No access group configured: everyone the filter finds.
         let p = person("uid=z,dc=x", &Attributes(&a), &NAMES, None, None).unwrap();
         assert_eq!(p.standing, Standing::Active);
+    }
+
+    #[test]
+    fn a_ranged_member_list_is_not_taken_for_the_whole_group() {
+        let whole = attrs(&[("member", "uid=a,dc=x"), ("member", "uid=b,dc=x")]);
+        assert_eq!(complete_members(&Attributes(&whole), "member").map(<[String]>::len), Some(2));
+        let ranged = attrs(&[("member;range=0-1499", "uid=a,dc=x")]);
+        assert_eq!(complete_members(&Attributes(&ranged), "member"), None);
+        let empty = attrs(&[]);
+        assert_eq!(complete_members(&Attributes(&empty), "member").map(<[String]>::len), Some(0));
     }
 
     #[test]
