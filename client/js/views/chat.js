@@ -141,14 +141,26 @@ export function chatView(chat, me, uploads, send) {
   }
 
   /**
+   * Image previews shown so far in this view, by attachment: the message list is rebuilt on
+   * every change (a receipt, a typing notice), and a new <img> each time would start its
+   * download again, flicker, and under load never finish. The same element moves along.
+   * @type {Map<string, HTMLElement>}
+   */
+  const previews = new Map();
+
+  /**
    * A posted file: a preview for images, the name as a download link, the size.
    * @param {import('../chat.js').Attachment} a
    */
   function fileBody(a) {
     const url = `/api/v1/attachments/${encodeURIComponent(a.id)}`;
+    let preview = previews.get(a.id);
+    if (a.preview && !preview) {
+      preview = h('img', { class: 'preview', src: url, alt: a.name, loading: 'lazy' });
+      previews.set(a.id, preview);
+    }
     return h('div', { class: 'file' },
-      a.preview ? h('a', { href: url, download: a.name, class: 'preview-link' },
-        h('img', { class: 'preview', src: url, alt: a.name, loading: 'lazy' })) : null,
+      a.preview ? h('a', { href: url, download: a.name, class: 'preview-link' }, preview) : null,
       h('a', { href: url, download: a.name, class: 'file-link' }, a.name),
       h('span', { class: 'muted file-size' }, ` · ${formatBytes(a.size)}`));
   }
@@ -320,6 +332,7 @@ export function chatView(chat, me, uploads, send) {
     chat.active = conv;
     editing = null;
     picking = null;
+    previews.clear();
     renderList();
     renderHead();
     if (conv === null) return;
