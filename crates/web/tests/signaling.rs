@@ -343,3 +343,23 @@ async fn a_stopping_server_commits_what_it_took_then_says_restarting() {
         assert!(stored.contains(id), "{id} acknowledged but not stored");
     }
 }
+
+#[tokio::test]
+async fn sockets_are_limited_per_session_and_must_say_hello() {
+    let s = start_with(|c| {
+        c.hub.max_sockets_per_session = 2;
+        c.hub.hello_timeout = Duration::from_millis(500);
+    })
+    .await;
+    let alice = s.user("alice", false).await;
+    let _first = alice.ws().await;
+    let _second = alice.ws().await;
+    let mut third = ws::connect(&s.url, alice.cookie.as_deref(), Some(&s.url)).await.unwrap();
+    assert_eq!(third.close_code().await, Some(proto::ws::close::TOO_MANY_SOCKETS));
+    // Another browser of the same user has its own session and room.
+    let mut other = s.client();
+    other.login("alice", common::PASSWORD).await;
+    let mut silent = ws::connect(&s.url, other.cookie.as_deref(), Some(&s.url)).await.unwrap();
+    // Says nothing: closed after the hello timeout.
+    assert_eq!(silent.close_code().await, Some(proto::ws::close::HELLO_TIMEOUT));
+}
