@@ -4,5 +4,6 @@
 pub mod bench;
 pub mod pebble;
 pub mod pki;
+pub mod process;
 pub mod slapd;
 pub mod ws;

@@ -3,12 +3,12 @@
 //! ports, its HTTPS on a test CA; it validates HTTP-01 and TLS-ALPN-01 challenges on the
 //! ports the test gives it (the server under test's). Stopped by PID on drop.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+
+use crate::process::{free_port, wait_listening};
 
 pub struct Pebble {
     children: Vec<Child>,
@@ -18,24 +18,6 @@ pub struct Pebble {
     pub ca_file: PathBuf,
     /// `https://127.0.0.1:PORT/roots/0`: the root that signs what Pebble issues.
     pub roots_url: String,
-}
-
-fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-fn wait_listening(port: u16, child: &mut Child, what: &str) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Ok(Some(status)) = child.try_wait() {
-            bail!("{what} exited at start: {status}");
-        }
-        if Instant::now() > deadline {
-            bail!("{what} did not listen on port {port}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Ok(())
 }
 
 impl Pebble {

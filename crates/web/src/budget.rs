@@ -43,31 +43,46 @@ enum Key {
 /// Most buckets kept; beyond, full (idle) ones are forgotten first.
 const MAX_BUCKETS: usize = 100_000;
 
+/// Token buckets by key (a session, an address, a user), created full on first use and
+/// forgotten once idle long enough to have refilled when there are too many.
+pub(crate) struct Buckets<K> {
+    buckets: Mutex<HashMap<K, hub::Bucket>>,
+}
+
+impl<K> Default for Buckets<K> {
+    fn default() -> Self {
+        Self { buckets: Mutex::new(HashMap::new()) }
+    }
+}
+
+impl<K: std::hash::Hash + Eq> Buckets<K> {
+    /// Takes one token from `key`'s bucket; `Err(wait)` when it is empty.
+    pub(crate) fn take(&self, key: K, rate: f64, burst: f64, now: Instant) -> Result<(), Duration> {
+        let mut map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= MAX_BUCKETS {
+            let idle = Duration::from_secs_f64((burst / rate.max(0.01)).max(1.0));
+            map.retain(|_, b| now.saturating_duration_since(b.last_used()) < idle);
+        }
+        let bucket = map.entry(key).or_insert_with(|| hub::Bucket::new(burst, now));
+        if bucket.take(rate, burst, now) {
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64(1.0 / rate.max(0.01)))
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Budgets {
-    buckets: Mutex<HashMap<Key, hub::Bucket>>,
+    buckets: Buckets<Key>,
 }
 
 impl Budgets {
     /// Takes one request from both budgets; `Err(wait)` if either is empty.
     fn take(&self, rates: BudgetRates, session: Option<[u8; 32]>, addr: IpAddr, now: Instant) -> Result<(), Duration> {
-        let mut map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= MAX_BUCKETS {
-            // Forget buckets idle long enough to have refilled: they hold no information.
-            let idle = Duration::from_secs_f64((rates.address_burst / rates.address_per_sec).max(1.0));
-            map.retain(|_, b| now.saturating_duration_since(b.last_used()) < idle);
-        }
-        let mut check = |key: Key, rate: f64, burst: f64| {
-            let bucket = map.entry(key).or_insert_with(|| hub::Bucket::new(burst, now));
-            if bucket.take(rate, burst, now) {
-                Ok(())
-            } else {
-                Err(Duration::from_secs_f64(1.0 / rate.max(0.01)))
-            }
-        };
-        check(Key::Address(addr), rates.address_per_sec, rates.address_burst)?;
+        self.buckets.take(Key::Address(addr), rates.address_per_sec, rates.address_burst, now)?;
         if let Some(s) = session {
-            check(Key::Session(s), rates.session_per_sec, rates.session_burst)?;
+            self.buckets.take(Key::Session(s), rates.session_per_sec, rates.session_burst, now)?;
         }
         Ok(())
     }

@@ -6,7 +6,7 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 
-use crate::acme::CertResolver;
+use crate::tls::CertResolver;
 
 pub fn router(public_url: String, challenges: Option<CertResolver>) -> Router {
     let mut r = Router::new();

@@ -22,8 +22,10 @@ pub struct Server {
     https: std::net::TcpListener,
     http: Option<std::net::TcpListener>,
     tls: Arc<rustls::ServerConfig>,
-    /// With ACME: the task that gets and renews the certificate, and where it puts it.
-    acme: Option<(crate::acme::Acme, crate::acme::CertResolver)>,
+    /// Where the listeners take their certificate from.
+    certs: tls::CertResolver,
+    /// With ACME: the task that gets and renews the certificate.
+    acme: Option<crate::acme::Acme>,
 }
 
 fn bind(addr: SocketAddr, what: &str) -> Result<std::net::TcpListener> {
@@ -44,14 +46,17 @@ pub fn derive_public_url(addr: SocketAddr) -> String {
 impl Server {
     /// Loads TLS material and binds the listeners, so errors surface before anything runs.
     pub fn bind(config: WebConfig, store: Arc<dyn Store>) -> Result<Self> {
-        let (tls, acme) = match &config.tls {
+        let certs = tls::CertResolver::default();
+        let acme = match &config.tls {
             crate::config::TlsSource::Acme(cfg) => {
-                let resolver = crate::acme::CertResolver::default();
-                let acme = crate::acme::Acme::new(cfg.clone(), resolver.clone()).map_err(|e| anyhow::anyhow!(e))?;
-                (tls::resolver_config(resolver.clone())?, Some((acme, resolver)))
+                Some(crate::acme::Acme::new(cfg.clone(), certs.clone()).map_err(|e| anyhow::anyhow!(e))?)
             }
-            source => (tls::server_config(source)?, None),
+            source => {
+                certs.install(tls::current_key(source)?);
+                None
+            }
         };
+        let tls = tls::server_config(certs.clone())?;
         let https = bind(config.listen, "HTTPS")?;
         let http = config.http_redirect_listen.map(|a| bind(a, "the HTTP redirect")).transpose()?;
         let public_url = match &config.public_url {
@@ -59,7 +64,7 @@ impl Server {
             None => derive_public_url(https.local_addr()?),
         };
         let state = AppState::new(store, config, public_url).context("cannot open the attachments directory")?;
-        Ok(Self { state, https, http, tls, acme })
+        Ok(Self { state, https, http, tls, certs, acme })
     }
 
     pub fn local_addr(&self) -> Result<SocketAddr> {
@@ -119,8 +124,8 @@ impl Server {
                 handle.graceful_shutdown(Some(Duration::from_secs(10)));
             });
         }
-        let challenges = self.acme.as_ref().map(|(_, r)| r.clone());
-        if let Some((acme, _)) = self.acme {
+        let challenges = self.acme.is_some().then(|| self.certs.clone());
+        if let Some(acme) = self.acme {
             tokio::spawn(acme.run());
         }
         let redirect_task = match self.http {
@@ -141,20 +146,16 @@ impl Server {
         let rustls = axum_server::tls_rustls::RustlsConfig::from_config(self.tls);
         if let crate::config::TlsSource::SelfSigned { .. } = &self.state.config.tls {
             // The generated certificate is valid for a year: a server that runs that long
-            // gets a new one a month before the end, without a restart.
-            let (reload, source) = (rustls.clone(), self.state.config.tls.clone());
+            // gets a new one a month before the end, served at once by every listener.
+            let (certs, source) = (self.certs.clone(), self.state.config.tls.clone());
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(tls::RENEW_CHECK);
                 tick.tick().await;
                 loop {
                     tick.tick().await;
-                    match tokio::task::spawn_blocking({
-                        let source = source.clone();
-                        move || tls::server_config(&source)
-                    })
-                    .await
-                    {
-                        Ok(Ok(cfg)) => reload.reload_from_config(cfg),
+                    let source = source.clone();
+                    match tokio::task::spawn_blocking(move || tls::current_key(&source)).await {
+                        Ok(Ok(key)) => certs.install(key),
                         Ok(Err(e)) => tracing::error!(error = %e, "renewing the self-signed certificate failed"),
                         Err(e) => tracing::error!(error = %e, "renewing the self-signed certificate failed"),
                     }

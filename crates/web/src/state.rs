@@ -23,7 +23,7 @@ pub struct AppState {
     /// The chat writer's queue (REST posts; WebSocket posts come through the hub).
     pub(crate) chat: crate::chat::ChatQueue,
     /// Posting rate of REST chat posts per user (WebSocket posts are limited in the hub).
-    chat_limits: Arc<Mutex<std::collections::HashMap<i64, hub::Bucket>>>,
+    chat_limits: Arc<crate::budget::Buckets<i64>>,
     /// Files posted to conversations.
     pub attachments: crate::attachments::Attachments,
     /// Request budgets of the endpoints that create or search.
@@ -106,14 +106,7 @@ impl AppState {
     /// Takes one chat post from the user's REST posting budget.
     pub fn chat_rate(&self, user: i64) -> Result<(), HttpError> {
         let (rate, burst) = (self.config.hub.chat_rate_per_sec, self.config.hub.chat_burst);
-        let now = std::time::Instant::now();
-        let mut limits = self.chat_limits.lock().unwrap_or_else(|p| p.into_inner());
-        let bucket = limits.entry(user).or_insert_with(|| hub::Bucket::new(burst, now));
-        if bucket.take(rate, burst, now) {
-            Ok(())
-        } else {
-            Err(HttpError::rate_limited(std::time::Duration::from_secs_f64(1.0 / rate.max(0.01))))
-        }
+        self.chat_limits.take(user, rate, burst, std::time::Instant::now()).map_err(HttpError::rate_limited)
     }
 
     /// Before the process stops: every chat write queued so far is committed and its

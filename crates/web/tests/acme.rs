@@ -10,13 +10,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use testkit::pebble::Pebble;
+use testkit::process::free_port;
 use web::acme::{AcmeConfig, Challenge};
 
 const NAME: &str = "chat.mywebrtc.test";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 /// The root Pebble issues under (from its management interface, over its own HTTPS).
 async fn pebble_root(p: &Pebble) -> String {
@@ -73,7 +70,7 @@ fn acme_config(p: &Pebble, dir: &std::path::Path, challenge: Challenge, renew_be
 
 #[tokio::test]
 async fn tls_alpn_01_issues_renews_while_running_and_the_certificate_outlives_a_restart() {
-    let (https, http) = (free_port(), free_port());
+    let (https, http) = (free_port().unwrap(), free_port().unwrap());
     let tmp = tempfile::tempdir().unwrap();
     let pebble = Pebble::start(tmp.path(), http, https).unwrap();
     let root = pebble_root(&pebble).await;
@@ -128,7 +125,7 @@ fn acme_config_stub(dir: &std::path::Path) -> AcmeConfig {
 
 #[tokio::test]
 async fn http_01_issues_through_the_plain_http_listener() {
-    let (https, http) = (free_port(), free_port());
+    let (https, http) = (free_port().unwrap(), free_port().unwrap());
     let tmp = tempfile::tempdir().unwrap();
     let pebble = Pebble::start(tmp.path(), http, https).unwrap();
     let root = pebble_root(&pebble).await;

@@ -2,12 +2,12 @@
 //! directory on free loopback ports, with StartTLS and LDAPS on a test CA, seeded from
 //! `seed.ldif`, stopped by its PID. Changes go through `ldapmodify` (Debian's `ldap-utils`).
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+
+use crate::process::{free_port, wait_listening};
 
 /// The seeded directory's suffix, administrator and service account.
 pub const BASE: &str = "dc=example,dc=org";
@@ -35,10 +35,6 @@ pub struct Slapd {
     pub ca_file: PathBuf,
     /// PEM of a CA that signed nothing here (a wrong CA must fail closed).
     pub other_ca_file: PathBuf,
-}
-
-fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 fn write_test_pki(dir: &Path) -> Result<()> {
@@ -133,22 +129,9 @@ impl Slapd {
             .stderr(Stdio::null())
             .spawn()
             .context("starting slapd")?;
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        for url in [self.ldap_url.clone(), self.ldaps_url.clone()] {
-            let addr = format!("127.0.0.1:{}", Self::port(&url));
-            loop {
-                if std::net::TcpStream::connect(&addr).is_ok() {
-                    break;
-                }
-                if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
-                    bail!("slapd exited at start: {status}");
-                }
-                if Instant::now() > deadline {
-                    bail!("slapd did not listen on {addr}");
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
+        let child = self.child.insert(child);
+        for url in [&self.ldap_url, &self.ldaps_url] {
+            wait_listening(Self::port(url), child, "slapd")?;
         }
         Ok(())
     }

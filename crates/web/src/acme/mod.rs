@@ -6,8 +6,6 @@
 //! Until the first certificate arrives the server presents a self-signed one for the names,
 //! so it starts at once; the ACME task retries with backoff while the CA cannot be reached.
 
-mod resolver;
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +15,7 @@ use instant_acme::{
     RetryPolicy,
 };
 
-pub use resolver::{certified_key, CertResolver, ACME_TLS_ALPN};
+use crate::tls::{certified_key, CertResolver};
 
 /// Which challenge proves control of the names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +66,7 @@ fn write_private(path: &Path, text: &str) -> Result<(), String> {
 
 /// A self-signed stand-in for the names until the CA's certificate arrives.
 fn placeholder(domains: &[String]) -> Result<Arc<rustls::sign::CertifiedKey>, String> {
-    let ck = rcgen::generate_simple_self_signed(domains.to_vec()).map_err(|e| e.to_string())?;
+    let (ck, _) = crate::tls::generate_self_signed(domains, now_unix()).map_err(|e| format!("{e:#}"))?;
     certified_key(&ck.cert.pem(), &ck.key_pair.serialize_pem())
 }
 

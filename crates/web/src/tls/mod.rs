@@ -1,10 +1,16 @@
-//! TLS: the operator's certificate, or a self-signed one made on first start and kept.
+//! TLS: the operator's certificate, a self-signed one made on first start and kept, or one
+//! from ACME. Whatever the source, the listeners (HTTPS and TURN over TLS) present the
+//! certificate a [`CertResolver`] holds, so a renewed one is served by all of them at once.
+
+mod resolver;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context, Result};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::sign::CertifiedKey;
+
+pub use resolver::{certified_key, CertResolver, ACME_TLS_ALPN};
 
 use crate::config::TlsSource;
 
@@ -53,7 +59,7 @@ fn needs_new_certificate(dir: &Path, names: &[String], now: i64) -> bool {
 /// A self-signed server certificate for `names`, valid from a day ago for a year, with
 /// Subject and Authority Key Identifiers and `CA:FALSE` (what browsers and TLS libraries
 /// expect of a leaf certificate).
-fn generate_self_signed(names: &[String], now: i64) -> Result<(rcgen::CertifiedKey, i64)> {
+pub(crate) fn generate_self_signed(names: &[String], now: i64) -> Result<(rcgen::CertifiedKey, i64)> {
     let mut params = rcgen::CertificateParams::new(names.to_vec()).context("certificate names")?;
     params.distinguished_name = rcgen::DistinguishedName::new();
     params.distinguished_name.push(rcgen::DnType::CommonName, names.last().cloned().unwrap_or_default());
@@ -108,56 +114,32 @@ pub fn write_private(path: &Path, data: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// A server configuration whose certificate comes from `resolver` (ACME: swapped while
-/// running, and TLS-ALPN-01 challenges answered).
-pub fn resolver_config(resolver: crate::acme::CertResolver) -> Result<Arc<rustls::ServerConfig>> {
+/// The server configuration of every TLS listener: the certificate is whatever `resolver`
+/// holds at each handshake (and TLS-ALPN-01 challenges are answered while ACME runs).
+pub fn server_config(resolver: CertResolver) -> Result<Arc<rustls::ServerConfig>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .context("TLS protocol versions")?
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(resolver));
-    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec(), crate::acme::ACME_TLS_ALPN.to_vec()];
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec(), ACME_TLS_ALPN.to_vec()];
     Ok(Arc::new(cfg))
 }
 
-pub fn server_config(source: &TlsSource) -> Result<Arc<rustls::ServerConfig>> {
+/// The certificate and key of a file or self-signed source (the self-signed one is made or
+/// remade first when due). ACME certificates come from the ACME task instead.
+pub fn current_key(source: &TlsSource) -> Result<Arc<CertifiedKey>> {
     let paths = match source {
         TlsSource::Files { cert, key } => CertPaths { cert: cert.clone(), key: key.clone() },
         TlsSource::SelfSigned { dir, extra_names } => load_or_create_self_signed(dir, extra_names)?,
-        // Its configuration is built with the ACME task (Server::bind), around their resolver.
         TlsSource::Acme(_) => return Err(anyhow!("ACME certificates come from the ACME task")),
     };
-    let certs = read_certs(&paths.cert)?;
-    let key = read_key(&paths.key)?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .context("TLS protocol versions")?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .context("TLS certificate and key do not match or are unsupported")?;
-    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Arc::new(cfg))
-}
-
-fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
-    let pem = std::fs::read(path).with_context(|| format!("reading TLS certificate {}", path.display()))?;
-    let certs = rustls_pemfile_certs(&pem)?;
-    if certs.is_empty() {
-        return Err(anyhow!("{}: no certificate found", path.display()));
-    }
-    Ok(certs)
-}
-
-fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
-    use rustls::pki_types::pem::PemObject;
-    PrivateKeyDer::from_pem_file(path).map_err(|e| anyhow!("reading TLS key {}: {e}", path.display()))
-}
-
-fn rustls_pemfile_certs(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>> {
-    use rustls::pki_types::pem::PemObject;
-    CertificateDer::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>().map_err(|e| anyhow!("bad PEM certificate: {e}"))
+    let read = |p: &Path, what: &str| {
+        std::fs::read_to_string(p).with_context(|| format!("reading TLS {what} {}", p.display()))
+    };
+    certified_key(&read(&paths.cert, "certificate")?, &read(&paths.key, "key")?)
+        .map_err(|e| anyhow!("TLS certificate {} and key {}: {e}", paths.cert.display(), paths.key.display()))
 }
 
 #[cfg(test)]
@@ -176,7 +158,8 @@ mod tests {
         assert!(needs_new_certificate(dir.path(), &names, now + (SELF_SIGNED_DAYS - RENEW_DAYS_BEFORE + 1) * 86400));
 
         // The certificate itself: a year's validity, key identifiers, not a CA, the names.
-        let der = read_certs(&dir.path().join("cert.pem")).unwrap().remove(0);
+        use rustls::pki_types::pem::PemObject;
+        let der = rustls::pki_types::CertificateDer::from_pem_file(dir.path().join("cert.pem")).unwrap();
         let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
         let validity = cert.validity();
         let days = (validity.not_after.timestamp() - validity.not_before.timestamp()) / 86400;
@@ -188,5 +171,14 @@ mod tests {
         let has = |oid: &[u8]| der.windows(oid.len()).any(|w| w == oid);
         assert!(has(&[0x06, 0x03, 0x55, 0x1d, 0x0e]), "subject key identifier");
         assert!(has(&[0x06, 0x03, 0x55, 0x1d, 0x23]), "authority key identifier");
+    }
+
+    #[test]
+    fn a_certificate_with_someone_elses_key_is_refused() {
+        let (a, _) = generate_self_signed(&["a.test".to_owned()], crate::unix_now()).unwrap();
+        let (b, _) = generate_self_signed(&["a.test".to_owned()], crate::unix_now()).unwrap();
+        assert!(certified_key(&a.cert.pem(), &a.key_pair.serialize_pem()).is_ok());
+        let err = certified_key(&a.cert.pem(), &b.key_pair.serialize_pem()).err().unwrap();
+        assert!(err.contains("do not match"), "{err}");
     }
 }

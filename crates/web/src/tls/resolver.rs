@@ -90,5 +90,12 @@ pub fn certified_key(chain_pem: &str, key_pem: &str) -> Result<Arc<CertifiedKey>
     }
     let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| format!("private key: {e}"))?;
     let signing = rustls::crypto::ring::sign::any_supported_type(&key).map_err(|e| format!("private key: {e}"))?;
-    Ok(Arc::new(CertifiedKey::new(chain, signing)))
+    let certified = CertifiedKey::new(chain, signing);
+    // A certificate whose key is not the given one would fail every handshake; say so now.
+    // (Only a definite mismatch counts: the check cannot read every certificate, e.g. not
+    // the TLS-ALPN-01 one with its critical acmeIdentifier extension.)
+    if let Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) = certified.keys_match() {
+        return Err("the certificate and key do not match".into());
+    }
+    Ok(Arc::new(certified))
 }
