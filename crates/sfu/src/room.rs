@@ -1,0 +1,381 @@
+//! A conference room: its participants' sessions and the forwarding between them. Sans-IO:
+//! packets and time go in, packets to send and signals for the clients come out; the
+//! driver owns the socket and the clock.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use str0m::media::{KeyframeRequestKind, MediaKind};
+use str0m::net::{Protocol, Receive};
+use str0m::Input;
+
+use crate::peer::{OutState, Peer, PeerEnd, PeerEvent, TrackOut};
+use crate::speaker::SpeakerDetector;
+use crate::{LeaveReason, ParticipantId, RoomConfig, RoomId, SfuError, Signal, Source, TilePref, UserId};
+
+/// What a room asks of its driver.
+#[derive(Debug, PartialEq)]
+pub enum RoomOutput {
+    /// Send this datagram from the media socket.
+    Transmit { destination: SocketAddr, contents: Vec<u8> },
+    /// Tell a participant's client (over signaling).
+    Signal { to: ParticipantId, signal: Signal },
+    /// A participant is gone (left, removed, lost): the driver forgets its routing.
+    Gone { participant: ParticipantId, ufrag: String },
+}
+
+/// One participant as the others see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub participant: ParticipantId,
+    pub user: UserId,
+}
+
+pub struct Room {
+    pub id: RoomId,
+    cfg: RoomConfig,
+    crypto: Arc<str0m::crypto::CryptoProvider>,
+    local: SocketAddr,
+    candidates: Vec<SocketAddr>,
+    peers: Vec<Peer>,
+    speaker: SpeakerDetector<ParticipantId>,
+    out: VecDeque<RoomOutput>,
+    next_layer_check: Option<Instant>,
+}
+
+impl Room {
+    /// `local` is the media socket's address (the destination of what arrives);
+    /// `candidates` the addresses announced to clients.
+    pub fn new(
+        id: RoomId,
+        cfg: RoomConfig,
+        crypto: Arc<str0m::crypto::CryptoProvider>,
+        local: SocketAddr,
+        candidates: Vec<SocketAddr>,
+    ) -> Self {
+        Self {
+            id,
+            speaker: SpeakerDetector::new(cfg.speaker_dwell),
+            cfg,
+            crypto,
+            local,
+            candidates,
+            peers: vec![],
+            out: VecDeque::new(),
+            next_layer_check: None,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.peers.is_empty()
+    }
+
+    pub fn members(&self) -> Vec<Member> {
+        self.peers.iter().map(|p| Member { participant: p.id, user: p.user }).collect()
+    }
+
+    pub fn has(&self, who: ParticipantId) -> bool {
+        self.peers.iter().any(|p| p.id == who)
+    }
+
+    /// The participant whose session takes this packet (by ICE credentials or by the
+    /// address its session uses).
+    pub fn accepts(&self, source: SocketAddr, contents: &[u8]) -> Option<ParticipantId> {
+        let Ok(contents) = contents.try_into() else { return None };
+        let input = Input::Receive(
+            Instant::now(),
+            Receive { proto: Protocol::Udp, source, destination: self.local, contents },
+        );
+        self.peers.iter().find(|p| p.rtc.accepts(&input)).map(|p| p.id)
+    }
+
+    /// Adds a participant. Returns its ICE ufrag (the driver routes packets by it).
+    pub fn join(&mut self, who: ParticipantId, user: UserId, now: Instant) -> Result<String, SfuError> {
+        if self.has(who) {
+            return Err(SfuError::AlreadyJoined);
+        }
+        if self.peers.len() >= self.cfg.max_participants {
+            return Err(SfuError::RoomFull(self.cfg.max_participants));
+        }
+        let (rtc, ufrag) = Peer::build_rtc(&self.candidates, &self.crypto, now);
+        let mut peer = Peer::new(who, user, rtc, ufrag.clone(), now, self.cfg.max_ingress_bps);
+        // Everything already published in the room, to be offered once connected.
+        for other in &self.peers {
+            for t in &other.tracks_in {
+                peer.tracks_out.push(new_out(other.id, t.mid, t.kind, t.source));
+            }
+        }
+        let members = self.members();
+        for m in &members {
+            self.out.push_back(RoomOutput::Signal {
+                to: m.participant,
+                signal: Signal::Joined { participant: who, user },
+            });
+        }
+        self.out.push_back(RoomOutput::Signal {
+            to: who,
+            signal: Signal::Welcome { members, speaker: self.speaker.current() },
+        });
+        self.peers.push(peer);
+        Ok(ufrag)
+    }
+
+    /// Removes a participant; the others stop receiving its tracks.
+    pub fn leave(&mut self, who: ParticipantId, reason: LeaveReason) {
+        let Some(i) = self.peers.iter().position(|p| p.id == who) else { return };
+        let mut peer = self.peers.remove(i);
+        peer.rtc.disconnect();
+        self.speaker.remove(who);
+        for p in &mut self.peers {
+            for t in &mut p.tracks_out {
+                if t.origin == who {
+                    close_out(t);
+                }
+            }
+            p.tracks_out.retain(|t| t.state != OutState::ToOpen || t.origin != who);
+        }
+        if reason != LeaveReason::Left {
+            self.out.push_back(RoomOutput::Signal { to: who, signal: Signal::Removed { reason } });
+        }
+        for p in &self.peers {
+            self.out.push_back(RoomOutput::Signal { to: p.id, signal: Signal::Left { participant: who } });
+        }
+        self.out.push_back(RoomOutput::Gone { participant: who, ufrag: peer.ufrag });
+    }
+
+    /// Removes every participant of `user` (taken out of the conversation).
+    pub fn remove_user(&mut self, user: UserId) {
+        let ids: Vec<ParticipantId> = self.peers.iter().filter(|p| p.user == user).map(|p| p.id).collect();
+        for id in ids {
+            self.leave(id, LeaveReason::Removed);
+        }
+    }
+
+    /// A client's SDP: its offer is answered, its answer completes our offer.
+    pub fn sdp(
+        &mut self,
+        who: ParticipantId,
+        offer: bool,
+        rev: u64,
+        sdp: &str,
+        sources: &HashMap<String, Source>,
+        now: Instant,
+    ) -> Result<(), SfuError> {
+        let p = self.peers.iter_mut().find(|p| p.id == who).ok_or(SfuError::NotInRoom)?;
+        if offer {
+            let answer = p.accept_offer(sdp, sources)?;
+            self.out.push_back(RoomOutput::Signal { to: who, signal: Signal::Answer { sdp: answer } });
+        } else {
+            p.accept_answer(rev, sdp)?;
+        }
+        self.drive(now);
+        Ok(())
+    }
+
+    /// Which tiles a client shows, and how large.
+    pub fn prefs(&mut self, who: ParticipantId, tiles: &[TilePref], now: Instant) {
+        let Some(p) = self.peers.iter_mut().find(|p| p.id == who) else { return };
+        for t in p.tracks_out.iter_mut().filter(|t| t.kind == MediaKind::Video) {
+            if let Some(pref) = tiles.iter().find(|x| x.participant == t.origin) {
+                t.paused = !pref.visible;
+                t.cap = crate::layers::cap_for_tile(pref.height);
+            }
+        }
+        self.next_layer_check = Some(now);
+        self.drive(now);
+    }
+
+    /// A datagram for `who` (see [`Room::accepts`]).
+    pub fn receive(&mut self, who: ParticipantId, source: SocketAddr, contents: &[u8], now: Instant) {
+        let local = self.local;
+        let Some(p) = self.peers.iter_mut().find(|p| p.id == who) else { return };
+        if !p.admit(contents.len(), now) {
+            return;
+        }
+        let Ok(contents) = contents.try_into() else { return };
+        let input = Input::Receive(now, Receive { proto: Protocol::Udp, source, destination: local, contents });
+        if let Err(e) = p.rtc.handle_input(input) {
+            tracing::debug!(participant = who, error = %e, "packet refused");
+        }
+        self.drive(now);
+    }
+
+    /// Advances time.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for p in &mut self.peers {
+            if let Err(e) = p.rtc.handle_input(Input::Timeout(now)) {
+                tracing::debug!(participant = p.id, error = %e, "timeout handling failed");
+            }
+        }
+        self.drive(now);
+    }
+
+    pub fn poll_output(&mut self) -> Option<RoomOutput> {
+        self.out.pop_front()
+    }
+
+    /// When the room next needs [`Room::handle_timeout`].
+    pub fn poll_timeout(&mut self, now: Instant) -> Instant {
+        let mut t = self.next_layer_check.unwrap_or(now + Duration::from_secs(1));
+        let mut events = vec![];
+        for p in &mut self.peers {
+            let mut ev = vec![];
+            t = t.min(p.poll(now, &mut ev));
+            events.extend(ev.into_iter().map(|e| (p.id, e)));
+        }
+        // Polling after input is done in `drive`; anything left (a session that ended) is
+        // carried out here.
+        if !events.is_empty() {
+            self.apply(events, now);
+            self.check_ended(now);
+        }
+        t
+    }
+
+    /// Polls every session until quiet, carrying what each produced to the others.
+    fn drive(&mut self, now: Instant) {
+        for _ in 0..64 {
+            let mut events: Vec<(ParticipantId, PeerEvent)> = vec![];
+            for p in &mut self.peers {
+                let mut ev = vec![];
+                p.poll(now, &mut ev);
+                events.extend(ev.into_iter().map(|e| (p.id, e)));
+            }
+            if events.is_empty() {
+                break;
+            }
+            self.apply(events, now);
+        }
+        self.check_ended(now);
+        self.check_layers(now);
+        self.negotiate();
+    }
+
+    fn apply(&mut self, events: Vec<(ParticipantId, PeerEvent)>, now: Instant) {
+        for (from, e) in events {
+            match e {
+                PeerEvent::Transmit { destination, contents } => {
+                    self.out.push_back(RoomOutput::Transmit { destination, contents })
+                }
+                PeerEvent::Connected => {}
+                PeerEvent::TrackOpen { mid, kind, source } => {
+                    for p in self.peers.iter_mut().filter(|p| p.id != from) {
+                        p.tracks_out.push(new_out(from, mid, kind, source));
+                    }
+                    self.next_layer_check = Some(now);
+                }
+                PeerEvent::TrackClosed { mid } => {
+                    for p in self.peers.iter_mut() {
+                        for t in p.tracks_out.iter_mut().filter(|t| t.origin == from && t.origin_mid == mid) {
+                            close_out(t);
+                        }
+                        p.tracks_out.retain(|t| !(t.origin == from && t.origin_mid == mid && t.state == OutState::ToOpen));
+                    }
+                }
+                PeerEvent::Media(data) => {
+                    if let (Some(level), true) = (data.ext_vals.audio_level, self.is_audio(from, data.mid)) {
+                        if let Some(speaker) = self.speaker.level(from, level, now) {
+                            for p in &self.peers {
+                                self.out.push_back(RoomOutput::Signal {
+                                    to: p.id,
+                                    signal: Signal::Speaker { participant: speaker },
+                                });
+                            }
+                        }
+                    }
+                    let mut wanted = vec![];
+                    for p in self.peers.iter_mut().filter(|p| p.id != from) {
+                        if let Some(rid) = p.forward(from, &data) {
+                            wanted.push(rid);
+                        }
+                    }
+                    if let Some(publisher) = self.peers.iter_mut().find(|p| p.id == from) {
+                        for rid in wanted {
+                            publisher.request_keyframe(data.mid, rid, KeyframeRequestKind::Pli, now);
+                        }
+                    }
+                }
+                PeerEvent::Keyframe { origin, origin_mid, rid, kind } => {
+                    if let Some(publisher) = self.peers.iter_mut().find(|p| p.id == origin) {
+                        publisher.request_keyframe(origin_mid, rid, kind, now);
+                    }
+                }
+            }
+        }
+    }
+
+    fn is_audio(&self, who: ParticipantId, mid: str0m::media::Mid) -> bool {
+        self.peers
+            .iter()
+            .find(|p| p.id == who)
+            .and_then(|p| p.tracks_in.iter().find(|t| t.mid == mid))
+            .is_some_and(|t| t.kind == MediaKind::Audio)
+    }
+
+    /// Sessions that failed, or never connected in time, leave the room.
+    fn check_ended(&mut self, now: Instant) {
+        let timeout = self.cfg.connect_timeout;
+        let ended: Vec<(ParticipantId, PeerEnd)> = self
+            .peers
+            .iter()
+            .filter_map(|p| {
+                let never = !p.connected && now.saturating_duration_since(p.joined_at) >= timeout;
+                p.ended.or(never.then_some(PeerEnd::MediaLost)).map(|e| (p.id, e))
+            })
+            .collect();
+        for (who, end) in ended {
+            let reason = match end {
+                PeerEnd::MediaLost => LeaveReason::MediaLost,
+                PeerEnd::Failed => LeaveReason::Failed,
+            };
+            self.leave(who, reason);
+        }
+    }
+
+    /// Every half second: each subscriber's layers from the current estimates.
+    fn check_layers(&mut self, now: Instant) {
+        if self.next_layer_check.is_some_and(|t| t > now) {
+            return;
+        }
+        self.next_layer_check = Some(now + Duration::from_millis(500));
+        let rates: HashMap<(ParticipantId, str0m::media::Mid), ([Option<u64>; 3], bool)> = self
+            .peers
+            .iter()
+            .flat_map(|p| p.tracks_in.iter().map(move |t| ((p.id, t.mid), (t.rates, t.plain))))
+            .collect();
+        for p in &mut self.peers {
+            p.choose_layers(&|o, m| rates.get(&(o, m)).copied());
+        }
+    }
+
+    fn negotiate(&mut self) {
+        for p in &mut self.peers {
+            if let Some((rev, sdp, tracks)) = p.negotiate() {
+                self.out.push_back(RoomOutput::Signal { to: p.id, signal: Signal::Offer { rev, sdp, tracks } });
+            }
+        }
+    }
+}
+
+fn new_out(origin: ParticipantId, mid: str0m::media::Mid, kind: MediaKind, source: Source) -> TrackOut {
+    TrackOut {
+        origin,
+        origin_mid: mid,
+        kind,
+        source,
+        state: OutState::ToOpen,
+        current: None,
+        target: None,
+        paused: false,
+        cap: 2,
+    }
+}
+
+fn close_out(t: &mut TrackOut) {
+    t.state = match t.state {
+        OutState::Open(m) | OutState::Negotiating(m) => OutState::ToStop(m),
+        s => s,
+    };
+}

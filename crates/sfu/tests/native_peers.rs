@@ -1,0 +1,397 @@
+//! The room core driven by native str0m peers in memory, on a fake clock: joining,
+//! publishing, receiving every other participant's media, leaving, removal, loss and
+//! reordering between the peers and the room, and hostile input.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sfu::{LeaveReason, ParticipantId, Room, RoomConfig, RoomOutput, Signal};
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::media::{Direction, MediaKind, MediaTime, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, Input, Output, Rtc};
+
+const ROOM_ADDR: &str = "10.0.0.1:5000";
+
+struct Client {
+    id: ParticipantId,
+    addr: SocketAddr,
+    rtc: Rtc,
+    pending: Option<SdpPendingOffer>,
+    signals: Vec<Signal>,
+    /// Frames received, by mid.
+    received: HashMap<Mid, usize>,
+    /// Which participant each received mid belongs to (from the server's offers).
+    owners: HashMap<String, ParticipantId>,
+    audio: Option<Mid>,
+    video: Option<Mid>,
+    connected: bool,
+}
+
+struct World {
+    now: Instant,
+    room: Room,
+    clients: Vec<Client>,
+    /// Datagrams in flight: (deliver at, to client index or None for the room, source, bytes).
+    wire: VecDeque<(Option<usize>, SocketAddr, Vec<u8>)>,
+    /// Drop every n-th datagram (0: none).
+    drop_every: usize,
+    /// Swap each pair of consecutive datagrams.
+    reorder: bool,
+    sent: usize,
+}
+
+fn crypto() -> Arc<str0m::crypto::CryptoProvider> {
+    Arc::new(str0m::crypto::from_feature_flags())
+}
+
+impl World {
+    fn new(cfg: RoomConfig) -> World {
+        let now = Instant::now();
+        let addr: SocketAddr = ROOM_ADDR.parse().unwrap();
+        World {
+            now,
+            room: Room::new(1, cfg, crypto(), addr, vec![addr]),
+            clients: vec![],
+            wire: VecDeque::new(),
+            drop_every: 0,
+            reorder: false,
+            sent: 0,
+        }
+    }
+
+    /// A participant joins and offers to publish audio and video.
+    fn join(&mut self, id: ParticipantId) -> usize {
+        self.room.join(id, id as i64 * 10, self.now).unwrap();
+        let addr: SocketAddr = format!("10.0.1.{}:6000", id).parse().unwrap();
+        let mut rtc = Rtc::builder().set_crypto_provider(crypto()).build(self.now);
+        rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
+        let mut api = rtc.sdp_api();
+        let audio = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
+        let video = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+        let (offer, pending) = api.apply().unwrap();
+        self.clients.push(Client {
+            id,
+            addr,
+            rtc,
+            pending: Some(pending),
+            signals: vec![],
+            received: HashMap::new(),
+            owners: HashMap::new(),
+            audio: Some(audio),
+            video: Some(video),
+            connected: false,
+        });
+        self.room.sdp(id, true, 0, &offer.to_sdp_string(), &HashMap::new(), self.now).unwrap();
+        self.clients.len() - 1
+    }
+
+    fn index(&self, id: ParticipantId) -> usize {
+        self.clients.iter().position(|c| c.id == id).unwrap()
+    }
+
+    fn send(&mut self, to: Option<usize>, from: SocketAddr, data: Vec<u8>) {
+        self.sent += 1;
+        if self.drop_every > 0 && self.sent % self.drop_every == 0 {
+            return;
+        }
+        if self.reorder && self.sent % 2 == 0 {
+            self.wire.push_front((to, from, data));
+        } else {
+            self.wire.push_back((to, from, data));
+        }
+    }
+
+    /// Runs the world for `d` of fake time, publishers sending a frame of each kind every 20 ms.
+    fn run(&mut self, d: Duration, publish: bool) {
+        let end = self.now + d;
+        let mut next_frame = self.now;
+        let mut frame_no: u32 = 0;
+        while self.now < end {
+            if publish && self.now >= next_frame {
+                frame_no += 1;
+                for c in self.clients.iter_mut().filter(|c| c.connected) {
+                    for (mid, kind) in [(c.audio, MediaKind::Audio), (c.video, MediaKind::Video)] {
+                        let Some(mid) = mid else { continue };
+                        let Some(w) = c.rtc.writer(mid) else { continue };
+                        let Some(pt) = w.payload_params().next().map(|p| p.pt()) else { continue };
+                        let (rate, len) = if kind == MediaKind::Audio { (48_000, 80) } else { (90_000, 1200) };
+                        let time = MediaTime::new(frame_no as u64 * rate / 50, str0m::media::Frequency::new(rate as u32).unwrap());
+                        // A VP8 key frame tag every 25 frames (bit 0 clear), delta frames otherwise.
+                        let mut data = vec![0x42u8; len];
+                        data[0] = if frame_no % 25 == 1 { 0x10 } else { 0x11 };
+                        let w = if kind == MediaKind::Audio { w.audio_level(-20, true) } else { w };
+                        w.write(pt, self.now, time, data).unwrap();
+                    }
+                }
+                next_frame = self.now + Duration::from_millis(20);
+            }
+            self.pump();
+            self.now += Duration::from_millis(5);
+            for c in &mut self.clients {
+                c.rtc.handle_input(Input::Timeout(self.now)).unwrap();
+            }
+            self.room.handle_timeout(self.now);
+            self.pump();
+        }
+    }
+
+    /// Carries datagrams and signals until everything is quiet.
+    fn pump(&mut self) {
+        let room_addr: SocketAddr = ROOM_ADDR.parse().unwrap();
+        for _ in 0..10_000 {
+            let mut progress = false;
+            // Clients' output.
+            for i in 0..self.clients.len() {
+                loop {
+                    let out = self.clients[i].rtc.poll_output().unwrap();
+                    match out {
+                        Output::Timeout(_) => break,
+                        Output::Transmit(t) => {
+                            let from = self.clients[i].addr;
+                            self.send(None, from, t.contents.to_vec());
+                        }
+                        Output::Event(e) => {
+                            let c = &mut self.clients[i];
+                            match e {
+                                Event::Connected => c.connected = true,
+                                Event::MediaData(d) => *c.received.entry(d.mid).or_default() += 1,
+                                _ => {}
+                            }
+                        }
+                    }
+                    progress = true;
+                }
+            }
+            // Room output.
+            let _ = self.room.poll_timeout(self.now);
+            while let Some(o) = self.room.poll_output() {
+                progress = true;
+                match o {
+                    RoomOutput::Transmit { destination, contents } => {
+                        if let Some(i) = self.clients.iter().position(|c| c.addr == destination) {
+                            self.send(Some(i), room_addr, contents);
+                        }
+                    }
+                    RoomOutput::Signal { to, signal } => {
+                        if let Some(i) = self.clients.iter().position(|c| c.id == to) {
+                            self.clients[i].signals.push(signal.clone());
+                            self.on_signal(i, signal);
+                        }
+                    }
+                    RoomOutput::Gone { .. } => {}
+                }
+            }
+            // The wire.
+            while let Some((to, from, data)) = self.wire.pop_front() {
+                progress = true;
+                match to {
+                    None => {
+                        let Some(c) = self.clients.iter().find(|c| c.addr == from) else { continue };
+                        let id = c.id;
+                        self.room.receive(id, from, &data, self.now);
+                    }
+                    Some(i) => {
+                        let c = &mut self.clients[i];
+                        let input = Input::Receive(
+                            self.now,
+                            Receive { proto: Protocol::Udp, source: from, destination: c.addr, contents: data.as_slice().try_into().unwrap() },
+                        );
+                        c.rtc.handle_input(input).unwrap();
+                    }
+                }
+            }
+            if !progress {
+                return;
+            }
+        }
+        panic!("the world never went quiet");
+    }
+
+    fn on_signal(&mut self, i: usize, signal: Signal) {
+        let c = &mut self.clients[i];
+        match signal {
+            Signal::Answer { sdp } => {
+                let answer = SdpAnswer::from_sdp_string(&sdp).unwrap();
+                let pending = c.pending.take().expect("an answer to a pending offer");
+                c.rtc.sdp_api().accept_answer(pending, answer).unwrap();
+            }
+            Signal::Offer { rev, sdp, tracks } => {
+                let offer = SdpOffer::from_sdp_string(&sdp).unwrap();
+                let answer = c.rtc.sdp_api().accept_offer(offer).unwrap();
+                for t in tracks {
+                    c.owners.insert(t.mid.clone(), t.participant);
+                }
+                let id = c.id;
+                self.room.sdp(id, false, rev, &answer.to_sdp_string(), &HashMap::new(), self.now).unwrap();
+            }
+            _ => {}
+        }
+    }
+
+    /// Frames client `i` received from participant `from`, per kind (audio, video).
+    fn frames_from(&self, i: usize, from: ParticipantId) -> (usize, usize) {
+        let c = &self.clients[i];
+        let mut r = (0, 0);
+        for (mid, n) in &c.received {
+            if c.owners.get(&mid.to_string()) != Some(&from) {
+                continue;
+            }
+            match c.rtc.media(*mid).map(|m| m.kind()) {
+                Some(MediaKind::Audio) => r.0 += n,
+                Some(MediaKind::Video) => r.1 += n,
+                None => {}
+            }
+        }
+        r
+    }
+}
+
+#[test]
+fn three_participants_receive_each_others_audio_and_video() {
+    let mut w = World::new(RoomConfig::default());
+    for id in 1..=3 {
+        w.join(id);
+    }
+    w.run(Duration::from_secs(3), true);
+    for i in 0..3 {
+        assert!(w.clients[i].connected, "client {i} connected");
+        for from in 1..=3u64 {
+            if from == w.clients[i].id {
+                assert_eq!(w.frames_from(i, from), (0, 0), "nobody receives their own media");
+                continue;
+            }
+            let (a, v) = w.frames_from(i, from);
+            assert!(a > 50 && v > 50, "client {i} from {from}: audio {a}, video {v}");
+        }
+    }
+    // Everyone learned who joined.
+    let joined: Vec<ParticipantId> = w.clients[0]
+        .signals
+        .iter()
+        .filter_map(|s| match s {
+            Signal::Joined { participant, .. } => Some(*participant),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(joined, vec![2, 3]);
+}
+
+#[test]
+fn a_late_joiner_gets_what_is_already_published() {
+    let mut w = World::new(RoomConfig::default());
+    w.join(1);
+    w.join(2);
+    w.run(Duration::from_secs(1), true);
+    let late = w.join(3);
+    w.pump();
+    match &w.clients[late].signals[0] {
+        Signal::Welcome { members, .. } => assert_eq!(members.len(), 2),
+        s => panic!("first signal {s:?}"),
+    }
+    w.run(Duration::from_secs(2), true);
+    for from in [1, 2] {
+        let (a, v) = w.frames_from(late, from);
+        assert!(a > 20 && v > 20, "from {from}: {a} {v}");
+    }
+}
+
+#[test]
+fn leaving_and_removal_stop_the_forwarding() {
+    let mut w = World::new(RoomConfig::default());
+    for id in 1..=3 {
+        w.join(id);
+    }
+    w.run(Duration::from_secs(2), true);
+    w.room.leave(2, LeaveReason::Left);
+    w.run(Duration::from_millis(500), true);
+    let before = w.frames_from(0, 2);
+    w.run(Duration::from_secs(1), true);
+    assert_eq!(w.frames_from(0, 2), before, "nothing from a leaver");
+    assert!(w.clients[0].signals.contains(&Signal::Left { participant: 2 }));
+    // The server renegotiated the leaver's tracks away on the others.
+    let offers = w.clients[0].signals.iter().filter(|s| matches!(s, Signal::Offer { .. })).count();
+    assert!(offers >= 2, "{offers}");
+
+    // Removal by user (taken out of the conversation): told, and gone at once.
+    w.room.remove_user(30);
+    w.run(Duration::from_millis(100), true);
+    assert!(w.clients[w.index(3)].signals.contains(&Signal::Removed { reason: LeaveReason::Removed }));
+    assert_eq!(w.room.members().len(), 1);
+    let before = w.frames_from(0, 3);
+    w.run(Duration::from_secs(1), true);
+    assert_eq!(w.frames_from(0, 3), before);
+}
+
+#[test]
+fn media_survives_loss_and_reordering() {
+    let mut w = World::new(RoomConfig::default());
+    w.drop_every = 13;
+    w.reorder = true;
+    w.join(1);
+    w.join(2);
+    w.run(Duration::from_secs(5), true);
+    let (a, v) = w.frames_from(1, 1);
+    assert!(a > 100 && v > 50, "audio {a}, video {v}");
+}
+
+#[test]
+fn a_participant_that_never_connects_is_taken_out() {
+    let cfg = RoomConfig { connect_timeout: Duration::from_secs(2), ..RoomConfig::default() };
+    let mut w = World::new(cfg);
+    w.join(1);
+    // Participant 2 joins on the server but its client never sends anything.
+    w.room.join(2, 20, w.now).unwrap();
+    w.run(Duration::from_secs(3), true);
+    assert_eq!(w.room.members().iter().map(|m| m.participant).collect::<Vec<_>>(), vec![1]);
+}
+
+#[test]
+fn hostile_input_is_refused_and_harms_nobody() {
+    let cfg = RoomConfig { max_participants: 3, ..RoomConfig::default() };
+    let mut w = World::new(cfg);
+    w.join(1);
+    w.join(2);
+    w.run(Duration::from_secs(1), true);
+    let from_addr: SocketAddr = "10.0.1.1:6000".parse().unwrap();
+    // Garbage, truncated STUN/DTLS/RTP, in the session of participant 1.
+    for junk in [vec![], vec![0u8; 3], vec![0x80; 1500], vec![22, 254, 253, 0, 0], vec![0, 1, 0, 255, 0x21, 0x12, 0xa4, 0x42]] {
+        w.room.receive(1, from_addr, &junk, w.now);
+    }
+    // Malformed SDP in both directions, and answers nobody asked for.
+    assert!(matches!(w.room.sdp(1, true, 0, "v=0\r\nthis is not sdp", &HashMap::new(), w.now), Err(sfu::SfuError::BadSdp(_))));
+    assert!(matches!(w.room.sdp(1, false, 99, "garbage", &HashMap::new(), w.now), Err(sfu::SfuError::BadSdp(_))));
+    assert_eq!(w.room.sdp(9, true, 0, "x", &HashMap::new(), w.now), Err(sfu::SfuError::NotInRoom));
+    // Limits.
+    assert_eq!(w.room.join(1, 10, w.now), Err(sfu::SfuError::AlreadyJoined));
+    w.room.join(3, 30, w.now).unwrap();
+    assert_eq!(w.room.join(4, 40, w.now), Err(sfu::SfuError::RoomFull(3)));
+    let before = w.frames_from(1, 1);
+    w.run(Duration::from_secs(1), true);
+    let after = w.frames_from(1, 1);
+    assert!(after.0 > before.0 + 20 && after.1 > before.1 + 20, "{before:?} {after:?}");
+}
+
+#[test]
+fn a_flooding_publisher_is_bounded() {
+    let cfg = RoomConfig { max_ingress_bps: 400_000, ..RoomConfig::default() };
+    let mut w = World::new(cfg);
+    w.join(1);
+    w.join(2);
+    w.run(Duration::from_secs(1), true);
+    // 50 Mbit/s of junk for one second from participant 1's address, in 1 ms steps.
+    let from_addr: SocketAddr = "10.0.1.1:6000".parse().unwrap();
+    for _ in 0..1000 {
+        for _ in 0..5 {
+            w.room.receive(1, from_addr, &[0x80u8; 1250], w.now);
+        }
+        w.now += Duration::from_millis(1);
+    }
+    w.room.handle_timeout(w.now);
+    let before = w.frames_from(0, 2);
+    w.run(Duration::from_secs(1), true);
+    let after = w.frames_from(0, 2);
+    assert!(after.0 > before.0 + 20, "the room still forwards the other participant: {before:?} {after:?}");
+}
