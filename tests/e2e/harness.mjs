@@ -110,6 +110,8 @@ http_redirect_listen = "off"
 ${opts.config || ''}
 [metrics]
 listen = "127.0.0.1:0"
+[sfu]
+listen = "127.0.0.1:0"
 [turn]
 port = 0
 tls_port = 0

@@ -51,8 +51,9 @@ function clock(t) {
  * @param {number} me
  * @param {import('../uploads.js').Uploads} uploads the uploads to show in a conversation
  * @param {(conv: number, files: File[]) => Promise<void>} send how files leave a conversation
+ * @param {import('../rooms.js').RoomManager} rooms the group calls
  */
-export function chatView(chat, me, uploads, send) {
+export function chatView(chat, me, uploads, send, rooms) {
   const err = errorBox();
   const list = h('ul', { class: 'list conv-list', id: 'conversation-list' });
   const title = h('h2', { id: 'conv-title' });
@@ -261,6 +262,14 @@ export function chatView(chat, me, uploads, send) {
     if (picking === c.id) return;
     tools.replaceChildren();
     if (c.kind !== 'group') return;
+    // The group's call: start it, or join it while it runs.
+    const inCall = rooms.running.get(c.id) || [];
+    const here = rooms.current?.conv === c.id;
+    tools.append(here
+      ? h('span', { id: 'room-here', class: 'muted' }, 'You are in this call')
+      : inCall.length
+        ? h('button', { id: 'join-room', class: 'primary', onclick: () => rooms.join(c.id, true) }, `Join call (${inCall.length} in it)`)
+        : h('button', { id: 'start-room', class: 'primary', onclick: () => rooms.join(c.id, true) }, 'Start call'));
     const iOwn = c.members.some((m) => m.user === me && m.owner);
     tools.append(
       h('button', { id: 'rename-group', onclick: () => {
@@ -397,6 +406,7 @@ export function chatView(chat, me, uploads, send) {
     }
   };
   chat.addEventListener('change', onChange);
+  rooms.addEventListener('change', () => { if (view.isConnected) renderHead(); });
   uploads.addEventListener('change', showUploads);
   onDetach(view, () => {
     chat.removeEventListener('change', onChange);

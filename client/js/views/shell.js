@@ -15,6 +15,8 @@ import { chatView } from './chat.js';
 import { Uploads } from '../uploads.js';
 import { FileTransfers } from '../filetransfer.js';
 import { filePanel } from './filepanel.js';
+import { RoomManager } from '../rooms.js';
+import { roomOverlay } from './roomui.js';
 
 /**
  * The logged-in app: header, navigation and the current page. Contacts, chat and calls
@@ -42,7 +44,14 @@ export function shellView(session, onLoggedOut) {
   };
   const overlay = callOverlay(calls, nameOf, sendTo);
   const panel = filePanel(files, nameOf);
-  document.body.append(overlay, panel);
+  const rooms = new RoomManager(sig, calls.iceConfig, user.id);
+  const memberName = (/** @type {number} */ conv, /** @type {number} */ u) =>
+    chat.conversations.get(conv)?.members.find((m) => m.user === u)?.display_name || names.get(u) || `user ${u}`;
+  const convName = (/** @type {number} */ conv) => chat.conversations.get(conv)?.name || 'a conversation';
+  const roomUi = roomOverlay(rooms, memberName, convName);
+  document.body.append(overlay, panel, roomUi);
+  // For diagnostics (and the browser tests): the group calls.
+  /** @type {any} */ (window).mywebrtcRooms = rooms;
   /** @type {any} */ (window).mywebrtcFiles = files;
   // For diagnostics (and the browser tests): the current call manager.
   /** @type {any} */ (window).mywebrtcCalls = calls;
@@ -67,7 +76,7 @@ export function shellView(session, onLoggedOut) {
   /** @type {Record<string, {label: string, render: () => Promise<Node>|Node}>} */
   const pages = {
     '/': { label: 'Contacts', render: () => contactsView(sig, book, calls, names, openChat) },
-    '/chat': { label: 'Chat', render: () => chatView(chat, user.id, uploads, sendFiles) },
+    '/chat': { label: 'Chat', render: () => chatView(chat, user.id, uploads, sendFiles, rooms) },
     '/calls': { label: 'Calls', render: historyView },
     '/devices': { label: 'Devices', render: devicesView },
     '/password': { label: 'Password', render: () => passwordView(session.account_source === 'directory') },
@@ -106,8 +115,10 @@ export function shellView(session, onLoggedOut) {
 
   const leave = () => {
     calls.hangup().catch(() => {});
+    rooms.leave();
     calls.iceConfig.stop();
     overlay.remove();
+    roomUi.remove();
     panel.remove();
     sig.stop();
     window.onpopstate = null;

@@ -11,7 +11,7 @@ use proto::ws::{
 };
 
 use crate::bucket::Bucket;
-use crate::io::{ChatOp, ConnId, DeviceId, Input, Output, Relations};
+use crate::io::{ChatOp, ConnId, DeviceId, Input, Output, Relations, RoomOp};
 use crate::HubConfig;
 
 pub(crate) struct Conn {
@@ -235,6 +235,12 @@ impl Hub {
                 let d = *d;
                 self.chat_deliver(d.reply, &d.to, d.except, d.event)
             }
+            Input::Push { devices, users, msg } => self.room_push(&devices, &users, *msg),
+            Input::Reply { device, msg } => {
+                if let Some(conn) = self.device_conn(device) {
+                    self.reply(conn, *msg);
+                }
+            }
         }
     }
 
@@ -374,6 +380,18 @@ impl Hub {
             (ClientMessage::FileEnd { id, transfer_id, reason }, Some(dev)) => {
                 self.file_end(dev, id, transfer_id, reason)
             }
+            (ClientMessage::RoomJoin { id, conv }, Some(dev)) => self.room_request(dev, id, RoomOp::Join { conv }),
+            (ClientMessage::RoomSdp { id, conv, kind, rev, sdp, sources }, Some(dev)) => {
+                let offer = kind == ws::SdpKind::Offer;
+                self.room_request(dev, id, RoomOp::Sdp { conv, offer, rev, sdp, sources })
+            }
+            (ClientMessage::RoomTiles { conv, tiles }, Some(dev)) => {
+                self.room_request(dev, None, RoomOp::Tiles { conv, tiles })
+            }
+            (ClientMessage::RoomState { conv, muted, camera_off, hand }, Some(dev)) => {
+                self.room_request(dev, None, RoomOp::State { conv, muted, camera_off, hand })
+            }
+            (ClientMessage::RoomLeave { id, conv }, Some(dev)) => self.room_request(dev, id, RoomOp::Leave { conv }),
         }
     }
 
@@ -510,6 +528,7 @@ impl Hub {
         self.device_leaves_transfers(dev, now);
         self.device_leaves_rejoins(dev);
         let Some(d) = self.devices.remove(&dev) else { return };
+        self.out.push_back(Output::DeviceGone { device: dev });
         self.resume_tokens.remove(&d.token);
         if let Some(c) = d.conn {
             self.conns.remove(&c);

@@ -51,6 +51,11 @@ pub enum Input {
     /// A chat change was stored (or refused): `reply` goes to the requesting connection,
     /// `event` to every device of the users in `to`, except the connection `except`.
     ChatDeliver(Box<ChatDelivery>),
+    /// An event made outside the hub (the conference server): numbered and pushed to these
+    /// devices, and to every device of these users.
+    Push { devices: Vec<DeviceId>, users: Vec<UserId>, msg: Box<ServerMessage> },
+    /// A reply (not numbered, not replayed) to a device's current connection.
+    Reply { device: DeviceId, msg: Box<ServerMessage> },
 }
 
 /// See [`Input::ChatDeliver`].
@@ -91,6 +96,27 @@ pub enum ChatOp {
     Delete { conv: i64, message: i64 },
     Receipt { conv: i64, delivered: i64, read: i64 },
     Typing { conv: i64 },
+}
+
+/// A conference request the hub accepted (well-formed, within rate) for the driver: it
+/// checks membership in the store and hands it to the conference server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoomRequest {
+    pub conn: ConnId,
+    /// The participant: one device is in at most one conference.
+    pub device: DeviceId,
+    pub user: UserId,
+    pub id: Option<u64>,
+    pub op: RoomOp,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RoomOp {
+    Join { conv: i64 },
+    Sdp { conv: i64, offer: bool, rev: u64, sdp: String, sources: std::collections::BTreeMap<String, proto::ws::TrackSource> },
+    Tiles { conv: i64, tiles: Vec<proto::ws::RoomTile> },
+    State { conv: i64, muted: bool, camera_off: bool, hand: bool },
+    Leave { conv: i64 },
 }
 
 /// What to push to the members of a conversation.
@@ -141,4 +167,10 @@ pub enum Output {
     CallFinished(CallRecord),
     /// Store (or, for typing, check) this chat request, then answer with [`Input::ChatDeliver`].
     Chat(ChatRequest),
+    /// Carry out this conference request; results come back as [`Input::Push`] and
+    /// [`Input::Reply`].
+    Room(RoomRequest),
+    /// A device is gone for good (closed, or its resume grace ran out): it leaves any
+    /// conference.
+    DeviceGone { device: DeviceId },
 }

@@ -24,8 +24,9 @@ mod files;
 mod io;
 mod presence;
 mod rejoin;
+mod rooms;
 
 pub use config::HubConfig;
 pub use core::{Hub, HubStats};
-pub use io::{CallRecord, ChatDelivery, ChatEvent, ChatOp, ChatRequest, ConnId, DeviceId, Input, Output, Relations};
+pub use io::{CallRecord, ChatDelivery, ChatEvent, ChatOp, ChatRequest, ConnId, DeviceId, Input, Output, Relations, RoomOp, RoomRequest};
 pub use proto::ws::{CallId, UserId};

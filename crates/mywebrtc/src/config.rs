@@ -32,6 +32,7 @@ pub struct Config {
     pub turn: crate::turn_service::TurnConfig,
     pub ldap: crate::ldap_config::LdapConfig,
     pub metrics: MetricsConfig,
+    pub sfu: crate::sfu_config::SfuConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -214,6 +215,7 @@ impl Default for Config {
             turn: crate::turn_service::TurnConfig::default(),
             ldap: crate::ldap_config::LdapConfig::default(),
             metrics: MetricsConfig::default(),
+            sfu: crate::sfu_config::SfuConfig::default(),
         }
     }
 }
@@ -273,6 +275,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "turn",
     "ldap",
     "metrics",
+    "sfu",
 ];
 
 impl Config {
@@ -496,6 +499,7 @@ impl Config {
             })
             .collect();
         w.directory = self.ldap.directory()?;
+        w.sfu = self.sfu.resolve()?;
         Ok(w)
     }
 }

@@ -7,6 +7,7 @@ mod datadir;
 mod ldap_config;
 mod logging;
 mod serve;
+mod sfu_config;
 mod turn_service;
 
 use clap::Parser;

@@ -48,6 +48,10 @@ async fn serve(cfg: Config) -> Result<()> {
     } else {
         None
     };
+    match server.conference_media_addr() {
+        Some(a) => println!("group calls: conference media on udp {a}"),
+        None => println!("group calls: off"),
+    }
     if let Some(link) = server.setup_link()? {
         let minutes = cfg.session.setup_link_minutes;
         println!();

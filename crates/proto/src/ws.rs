@@ -331,6 +331,117 @@ pub enum ClientMessage {
         transfer_id: TransferId,
         reason: FileEndClaim,
     },
+    /// Join the call of a conversation you are a member of (starting it if none runs):
+    /// this device becomes a participant of the conference. Replied to with `room_welcome`;
+    /// then offer what you publish with `room_sdp`.
+    RoomJoin {
+        #[serde(default)]
+        id: Option<u64>,
+        conv: i64,
+    },
+    /// WebRTC negotiation with the conference server: your offer (what you publish; answered
+    /// with a `room_sdp` answer) or your answer to its offer `rev`. At most
+    /// [`MAX_SIGNAL_BYTES`] of SDP.
+    RoomSdp {
+        #[serde(default)]
+        id: Option<u64>,
+        conv: i64,
+        kind: SdpKind,
+        /// For an answer: the `rev` of the offer answered.
+        #[serde(default)]
+        rev: u64,
+        sdp: String,
+        /// What your offer's m-lines carry when it is not the default (`camera` for video,
+        /// `microphone` for audio), by mid: `screen`, `screen_audio`.
+        #[serde(default)]
+        sources: std::collections::BTreeMap<String, TrackSource>,
+    },
+    /// How you show the others' video: off-screen tiles are not sent, small tiles get a
+    /// smaller layer. Participants not listed keep their last setting (default: visible,
+    /// large).
+    RoomTiles {
+        conv: i64,
+        tiles: Vec<RoomTile>,
+    },
+    /// Your microphone, camera and hand, shown to the others (`room_member`).
+    RoomState {
+        conv: i64,
+        #[serde(default)]
+        muted: bool,
+        #[serde(default)]
+        camera_off: bool,
+        #[serde(default)]
+        hand: bool,
+    },
+    /// Leave the conference.
+    RoomLeave {
+        #[serde(default)]
+        id: Option<u64>,
+        conv: i64,
+    },
+}
+
+/// Which half of an SDP exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SdpKind {
+    Offer,
+    Answer,
+}
+
+/// What a conference track carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrackSource {
+    Microphone,
+    Camera,
+    Screen,
+    ScreenAudio,
+}
+
+/// One participant's tile on a client's screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoomTile {
+    pub participant: u64,
+    pub visible: bool,
+    /// CSS pixels.
+    pub height: u32,
+}
+
+/// A participant of a conference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomMember {
+    /// The participant (its device), as named in tracks and events.
+    pub participant: u64,
+    pub user: UserId,
+    #[serde(default)]
+    pub muted: bool,
+    #[serde(default)]
+    pub camera_off: bool,
+    #[serde(default)]
+    pub hand: bool,
+}
+
+/// One track the conference server sends you, as described with its offer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomTrack {
+    pub mid: String,
+    pub participant: u64,
+    pub kind: String,
+    pub source: TrackSource,
+}
+
+/// Why you are out of a conference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomLeaveReason {
+    Left,
+    /// A moderator removed you, or you are no longer a member of the conversation.
+    Removed,
+    /// Your media connection never came up, or broke.
+    MediaLost,
+    Failed,
 }
 
 /// Sent in `hello` to continue a device after a short disconnect.
@@ -364,8 +475,11 @@ impl ClientMessage {
             | ClientMessage::FileDecline { id, .. }
             | ClientMessage::FileSignal { id, .. }
             | ClientMessage::FileResume { id, .. }
-            | ClientMessage::FileEnd { id, .. } => *id,
-            ClientMessage::ChatTyping { .. } => None,
+            | ClientMessage::FileEnd { id, .. }
+            | ClientMessage::RoomJoin { id, .. }
+            | ClientMessage::RoomSdp { id, .. }
+            | ClientMessage::RoomLeave { id, .. } => *id,
+            ClientMessage::ChatTyping { .. } | ClientMessage::RoomTiles { .. } | ClientMessage::RoomState { .. } => None,
         }
     }
 }
@@ -485,6 +599,62 @@ pub enum ServerMessage {
         transfer_id: TransferId,
         reason: FileEndReason,
     },
+    /// Reply to `room_join`: you are in; who else is.
+    RoomWelcome {
+        seq: u64,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        id: Option<u64>,
+        conv: i64,
+        /// You, as the others see you.
+        participant: u64,
+        members: Vec<RoomMember>,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        speaker: Option<u64>,
+    },
+    /// Someone joined the conference you are in.
+    RoomJoined { seq: u64, conv: i64, member: RoomMember },
+    /// Someone left it.
+    RoomLeft { seq: u64, conv: i64, participant: u64 },
+    /// You are out of the conference.
+    RoomRemoved { seq: u64, conv: i64, reason: RoomLeaveReason },
+    /// From the conference server: an answer to your offer, or an offer (answer it with
+    /// revision `rev`) with what each of its tracks carries.
+    RoomSdp {
+        seq: u64,
+        conv: i64,
+        kind: SdpKind,
+        rev: u64,
+        sdp: String,
+        #[serde(default)]
+        tracks: Vec<RoomTrack>,
+    },
+    /// The active speaker changed.
+    RoomSpeaker { seq: u64, conv: i64, participant: u64 },
+    /// A participant's microphone, camera or hand changed.
+    RoomMemberState { seq: u64, conv: i64, participant: u64, muted: bool, camera_off: bool, hand: bool },
+    /// To every member of a conversation: its call runs with these people in it (empty: the
+    /// call is over).
+    RoomRunning { seq: u64, conv: i64, users: Vec<UserId> },
+}
+
+impl ServerMessage {
+    /// The same event numbered `seq` (events built outside the hub carry 0 until it numbers
+    /// them for the device they go to).
+    pub fn numbered(mut self, n: u64) -> Self {
+        match &mut self {
+            ServerMessage::RoomWelcome { seq, .. }
+            | ServerMessage::RoomJoined { seq, .. }
+            | ServerMessage::RoomLeft { seq, .. }
+            | ServerMessage::RoomRemoved { seq, .. }
+            | ServerMessage::RoomSdp { seq, .. }
+            | ServerMessage::RoomSpeaker { seq, .. }
+            | ServerMessage::RoomMemberState { seq, .. }
+            | ServerMessage::RoomRunning { seq, .. }
+            | ServerMessage::ChatMessage { seq, .. } => *seq = n,
+            _ => {}
+        }
+        self
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -527,6 +697,10 @@ pub enum WsErrorCode {
     NoSuchMessage,
     /// The server could not store the message; retry with the same `client_id`.
     Unavailable,
+    /// Not in that conference (join first), or it is full, or the request does not fit it.
+    NoSuchRoom,
+    /// The SDP could not be used.
+    BadSdp,
 }
 
 impl WsErrorCode {
@@ -546,6 +720,8 @@ impl WsErrorCode {
             WsErrorCode::NotAllowed => "not allowed",
             WsErrorCode::NoSuchMessage => "no such message, or it is not yours to change",
             WsErrorCode::Unavailable => "could not store the message; retry with the same client_id",
+            WsErrorCode::NoSuchRoom => "not in that conference",
+            WsErrorCode::BadSdp => "the SDP could not be used",
         }
     }
 }

@@ -31,6 +31,7 @@ pub enum Command {
     Join { room: RoomId, who: ParticipantId, user: UserId },
     Sdp { room: RoomId, who: ParticipantId, offer: bool, rev: u64, sdp: String, sources: HashMap<String, Source> },
     Prefs { room: RoomId, who: ParticipantId, tiles: Vec<TilePref> },
+    State { room: RoomId, who: ParticipantId, muted: bool, camera_off: bool, hand: bool },
     Leave { room: RoomId, who: ParticipantId, reason: LeaveReason },
     /// A user is no longer a member of the conversation: out at once.
     RemoveUser { room: RoomId, user: UserId },
@@ -53,7 +54,8 @@ enum WorkerMsg {
     Packet { source: SocketAddr, data: Vec<u8>, ufrag: Option<String>, at: Instant },
 }
 
-/// Handle to the running SFU.
+/// Handle to the running SFU (cheap to clone).
+#[derive(Clone)]
 pub struct Sfu {
     workers: Vec<SyncSender<WorkerMsg>>,
     /// Each participant's room (a device is in at most one).
@@ -118,6 +120,7 @@ impl Sfu {
             Command::Join { room, .. }
             | Command::Sdp { room, .. }
             | Command::Prefs { room, .. }
+            | Command::State { room, .. }
             | Command::Leave { room, .. }
             | Command::RemoveUser { room, .. } => *room,
         };
@@ -266,7 +269,13 @@ impl Worker {
     fn command(&mut self, cmd: Command, request: Option<u64>) {
         let now = Instant::now();
         let (room, who, result) = match cmd {
-            Command::Join { room, who, user } => (room, who, self.join(room, who, user, now)),
+            Command::Join { room, who, user } => (room, who, self.join(room, who, user, request, now)),
+            Command::State { room, who, muted, camera_off, hand } => {
+                if let Some(r) = self.rooms.get_mut(&room) {
+                    r.state(who, muted, camera_off, hand);
+                }
+                (room, who, Ok(()))
+            }
             Command::Sdp { room, who, offer, rev, sdp, sources } => {
                 let r = match self.rooms.get_mut(&room) {
                     Some(r) => r.sdp(who, offer, rev, &sdp, &sources, now),
@@ -302,7 +311,14 @@ impl Worker {
         }
     }
 
-    fn join(&mut self, room: RoomId, who: ParticipantId, user: UserId, now: Instant) -> Result<(), SfuError> {
+    fn join(
+        &mut self,
+        room: RoomId,
+        who: ParticipantId,
+        user: UserId,
+        request: Option<u64>,
+        now: Instant,
+    ) -> Result<(), SfuError> {
         {
             let mut rooms_of = self.rooms_of.lock().map_err(|_| SfuError::Busy)?;
             match rooms_of.get(&who) {
@@ -314,7 +330,7 @@ impl Worker {
         }
         let (cfg, crypto, local, cands) = (&self.cfg, &self.crypto, self.local, &self.candidates);
         let r = self.rooms.entry(room).or_insert_with(|| Room::new(room, cfg.clone(), crypto.clone(), local, cands.clone()));
-        match r.join(who, user, now) {
+        match r.join(who, user, request, now) {
             Ok(ufrag) => {
                 if let Ok(mut m) = self.ufrags.write() {
                     m.insert(ufrag.clone(), self.index);

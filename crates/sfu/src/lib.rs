@@ -79,10 +79,10 @@ pub struct TilePref {
 /// What the SFU tells one participant's client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Signal {
-    /// Reply to a join: who is there.
-    Welcome { members: Vec<Member>, speaker: Option<ParticipantId> },
+    /// Reply to a join (signaling request `request`): who is there.
+    Welcome { request: Option<u64>, members: Vec<Member>, speaker: Option<ParticipantId> },
     /// Someone joined.
-    Joined { participant: ParticipantId, user: UserId },
+    Joined(Member),
     /// Someone left (or was removed, or lost).
     Left { participant: ParticipantId },
     /// You are out of the room.
@@ -93,6 +93,8 @@ pub enum Signal {
     Offer { rev: u64, sdp: String, tracks: Vec<TrackInfo> },
     /// The active speaker changed.
     Speaker { participant: ParticipantId },
+    /// A participant's microphone, camera or hand changed.
+    MemberState(Member),
 }
 
 /// Limits of one room.

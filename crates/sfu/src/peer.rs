@@ -163,6 +163,11 @@ pub(crate) struct Peer {
     ingress_at: Instant,
     ingress_rate: f64,
     pub dropped_ingress: u64,
+    pub muted: bool,
+    pub camera_off: bool,
+    pub hand: bool,
+    /// Events found outside `poll_output` (see [`Peer::accept_offer`]), given out by the next poll.
+    queued: Vec<PeerEvent>,
 }
 
 impl Peer {
@@ -193,7 +198,15 @@ impl Peer {
             ingress_at: now,
             ingress_rate: rate,
             dropped_ingress: 0,
+            muted: false,
+            camera_off: false,
+            hand: false,
+            queued: vec![],
         }
+    }
+
+    pub fn member(&self) -> crate::Member {
+        crate::Member { participant: self.id, user: self.user, muted: self.muted, camera_off: self.camera_off, hand: self.hand }
     }
 
     /// Builds the str0m session of a new participant, with the shared UDP address as its one
@@ -248,6 +261,18 @@ impl Peer {
                 _ => {}
             }
         }
+        // A track the client stopped (its m-line rejected, e.g. screen sharing ended) raises
+        // no str0m event: find it here, so the others stop receiving it.
+        let rtc = &self.rtc;
+        let stopped: Vec<Mid> = self
+            .tracks_in
+            .iter()
+            .filter(|t| rtc.media(t.mid).is_none_or(|m| m.disabled() || !m.direction().is_receiving()))
+            .map(|t| t.mid)
+            .collect();
+        tracing::debug!(participant = self.id, ?stopped, tracks = self.tracks_in.len(), "offer accepted");
+        self.tracks_in.retain(|t| !stopped.contains(&t.mid));
+        self.queued.extend(stopped.into_iter().map(|mid| PeerEvent::TrackClosed { mid }));
         Ok(answer.to_sdp_string())
     }
 
@@ -295,6 +320,7 @@ impl Peer {
             return None;
         }
         let (offer, pending) = change.apply()?;
+        tracing::debug!(participant = self.id, "offering track changes");
         self.rev += 1;
         self.pending = Some((self.rev, pending));
         let tracks = self
@@ -315,6 +341,7 @@ impl Peer {
 
     /// Polls the session until it only waits for time; returns its next timeout.
     pub fn poll(&mut self, now: Instant, out: &mut Vec<PeerEvent>) -> Instant {
+        out.append(&mut self.queued);
         loop {
             if !self.rtc.is_alive() {
                 self.ended.get_or_insert(PeerEnd::MediaLost);

@@ -31,6 +31,9 @@ pub enum RoomOutput {
 pub struct Member {
     pub participant: ParticipantId,
     pub user: UserId,
+    pub muted: bool,
+    pub camera_off: bool,
+    pub hand: bool,
 }
 
 pub struct Room {
@@ -73,7 +76,7 @@ impl Room {
     }
 
     pub fn members(&self) -> Vec<Member> {
-        self.peers.iter().map(|p| Member { participant: p.id, user: p.user }).collect()
+        self.peers.iter().map(|p| p.member()).collect()
     }
 
     pub fn has(&self, who: ParticipantId) -> bool {
@@ -92,7 +95,14 @@ impl Room {
     }
 
     /// Adds a participant. Returns its ICE ufrag (the driver routes packets by it).
-    pub fn join(&mut self, who: ParticipantId, user: UserId, now: Instant) -> Result<String, SfuError> {
+    /// `request` is the signaling request to answer with the welcome.
+    pub fn join(
+        &mut self,
+        who: ParticipantId,
+        user: UserId,
+        request: Option<u64>,
+        now: Instant,
+    ) -> Result<String, SfuError> {
         if self.has(who) {
             return Err(SfuError::AlreadyJoined);
         }
@@ -109,14 +119,11 @@ impl Room {
         }
         let members = self.members();
         for m in &members {
-            self.out.push_back(RoomOutput::Signal {
-                to: m.participant,
-                signal: Signal::Joined { participant: who, user },
-            });
+            self.out.push_back(RoomOutput::Signal { to: m.participant, signal: Signal::Joined(peer.member()) });
         }
         self.out.push_back(RoomOutput::Signal {
             to: who,
-            signal: Signal::Welcome { members, speaker: self.speaker.current() },
+            signal: Signal::Welcome { request, members, speaker: self.speaker.current() },
         });
         self.peers.push(peer);
         Ok(ufrag)
@@ -172,6 +179,16 @@ impl Room {
         }
         self.drive(now);
         Ok(())
+    }
+
+    /// A participant's microphone, camera and hand, told to everyone.
+    pub fn state(&mut self, who: ParticipantId, muted: bool, camera_off: bool, hand: bool) {
+        let Some(p) = self.peers.iter_mut().find(|p| p.id == who) else { return };
+        (p.muted, p.camera_off, p.hand) = (muted, camera_off, hand);
+        let m = p.member();
+        for p in &self.peers {
+            self.out.push_back(RoomOutput::Signal { to: p.id, signal: Signal::MemberState(m.clone()) });
+        }
     }
 
     /// Which tiles a client shows, and how large.

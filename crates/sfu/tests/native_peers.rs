@@ -64,7 +64,7 @@ impl World {
 
     /// A participant joins and offers to publish audio and video.
     fn join(&mut self, id: ParticipantId) -> usize {
-        self.room.join(id, id as i64 * 10, self.now).unwrap();
+        self.room.join(id, id as i64 * 10, None, self.now).unwrap();
         let addr: SocketAddr = format!("10.0.1.{}:6000", id).parse().unwrap();
         let mut rtc = Rtc::builder().set_crypto_provider(crypto()).build(self.now);
         rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
@@ -272,7 +272,7 @@ fn three_participants_receive_each_others_audio_and_video() {
         .signals
         .iter()
         .filter_map(|s| match s {
-            Signal::Joined { participant, .. } => Some(*participant),
+            Signal::Joined(m) => Some(m.participant),
             _ => None,
         })
         .collect();
@@ -343,7 +343,7 @@ fn a_participant_that_never_connects_is_taken_out() {
     let mut w = World::new(cfg);
     w.join(1);
     // Participant 2 joins on the server but its client never sends anything.
-    w.room.join(2, 20, w.now).unwrap();
+    w.room.join(2, 20, None, w.now).unwrap();
     w.run(Duration::from_secs(3), true);
     assert_eq!(w.room.members().iter().map(|m| m.participant).collect::<Vec<_>>(), vec![1]);
 }
@@ -365,9 +365,9 @@ fn hostile_input_is_refused_and_harms_nobody() {
     assert!(matches!(w.room.sdp(1, false, 99, "garbage", &HashMap::new(), w.now), Err(sfu::SfuError::BadSdp(_))));
     assert_eq!(w.room.sdp(9, true, 0, "x", &HashMap::new(), w.now), Err(sfu::SfuError::NotInRoom));
     // Limits.
-    assert_eq!(w.room.join(1, 10, w.now), Err(sfu::SfuError::AlreadyJoined));
-    w.room.join(3, 30, w.now).unwrap();
-    assert_eq!(w.room.join(4, 40, w.now), Err(sfu::SfuError::RoomFull(3)));
+    assert_eq!(w.room.join(1, 10, None, w.now), Err(sfu::SfuError::AlreadyJoined));
+    w.room.join(3, 30, None, w.now).unwrap();
+    assert_eq!(w.room.join(4, 40, None, w.now), Err(sfu::SfuError::RoomFull(3)));
     let before = w.frames_from(1, 1);
     w.run(Duration::from_secs(1), true);
     let after = w.frames_from(1, 1);
@@ -394,4 +394,36 @@ fn a_flooding_publisher_is_bounded() {
     w.run(Duration::from_secs(1), true);
     let after = w.frames_from(0, 2);
     assert!(after.0 > before.0 + 20, "the room still forwards the other participant: {before:?} {after:?}");
+}
+
+#[test]
+fn a_track_the_publisher_stops_is_stopped_for_everyone() {
+    let mut w = World::new(RoomConfig::default());
+    w.join(1);
+    w.join(2);
+    w.run(Duration::from_secs(1), true);
+    // Participant 1 adds a screen track, then stops it.
+    let i = w.index(1);
+    let mut api = w.clients[i].rtc.sdp_api();
+    let screen = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+    let (offer, pending) = api.apply().unwrap();
+    w.clients[i].pending = Some(pending);
+    let sources = HashMap::from([(screen.to_string(), sfu::Source::Screen)]);
+    w.room.sdp(1, true, 0, &offer.to_sdp_string(), &sources, w.now).unwrap();
+    w.run(Duration::from_secs(1), false);
+    let listed = |w: &World| -> Vec<sfu::Source> {
+        let last = w.clients[1].signals.iter().rev().find_map(|s| match s {
+            Signal::Offer { tracks, .. } => Some(tracks.clone()),
+            _ => None,
+        });
+        last.unwrap_or_default().iter().map(|t| t.source).collect()
+    };
+    assert!(listed(&w).contains(&sfu::Source::Screen), "{:?}", listed(&w));
+    let mut api = w.clients[i].rtc.sdp_api();
+    api.stop_media(screen);
+    let (offer, pending) = api.apply().unwrap();
+    w.clients[i].pending = Some(pending);
+    w.room.sdp(1, true, 0, &offer.to_sdp_string(), &HashMap::new(), w.now).unwrap();
+    w.run(Duration::from_secs(1), false);
+    assert!(!listed(&w).contains(&sfu::Source::Screen), "{:?}", listed(&w));
 }

@@ -55,6 +55,8 @@ pub struct WebConfig {
     pub budgets: crate::budget::BudgetRates,
     /// The organisation's LDAP directory, when its accounts may sign in.
     pub directory: Option<directory::Directory>,
+    /// The conference server (group calls); None: off.
+    pub sfu: Option<sfu::SfuConfig>,
 }
 
 /// Limits and place of attachments (files uploaded to a conversation).
@@ -115,6 +117,7 @@ impl WebConfig {
             },
             budgets: crate::budget::BudgetRates::default(),
             directory: None,
+            sfu: None,
         }
     }
 }

@@ -11,6 +11,7 @@ mod assets;
 mod attachments;
 mod budget;
 mod chat;
+pub mod conference;
 mod config;
 mod cookie;
 mod directory_sync;

@@ -76,6 +76,11 @@ impl Server {
     }
 
     /// The server's metrics, for the metrics listener and extra sources (TURN).
+    /// The conference server's media address, when group calls are on.
+    pub fn conference_media_addr(&self) -> Option<std::net::SocketAddr> {
+        self.state.conference.as_ref().map(|c| c.media_addr())
+    }
+
     pub fn metrics(&self) -> crate::metrics::MetricsHandle {
         self.state.metrics.clone()
     }

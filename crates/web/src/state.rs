@@ -29,6 +29,8 @@ pub struct AppState {
     /// Request budgets of the endpoints that create or search.
     pub(crate) budgets: Arc<crate::budget::Budgets>,
     pub metrics: crate::metrics::MetricsHandle,
+    /// Group calls, when configured.
+    pub conference: Option<Arc<crate::conference::Conference>>,
 }
 
 impl AppState {
@@ -39,13 +41,24 @@ impl AppState {
         attachments.spawn_sweeper(store.clone());
         let (chat, chat_rx) = tokio::sync::mpsc::channel(crate::chat::QUEUE);
         let metrics = crate::metrics::MetricsHandle::new();
+        let (conference, sfu_events) = match &config.sfu {
+            Some(cfg) => {
+                let (c, rx) = crate::conference::start(cfg.clone())?;
+                (Some(c), Some(rx))
+            }
+            None => (None, None),
+        };
         let hub = crate::signaling::spawn_hub(
             config.hub.clone(),
             config.session_recheck,
             store.clone(),
             chat.clone(),
             metrics.clone(),
+            conference.clone(),
         );
+        if let Some(rx) = sfu_events {
+            tokio::spawn(crate::conference::bridge(rx, hub.clone(), store.clone()));
+        }
         if let Some(dir) = &config.directory {
             crate::directory_sync::spawn(dir.clone(), store.clone(), hub.clone());
         }
@@ -59,6 +72,7 @@ impl AppState {
             tracing::error!(error = %e, "cannot start the chat writer thread; chat is unavailable");
         }
         Ok(Self {
+            conference,
             attachments,
             hub,
             chat,

@@ -59,6 +59,10 @@ async fn announce(state: &AppState, change: store::MembershipChange, removed: Op
     let event = ChatEvent::Message(chat::message(&change.message));
     state.hub.input(Input::chat_deliver(None, change.members, None, Some(event))).await;
     if let Some(user) = removed {
+        // Out of the conversation's call at once, before anything else reaches them.
+        if let Some(conf) = &state.conference {
+            conf.remove_user(conv, user);
+        }
         let event = ChatEvent::Removed { conv };
         state.hub.input(Input::chat_deliver(None, vec![user], None, Some(event))).await;
     }

@@ -87,6 +87,7 @@ pub(crate) fn spawn_hub(
     store: Arc<dyn store::Store>,
     chat: ChatQueue,
     metrics: crate::metrics::MetricsHandle,
+    conference: Option<Arc<crate::conference::Conference>>,
 ) -> HubHandle {
     let (tx, rx) = mpsc::channel(16 * 1024);
     // Call ids of this run start above any an earlier run handed out (milliseconds since the
@@ -98,7 +99,7 @@ pub(crate) fn spawn_hub(
     cfg.first_call_id = cfg.first_call_id.max(millis.saturating_mul(1000));
     let hub = Hub::new(cfg, Box::new(auth::token::new_token));
     let handle = HubHandle { tx, next_conn: Arc::new(std::sync::atomic::AtomicU64::new(1)) };
-    tokio::spawn(run(hub, rx, store, handle.clone(), session_recheck, chat, metrics));
+    tokio::spawn(run(hub, rx, store, handle.clone(), session_recheck, chat, metrics, conference));
     handle
 }
 
@@ -112,7 +113,9 @@ async fn run(
     session_recheck: std::time::Duration,
     chat: ChatQueue,
     metrics: crate::metrics::MetricsHandle,
+    conference: Option<Arc<crate::conference::Conference>>,
 ) {
+    let out = Carry { store: &store, chat: &chat, metrics: &metrics, conference: conference.as_deref(), hub: &me };
     let mut sinks: HashMap<ConnId, ConnSink> = HashMap::new();
     let mut draining = false;
     let mut session_check = tokio::time::interval(session_recheck);
@@ -135,7 +138,7 @@ async fn run(
                         // Everything queued before this (chat acknowledgements included) went
                         // out above; the sockets close after it, so clients reconnect to the
                         // next server and resend whatever they have not seen acknowledged.
-                        carry_out(&mut hub, &mut sinks, &store, &chat, &metrics);
+                        carry_out(&mut hub, &mut sinks, &out);
                         draining = true;
                         for sink in sinks.values() {
                             let _ = sink.close.send(Some(RESTARTING));
@@ -153,7 +156,7 @@ async fn run(
             _ = sleep_until(deadline) => hub.handle_timeout(Instant::now()),
             _ = session_check.tick() => check_sessions(hub.sessions(), store.clone(), me.clone()),
         }
-        carry_out(&mut hub, &mut sinks, &store, &chat, &metrics);
+        carry_out(&mut hub, &mut sinks, &out);
         metrics.publish_hub(hub.stats());
     }
 }
@@ -165,13 +168,17 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-fn carry_out(
-    hub: &mut Hub,
-    sinks: &mut HashMap<ConnId, ConnSink>,
-    store: &Arc<dyn store::Store>,
-    chat: &ChatQueue,
-    metrics: &crate::metrics::MetricsHandle,
-) {
+/// What carrying out the hub's outputs needs besides the sockets.
+struct Carry<'a> {
+    store: &'a Arc<dyn store::Store>,
+    chat: &'a ChatQueue,
+    metrics: &'a crate::metrics::MetricsHandle,
+    conference: Option<&'a crate::conference::Conference>,
+    hub: &'a HubHandle,
+}
+
+fn carry_out(hub: &mut Hub, sinks: &mut HashMap<ConnId, ConnSink>, c: &Carry<'_>) {
+    let Carry { store, chat, metrics, .. } = c;
     loop {
         let mut overflowed = Vec::new();
         while let Some(out) = hub.poll_output() {
@@ -201,13 +208,29 @@ fn carry_out(
                 }
                 Output::CallFinished(record) => {
                     metrics.metrics.call_finished(&record);
-                    persist_call(store.clone(), record)
+                    persist_call((*store).clone(), record)
                 }
                 Output::Chat(req) => {
                     let job =
                         Job { user: req.user, op: req.op.into(), origin: Origin::Ws { conn: req.conn, id: req.id } };
                     if chat.try_send(job).is_err() {
                         hub.handle(queue_full_reply(req.conn, req.id), Instant::now());
+                    }
+                }
+                Output::Room(req) => match c.conference {
+                    Some(conf) => conf.request(req, (*store).clone(), c.hub.clone()),
+                    None => {
+                        let msg = proto::ws::ServerMessage::Error {
+                            id: req.id,
+                            code: proto::ws::WsErrorCode::NotAllowed,
+                            message: "group calls are turned off on this server".into(),
+                        };
+                        hub.handle(Input::Reply { device: req.device, msg: Box::new(msg) }, Instant::now());
+                    }
+                },
+                Output::DeviceGone { device } => {
+                    if let Some(conf) = c.conference {
+                        conf.device_gone(device);
                     }
                 }
             }

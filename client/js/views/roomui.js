@@ -1,0 +1,157 @@
+// @ts-check
+import { h } from '../dom.js';
+
+/** Most video tiles shown at once; the others show as names (their video is not sent). */
+export const MAX_VIDEO_TILES = 9;
+
+/**
+ * The group call overlay: the "call started" ring, and the room screen (tile grid with the
+ * active speaker highlighted, a speaker view, the shared screen as the main tile, mute,
+ * camera, hand, screen sharing, the people list, leave). Lives outside the page content so
+ * it survives navigation.
+ * @param {import('../rooms.js').RoomManager} rooms
+ * @param {(conv: number, user: number) => string} nameIn display name of a member
+ * @param {(conv: number) => string} convName
+ */
+export function roomOverlay(rooms, nameIn, convName) {
+  const root = h('div', { id: 'room-overlay', 'aria-live': 'polite' });
+  /** @type {{call: import('../room.js').RoomCall, node: HTMLElement, update: () => void}|null} */
+  let screen = null;
+
+  function render() {
+    const call = rooms.current;
+    if (call) {
+      if (screen?.call !== call) {
+        screen = roomScreen(call);
+        root.replaceChildren(screen.node);
+      }
+      screen.update();
+      return;
+    }
+    screen = null;
+    const ring = rooms.ringing;
+    if (ring) {
+      root.replaceChildren(h('section', { id: 'room-incoming', class: 'call-panel', role: 'dialog', 'aria-label': 'Group call' },
+        h('p', { class: 'call-title' }, `${nameIn(ring.conv, ring.by)} started a call in ${convName(ring.conv)}`),
+        h('div', { class: 'call-buttons' },
+          h('button', { id: 'room-join-video', class: 'accept', onclick: () => rooms.join(ring.conv, true) }, 'Join with video'),
+          h('button', { id: 'room-join-audio', class: 'accept', onclick: () => rooms.join(ring.conv, false) }, 'Join audio only'),
+          h('button', { id: 'room-decline', class: 'decline', onclick: () => rooms.decline() }, 'Decline'))));
+      return;
+    }
+    if (rooms.notice) {
+      root.replaceChildren(h('section', { id: 'room-ended', class: 'call-panel small', role: 'status' }, rooms.notice));
+      return;
+    }
+    root.replaceChildren();
+  }
+
+  /** @param {import('../room.js').RoomCall} call */
+  function roomScreen(call) {
+    const conv = call.conv;
+    const grid = h('div', { id: 'room-grid', class: 'room-grid' });
+    const names = h('ul', { id: 'room-names', class: 'room-names' });
+    const stage = /** @type {HTMLVideoElement} */ (h('video', { id: 'room-screen-view', autoplay: true, playsinline: true, muted: true, hidden: true }));
+    const people = h('ul', { id: 'room-people', class: 'room-people', hidden: true });
+    const status = h('p', { id: 'room-status', class: 'muted' });
+    const mute = h('button', { id: 'room-mute', 'aria-pressed': 'false', onclick: () => call.setMuted(!call.muted) }, 'Mute');
+    const camera = h('button', { id: 'room-camera', 'aria-pressed': 'false', onclick: () => call.setCameraOff(!call.cameraOff) }, 'Camera off');
+    const hand = h('button', { id: 'room-hand', 'aria-pressed': 'false', onclick: () => call.setHand(!call.hand) }, 'Raise hand');
+    const share = h('button', { id: 'room-share', 'aria-pressed': 'false', onclick: () => {
+      (call.screenTx ? call.stopScreen() : call.shareScreen()).catch((e) => call.fail(e));
+    } }, 'Share screen');
+    let speakerView = false;
+    const view = h('button', { id: 'room-view', 'aria-pressed': 'false', onclick: () => { speakerView = !speakerView; update(); } }, 'Speaker view');
+    const list = h('button', { id: 'room-people-toggle', onclick: () => { people.hidden = !people.hidden; } }, 'People');
+    const leave = h('button', { id: 'room-leave', class: 'decline', onclick: () => rooms.leave() }, 'Leave');
+    const self = tile(0, 'You', call.local, true);
+    const node = h('section', { id: 'room', class: 'room', 'aria-label': `Call in ${convName(conv)}` },
+      h('header', { class: 'room-head' }, h('h2', {}, convName(conv)), status),
+      stage, grid, names, people,
+      h('div', { class: 'call-buttons room-controls' }, mute, camera, share, hand, view, list, leave));
+    /** @type {Map<number, {node: HTMLElement, video: HTMLVideoElement, audio: HTMLAudioElement, label: HTMLElement}>} */
+    const tiles = new Map();
+    let lastPrefs = '';
+
+    /**
+     * @param {number} participant @param {string} name @param {MediaStream|null} stream @param {boolean} mine
+     */
+    function tile(participant, name, stream, mine) {
+      const video = /** @type {HTMLVideoElement} */ (h('video', { autoplay: true, playsinline: true, muted: true }));
+      if (stream) video.srcObject = stream;
+      const audio = /** @type {HTMLAudioElement} */ (h('audio', { autoplay: true }));
+      const label = h('span', { class: 'tile-name' }, name);
+      const node = h('div', { class: `tile${mine ? ' mine' : ''}`, 'data-participant': String(participant) }, video, label, mine ? null : audio);
+      return { node, video, audio, label };
+    }
+
+    function update() {
+      const members = [...call.members.values()];
+      for (const [id, t] of tiles) {
+        if (!call.members.has(id)) { t.node.remove(); tiles.delete(id); }
+      }
+      // Most recent speakers first; the rest keep the order they joined in.
+      const ordered = members.slice().sort((a, b) => b.lastSpoke - a.lastSpoke);
+      const withVideo = new Set(ordered.slice(0, MAX_VIDEO_TILES - 1).map((p) => p.participant));
+      grid.classList.toggle('speaker-view', speakerView);
+      grid.dataset.count = String(Math.min(members.length + 1, MAX_VIDEO_TILES));
+      for (const p of ordered) {
+        let t = tiles.get(p.participant);
+        if (!t) {
+          t = tile(p.participant, nameIn(conv, p.user), p.camera, false);
+          t.audio.srcObject = p.audio;
+          tiles.set(p.participant, t);
+        }
+        t.node.hidden = !withVideo.has(p.participant);
+        t.node.classList.toggle('speaking', call.speaker === p.participant);
+        t.node.classList.toggle('camera-off', p.camera_off);
+        t.label.textContent = `${nameIn(conv, p.user)}${p.muted ? ' 🔇' : ''}${p.hand ? ' ✋' : ''}`;
+        grid.append(t.node);
+        // Audio plays for everyone, shown or not (hidden tiles' audio moves to the name list).
+        if (!t.node.hidden) t.node.append(t.audio);
+      }
+      grid.prepend(self.node);
+      names.replaceChildren(...ordered.filter((p) => !withVideo.has(p.participant)).map((p) =>
+        h('li', { 'data-participant': String(p.participant) }, nameIn(conv, p.user), tiles.get(p.participant)?.audio || null)));
+      const sharer = members.find((p) => p.screen);
+      stage.hidden = !sharer;
+      if (sharer && stage.srcObject !== sharer.screen) stage.srcObject = sharer.screen;
+      if (!sharer) stage.srcObject = null;
+      people.replaceChildren(h('li', {}, 'You'), ...members.map((p) => h('li', {}, nameIn(conv, p.user), p.hand ? ' ✋' : '', p.muted ? ' (muted)' : '')));
+      status.textContent = `${members.length + 1} in the call${call.problem ? ` — ${call.problem}` : ''}`;
+      press(mute, call.muted, 'Unmute', 'Mute');
+      press(camera, call.cameraOff, 'Camera on', 'Camera off');
+      press(hand, call.hand, 'Lower hand', 'Raise hand');
+      press(share, !!call.screenTx, 'Stop sharing', 'Share screen');
+      press(view, speakerView, 'Grid view', 'Speaker view');
+      sendPrefs(withVideo);
+    }
+
+    /** Tells the server which tiles show video and how large, when that changed. @param {Set<number>} withVideo */
+    function sendPrefs(withVideo) {
+      const prefs = [...call.members.keys()].map((id) => {
+        const t = tiles.get(id);
+        const height = Math.round(t?.video.clientHeight || 0);
+        return { participant: id, visible: withVideo.has(id), height: height || 360 };
+      });
+      const key = JSON.stringify(prefs);
+      if (key === lastPrefs) return;
+      lastPrefs = key;
+      call.setTiles(prefs);
+    }
+
+    // Tile sizes change with the window.
+    window.addEventListener('resize', () => { if (rooms.current === call) update(); });
+    return { call, node, update };
+  }
+
+  /** @param {HTMLElement} b @param {boolean} on @param {string} onText @param {string} offText */
+  function press(b, on, onText, offText) {
+    b.setAttribute('aria-pressed', String(on));
+    b.textContent = on ? onText : offText;
+  }
+
+  rooms.addEventListener('change', render);
+  render();
+  return root;
+}

@@ -1,0 +1,98 @@
+//! `[sfu]`: the conference server for group calls.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SfuConfig {
+    /// Group calls on (the conference server runs in this process).
+    pub enabled: bool,
+    /// UDP address for all conference media (one port for every participant). Open it in the
+    /// firewall.
+    pub listen: String,
+    /// Addresses announced to browsers (the public address when behind NAT, e.g. a cloud
+    /// machine's elastic IP); empty: the listen address, or the default route's address when
+    /// listening on 0.0.0.0.
+    pub announce: Vec<String>,
+    /// Worker threads rooms are spread over; 0: one per core.
+    pub workers: usize,
+    /// Most people in one call.
+    pub max_participants: usize,
+    /// What one participant may send, in kbit/s (beyond it, packets are dropped).
+    pub max_ingress_kbps: u64,
+    /// A participant whose media is not connected after this many seconds is taken out.
+    pub connect_timeout_secs: u64,
+}
+
+impl Default for SfuConfig {
+    fn default() -> Self {
+        let room = sfu::RoomConfig::default();
+        Self {
+            enabled: true,
+            listen: "0.0.0.0:7882".into(),
+            announce: vec![],
+            workers: 0,
+            max_participants: room.max_participants,
+            max_ingress_kbps: room.max_ingress_bps / 1000,
+            connect_timeout_secs: room.connect_timeout.as_secs(),
+        }
+    }
+}
+
+impl SfuConfig {
+    /// The SFU's settings, or None when turned off.
+    pub fn resolve(&self) -> anyhow::Result<Option<sfu::SfuConfig>> {
+        if !self.enabled {
+            return Ok(None);
+        }
+        let listen: SocketAddr =
+            self.listen.parse().with_context(|| format!("invalid configuration: `sfu.listen` {:?}", self.listen))?;
+        let announce = self
+            .announce
+            .iter()
+            .map(|a| a.parse::<IpAddr>().with_context(|| format!("invalid configuration: `sfu.announce` entry {a:?}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        if self.max_participants < 2 || self.max_participants > 1000 {
+            bail!("invalid configuration: `sfu.max_participants` must be 2 to 1000");
+        }
+        if self.max_ingress_kbps < 100 {
+            bail!("invalid configuration: `sfu.max_ingress_kbps` must be at least 100");
+        }
+        if self.connect_timeout_secs == 0 {
+            bail!("invalid configuration: `sfu.connect_timeout_secs` must be at least 1");
+        }
+        Ok(Some(sfu::SfuConfig {
+            listen,
+            announce,
+            workers: self.workers,
+            room: sfu::RoomConfig {
+                max_participants: self.max_participants,
+                max_ingress_bps: self.max_ingress_kbps * 1000,
+                connect_timeout: Duration::from_secs(self.connect_timeout_secs),
+                ..sfu::RoomConfig::default()
+            },
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_resolve_and_bad_values_are_named() {
+        let c = SfuConfig::default().resolve().unwrap().unwrap();
+        assert_eq!(c.listen.port(), 7882);
+        assert!(SfuConfig { enabled: false, ..SfuConfig::default() }.resolve().unwrap().is_none());
+        let e = SfuConfig { listen: "nope".into(), ..SfuConfig::default() }.resolve().unwrap_err();
+        assert!(e.to_string().contains("sfu.listen"), "{e}");
+        let e = SfuConfig { announce: vec!["x".into()], ..SfuConfig::default() }.resolve().unwrap_err();
+        assert!(e.to_string().contains("sfu.announce"), "{e}");
+        let e = SfuConfig { max_participants: 1, ..SfuConfig::default() }.resolve().unwrap_err();
+        assert!(e.to_string().contains("max_participants"), "{e}");
+    }
+}

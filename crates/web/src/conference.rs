@@ -1,0 +1,206 @@
+//! The conference server (crate `sfu`) wired to signaling: requests from the hub, after a
+//! membership check in the store, go to the SFU; its events go back to the hub as numbered
+//! pushes, and to every member of the conversation as `room_running` when the set of people
+//! in the call changes.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use hub::{Input, RoomOp, RoomRequest};
+use proto::ws::{RoomLeaveReason, RoomMember, RoomTrack, SdpKind, ServerMessage, TrackSource, WsErrorCode};
+use sfu::{Command, LeaveReason, Sfu, SfuError, SfuEvent, Signal, Source, TilePref};
+use tokio::sync::mpsc;
+
+use crate::signaling::HubHandle;
+
+/// The running conference server.
+pub struct Conference {
+    sfu: Sfu,
+}
+
+/// Starts the SFU's threads; its events reach the hub once [`Conference::bridge`] runs.
+pub(crate) fn start(cfg: sfu::SfuConfig) -> std::io::Result<(Arc<Conference>, mpsc::UnboundedReceiver<SfuEvent>)> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let sink = Arc::new(move |e: SfuEvent| {
+        let _ = tx.send(e);
+    });
+    let sfu = Sfu::start(cfg, sink)?;
+    Ok((Arc::new(Conference { sfu }), rx))
+}
+
+impl Conference {
+    /// The media socket's address.
+    pub fn media_addr(&self) -> std::net::SocketAddr {
+        self.sfu.local_addr()
+    }
+
+    /// Carries out a request the hub accepted. Joining checks membership first (in the
+    /// store, off the hub's task); the rest only reaches a room the device is in.
+    pub(crate) fn request(&self, req: RoomRequest, store: Arc<dyn store::Store>, hub: HubHandle) {
+        let RoomRequest { device, user, id, op, .. } = req;
+        let cmd = match op {
+            RoomOp::Join { conv } => {
+                let me = self.sfu.clone();
+                tokio::spawn(async move {
+                    let member = tokio::task::spawn_blocking(move || store.conversation(user, conv)).await;
+                    match member {
+                        Ok(Ok(Some(_))) => {
+                            if let Err(e) = me.command(Command::Join { room: conv, who: device, user }, id) {
+                                fail(&hub, device, id, &e).await;
+                            }
+                        }
+                        Ok(Ok(None)) => {
+                            let msg = error(id, WsErrorCode::NoConversation, WsErrorCode::NoConversation.default_message());
+                            hub.input(Input::Reply { device, msg: Box::new(msg) }).await;
+                        }
+                        _ => fail(&hub, device, id, &SfuError::Busy).await,
+                    }
+                });
+                return;
+            }
+            RoomOp::Sdp { conv, offer, rev, sdp, sources } => {
+                Command::Sdp { room: conv, who: device, offer, rev, sdp, sources: sources_of(sources) }
+            }
+            RoomOp::Tiles { conv, tiles } => Command::Prefs {
+                room: conv,
+                who: device,
+                tiles: tiles
+                    .iter()
+                    .map(|t| TilePref { participant: t.participant, visible: t.visible, height: t.height })
+                    .collect(),
+            },
+            RoomOp::State { conv, muted, camera_off, hand } => {
+                Command::State { room: conv, who: device, muted, camera_off, hand }
+            }
+            RoomOp::Leave { conv } => Command::Leave { room: conv, who: device, reason: LeaveReason::Left },
+        };
+        if let Err(e) = self.sfu.command(cmd, id) {
+            tokio::spawn(async move { fail(&hub, device, id, &e).await });
+        }
+    }
+
+    /// A device is gone for good: it leaves its conference.
+    pub(crate) fn device_gone(&self, device: u64) {
+        self.sfu.device_gone(device);
+    }
+
+    /// A user is no longer a member of the conversation: out of its call at once.
+    pub fn remove_user(&self, conv: i64, user: i64) {
+        let _ = self.sfu.command(Command::RemoveUser { room: conv, user }, None);
+    }
+}
+
+async fn fail(hub: &HubHandle, device: u64, id: Option<u64>, e: &SfuError) {
+    let code = match e {
+        SfuError::BadSdp(_) => WsErrorCode::BadSdp,
+        SfuError::NotInRoom => WsErrorCode::NoSuchRoom,
+        SfuError::RoomFull(_) => WsErrorCode::NotAllowed,
+        SfuError::AlreadyJoined => WsErrorCode::InvalidState,
+        SfuError::InAnotherRoom => WsErrorCode::AlreadyInCall,
+        SfuError::Busy => WsErrorCode::Unavailable,
+    };
+    hub.input(Input::Reply { device, msg: Box::new(error(id, code, &e.to_string())) }).await;
+}
+
+fn error(id: Option<u64>, code: WsErrorCode, message: &str) -> ServerMessage {
+    ServerMessage::Error { id, code, message: message.to_owned() }
+}
+
+fn sources_of(s: BTreeMap<String, TrackSource>) -> std::collections::HashMap<String, Source> {
+    s.into_iter()
+        .map(|(mid, src)| {
+            let src = match src {
+                TrackSource::Microphone => Source::Microphone,
+                TrackSource::Camera => Source::Camera,
+                TrackSource::Screen => Source::Screen,
+                TrackSource::ScreenAudio => Source::ScreenAudio,
+            };
+            (mid, src)
+        })
+        .collect()
+}
+
+fn source(s: Source) -> TrackSource {
+    match s {
+        Source::Microphone => TrackSource::Microphone,
+        Source::Camera => TrackSource::Camera,
+        Source::Screen => TrackSource::Screen,
+        Source::ScreenAudio => TrackSource::ScreenAudio,
+    }
+}
+
+fn member(m: &sfu::Member) -> RoomMember {
+    RoomMember { participant: m.participant, user: m.user, muted: m.muted, camera_off: m.camera_off, hand: m.hand }
+}
+
+/// The client message for a signal (numbered by the hub).
+fn message(conv: i64, to: u64, signal: Signal) -> ServerMessage {
+    match signal {
+        Signal::Welcome { request, members, speaker } => ServerMessage::RoomWelcome {
+            seq: 0,
+            id: request,
+            conv,
+            participant: to,
+            members: members.iter().map(member).collect(),
+            speaker,
+        },
+        Signal::Joined(m) => ServerMessage::RoomJoined { seq: 0, conv, member: member(&m) },
+        Signal::Left { participant } => ServerMessage::RoomLeft { seq: 0, conv, participant },
+        Signal::Removed { reason } => ServerMessage::RoomRemoved {
+            seq: 0,
+            conv,
+            reason: match reason {
+                LeaveReason::Left => RoomLeaveReason::Left,
+                LeaveReason::Removed => RoomLeaveReason::Removed,
+                LeaveReason::MediaLost => RoomLeaveReason::MediaLost,
+                LeaveReason::Failed => RoomLeaveReason::Failed,
+            },
+        },
+        Signal::Answer { sdp } => ServerMessage::RoomSdp { seq: 0, conv, kind: SdpKind::Answer, rev: 0, sdp, tracks: vec![] },
+        Signal::Offer { rev, sdp, tracks } => ServerMessage::RoomSdp {
+            seq: 0,
+            conv,
+            kind: SdpKind::Offer,
+            rev,
+            sdp,
+            tracks: tracks
+                .into_iter()
+                .map(|t| RoomTrack { mid: t.mid, participant: t.participant, kind: t.kind.to_owned(), source: source(t.source) })
+                .collect(),
+        },
+        Signal::Speaker { participant } => ServerMessage::RoomSpeaker { seq: 0, conv, participant },
+        Signal::MemberState(m) => ServerMessage::RoomMemberState {
+            seq: 0,
+            conv,
+            participant: m.participant,
+            muted: m.muted,
+            camera_off: m.camera_off,
+            hand: m.hand,
+        },
+    }
+}
+
+/// Carries the SFU's events to the hub, in order (one task, so `room_running` never goes
+/// back in time).
+pub(crate) async fn bridge(mut rx: mpsc::UnboundedReceiver<SfuEvent>, hub: HubHandle, store: Arc<dyn store::Store>) {
+    while let Some(e) = rx.recv().await {
+        match e {
+            SfuEvent::Signal { room, to, signal } => {
+                let msg = message(room, to, signal);
+                hub.input(Input::Push { devices: vec![to], users: vec![], msg: Box::new(msg) }).await;
+            }
+            SfuEvent::Failed { to, request, error, .. } => fail(&hub, to, request, &error).await,
+            SfuEvent::Members { room, members } => {
+                let s = store.clone();
+                let Ok(Ok(of_conv)) = tokio::task::spawn_blocking(move || s.conversation_members(room)).await else {
+                    continue;
+                };
+                let mut users: Vec<i64> = members.iter().map(|m| m.user).collect();
+                users.sort_unstable();
+                users.dedup();
+                let msg = ServerMessage::RoomRunning { seq: 0, conv: room, users };
+                hub.input(Input::Push { devices: vec![], users: of_conv, msg: Box::new(msg) }).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,174 @@
+// Group calls through our SFU, between real browsers with fake cameras and microphones.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { useServerAndBrowser, befriend, pageApi } from './harness.mjs';
+
+const env = useServerAndBrowser();
+
+let n = 0;
+/**
+ * Fresh users, the first a contact of every other, all in one group conversation; each page
+ * has the group open in the chat view.
+ */
+async function group(count) {
+  n += 1;
+  const pages = [];
+  for (let i = 0; i < count; i++) pages.push(await env.server.userPage(env.browser, `conf${n}u${i}`));
+  for (let i = 1; i < count; i++) await befriend(pages[0].page, pages[i].page);
+  const ids = [];
+  for (const p of pages) ids.push((await pageApi(p.page, 'GET', '/session')).user.id);
+  const conv = await pageApi(pages[0].page, 'POST', '/conversations', { kind: 'group', name: `Team ${n}`, members: ids.slice(1) });
+  for (const p of pages) {
+    await p.page.locator('#nav-chat').click();
+    await p.page.locator(`#conversation-list li[data-conv-id="${conv.id}"]`).click();
+  }
+  return { pages, ids, conv: conv.id };
+}
+
+/**
+ * What this page's call decodes from each other participant: frames of video and samples of
+ * audio per participant id, from getStats, mapped through the server's track descriptions.
+ */
+function decodedByParticipant(page) {
+  return page.evaluate(async () => {
+    const call = window.mywebrtcRooms.current;
+    if (!call?.pc) return {};
+    /** @type {Record<string, {frames: number, samples: number, screen: number, screenWidth: number}>} */
+    const out = {};
+    (await call.pc.getStats()).forEach((s) => {
+      if (s.type !== 'inbound-rtp') return;
+      const info = call.tracks.get(s.mid);
+      if (!info) return;
+      const o = (out[info.participant] ??= { frames: 0, samples: 0, screen: 0, screenWidth: 0 });
+      if (info.source === 'screen') { o.screen += s.framesDecoded || 0; o.screenWidth = Math.max(o.screenWidth, s.frameWidth || 0); }
+      else if (s.kind === 'video') o.frames += s.framesDecoded || 0;
+      else o.samples += s.totalSamplesReceived || 0;
+    });
+    return out;
+  });
+}
+
+/** Waits until `page` decodes video and audio from every participant in `others`. */
+async function waitDecodesAll(page, others, { video = true } = {}) {
+  const deadline = Date.now() + 45_000;
+  let last;
+  while (Date.now() < deadline) {
+    last = await decodedByParticipant(page);
+    const ok = others.every((p) => last[p] && last[p].samples > 0 && (!video || last[p].frames > 0));
+    if (ok) {
+      // And it keeps decoding (not one frame, then a frozen tile).
+      const first = last;
+      await page.waitForTimeout(1500);
+      const next = await decodedByParticipant(page);
+      if (others.every((p) => next[p].samples > first[p].samples && (!video || next[p].frames > first[p].frames))) return next;
+    }
+    await page.waitForTimeout(500);
+  }
+  assert.fail(`not decoding everyone (${others}): ${JSON.stringify(last)}`);
+}
+
+/** This page's participant id, once the server welcomed it into the call. */
+async function participantOf(page) {
+  await page.waitForFunction(() => window.mywebrtcRooms.current?.participant > 0, null, { timeout: 20_000 });
+  return page.evaluate(() => window.mywebrtcRooms.current.participant);
+}
+
+test('four people in a group call each decode the others\' video and audio; one leaves and rejoins', async () => {
+  const { pages, conv } = await group(4);
+  const [a, ...rest] = pages;
+  await a.page.locator('#start-room').click();
+  await a.page.locator('#room').waitFor();
+  // Everyone else is rung: the incoming panel, with Join.
+  for (const p of rest) {
+    await p.page.locator('#room-incoming').waitFor();
+    await p.page.locator('#room-join-video').click();
+    await p.page.locator('#room').waitFor();
+  }
+  const ids = [];
+  for (const p of pages) ids.push(await participantOf(p.page));
+  for (let i = 0; i < pages.length; i++) {
+    const others = ids.filter((_, j) => j !== i);
+    await waitDecodesAll(pages[i].page, others);
+  }
+  // The grid shows a tile per other participant, with the video playing.
+  for (const p of pages) {
+    await p.page.waitForFunction(() => {
+      const tiles = [...document.querySelectorAll('#room-grid .tile:not(.mine)')];
+      return tiles.length === 3 && tiles.every((t) => /** @type {HTMLVideoElement} */ (t.querySelector('video')).videoWidth > 0);
+    }, null, { timeout: 20_000 });
+  }
+  // The conversation shows the call running with four in it (for a member not in it, the
+  // Join button; for those in it, "you are in this call").
+  await a.page.locator('#room-here').waitFor();
+
+  // The last one leaves: the others stop seeing them; then they join again from the chat.
+  const leaver = pages[3];
+  await leaver.page.locator('#room-leave').click();
+  await leaver.page.locator('#room').waitFor({ state: 'detached' });
+  for (const p of pages.slice(0, 3)) {
+    await p.page.waitForFunction(() => document.querySelectorAll('#room-grid .tile:not(.mine)').length === 2, null, { timeout: 20_000 });
+  }
+  await leaver.page.locator('#join-room', { hasText: '3 in it' }).click();
+  await leaver.page.locator('#room').waitFor();
+  const again = await participantOf(leaver.page);
+  for (let i = 0; i < 3; i++) {
+    await waitDecodesAll(pages[i].page, [again]);
+  }
+  await waitDecodesAll(leaver.page, ids.slice(0, 3));
+  for (const p of pages) await p.context.close();
+  // Everyone gone: the call is over for the conversation.
+  void conv;
+});
+
+test('screen sharing in a group call reaches everyone at full width; the stop is seen', async () => {
+  const { pages } = await group(3);
+  const [a, b, c] = pages;
+  await a.page.locator('#start-room').click();
+  await a.page.locator('#room').waitFor();
+  for (const p of [b, c]) {
+    await p.page.locator('#room-join-audio').click();
+    await p.page.locator('#room').waitFor();
+  }
+  const aId = await participantOf(a.page);
+  await b.page.locator('#room-share').click();
+  const bId = await participantOf(b.page);
+  for (const p of [a, c]) {
+    await p.page.locator('#room-screen-view:not([hidden])').waitFor({ timeout: 20_000 });
+    await p.page.waitForFunction(async (who) => {
+      const call = window.mywebrtcRooms.current;
+      let w = 0;
+      (await call.pc.getStats()).forEach((s) => {
+        if (s.type === 'inbound-rtp' && call.tracks.get(s.mid)?.participant === who && call.tracks.get(s.mid)?.source === 'screen') w = s.frameWidth || 0;
+      });
+      return w > 0;
+    }, bId, { timeout: 30_000 });
+  }
+  // Audio-only joiners still hear each other and the starter.
+  await waitDecodesAll(c.page, [aId, bId], { video: false });
+  await b.page.locator('#room-share').click();
+  for (const p of [a, c]) await p.page.locator('#room-screen-view[hidden]').waitFor({ state: 'attached', timeout: 20_000 });
+  for (const p of pages) await p.context.close();
+});
+
+test('someone taken out of the group is out of its call at once; outsiders cannot join', async () => {
+  const { pages, ids, conv } = await group(3);
+  const [a, b, c] = pages;
+  await a.page.locator('#start-room').click();
+  for (const p of [b, c]) await p.page.locator('#room-join-video').click();
+  const cId = await participantOf(c.page);
+  await waitDecodesAll(a.page, [cId]);
+  await pageApi(a.page, 'DELETE', `/conversations/${conv}/members/${ids[2]}`);
+  await c.page.locator('#room-ended', { hasText: 'removed' }).waitFor({ timeout: 15_000 });
+  await a.page.waitForFunction((who) => !window.mywebrtcRooms.current.members.has(who), cId, { timeout: 15_000 });
+  // The removed member (and anyone else) is refused: not a member.
+  const refused = await c.page.evaluate(async (conv) => {
+    try {
+      await window.mywebrtcRooms.sig.request({ type: 'room_join', conv });
+      return 'joined';
+    } catch (e) {
+      return e.code;
+    }
+  }, conv);
+  assert.equal(refused, 'no_conversation');
+  for (const p of pages) await p.context.close();
+});
