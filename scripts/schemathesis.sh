@@ -40,6 +40,8 @@ rate_per_sec = 100000.0
 burst = 100000.0
 [metrics]
 listen = "off"
+[sfu]
+listen = "127.0.0.1:0"
 [turn]
 port = 0
 tls_port = 0

@@ -36,6 +36,8 @@ http_redirect_listen = "off"
 listen = "off"
 [log]
 level = "warn"
+[sfu]
+enabled = false
 [turn]
 port = 34791
 tls = false

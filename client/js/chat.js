@@ -17,7 +17,7 @@ import { api } from './api.js';
  *   edited_at:number|null, deleted:boolean, attachment?: Attachment}} ChatMessage */
 /** @typedef {{user:number, username:string, display_name:string, owner:boolean, delivered_seq:number, read_seq:number}} Member */
 /** @typedef {{id:number, kind:'direct'|'group', name:string, created_at:number, last_seq:number,
- *   members: Member[], unread:number, last_message: ChatMessage|null}} Conversation */
+ *   members: Member[], unread:number, last_message: ChatMessage|null, call?: number[]}} Conversation */
 /** @typedef {{conv:number, client_id:string, text:string, created:number, error?:string}} Outgoing */
 /** @typedef {{messages: Map<number, ChatMessage>, rev: number, oldestSeq: number, more: boolean}} History */
 

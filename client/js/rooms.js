@@ -31,11 +31,31 @@ export class RoomManager extends EventTarget {
     this.ringTimer = undefined;
     /** @type {string|null} */
     this.notice = null;
+    /** Conversations with a `room_running` event since the last fresh connection. @type {Set<number>} */
+    this.heard = new Set();
     sig.addEventListener('room_running', (e) => this.onRunning(/** @type {CustomEvent} */ (e).detail));
+    sig.addEventListener('resync', () => this.heard.clear());
+  }
+
+  /**
+   * Calls already running when the conversations were loaded (events only tell changes);
+   * an event heard since wins over the loaded list.
+   * @param {Iterable<{id: number, call?: number[]}>} conversations
+   */
+  seed(conversations) {
+    let changed = false;
+    for (const c of conversations) {
+      if (this.heard.has(c.id)) continue;
+      const users = c.call || [];
+      if (users.length) this.running.set(c.id, users); else this.running.delete(c.id);
+      changed = true;
+    }
+    if (changed) this.changed();
   }
 
   /** @param {{conv: number, users: number[]}} m */
   onRunning(m) {
+    this.heard.add(m.conv);
     const before = this.running.get(m.conv) || [];
     if (m.users.length) this.running.set(m.conv, m.users);
     else this.running.delete(m.conv);

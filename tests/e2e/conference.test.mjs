@@ -172,3 +172,36 @@ test('someone taken out of the group is out of its call at once; outsiders canno
   assert.equal(refused, 'no_conversation');
   for (const p of pages) await p.context.close();
 });
+
+test('a participant forced through our TURN relay still decodes everyone; a late member sees the running call', async () => {
+  const { pages } = await group(3);
+  const [a, b, c] = pages;
+  // b may only use relayed candidates (as behind a firewall that blocks direct UDP).
+  await b.page.evaluate(() => {
+    const ice = window.mywebrtcRooms.iceConfig;
+    const get = ice.get.bind(ice);
+    ice.get = async () => ({ ...(await get()), iceTransportPolicy: 'relay' });
+  });
+  await a.page.locator('#start-room').click();
+  await b.page.locator('#room-join-video').click();
+  const [aId, bId] = [await participantOf(a.page), await participantOf(b.page)];
+  await waitDecodesAll(b.page, [aId]);
+  await waitDecodesAll(a.page, [bId]);
+  const relayed = await b.page.evaluate(async () => {
+    const stats = await window.mywebrtcRooms.current.pc.getStats();
+    let pair;
+    stats.forEach((s) => { if (s.type === 'transport') pair = stats.get(s.selectedCandidatePairId); });
+    return pair && stats.get(pair.localCandidateId)?.candidateType;
+  });
+  assert.equal(relayed, 'relay');
+  // c declined the ring, then reloads: the conversation still shows the call with 2 in it.
+  await c.page.locator('#room-decline').click();
+  await c.page.reload();
+  await c.page.locator('#nav-chat').click();
+  await c.page.locator('#conversation-list li').first().locator('button').click();
+  await c.page.locator('#join-room', { hasText: '2 in it' }).click();
+  const cId = await participantOf(c.page);
+  await waitDecodesAll(c.page, [aId, bId]);
+  await waitDecodesAll(b.page, [cId]);
+  for (const p of pages) await p.context.close();
+});

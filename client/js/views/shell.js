@@ -105,7 +105,9 @@ export function shellView(session, onLoggedOut) {
   // Unread messages: a badge on "Chat" and a count in the tab title, on every page.
   const unreadBadge = h('span', { class: 'badge', id: 'unread-total', hidden: true });
   nav.querySelector('#nav-chat')?.append(unreadBadge);
-  chat.addEventListener('change', () => {
+  chat.addEventListener('change', (e) => {
+    // A full reload of the list also says which group calls run.
+    if (/** @type {CustomEvent} */ (e).detail?.conv === null) rooms.seed(chat.conversations.values());
     const n = chat.totalUnread();
     unreadBadge.textContent = String(n);
     unreadBadge.hidden = n === 0;

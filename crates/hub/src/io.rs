@@ -112,11 +112,29 @@ pub struct RoomRequest {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum RoomOp {
-    Join { conv: i64 },
-    Sdp { conv: i64, offer: bool, rev: u64, sdp: String, sources: std::collections::BTreeMap<String, proto::ws::TrackSource> },
-    Tiles { conv: i64, tiles: Vec<proto::ws::RoomTile> },
-    State { conv: i64, muted: bool, camera_off: bool, hand: bool },
-    Leave { conv: i64 },
+    Join {
+        conv: i64,
+    },
+    Sdp {
+        conv: i64,
+        offer: bool,
+        rev: u64,
+        sdp: String,
+        sources: std::collections::BTreeMap<String, proto::ws::TrackSource>,
+    },
+    Tiles {
+        conv: i64,
+        tiles: Vec<proto::ws::RoomTile>,
+    },
+    State {
+        conv: i64,
+        muted: bool,
+        camera_off: bool,
+        hand: bool,
+    },
+    Leave {
+        conv: i64,
+    },
 }
 
 /// What to push to the members of a conversation.

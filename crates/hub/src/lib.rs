@@ -28,5 +28,8 @@ mod rooms;
 
 pub use config::HubConfig;
 pub use core::{Hub, HubStats};
-pub use io::{CallRecord, ChatDelivery, ChatEvent, ChatOp, ChatRequest, ConnId, DeviceId, Input, Output, Relations, RoomOp, RoomRequest};
+pub use io::{
+    CallRecord, ChatDelivery, ChatEvent, ChatOp, ChatRequest, ConnId, DeviceId, Input, Output, Relations, RoomOp,
+    RoomRequest,
+};
 pub use proto::ws::{CallId, UserId};

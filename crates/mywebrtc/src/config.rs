@@ -499,7 +499,7 @@ impl Config {
             })
             .collect();
         w.directory = self.ldap.directory()?;
-        w.sfu = self.sfu.resolve()?;
+        w.sfu = self.sfu.resolve(w.listen.ip())?;
         Ok(w)
     }
 }

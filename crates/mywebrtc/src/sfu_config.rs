@@ -6,13 +6,16 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 
+/// The media port when `listen` is not set.
+pub const DEFAULT_PORT: u16 = 7882;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SfuConfig {
     /// Group calls on (the conference server runs in this process).
     pub enabled: bool,
     /// UDP address for all conference media (one port for every participant). Open it in the
-    /// firewall.
+    /// firewall. Empty: the web server's listen address, port 7882.
     pub listen: String,
     /// Addresses announced to browsers (the public address when behind NAT, e.g. a cloud
     /// machine's elastic IP); empty: the listen address, or the default route's address when
@@ -33,7 +36,7 @@ impl Default for SfuConfig {
         let room = sfu::RoomConfig::default();
         Self {
             enabled: true,
-            listen: "0.0.0.0:7882".into(),
+            listen: String::new(),
             announce: vec![],
             workers: 0,
             max_participants: room.max_participants,
@@ -44,13 +47,17 @@ impl Default for SfuConfig {
 }
 
 impl SfuConfig {
-    /// The SFU's settings, or None when turned off.
-    pub fn resolve(&self) -> anyhow::Result<Option<sfu::SfuConfig>> {
+    /// The SFU's settings, or None when turned off. `web_ip`: the web server's listen
+    /// address, the default for the media port's.
+    pub fn resolve(&self, web_ip: IpAddr) -> anyhow::Result<Option<sfu::SfuConfig>> {
         if !self.enabled {
             return Ok(None);
         }
-        let listen: SocketAddr =
-            self.listen.parse().with_context(|| format!("invalid configuration: `sfu.listen` {:?}", self.listen))?;
+        let listen: SocketAddr = if self.listen.is_empty() {
+            SocketAddr::new(web_ip, DEFAULT_PORT)
+        } else {
+            self.listen.parse().with_context(|| format!("invalid configuration: `sfu.listen` {:?}", self.listen))?
+        };
         let announce = self
             .announce
             .iter()
@@ -83,16 +90,20 @@ impl SfuConfig {
 mod tests {
     use super::*;
 
+    const LOCAL: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
     #[test]
     fn defaults_resolve_and_bad_values_are_named() {
-        let c = SfuConfig::default().resolve().unwrap().unwrap();
-        assert_eq!(c.listen.port(), 7882);
-        assert!(SfuConfig { enabled: false, ..SfuConfig::default() }.resolve().unwrap().is_none());
-        let e = SfuConfig { listen: "nope".into(), ..SfuConfig::default() }.resolve().unwrap_err();
+        let c = SfuConfig::default().resolve(LOCAL).unwrap().unwrap();
+        assert_eq!(c.listen, SocketAddr::new(LOCAL, 7882));
+        let c = SfuConfig { listen: "0.0.0.0:9000".into(), ..SfuConfig::default() }.resolve(LOCAL).unwrap().unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        assert!(SfuConfig { enabled: false, ..SfuConfig::default() }.resolve(LOCAL).unwrap().is_none());
+        let e = SfuConfig { listen: "nope".into(), ..SfuConfig::default() }.resolve(LOCAL).unwrap_err();
         assert!(e.to_string().contains("sfu.listen"), "{e}");
-        let e = SfuConfig { announce: vec!["x".into()], ..SfuConfig::default() }.resolve().unwrap_err();
+        let e = SfuConfig { announce: vec!["x".into()], ..SfuConfig::default() }.resolve(LOCAL).unwrap_err();
         assert!(e.to_string().contains("sfu.announce"), "{e}");
-        let e = SfuConfig { max_participants: 1, ..SfuConfig::default() }.resolve().unwrap_err();
+        let e = SfuConfig { max_participants: 1, ..SfuConfig::default() }.resolve(LOCAL).unwrap_err();
         assert!(e.to_string().contains("max_participants"), "{e}");
     }
 }

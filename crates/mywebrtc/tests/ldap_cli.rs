@@ -25,6 +25,8 @@ listen = "127.0.0.1:0"
 http_redirect_listen = "off"
 [metrics]
 listen = "off"
+[sfu]
+enabled = false
 [turn]
 enabled = false
 [ldap]

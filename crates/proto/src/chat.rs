@@ -116,6 +116,10 @@ pub struct Conversation {
     /// Others' messages after the caller's read mark.
     pub unread: i64,
     pub last_message: Option<ChatMessage>,
+    /// Who is in the conversation's running group call (empty: none runs); kept current by
+    /// `room_running` events.
+    #[serde(default)]
+    pub call: Vec<UserId>,
 }
 
 /// `POST /api/v1/conversations`.

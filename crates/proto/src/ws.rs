@@ -359,10 +359,7 @@ pub enum ClientMessage {
     /// How you show the others' video: off-screen tiles are not sent, small tiles get a
     /// smaller layer. Participants not listed keep their last setting (default: visible,
     /// large).
-    RoomTiles {
-        conv: i64,
-        tiles: Vec<RoomTile>,
-    },
+    RoomTiles { conv: i64, tiles: Vec<RoomTile> },
     /// Your microphone, camera and hand, shown to the others (`room_member`).
     RoomState {
         conv: i64,
@@ -479,7 +476,9 @@ impl ClientMessage {
             | ClientMessage::RoomJoin { id, .. }
             | ClientMessage::RoomSdp { id, .. }
             | ClientMessage::RoomLeave { id, .. } => *id,
-            ClientMessage::ChatTyping { .. } | ClientMessage::RoomTiles { .. } | ClientMessage::RoomState { .. } => None,
+            ClientMessage::ChatTyping { .. } | ClientMessage::RoomTiles { .. } | ClientMessage::RoomState { .. } => {
+                None
+            }
         }
     }
 }

@@ -28,23 +28,63 @@ pub struct SfuConfig {
 /// A request from signaling.
 #[derive(Debug, Clone)]
 pub enum Command {
-    Join { room: RoomId, who: ParticipantId, user: UserId },
-    Sdp { room: RoomId, who: ParticipantId, offer: bool, rev: u64, sdp: String, sources: HashMap<String, Source> },
-    Prefs { room: RoomId, who: ParticipantId, tiles: Vec<TilePref> },
-    State { room: RoomId, who: ParticipantId, muted: bool, camera_off: bool, hand: bool },
-    Leave { room: RoomId, who: ParticipantId, reason: LeaveReason },
+    Join {
+        room: RoomId,
+        who: ParticipantId,
+        user: UserId,
+    },
+    Sdp {
+        room: RoomId,
+        who: ParticipantId,
+        offer: bool,
+        rev: u64,
+        sdp: String,
+        sources: HashMap<String, Source>,
+    },
+    Prefs {
+        room: RoomId,
+        who: ParticipantId,
+        tiles: Vec<TilePref>,
+    },
+    State {
+        room: RoomId,
+        who: ParticipantId,
+        muted: bool,
+        camera_off: bool,
+        hand: bool,
+    },
+    Leave {
+        room: RoomId,
+        who: ParticipantId,
+        reason: LeaveReason,
+    },
     /// A user is no longer a member of the conversation: out at once.
-    RemoveUser { room: RoomId, user: UserId },
+    RemoveUser {
+        room: RoomId,
+        user: UserId,
+    },
 }
 
 /// What the SFU tells signaling.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SfuEvent {
-    Signal { room: RoomId, to: ParticipantId, signal: Signal },
+    Signal {
+        room: RoomId,
+        to: ParticipantId,
+        signal: Signal,
+    },
     /// A request failed (`request` is the signaling request id to answer).
-    Failed { room: RoomId, to: ParticipantId, request: Option<u64>, error: SfuError },
+    Failed {
+        room: RoomId,
+        to: ParticipantId,
+        request: Option<u64>,
+        error: SfuError,
+    },
     /// Who is in a room now (empty: the call is over).
-    Members { room: RoomId, members: Vec<Member> },
+    Members {
+        room: RoomId,
+        members: Vec<Member>,
+    },
 }
 
 type Sink = Arc<dyn Fn(SfuEvent) + Send + Sync>;
@@ -219,7 +259,8 @@ impl Worker {
     fn run(mut self, rx: Receiver<WorkerMsg>) {
         loop {
             let now = Instant::now();
-            let next = self.rooms.values_mut().map(|r| r.poll_timeout(now)).min().unwrap_or(now + Duration::from_secs(1));
+            let next =
+                self.rooms.values_mut().map(|r| r.poll_timeout(now)).min().unwrap_or(now + Duration::from_secs(1));
             self.flush();
             let wait = next.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
             match rx.recv_timeout(wait) {
@@ -329,7 +370,10 @@ impl Worker {
             rooms_of.insert(who, room);
         }
         let (cfg, crypto, local, cands) = (&self.cfg, &self.crypto, self.local, &self.candidates);
-        let r = self.rooms.entry(room).or_insert_with(|| Room::new(room, cfg.clone(), crypto.clone(), local, cands.clone()));
+        let r = self
+            .rooms
+            .entry(room)
+            .or_insert_with(|| Room::new(room, cfg.clone(), crypto.clone(), local, cands.clone()));
         match r.join(who, user, request, now) {
             Ok(ufrag) => {
                 if let Ok(mut m) = self.ufrags.write() {

@@ -78,6 +78,10 @@ impl TrackIn {
     }
 }
 
+/// A published track's measured rate per simulcast rank, and whether it also sends frames
+/// without a rid (no simulcast).
+pub(crate) type LayerRates = ([Option<u64>; 3], bool);
+
 /// Where an outgoing track is in its negotiation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum OutState {
@@ -120,14 +124,28 @@ impl TrackOut {
 /// What a peer's session produced for the rest of the room.
 #[derive(Debug)]
 pub(crate) enum PeerEvent {
-    Transmit { destination: SocketAddr, contents: Vec<u8> },
+    Transmit {
+        destination: SocketAddr,
+        contents: Vec<u8>,
+    },
     /// A new published track.
-    TrackOpen { mid: Mid, kind: MediaKind, source: Source },
+    TrackOpen {
+        mid: Mid,
+        kind: MediaKind,
+        source: Source,
+    },
     /// A published track stopped (renegotiated away).
-    TrackClosed { mid: Mid },
-    Media(MediaData),
+    TrackClosed {
+        mid: Mid,
+    },
+    Media(Box<MediaData>),
     /// The peer's browser wants a keyframe of a track it receives from `origin`.
-    Keyframe { origin: ParticipantId, origin_mid: Mid, rid: Option<Rid>, kind: KeyframeRequestKind },
+    Keyframe {
+        origin: ParticipantId,
+        origin_mid: Mid,
+        rid: Option<Rid>,
+        kind: KeyframeRequestKind,
+    },
     Connected,
 }
 
@@ -171,14 +189,7 @@ pub(crate) struct Peer {
 }
 
 impl Peer {
-    pub fn new(
-        id: ParticipantId,
-        user: UserId,
-        rtc: Rtc,
-        ufrag: String,
-        now: Instant,
-        ingress_bps: u64,
-    ) -> Self {
+    pub fn new(id: ParticipantId, user: UserId, rtc: Rtc, ufrag: String, now: Instant, ingress_bps: u64) -> Self {
         let rate = ingress_bps as f64 / 8.0;
         Self {
             id,
@@ -206,7 +217,13 @@ impl Peer {
     }
 
     pub fn member(&self) -> crate::Member {
-        crate::Member { participant: self.id, user: self.user, muted: self.muted, camera_off: self.camera_off, hand: self.hand }
+        crate::Member {
+            participant: self.id,
+            user: self.user,
+            muted: self.muted,
+            camera_off: self.camera_off,
+            hand: self.hand,
+        }
     }
 
     /// Builds the str0m session of a new participant, with the shared UDP address as its one
@@ -394,7 +411,7 @@ impl Peer {
                     let (mid, rid) = (data.mid, data.rid);
                     self.request_keyframe(mid, rid, KeyframeRequestKind::Fir, now);
                 }
-                out.push(PeerEvent::Media(data));
+                out.push(PeerEvent::Media(Box::new(data)));
             }
             Event::KeyframeRequest(req) => {
                 let Some(t) = self.tracks_out.iter().find(|t| t.mid() == Some(req.mid)) else { return };
@@ -416,7 +433,10 @@ impl Peer {
     /// layer (every subscriber switching at once must not flood the publisher).
     pub fn request_keyframe(&mut self, mid: Mid, rid: Option<Rid>, kind: KeyframeRequestKind, now: Instant) {
         let Some(t) = self.tracks_in.iter_mut().find(|t| t.mid == mid) else { return };
-        if t.last_keyframe_request.get(&rid).is_some_and(|at| now.saturating_duration_since(*at) < Duration::from_millis(500)) {
+        if t.last_keyframe_request
+            .get(&rid)
+            .is_some_and(|at| now.saturating_duration_since(*at) < Duration::from_millis(500))
+        {
             return;
         }
         t.last_keyframe_request.insert(rid, now);
@@ -471,7 +491,7 @@ impl Peer {
 
     /// Re-chooses the layer of every simulcast track this peer receives, from its estimate
     /// and tile sizes. `rates` gives each origin track's measured layer rates.
-    pub fn choose_layers(&mut self, rates: &dyn Fn(ParticipantId, Mid) -> Option<([Option<u64>; 3], bool)>) {
+    pub fn choose_layers(&mut self, rates: &dyn Fn(ParticipantId, Mid) -> Option<LayerRates>) {
         let audio = self.tracks_out.iter().filter(|t| t.kind == MediaKind::Audio).count();
         let video = self.tracks_out.iter().filter(|t| t.kind == MediaKind::Video && !t.paused).count();
         let budget = layers::video_budget(self.estimate.unwrap_or(1_000_000), audio, video);

@@ -11,7 +11,7 @@ use str0m::media::{KeyframeRequestKind, MediaKind};
 use str0m::net::{Protocol, Receive};
 use str0m::Input;
 
-use crate::peer::{OutState, Peer, PeerEnd, PeerEvent, TrackOut};
+use crate::peer::{LayerRates, OutState, Peer, PeerEnd, PeerEvent, TrackOut};
 use crate::speaker::SpeakerDetector;
 use crate::{LeaveReason, ParticipantId, RoomConfig, RoomId, SfuError, Signal, Source, TilePref, UserId};
 
@@ -87,10 +87,8 @@ impl Room {
     /// address its session uses).
     pub fn accepts(&self, source: SocketAddr, contents: &[u8]) -> Option<ParticipantId> {
         let Ok(contents) = contents.try_into() else { return None };
-        let input = Input::Receive(
-            Instant::now(),
-            Receive { proto: Protocol::Udp, source, destination: self.local, contents },
-        );
+        let input =
+            Input::Receive(Instant::now(), Receive { proto: Protocol::Udp, source, destination: self.local, contents });
         self.peers.iter().find(|p| p.rtc.accepts(&input)).map(|p| p.id)
     }
 
@@ -288,7 +286,8 @@ impl Room {
                         for t in p.tracks_out.iter_mut().filter(|t| t.origin == from && t.origin_mid == mid) {
                             close_out(t);
                         }
-                        p.tracks_out.retain(|t| !(t.origin == from && t.origin_mid == mid && t.state == OutState::ToOpen));
+                        p.tracks_out
+                            .retain(|t| !(t.origin == from && t.origin_mid == mid && t.state == OutState::ToOpen));
                     }
                 }
                 PeerEvent::Media(data) => {
@@ -357,7 +356,7 @@ impl Room {
             return;
         }
         self.next_layer_check = Some(now + Duration::from_millis(500));
-        let rates: HashMap<(ParticipantId, str0m::media::Mid), ([Option<u64>; 3], bool)> = self
+        let rates: HashMap<(ParticipantId, str0m::media::Mid), LayerRates> = self
             .peers
             .iter()
             .flat_map(|p| p.tracks_in.iter().map(move |t| ((p.id, t.mid), (t.rates, t.plain))))

@@ -26,7 +26,8 @@ mod tests {
 
     #[test]
     fn reads_the_local_ufrag_of_a_binding_request() {
-        let req = Builder::new(method::BINDING, Class::Request, [7; 12]).attr(attr::USERNAME, b"srv1:cli2").finish_plain();
+        let req =
+            Builder::new(method::BINDING, Class::Request, [7; 12]).attr(attr::USERNAME, b"srv1:cli2").finish_plain();
         assert_eq!(local_ufrag(&req), Some("srv1"));
     }
 
@@ -34,7 +35,8 @@ mod tests {
     fn refuses_what_is_not_a_usable_binding_request() {
         let no_user = Builder::new(method::BINDING, Class::Request, [7; 12]).finish_plain();
         assert_eq!(local_ufrag(&no_user), None);
-        let no_colon = Builder::new(method::BINDING, Class::Request, [7; 12]).attr(attr::USERNAME, b"srv1").finish_plain();
+        let no_colon =
+            Builder::new(method::BINDING, Class::Request, [7; 12]).attr(attr::USERNAME, b"srv1").finish_plain();
         assert_eq!(local_ufrag(&no_colon), None);
         let empty = Builder::new(method::BINDING, Class::Request, [7; 12]).attr(attr::USERNAME, b":x").finish_plain();
         assert_eq!(local_ufrag(&empty), None);

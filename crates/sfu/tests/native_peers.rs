@@ -2,6 +2,8 @@
 //! publishing, receiving every other participant's media, leaving, removal, loss and
 //! reordering between the peers and the room, and hostile input.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on what they set up
+
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -94,10 +96,10 @@ impl World {
 
     fn send(&mut self, to: Option<usize>, from: SocketAddr, data: Vec<u8>) {
         self.sent += 1;
-        if self.drop_every > 0 && self.sent % self.drop_every == 0 {
+        if self.drop_every > 0 && self.sent.is_multiple_of(self.drop_every) {
             return;
         }
-        if self.reorder && self.sent % 2 == 0 {
+        if self.reorder && self.sent.is_multiple_of(2) {
             self.wire.push_front((to, from, data));
         } else {
             self.wire.push_back((to, from, data));
@@ -118,7 +120,10 @@ impl World {
                         let Some(w) = c.rtc.writer(mid) else { continue };
                         let Some(pt) = w.payload_params().next().map(|p| p.pt()) else { continue };
                         let (rate, len) = if kind == MediaKind::Audio { (48_000, 80) } else { (90_000, 1200) };
-                        let time = MediaTime::new(frame_no as u64 * rate / 50, str0m::media::Frequency::new(rate as u32).unwrap());
+                        let time = MediaTime::new(
+                            frame_no as u64 * rate / 50,
+                            str0m::media::Frequency::new(rate as u32).unwrap(),
+                        );
                         // A VP8 key frame tag every 25 frames (bit 0 clear), delta frames otherwise.
                         let mut data = vec![0x42u8; len];
                         data[0] = if frame_no % 25 == 1 { 0x10 } else { 0x11 };
@@ -197,7 +202,12 @@ impl World {
                         let c = &mut self.clients[i];
                         let input = Input::Receive(
                             self.now,
-                            Receive { proto: Protocol::Udp, source: from, destination: c.addr, contents: data.as_slice().try_into().unwrap() },
+                            Receive {
+                                proto: Protocol::Udp,
+                                source: from,
+                                destination: c.addr,
+                                contents: data.as_slice().try_into().unwrap(),
+                            },
                         );
                         c.rtc.handle_input(input).unwrap();
                     }
@@ -357,11 +367,16 @@ fn hostile_input_is_refused_and_harms_nobody() {
     w.run(Duration::from_secs(1), true);
     let from_addr: SocketAddr = "10.0.1.1:6000".parse().unwrap();
     // Garbage, truncated STUN/DTLS/RTP, in the session of participant 1.
-    for junk in [vec![], vec![0u8; 3], vec![0x80; 1500], vec![22, 254, 253, 0, 0], vec![0, 1, 0, 255, 0x21, 0x12, 0xa4, 0x42]] {
+    for junk in
+        [vec![], vec![0u8; 3], vec![0x80; 1500], vec![22, 254, 253, 0, 0], vec![0, 1, 0, 255, 0x21, 0x12, 0xa4, 0x42]]
+    {
         w.room.receive(1, from_addr, &junk, w.now);
     }
     // Malformed SDP in both directions, and answers nobody asked for.
-    assert!(matches!(w.room.sdp(1, true, 0, "v=0\r\nthis is not sdp", &HashMap::new(), w.now), Err(sfu::SfuError::BadSdp(_))));
+    assert!(matches!(
+        w.room.sdp(1, true, 0, "v=0\r\nthis is not sdp", &HashMap::new(), w.now),
+        Err(sfu::SfuError::BadSdp(_))
+    ));
     assert!(matches!(w.room.sdp(1, false, 99, "garbage", &HashMap::new(), w.now), Err(sfu::SfuError::BadSdp(_))));
     assert_eq!(w.room.sdp(9, true, 0, "x", &HashMap::new(), w.now), Err(sfu::SfuError::NotInRoom));
     // Limits.

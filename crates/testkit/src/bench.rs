@@ -79,7 +79,7 @@ impl ServerProcess {
         std::fs::write(
             &config,
             format!(
-                "data_dir = {:?}\nlisten = \"127.0.0.1:0\"\nhttp_redirect_listen = \"off\"\n[metrics]\nlisten = \"127.0.0.1:0\"\n[log]\nlevel = \"warn\"\n[turn]\nport = 0\ntls_port = 0\n{extra}\n",
+                "data_dir = {:?}\nlisten = \"127.0.0.1:0\"\nhttp_redirect_listen = \"off\"\n[metrics]\nlisten = \"127.0.0.1:0\"\n[sfu]\nlisten = \"127.0.0.1:0\"\n[log]\nlevel = \"warn\"\n[turn]\nport = 0\ntls_port = 0\n{extra}\n",
                 dir
             ),
         )?;

@@ -16,6 +16,8 @@ use crate::signaling::HubHandle;
 /// The running conference server.
 pub struct Conference {
     sfu: Sfu,
+    /// Users in each running call, as last reported by the SFU (for REST readers).
+    running: std::sync::Mutex<std::collections::HashMap<i64, Vec<i64>>>,
 }
 
 /// Starts the SFU's threads; its events reach the hub once [`Conference::bridge`] runs.
@@ -25,7 +27,7 @@ pub(crate) fn start(cfg: sfu::SfuConfig) -> std::io::Result<(Arc<Conference>, mp
         let _ = tx.send(e);
     });
     let sfu = Sfu::start(cfg, sink)?;
-    Ok((Arc::new(Conference { sfu }), rx))
+    Ok((Arc::new(Conference { sfu, running: Default::default() }), rx))
 }
 
 impl Conference {
@@ -50,7 +52,8 @@ impl Conference {
                             }
                         }
                         Ok(Ok(None)) => {
-                            let msg = error(id, WsErrorCode::NoConversation, WsErrorCode::NoConversation.default_message());
+                            let msg =
+                                error(id, WsErrorCode::NoConversation, WsErrorCode::NoConversation.default_message());
                             hub.input(Input::Reply { device, msg: Box::new(msg) }).await;
                         }
                         _ => fail(&hub, device, id, &SfuError::Busy).await,
@@ -76,6 +79,21 @@ impl Conference {
         };
         if let Err(e) = self.sfu.command(cmd, id) {
             tokio::spawn(async move { fail(&hub, device, id, &e).await });
+        }
+    }
+
+    /// Who is in a conversation's running call.
+    pub fn users_in(&self, conv: i64) -> Vec<i64> {
+        self.running.lock().ok().and_then(|m| m.get(&conv).cloned()).unwrap_or_default()
+    }
+
+    fn set_running(&self, conv: i64, users: &[i64]) {
+        if let Ok(mut m) = self.running.lock() {
+            if users.is_empty() {
+                m.remove(&conv);
+            } else {
+                m.insert(conv, users.to_vec());
+            }
         }
     }
 
@@ -156,7 +174,9 @@ fn message(conv: i64, to: u64, signal: Signal) -> ServerMessage {
                 LeaveReason::Failed => RoomLeaveReason::Failed,
             },
         },
-        Signal::Answer { sdp } => ServerMessage::RoomSdp { seq: 0, conv, kind: SdpKind::Answer, rev: 0, sdp, tracks: vec![] },
+        Signal::Answer { sdp } => {
+            ServerMessage::RoomSdp { seq: 0, conv, kind: SdpKind::Answer, rev: 0, sdp, tracks: vec![] }
+        }
         Signal::Offer { rev, sdp, tracks } => ServerMessage::RoomSdp {
             seq: 0,
             conv,
@@ -165,7 +185,12 @@ fn message(conv: i64, to: u64, signal: Signal) -> ServerMessage {
             sdp,
             tracks: tracks
                 .into_iter()
-                .map(|t| RoomTrack { mid: t.mid, participant: t.participant, kind: t.kind.to_owned(), source: source(t.source) })
+                .map(|t| RoomTrack {
+                    mid: t.mid,
+                    participant: t.participant,
+                    kind: t.kind.to_owned(),
+                    source: source(t.source),
+                })
                 .collect(),
         },
         Signal::Speaker { participant } => ServerMessage::RoomSpeaker { seq: 0, conv, participant },
@@ -182,7 +207,12 @@ fn message(conv: i64, to: u64, signal: Signal) -> ServerMessage {
 
 /// Carries the SFU's events to the hub, in order (one task, so `room_running` never goes
 /// back in time).
-pub(crate) async fn bridge(mut rx: mpsc::UnboundedReceiver<SfuEvent>, hub: HubHandle, store: Arc<dyn store::Store>) {
+pub(crate) async fn bridge(
+    conf: Arc<Conference>,
+    mut rx: mpsc::UnboundedReceiver<SfuEvent>,
+    hub: HubHandle,
+    store: Arc<dyn store::Store>,
+) {
     while let Some(e) = rx.recv().await {
         match e {
             SfuEvent::Signal { room, to, signal } => {
@@ -191,13 +221,14 @@ pub(crate) async fn bridge(mut rx: mpsc::UnboundedReceiver<SfuEvent>, hub: HubHa
             }
             SfuEvent::Failed { to, request, error, .. } => fail(&hub, to, request, &error).await,
             SfuEvent::Members { room, members } => {
+                let mut users: Vec<i64> = members.iter().map(|m| m.user).collect();
+                users.sort_unstable();
+                users.dedup();
+                conf.set_running(room, &users);
                 let s = store.clone();
                 let Ok(Ok(of_conv)) = tokio::task::spawn_blocking(move || s.conversation_members(room)).await else {
                     continue;
                 };
-                let mut users: Vec<i64> = members.iter().map(|m| m.user).collect();
-                users.sort_unstable();
-                users.dedup();
                 let msg = ServerMessage::RoomRunning { seq: 0, conv: room, users };
                 hub.input(Input::Push { devices: vec![], users: of_conv, msg: Box::new(msg) }).await;
             }

@@ -56,8 +56,8 @@ impl AppState {
             metrics.clone(),
             conference.clone(),
         );
-        if let Some(rx) = sfu_events {
-            tokio::spawn(crate::conference::bridge(rx, hub.clone(), store.clone()));
+        if let (Some(rx), Some(c)) = (sfu_events, &conference) {
+            tokio::spawn(crate::conference::bridge(c.clone(), rx, hub.clone(), store.clone()));
         }
         if let Some(dir) = &config.directory {
             crate::directory_sync::spawn(dir.clone(), store.clone(), hub.clone());

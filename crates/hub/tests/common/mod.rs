@@ -17,6 +17,10 @@ pub struct World {
     pub records: Vec<hub::CallRecord>,
     /// Chat requests handed to the driver.
     pub chat: Vec<hub::ChatRequest>,
+    /// Conference requests handed to the driver.
+    pub rooms: Vec<hub::RoomRequest>,
+    /// Devices the hub reported gone for good.
+    pub gone: Vec<hub::DeviceId>,
     next_conn: ConnId,
 }
 
@@ -52,6 +56,8 @@ impl World {
             pings: 0,
             records: Vec::new(),
             chat: Vec::new(),
+            rooms: Vec::new(),
+            gone: Vec::new(),
             next_conn: 1,
         }
     }
@@ -71,6 +77,8 @@ impl World {
                 Output::Ping { .. } => self.pings += 1,
                 Output::CallFinished(r) => self.records.push(r),
                 Output::Chat(r) => self.chat.push(r),
+                Output::Room(r) => self.rooms.push(r),
+                Output::DeviceGone { device } => self.gone.push(device),
             }
         }
     }

@@ -31,7 +31,7 @@ pub fn config(dir: &Path) -> PathBuf {
     std::fs::write(
         &p,
         format!(
-            "data_dir = {:?}\nlisten = \"127.0.0.1:0\"\nhttp_redirect_listen = \"off\"\n[metrics]\nlisten = \"127.0.0.1:0\"\n[turn]\nport = 0\ntls_port = 0\n",
+            "data_dir = {:?}\nlisten = \"127.0.0.1:0\"\nhttp_redirect_listen = \"off\"\n[metrics]\nlisten = \"127.0.0.1:0\"\n[sfu]\nlisten = \"127.0.0.1:0\"\n[turn]\nport = 0\ntls_port = 0\n",
             dir.join("data")
         ),
     )

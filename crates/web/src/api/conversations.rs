@@ -50,7 +50,14 @@ fn no_conversation() -> HttpError {
 
 async fn load(state: &AppState, me: i64, id: i64) -> Result<Conversation, HttpError> {
     let row = state.blocking(move |s| Ok(s.conversation(me, id)?)).await?;
-    row.as_ref().map(chat::conversation).ok_or_else(no_conversation)
+    let mut c = row.as_ref().map(chat::conversation).ok_or_else(no_conversation)?;
+    c.call = in_call(state, c.id);
+    Ok(c)
+}
+
+/// Who is in a conversation's running group call.
+fn in_call(state: &AppState, conv: i64) -> Vec<i64> {
+    state.conference.as_ref().map(|c| c.users_in(conv)).unwrap_or_default()
 }
 
 /// Pushes a membership change to the members, and `chat_removed` to whoever left.
@@ -73,7 +80,11 @@ async fn announce(state: &AppState, change: store::MembershipChange, removed: Op
 pub async fn list(State(state): State<AppState>, a: Authed) -> Result<Json<Vec<Conversation>>, HttpError> {
     let me = a.user.id;
     let rows = state.blocking(move |s| Ok(s.list_conversations(me)?)).await?;
-    Ok(Json(rows.iter().map(chat::conversation).collect()))
+    let mut list: Vec<Conversation> = rows.iter().map(chat::conversation).collect();
+    for c in &mut list {
+        c.call = in_call(&state, c.id);
+    }
+    Ok(Json(list))
 }
 
 /// Open the direct conversation with a contact (201 if new, 200 if it existed), or create a

@@ -63,5 +63,6 @@ pub fn conversation(c: &store::ConversationRow) -> Conversation {
             .collect(),
         unread: c.unread,
         last_message: c.last_message.as_ref().map(message),
+        call: Vec::new(),
     }
 }

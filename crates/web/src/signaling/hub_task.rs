@@ -99,7 +99,8 @@ pub(crate) fn spawn_hub(
     cfg.first_call_id = cfg.first_call_id.max(millis.saturating_mul(1000));
     let hub = Hub::new(cfg, Box::new(auth::token::new_token));
     let handle = HubHandle { tx, next_conn: Arc::new(std::sync::atomic::AtomicU64::new(1)) };
-    tokio::spawn(run(hub, rx, store, handle.clone(), session_recheck, chat, metrics, conference));
+    let deps = Deps { store, chat, metrics, conference };
+    tokio::spawn(run(hub, rx, handle.clone(), session_recheck, deps));
     handle
 }
 
@@ -108,13 +109,11 @@ pub(crate) fn spawn_hub(
 async fn run(
     mut hub: Hub,
     mut rx: mpsc::Receiver<Cmd>,
-    store: Arc<dyn store::Store>,
     me: HubHandle,
     session_recheck: std::time::Duration,
-    chat: ChatQueue,
-    metrics: crate::metrics::MetricsHandle,
-    conference: Option<Arc<crate::conference::Conference>>,
+    deps: Deps,
 ) {
+    let Deps { store, chat, metrics, conference } = deps;
     let out = Carry { store: &store, chat: &chat, metrics: &metrics, conference: conference.as_deref(), hub: &me };
     let mut sinks: HashMap<ConnId, ConnSink> = HashMap::new();
     let mut draining = false;
@@ -166,6 +165,14 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
     }
+}
+
+/// What the hub task hands its outputs to.
+struct Deps {
+    store: Arc<dyn store::Store>,
+    chat: ChatQueue,
+    metrics: crate::metrics::MetricsHandle,
+    conference: Option<Arc<crate::conference::Conference>>,
 }
 
 /// What carrying out the hub's outputs needs besides the sockets.
