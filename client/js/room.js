@@ -64,6 +64,7 @@ export class RoomCall extends EventTarget {
     /** @type {string|null} */
     this.problem = null;
     this.ended = false;
+    this.starter = 0;
     this.listening = new AbortController();
   }
 
@@ -88,6 +89,13 @@ export class RoomCall extends EventTarget {
       if (p) p.lastSpoke = Date.now();
       this.changed();
     });
+    on('room_moderator_muted', () => {
+      // The server already stopped forwarding our audio; the microphone follows.
+      this.muted = true;
+      this.local?.getAudioTracks().forEach((t) => { t.enabled = false; });
+      this.problem = 'A moderator muted you';
+      this.changed();
+    });
     on('room_member_state', (m) => {
       const p = this.members.get(m.participant);
       if (p) Object.assign(p, { muted: m.muted, camera_off: m.camera_off, hand: m.hand });
@@ -99,6 +107,8 @@ export class RoomCall extends EventTarget {
     this.problem = media.problem;
     const welcome = await this.sig.request({ type: 'room_join', conv: this.conv });
     this.participant = welcome.participant;
+    /** Who started the call (with administrators, may mute and remove others). */
+    this.starter = welcome.starter;
     for (const m of welcome.members) if (m.participant !== this.participant) this.addMember(m);
     this.speaker = welcome.speaker ?? null;
 
@@ -211,7 +221,16 @@ export class RoomCall extends EventTarget {
     this.changed();
   }
 
+  /**
+   * Mutes or removes someone (the starter and administrators; the server checks).
+   * @param {number} participant @param {'mute'|'remove'} action
+   */
+  moderate(participant, action) {
+    return this.sig.request({ type: 'room_moderate', conv: this.conv, participant, action });
+  }
+
   setMuted(/** @type {boolean} */ muted) {
+    if (!muted && this.problem === 'A moderator muted you') this.problem = null;
     this.muted = muted;
     this.local?.getAudioTracks().forEach((t) => { t.enabled = !muted; });
     this.sendState();

@@ -205,3 +205,50 @@ test('a participant forced through our TURN relay still decodes everyone; a late
   await waitDecodesAll(b.page, [cId]);
   for (const p of pages) await p.context.close();
 });
+
+/** Audio packets this page received from participant `who`. */
+function audioPacketsFrom(page, who) {
+  return page.evaluate(async (who) => {
+    const call = window.mywebrtcRooms.current;
+    let n = 0;
+    (await call.pc.getStats()).forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'audio' && call.tracks.get(s.mid)?.participant === who) n += s.packetsReceived || 0;
+    });
+    return n;
+  }, who);
+}
+
+test('the person who started the call mutes and removes others; nobody else can', async () => {
+  const { pages } = await group(3);
+  const [a, b, c] = pages;
+  await a.page.locator('#start-room').click();
+  for (const p of [b, c]) await p.page.locator('#room-join-audio').click();
+  const [bId, cId] = [await participantOf(b.page), await participantOf(c.page)];
+  await waitDecodesAll(a.page, [bId, cId], { video: false });
+  // b did not start the call: refused by the server.
+  const refused = await b.page.evaluate((who) => window.mywebrtcRooms.current.moderate(who, 'remove').then(() => 'done', (e) => e.code), cId);
+  assert.equal(refused, 'not_allowed');
+  // a mutes b from the people list: b is told, its microphone is off, and the server stops
+  // forwarding its audio (not only the client's good will).
+  await a.page.locator('#room-people-toggle').click();
+  await a.page.locator(`#room-people li[data-participant="${bId}"] .moderate-mute`).click();
+  await b.page.locator('#room-mute[aria-pressed="true"]').waitFor();
+  await a.page.locator(`#room-people li[data-participant="${bId}"]`, { hasText: '(muted)' }).waitFor();
+  await a.page.waitForTimeout(500);
+  const before = await audioPacketsFrom(a.page, bId);
+  await a.page.waitForTimeout(1500);
+  assert.equal(await audioPacketsFrom(a.page, bId), before, 'no audio forwarded from a muted participant');
+  // b unmutes itself: its audio flows again.
+  await b.page.locator('#room-mute').click();
+  await a.page.waitForFunction(async ([who, n]) => {
+    const call = window.mywebrtcRooms.current;
+    let m = 0;
+    (await call.pc.getStats()).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'audio' && call.tracks.get(s.mid)?.participant === who) m += s.packetsReceived || 0; });
+    return m > n + 20;
+  }, [bId, before], { timeout: 15_000 });
+  // a removes c.
+  await a.page.locator(`#room-people li[data-participant="${cId}"] .moderate-remove`).click();
+  await c.page.locator('#room-ended', { hasText: 'removed' }).waitFor({ timeout: 15_000 });
+  await b.page.waitForFunction((who) => !window.mywebrtcRooms.current.members.has(who), cId, { timeout: 15_000 });
+  for (const p of pages) await p.context.close();
+});

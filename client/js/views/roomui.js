@@ -12,8 +12,10 @@ export const MAX_VIDEO_TILES = 9;
  * @param {import('../rooms.js').RoomManager} rooms
  * @param {(conv: number, user: number) => string} nameIn display name of a member
  * @param {(conv: number) => string} convName
+ * @param {number} me our user id
+ * @param {boolean} isAdmin administrators moderate every call
  */
-export function roomOverlay(rooms, nameIn, convName) {
+export function roomOverlay(rooms, nameIn, convName, me, isAdmin) {
   const root = h('div', { id: 'room-overlay', 'aria-live': 'polite' });
   /** @type {{call: import('../room.js').RoomCall, node: HTMLElement, update: () => void}|null} */
   let screen = null;
@@ -117,7 +119,14 @@ export function roomOverlay(rooms, nameIn, convName) {
       stage.hidden = !sharer;
       if (sharer && stage.srcObject !== sharer.screen) stage.srcObject = sharer.screen;
       if (!sharer) stage.srcObject = null;
-      people.replaceChildren(h('li', {}, 'You'), ...members.map((p) => h('li', {}, nameIn(conv, p.user), p.hand ? ' ✋' : '', p.muted ? ' (muted)' : '')));
+      // The starter of the call and administrators may mute and remove others.
+      const moderator = isAdmin || call.starter === me;
+      /** @param {number} who @param {'mute'|'remove'} action */
+      const act = (who, action) => call.moderate(who, action).catch((e) => call.fail(e));
+      people.replaceChildren(h('li', {}, 'You'), ...members.map((p) => h('li', { 'data-participant': String(p.participant) },
+        nameIn(conv, p.user), p.hand ? ' ✋' : '', p.muted ? ' (muted)' : '',
+        moderator && !p.muted ? h('button', { class: 'link moderate-mute', onclick: () => act(p.participant, 'mute') }, 'Mute') : null,
+        moderator ? h('button', { class: 'link moderate-remove', onclick: () => act(p.participant, 'remove') }, 'Remove') : null)));
       status.textContent = `${members.length + 1} in the call${call.problem ? ` — ${call.problem}` : ''}`;
       press(mute, call.muted, 'Unmute', 'Mute');
       press(camera, call.cameraOff, 'Camera on', 'Camera off');

@@ -48,7 +48,7 @@ export function shellView(session, onLoggedOut) {
   const memberName = (/** @type {number} */ conv, /** @type {number} */ u) =>
     chat.conversations.get(conv)?.members.find((m) => m.user === u)?.display_name || names.get(u) || `user ${u}`;
   const convName = (/** @type {number} */ conv) => chat.conversations.get(conv)?.name || 'a conversation';
-  const roomUi = roomOverlay(rooms, memberName, convName);
+  const roomUi = roomOverlay(rooms, memberName, convName, user.id, user.is_admin);
   document.body.append(overlay, panel, roomUi);
   // For diagnostics (and the browser tests): the group calls.
   /** @type {any} */ (window).mywebrtcRooms = rooms;

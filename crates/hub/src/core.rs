@@ -392,6 +392,9 @@ impl Hub {
                 self.room_request(dev, None, RoomOp::State { conv, muted, camera_off, hand })
             }
             (ClientMessage::RoomLeave { id, conv }, Some(dev)) => self.room_request(dev, id, RoomOp::Leave { conv }),
+            (ClientMessage::RoomModerate { id, conv, participant, action }, Some(dev)) => {
+                self.room_request(dev, id, RoomOp::Moderate { conv, target: participant, action })
+            }
         }
     }
 

@@ -135,6 +135,11 @@ pub enum RoomOp {
     Leave {
         conv: i64,
     },
+    Moderate {
+        conv: i64,
+        target: u64,
+        action: proto::ws::ModerationAction,
+    },
 }
 
 /// What to push to the members of a conversation.

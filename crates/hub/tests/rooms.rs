@@ -48,7 +48,8 @@ fn oversized_and_malformed_room_requests_are_refused_here() {
     let frame = serde_json::json!({"type":"room_sdp","id":1,"conv":1,"kind":"offer","sdp":sdp}).to_string();
     w.text(a, &frame);
     assert!(matches!(w.last(a), Some(ServerMessage::Error { id: Some(1), code: WsErrorCode::TooLarge, .. })));
-    let tiles: Vec<_> = (0..101).map(|i| serde_json::json!({"participant": i, "visible": true, "height": 100})).collect();
+    let tiles: Vec<_> =
+        (0..101).map(|i| serde_json::json!({"participant": i, "visible": true, "height": 100})).collect();
     w.text(a, &serde_json::json!({"type":"room_tiles","conv":1,"tiles":tiles}).to_string());
     assert!(matches!(w.last(a), Some(ServerMessage::Error { code: WsErrorCode::TooLarge, .. })));
     for bad in [

@@ -370,12 +370,30 @@ pub enum ClientMessage {
         #[serde(default)]
         hand: bool,
     },
+    /// Mute or remove a participant: for the person who started the call and administrators
+    /// (`not_allowed` for anyone else). A muted participant's audio is not forwarded until
+    /// they unmute themselves.
+    RoomModerate {
+        #[serde(default)]
+        id: Option<u64>,
+        conv: i64,
+        participant: u64,
+        action: ModerationAction,
+    },
     /// Leave the conference.
     RoomLeave {
         #[serde(default)]
         id: Option<u64>,
         conv: i64,
     },
+}
+
+/// What a moderator does to a participant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModerationAction {
+    Mute,
+    Remove,
 }
 
 /// Which half of an SDP exchange.
@@ -475,7 +493,8 @@ impl ClientMessage {
             | ClientMessage::FileEnd { id, .. }
             | ClientMessage::RoomJoin { id, .. }
             | ClientMessage::RoomSdp { id, .. }
-            | ClientMessage::RoomLeave { id, .. } => *id,
+            | ClientMessage::RoomLeave { id, .. }
+            | ClientMessage::RoomModerate { id, .. } => *id,
             ClientMessage::ChatTyping { .. } | ClientMessage::RoomTiles { .. } | ClientMessage::RoomState { .. } => {
                 None
             }
@@ -609,6 +628,8 @@ pub enum ServerMessage {
         members: Vec<RoomMember>,
         #[serde(skip_serializing_if = "Option::is_none", default)]
         speaker: Option<u64>,
+        /// Who started the call: with administrators, the one who may mute and remove others.
+        starter: UserId,
     },
     /// Someone joined the conference you are in.
     RoomJoined { seq: u64, conv: i64, member: RoomMember },
@@ -631,6 +652,8 @@ pub enum ServerMessage {
     RoomSpeaker { seq: u64, conv: i64, participant: u64 },
     /// A participant's microphone, camera or hand changed.
     RoomMemberState { seq: u64, conv: i64, participant: u64, muted: bool, camera_off: bool, hand: bool },
+    /// A moderator muted you: your microphone is not forwarded until you unmute.
+    RoomModeratorMuted { seq: u64, conv: i64, by: UserId },
     /// To every member of a conversation: its call runs with these people in it (empty: the
     /// call is over).
     RoomRunning { seq: u64, conv: i64, users: Vec<UserId> },
@@ -649,6 +672,7 @@ impl ServerMessage {
             | ServerMessage::RoomSpeaker { seq, .. }
             | ServerMessage::RoomMemberState { seq, .. }
             | ServerMessage::RoomRunning { seq, .. }
+            | ServerMessage::RoomModeratorMuted { seq, .. }
             | ServerMessage::ChatMessage { seq, .. } => *seq = n,
             _ => {}
         }

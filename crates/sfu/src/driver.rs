@@ -28,6 +28,15 @@ pub struct SfuConfig {
 /// A request from signaling.
 #[derive(Debug, Clone)]
 pub enum Command {
+    /// `who` (a participant of user `by`, an administrator when `admin`) acts on `target`.
+    Moderate {
+        room: RoomId,
+        who: ParticipantId,
+        by: UserId,
+        admin: bool,
+        target: ParticipantId,
+        action: crate::Moderation,
+    },
     Join {
         room: RoomId,
         who: ParticipantId,
@@ -79,6 +88,12 @@ pub enum SfuEvent {
         to: ParticipantId,
         request: Option<u64>,
         error: SfuError,
+    },
+    /// A request without a reply of its own (leave, moderate) was carried out.
+    Done {
+        room: RoomId,
+        to: ParticipantId,
+        request: u64,
     },
     /// Who is in a room now (empty: the call is over).
     Members {
@@ -161,6 +176,7 @@ impl Sfu {
             | Command::Sdp { room, .. }
             | Command::Prefs { room, .. }
             | Command::State { room, .. }
+            | Command::Moderate { room, .. }
             | Command::Leave { room, .. }
             | Command::RemoveUser { room, .. } => *room,
         };
@@ -309,8 +325,18 @@ impl Worker {
 
     fn command(&mut self, cmd: Command, request: Option<u64>) {
         let now = Instant::now();
+        // Joins and SDP are answered by the room's own signals.
+        let acknowledged = matches!(cmd, Command::Leave { .. } | Command::Moderate { .. });
         let (room, who, result) = match cmd {
             Command::Join { room, who, user } => (room, who, self.join(room, who, user, request, now)),
+            Command::Moderate { room, who, by, admin, target, action } => {
+                let r = match self.rooms.get_mut(&room) {
+                    // Moderators act from inside the call.
+                    Some(r) if r.has(who) => r.moderate(by, admin, target, action),
+                    _ => Err(SfuError::NotInRoom),
+                };
+                (room, who, r)
+            }
             Command::State { room, who, muted, camera_off, hand } => {
                 if let Some(r) = self.rooms.get_mut(&room) {
                     r.state(who, muted, camera_off, hand);
@@ -347,8 +373,10 @@ impl Worker {
                 return;
             }
         };
-        if let Err(error) = result {
-            (self.sink)(SfuEvent::Failed { room, to: who, request, error });
+        match (result, request) {
+            (Err(error), _) => (self.sink)(SfuEvent::Failed { room, to: who, request, error }),
+            (Ok(()), Some(request)) if acknowledged => (self.sink)(SfuEvent::Done { room, to: who, request }),
+            _ => {}
         }
     }
 

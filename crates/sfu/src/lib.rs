@@ -80,7 +80,7 @@ pub struct TilePref {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Signal {
     /// Reply to a join (signaling request `request`): who is there.
-    Welcome { request: Option<u64>, members: Vec<Member>, speaker: Option<ParticipantId> },
+    Welcome { request: Option<u64>, members: Vec<Member>, speaker: Option<ParticipantId>, starter: UserId },
     /// Someone joined.
     Joined(Member),
     /// Someone left (or was removed, or lost).
@@ -95,6 +95,16 @@ pub enum Signal {
     Speaker { participant: ParticipantId },
     /// A participant's microphone, camera or hand changed.
     MemberState(Member),
+    /// A moderator muted you: your audio is not forwarded until you unmute (`room_state`).
+    MutedByModerator { by: UserId },
+}
+
+/// What a moderator (the person who started the call, or an administrator) may do to a
+/// participant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moderation {
+    Mute,
+    Remove,
 }
 
 /// Limits of one room.
@@ -134,4 +144,6 @@ pub enum SfuError {
     RoomFull(usize),
     #[error("the conference server is busy; try again")]
     Busy,
+    #[error("only the person who started the call, or an administrator, can do this")]
+    NotModerator,
 }

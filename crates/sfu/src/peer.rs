@@ -184,6 +184,8 @@ pub(crate) struct Peer {
     pub muted: bool,
     pub camera_off: bool,
     pub hand: bool,
+    /// A moderator muted this participant: its audio is not forwarded until it unmutes.
+    pub muted_by_moderator: bool,
     /// Events found outside `poll_output` (see [`Peer::accept_offer`]), given out by the next poll.
     queued: Vec<PeerEvent>,
 }
@@ -212,6 +214,7 @@ impl Peer {
             muted: false,
             camera_off: false,
             hand: false,
+            muted_by_moderator: false,
             queued: vec![],
         }
     }

@@ -46,6 +46,8 @@ pub struct Room {
     speaker: SpeakerDetector<ParticipantId>,
     out: VecDeque<RoomOutput>,
     next_layer_check: Option<Instant>,
+    /// Who started the call (the first to join): a moderator, with administrators.
+    starter: Option<UserId>,
 }
 
 impl Room {
@@ -68,6 +70,7 @@ impl Room {
             peers: vec![],
             out: VecDeque::new(),
             next_layer_check: None,
+            starter: None,
         }
     }
 
@@ -119,9 +122,10 @@ impl Room {
         for m in &members {
             self.out.push_back(RoomOutput::Signal { to: m.participant, signal: Signal::Joined(peer.member()) });
         }
+        let starter = *self.starter.get_or_insert(user);
         self.out.push_back(RoomOutput::Signal {
             to: who,
-            signal: Signal::Welcome { request, members, speaker: self.speaker.current() },
+            signal: Signal::Welcome { request, members, speaker: self.speaker.current(), starter },
         });
         self.peers.push(peer);
         Ok(ufrag)
@@ -179,10 +183,46 @@ impl Room {
         Ok(())
     }
 
-    /// A participant's microphone, camera and hand, told to everyone.
+    /// A moderator acts on a participant. `by` must have started the call, or be an
+    /// administrator (`admin`, checked by the caller against the store).
+    pub fn moderate(
+        &mut self,
+        by: UserId,
+        admin: bool,
+        target: ParticipantId,
+        action: crate::Moderation,
+    ) -> Result<(), SfuError> {
+        if !admin && self.starter != Some(by) {
+            return Err(SfuError::NotModerator);
+        }
+        if !self.has(target) {
+            return Err(SfuError::NotInRoom);
+        }
+        match action {
+            crate::Moderation::Remove => self.leave(target, LeaveReason::Removed),
+            crate::Moderation::Mute => {
+                let Some(p) = self.peers.iter_mut().find(|p| p.id == target) else { return Err(SfuError::NotInRoom) };
+                // Enforced here, not only asked of the client: its audio stops being forwarded.
+                p.muted_by_moderator = true;
+                p.muted = true;
+                let m = p.member();
+                self.out.push_back(RoomOutput::Signal { to: target, signal: Signal::MutedByModerator { by } });
+                for p in &self.peers {
+                    self.out.push_back(RoomOutput::Signal { to: p.id, signal: Signal::MemberState(m.clone()) });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A participant's microphone, camera and hand, told to everyone. Unmuting lifts a
+    /// moderator's mute (the person chose to speak again).
     pub fn state(&mut self, who: ParticipantId, muted: bool, camera_off: bool, hand: bool) {
         let Some(p) = self.peers.iter_mut().find(|p| p.id == who) else { return };
         (p.muted, p.camera_off, p.hand) = (muted, camera_off, hand);
+        if !muted {
+            p.muted_by_moderator = false;
+        }
         let m = p.member();
         for p in &self.peers {
             self.out.push_back(RoomOutput::Signal { to: p.id, signal: Signal::MemberState(m.clone()) });
@@ -300,6 +340,10 @@ impl Room {
                                 });
                             }
                         }
+                    }
+                    let silenced = self.peers.iter().any(|p| p.id == from && p.muted_by_moderator);
+                    if silenced && self.is_audio(from, data.mid) {
+                        continue;
                     }
                     let mut wanted = vec![];
                     for p in self.peers.iter_mut().filter(|p| p.id != from) {

@@ -442,3 +442,33 @@ fn a_track_the_publisher_stops_is_stopped_for_everyone() {
     w.run(Duration::from_secs(1), false);
     assert!(!listed(&w).contains(&sfu::Source::Screen), "{:?}", listed(&w));
 }
+
+#[test]
+fn the_starter_or_an_admin_mutes_and_removes_others_and_nobody_else_can() {
+    let mut w = World::new(RoomConfig::default());
+    for id in 1..=3 {
+        w.join(id);
+    }
+    w.run(Duration::from_secs(2), true);
+    // Participant 2 (user 20) did not start the call: refused.
+    assert_eq!(w.room.moderate(20, false, 3, sfu::Moderation::Mute), Err(sfu::SfuError::NotModerator));
+    assert_eq!(w.room.moderate(10, false, 9, sfu::Moderation::Mute), Err(sfu::SfuError::NotInRoom));
+    // The starter (user 10) mutes 3: its audio stops reaching the others, its video does not.
+    w.room.moderate(10, false, 3, sfu::Moderation::Mute).unwrap();
+    w.run(Duration::from_millis(200), true);
+    let before = w.frames_from(1, 3);
+    w.run(Duration::from_secs(1), true);
+    let after = w.frames_from(1, 3);
+    assert_eq!(after.0, before.0, "no audio from a muted participant");
+    assert!(after.1 > before.1 + 20, "video still flows");
+    assert!(w.clients[w.index(3)].signals.contains(&Signal::MutedByModerator { by: 10 }));
+    // Unmuting themselves lifts it.
+    w.room.state(3, false, false, false);
+    w.run(Duration::from_secs(1), true);
+    assert!(w.frames_from(1, 3).0 > after.0 + 20);
+    // An administrator (not the starter) removes 3.
+    w.room.moderate(20, true, 3, sfu::Moderation::Remove).unwrap();
+    w.run(Duration::from_millis(100), true);
+    assert!(w.clients[w.index(3)].signals.contains(&Signal::Removed { reason: LeaveReason::Removed }));
+    assert_eq!(w.room.members().len(), 2);
+}

@@ -7,8 +7,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use hub::{Input, RoomOp, RoomRequest};
-use proto::ws::{RoomLeaveReason, RoomMember, RoomTrack, SdpKind, ServerMessage, TrackSource, WsErrorCode};
-use sfu::{Command, LeaveReason, Sfu, SfuError, SfuEvent, Signal, Source, TilePref};
+use proto::ws::{
+    ModerationAction, RoomLeaveReason, RoomMember, RoomTrack, SdpKind, ServerMessage, TrackSource, WsErrorCode,
+};
+use sfu::{Command, LeaveReason, Moderation, Sfu, SfuError, SfuEvent, Signal, Source, TilePref};
 use tokio::sync::mpsc;
 
 use crate::signaling::HubHandle;
@@ -76,6 +78,23 @@ impl Conference {
                 Command::State { room: conv, who: device, muted, camera_off, hand }
             }
             RoomOp::Leave { conv } => Command::Leave { room: conv, who: device, reason: LeaveReason::Left },
+            RoomOp::Moderate { conv, target, action } => {
+                // Administrators moderate any call: that is in the store, not in the room.
+                let me = self.sfu.clone();
+                let action = match action {
+                    ModerationAction::Mute => Moderation::Mute,
+                    ModerationAction::Remove => Moderation::Remove,
+                };
+                tokio::spawn(async move {
+                    let admin = tokio::task::spawn_blocking(move || store.user_by_id(user)).await;
+                    let admin = matches!(admin, Ok(Ok(Some(u))) if u.is_admin && !u.disabled);
+                    let cmd = Command::Moderate { room: conv, who: device, by: user, admin, target, action };
+                    if let Err(e) = me.command(cmd, id) {
+                        fail(&hub, device, id, &e).await;
+                    }
+                });
+                return;
+            }
         };
         if let Err(e) = self.sfu.command(cmd, id) {
             tokio::spawn(async move { fail(&hub, device, id, &e).await });
@@ -116,6 +135,7 @@ async fn fail(hub: &HubHandle, device: u64, id: Option<u64>, e: &SfuError) {
         SfuError::AlreadyJoined => WsErrorCode::InvalidState,
         SfuError::InAnotherRoom => WsErrorCode::AlreadyInCall,
         SfuError::Busy => WsErrorCode::Unavailable,
+        SfuError::NotModerator => WsErrorCode::NotAllowed,
     };
     hub.input(Input::Reply { device, msg: Box::new(error(id, code, &e.to_string())) }).await;
 }
@@ -154,13 +174,14 @@ fn member(m: &sfu::Member) -> RoomMember {
 /// The client message for a signal (numbered by the hub).
 fn message(conv: i64, to: u64, signal: Signal) -> ServerMessage {
     match signal {
-        Signal::Welcome { request, members, speaker } => ServerMessage::RoomWelcome {
+        Signal::Welcome { request, members, speaker, starter } => ServerMessage::RoomWelcome {
             seq: 0,
             id: request,
             conv,
             participant: to,
             members: members.iter().map(member).collect(),
             speaker,
+            starter,
         },
         Signal::Joined(m) => ServerMessage::RoomJoined { seq: 0, conv, member: member(&m) },
         Signal::Left { participant } => ServerMessage::RoomLeft { seq: 0, conv, participant },
@@ -194,6 +215,7 @@ fn message(conv: i64, to: u64, signal: Signal) -> ServerMessage {
                 .collect(),
         },
         Signal::Speaker { participant } => ServerMessage::RoomSpeaker { seq: 0, conv, participant },
+        Signal::MutedByModerator { by } => ServerMessage::RoomModeratorMuted { seq: 0, conv, by },
         Signal::MemberState(m) => ServerMessage::RoomMemberState {
             seq: 0,
             conv,
@@ -220,6 +242,9 @@ pub(crate) async fn bridge(
                 hub.input(Input::Push { devices: vec![to], users: vec![], msg: Box::new(msg) }).await;
             }
             SfuEvent::Failed { to, request, error, .. } => fail(&hub, to, request, &error).await,
+            SfuEvent::Done { to, request, .. } => {
+                hub.input(Input::Reply { device: to, msg: Box::new(ServerMessage::Ok { id: request }) }).await;
+            }
             SfuEvent::Members { room, members } => {
                 let mut users: Vec<i64> = members.iter().map(|m| m.user).collect();
                 users.sort_unstable();
