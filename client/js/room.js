@@ -70,9 +70,11 @@ export class RoomCall extends EventTarget {
 
   /**
    * Joins the call (starting it if none runs) and publishes microphone and camera.
-   * @param {{video: boolean}} want
+   * `reuse`: the camera and microphone of an earlier session of this call (a rejoin), kept
+   * running so the user sees no gap in their own devices.
+   * @param {{video: boolean}} want @param {MediaStream|null} [reuse]
    */
-  async join(want) {
+  async join(want, reuse = null) {
     const { signal } = this.listening;
     /** @param {string} type @param {(m: any) => void} fn */
     const on = (type, fn) => this.sig.addEventListener(type, (e) => {
@@ -81,7 +83,8 @@ export class RoomCall extends EventTarget {
     }, { signal });
     on('room_joined', (m) => { this.addMember(m.member); this.changed(); });
     on('room_left', (m) => { this.members.delete(m.participant); this.changed(); });
-    on('room_removed', (m) => this.end(m.reason));
+    // A lost media path may be taken up again (RoomManager retries): keep the devices on.
+    on('room_removed', (m) => this.end(m.reason, m.reason === 'media_lost'));
     on('room_sdp', (m) => this.onSdp(m).catch((e) => this.fail(e)));
     on('room_speaker', (m) => {
       this.speaker = m.participant;
@@ -102,7 +105,10 @@ export class RoomCall extends EventTarget {
       this.changed();
     });
 
-    const [media, config] = await Promise.all([getLocalMedia({ audio: true, video: want.video }), this.iceConfig.get()]);
+    const [media, config] = await Promise.all([
+      reuse ? { stream: reuse, problem: null } : getLocalMedia({ audio: true, video: want.video }),
+      this.iceConfig.get(),
+    ]);
     this.local = media.stream;
     this.problem = media.problem;
     const welcome = await this.sig.request({ type: 'room_join', conv: this.conv });
@@ -123,7 +129,7 @@ export class RoomCall extends EventTarget {
     }
     pc.ontrack = (ev) => this.onTrack(ev);
     pc.onconnectionstatechange = () => {
-      if (pc.connectionState === 'failed') this.end('media_lost');
+      if (pc.connectionState === 'failed') this.end('media_lost', true);
       this.changed();
     };
     // Receive-only (no microphone, no camera) still needs an offer: the server answers it
@@ -304,12 +310,16 @@ export class RoomCall extends EventTarget {
     this.changed();
   }
 
-  /** @param {string} reason */
-  end(reason) {
+  /**
+   * Ends this session. `keepMedia`: the camera and microphone stay on for the next session of
+   * the same call (a rejoin).
+   * @param {string} reason @param {boolean} [keepMedia]
+   */
+  end(reason, keepMedia = false) {
     if (this.ended) return;
     this.ended = true;
     this.listening.abort();
-    stopAll(this.local);
+    if (!keepMedia) stopAll(this.local);
     stopAll(this.screenStream);
     this.pc?.close();
     this.dispatchEvent(new CustomEvent('ended', { detail: reason }));

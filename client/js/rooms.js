@@ -6,6 +6,7 @@
  */
 
 import { RoomCall } from './room.js';
+import { stopAll } from './media.js';
 
 /** How long a started call rings on the members' devices. */
 export const RING_MS = 30_000;
@@ -33,8 +34,27 @@ export class RoomManager extends EventTarget {
     this.notice = null;
     /** Conversations with a `room_running` event since the last fresh connection. @type {Set<number>} */
     this.heard = new Set();
+    /** Sessions re-established by themselves (server restart, network change): for tests. */
+    this.rejoins = 0;
     sig.addEventListener('room_running', (e) => this.onRunning(/** @type {CustomEvent} */ (e).detail));
-    sig.addEventListener('resync', () => this.heard.clear());
+    sig.addEventListener('resync', () => {
+      this.heard.clear();
+      // A fresh connection means the server lost this device (it restarted, or we were
+      // away too long): our seat in the call is gone. Take it again.
+      if (this.current && !this.current.ended && this.current.participant) this.rejoin(this.current);
+    });
+  }
+
+  /**
+   * Joins the same call again with a new session, keeping camera and microphone on.
+   * @param {RoomCall} old
+   */
+  rejoin(old) {
+    const video = (old.local?.getVideoTracks().length || 0) > 0;
+    const media = old.local;
+    old.end('rejoin', true);
+    this.rejoins += 1;
+    this.join(old.conv, video, media);
   }
 
   /**
@@ -72,9 +92,10 @@ export class RoomManager extends EventTarget {
 
   /**
    * Starts or joins the call of a conversation.
-   * @param {number} conv @param {boolean} video
+   * @param {number} conv @param {boolean} video @param {MediaStream|null} [reuse] see RoomCall.join
+   * @param {number} [attempt] how many times the media path broke and was taken up again
    */
-  async join(conv, video = true) {
+  async join(conv, video = true, reuse = null, attempt = 0) {
     if (this.current) {
       if (this.current.conv === conv) return;
       this.current.leave();
@@ -86,7 +107,17 @@ export class RoomManager extends EventTarget {
     call.addEventListener('change', () => this.changed());
     call.addEventListener('ended', (e) => {
       const reason = /** @type {CustomEvent} */ (e).detail;
-      if (this.current === call) this.current = null;
+      if (this.current !== call) return;
+      // The media path broke (a network change, the server restarting): try again once
+      // signaling is back, a few times, before giving up.
+      if (reason === 'media_lost' && attempt < 3) {
+        this.current = null;
+        this.retry(conv, video, call.local, attempt + 1);
+        return;
+      }
+      this.current = null;
+      if (reason === 'rejoin') return;
+      stopAll(call.local);
       this.notice = reason === 'left' ? null
         : reason === 'removed' ? 'You were removed from the call'
           : 'The connection to the call was lost';
@@ -94,12 +125,31 @@ export class RoomManager extends EventTarget {
     });
     this.changed();
     try {
-      await call.join({ video });
+      await call.join({ video }, reuse);
     } catch (e) {
       call.end('failed');
       this.notice = `Could not join the call: ${e instanceof Error ? e.message : e}`;
       this.changed();
     }
+  }
+
+  /**
+   * Joins again after the media path broke, once signaling is up.
+   * @param {number} conv @param {boolean} video @param {MediaStream|null} media @param {number} attempt
+   */
+  async retry(conv, video, media, attempt) {
+    this.rejoins += 1;
+    this.changed();
+    // Signaling may be reconnecting too (a restarting server): wait for it, a minute at most.
+    for (let i = 0; i < 120 && this.sig.state !== 'open'; i++) await new Promise((r) => setTimeout(r, 500));
+    if (this.current) return;
+    if (this.sig.state !== 'open') {
+      stopAll(media);
+      this.notice = 'The connection to the call was lost';
+      this.changed();
+      return;
+    }
+    await this.join(conv, video, media, attempt);
   }
 
   decline() {

@@ -1,7 +1,7 @@
 // 1:1 calls between real browsers with fake camera and microphone, through the real env.server.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useServerAndBrowser, launchBrowser, befriend } from './harness.mjs';
+import { useServerAndBrowser, launchBrowser, befriend, waitForAsync } from './harness.mjs';
 import { inbound, waitMedia } from './media.mjs';
 
 const env = useServerAndBrowser({ config: '[signaling]\nring_timeout_secs = 6\n' });
@@ -180,7 +180,7 @@ test('a network change restarts ICE through the server and the media keeps flowi
     }, old);
   }
   const frames = (await inbound(alice.page)).frames;
-  await alice.page.waitForFunction(async (f) => {
+  await waitForAsync(alice.page, async (f) => {
     let now = 0;
     (await window.mywebrtcCalls.peerConnection.getStats()).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') now += s.framesDecoded || 0; });
     return now > f && window.mywebrtcCalls.peerConnection.connectionState === 'connected';
@@ -329,10 +329,12 @@ test('a device whose camera and microphone are refused answers receive-only and 
 });
 
 test('switching camera and microphone mid-call replaces the tracks; the other side keeps decoding; the speaker choice applies', async () => {
-  const twoCams = await launchBrowser({ devices: 2 });
+  // Three fake cameras: Chromium's second fake camera is a depth camera (16-bit grey) that
+  // no video encoder takes, so a call switched to it sends nothing; the third is an ordinary one.
+  const cams = await launchBrowser({ devices: 3 });
   try {
     n += 1;
-    const alice = await env.server.userPage(twoCams, `alice${n}`);
+    const alice = await env.server.userPage(cams, `alice${n}`);
     const bob = await env.server.userPage(env.browser, `bob${n}`);
     await befriend(alice.page, bob.page);
     await callButton(alice.page, `bob${n}`, 'video').click();
@@ -342,10 +344,10 @@ test('switching camera and microphone mid-call replaces the tracks; the other si
       .find((s) => s.track?.kind === k)?.track?.label, kind);
     assert.equal(await sending('video'), 'fake_device_0');
     const camera = alice.page.locator('#in-call select[aria-label="Camera"]');
-    assert.equal(await camera.locator('option').count(), 2);
-    await camera.selectOption({ index: 1 });
+    assert.equal(await camera.locator('option').count(), 3);
+    await camera.selectOption({ index: 2 });
     await alice.page.waitForFunction(() => window.mywebrtcCalls.peerConnection.getSenders()
-      .some((s) => s.track?.kind === 'video' && s.track.label === 'fake_device_1'));
+      .some((s) => s.track?.kind === 'video' && s.track.label === 'fake_device_2'));
     const mic = alice.page.locator('#in-call select[aria-label="Microphone"]');
     const micLabel = await mic.locator('option').nth(2).textContent();
     await mic.selectOption({ index: 2 });
@@ -353,7 +355,7 @@ test('switching camera and microphone mid-call replaces the tracks; the other si
       .some((s) => s.track?.kind === 'audio' && s.track.label === l), micLabel);
     // Bob keeps receiving: more frames and samples after the switch, with no renegotiation needed.
     const before = await inbound(bob.page);
-    await bob.page.waitForFunction(async ([f, a]) => {
+    await waitForAsync(bob.page, async ([f, a]) => {
       let frames = 0; let samples = 0;
       (await window.mywebrtcCalls.peerConnection.getStats()).forEach((s) => {
         if (s.type === 'inbound-rtp' && s.kind === 'video') frames += s.framesDecoded || 0;
@@ -374,7 +376,7 @@ test('switching camera and microphone mid-call replaces the tracks; the other si
     await alice.page.locator('#hangup').click();
     for (const p of [alice, bob]) await p.context.close();
   } finally {
-    await twoCams.close();
+    await cams.close();
   }
 });
 
@@ -415,7 +417,7 @@ async function shareAndStop(alice, bob) {
   await bob.page.locator('#remote-screen:not([hidden])').waitFor();
   // Frames decoded on bob's side, at the resolution the screen was captured in (1280 wide
   // for Chromium's fake capture): resolution is kept over frame rate.
-  await bob.page.waitForFunction(async () => {
+  await waitForAsync(bob.page, async () => {
     const v = /** @type {HTMLVideoElement} */ (document.querySelector('#remote-screen'));
     return v && !v.paused && v.videoWidth === 1280;
   }, null, { timeout: 20_000 });
@@ -460,7 +462,7 @@ test('screen sharing in a video call: shown large on the other side, decoded, st
   await shareAndStop(alice, bob);
   // The camera video kept flowing throughout and still does.
   const before = (await inbound(bob.page)).frames;
-  await bob.page.waitForFunction(async (f) => {
+  await waitForAsync(bob.page, async (f) => {
     let frames = 0;
     (await window.mywebrtcCalls.peerConnection.getStats()).forEach((s) => {
       if (s.type === 'inbound-rtp' && s.kind === 'video' && s.trackIdentifier === window.mywebrtcCalls.call.remote.getVideoTracks()[0]?.id) frames = s.framesDecoded || 0;

@@ -1,7 +1,7 @@
 // Group calls through our SFU, between real browsers with fake cameras and microphones.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useServerAndBrowser, befriend, pageApi } from './harness.mjs';
+import { useServerAndBrowser, befriend, pageApi, waitForAsync } from './harness.mjs';
 
 const env = useServerAndBrowser();
 
@@ -134,7 +134,7 @@ test('screen sharing in a group call reaches everyone at full width; the stop is
   const bId = await participantOf(b.page);
   for (const p of [a, c]) {
     await p.page.locator('#room-screen-view:not([hidden])').waitFor({ timeout: 20_000 });
-    await p.page.waitForFunction(async (who) => {
+    await waitForAsync(p.page, async (who) => {
       const call = window.mywebrtcRooms.current;
       let w = 0;
       (await call.pc.getStats()).forEach((s) => {
@@ -240,7 +240,7 @@ test('the person who started the call mutes and removes others; nobody else can'
   assert.equal(await audioPacketsFrom(a.page, bId), before, 'no audio forwarded from a muted participant');
   // b unmutes itself: its audio flows again.
   await b.page.locator('#room-mute').click();
-  await a.page.waitForFunction(async ([who, n]) => {
+  await waitForAsync(a.page, async ([who, n]) => {
     const call = window.mywebrtcRooms.current;
     let m = 0;
     (await call.pc.getStats()).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'audio' && call.tracks.get(s.mid)?.participant === who) m += s.packetsReceived || 0; });

@@ -91,6 +91,28 @@ export async function waitStatus(page, username, status) {
 }
 
 /**
+ * Waits until `fn`, evaluated in the page, returns something truthy, and returns it. For
+ * async checks (getStats): `page.waitForFunction` takes the Promise an async function
+ * returns for a truthy value and does not wait for it.
+ * @template T, A
+ * @param {import('playwright-core').Page} page
+ * @param {(arg: A) => T|Promise<T>} fn
+ * @param {A} [arg]
+ * @param {{timeout?: number}} [o]
+ * @returns {Promise<T>}
+ */
+export async function waitForAsync(page, fn, arg, { timeout = 30_000 } = {}) {
+  const deadline = Date.now() + timeout;
+  let last;
+  while (Date.now() < deadline) {
+    last = await page.evaluate(/** @type {any} */ (fn), arg);
+    if (last) return last;
+    await page.waitForTimeout(250);
+  }
+  throw new Error(`timed out after ${timeout} ms: ${fn.toString().slice(0, 200)} (last: ${JSON.stringify(last)})`);
+}
+
+/**
  * A running server. Stop it with `stop()` (SIGTERM) or `kill9()`.
  * @typedef {Awaited<ReturnType<typeof startServer>>} TestServer
  */

@@ -3,7 +3,7 @@
 // claim the call back, and the call works as before afterwards.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useServerAndBrowser, befriend, waitStatus } from './harness.mjs';
+import { useServerAndBrowser, befriend, waitStatus, waitForAsync } from './harness.mjs';
 import { inbound, waitMedia } from './media.mjs';
 
 const env = useServerAndBrowser();
@@ -60,4 +60,59 @@ test('a video call keeps running through a kill -9 and a SIGTERM restart; hang-u
   }, await bob.page.evaluate(async () => (await (await fetch('/api/v1/session')).json()).user.id));
   assert.equal(sent, 201);
   for (const p of [alice, bob]) await p.context.close();
+});
+
+test('a group call comes back by itself after a kill -9 and a SIGTERM restart', async () => {
+  const names = ['gc1', 'gc2', 'gc3'];
+  const pages = [];
+  for (const n of names) pages.push(await env.server.userPage(env.browser, n));
+  for (const p of pages.slice(1)) await befriend(pages[0].page, p.page);
+  const ids = [];
+  for (const p of pages) ids.push(await p.page.evaluate(async () => (await (await fetch('/api/v1/session')).json()).user.id));
+  const conv = await pages[0].page.evaluate(async (members) => {
+    const s = await (await fetch('/api/v1/session')).json();
+    const r = await fetch('/api/v1/conversations', { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': s.csrf_token }, body: JSON.stringify({ kind: 'group', name: 'Crew', members }) });
+    return (await r.json()).id;
+  }, ids.slice(1));
+  for (const p of pages) await p.page.evaluate((conv) => window.mywebrtcRooms.join(conv, true), conv);
+  /** Frames and samples decoded from everyone else, per participant. */
+  const decoded = (page) => page.evaluate(async () => {
+    const call = window.mywebrtcRooms.current;
+    const out = {};
+    if (!call?.pc) return out;
+    (await call.pc.getStats()).forEach((s) => {
+      const info = s.type === 'inbound-rtp' && call.tracks.get(s.mid);
+      if (!info) return;
+      const o = (out[info.participant] ??= { frames: 0, samples: 0 });
+      if (s.kind === 'video') o.frames += s.framesDecoded || 0; else o.samples += s.totalSamplesReceived || 0;
+    });
+    return out;
+  });
+  const everyoneDecodes = async () => {
+    for (const p of pages) {
+      await waitForAsync(p.page, async () => {
+        const call = window.mywebrtcRooms.current;
+        if (!call?.pc || call.members.size !== 2) return false;
+        const seen = new Map();
+        (await call.pc.getStats()).forEach((s) => {
+          const info = s.type === 'inbound-rtp' && call.tracks.get(s.mid);
+          if (info && (s.framesDecoded > 0 || s.totalSamplesReceived > 0)) seen.set(`${info.participant}/${s.kind}`, true);
+        });
+        return [...call.members.keys()].every((id) => seen.has(`${id}/video`) && seen.has(`${id}/audio`));
+      }, null, { timeout: 60_000 });
+    }
+  };
+  await everyoneDecodes();
+  let restarts = 0;
+  for (const kill9 of [true, false]) {
+    await env.server.restart({ kill9 });
+    restarts += 1;
+    // Every tab takes its seat again by itself, and media flows between all three again.
+    for (const p of pages) await p.page.waitForFunction((n) => window.mywebrtcRooms.rejoins >= n && window.mywebrtcRooms.current?.participant > 0, restarts, { timeout: 60_000 });
+    await everyoneDecodes();
+  }
+  const d = await decoded(pages[0].page);
+  const st = await pages[0].page.evaluate(() => ({ rejoins: window.mywebrtcRooms.rejoins, notice: window.mywebrtcRooms.notice, cur: !!window.mywebrtcRooms.current, sig: window.mywebrtcRooms.sig.state }));
+  assert.equal(Object.keys(d).length, 2, JSON.stringify({ d, st }));
+  for (const p of pages) await p.context.close();
 });

@@ -155,7 +155,9 @@ impl Sfu {
         }
         let recv_workers = workers.clone();
         thread::Builder::new().name("sfu-recv".into()).spawn(move || receive(socket, recv_workers, ufrags))?;
-        tracing::info!(%local, ?candidates, workers = n, "conference media port ready");
+        // Addresses are not logged (IP addresses stay out of logs by default); the binary
+        // prints the port on its console.
+        tracing::info!(workers = n, candidates = candidates.len(), "conference media port ready");
         Ok(Sfu { workers, rooms_of, local })
     }
 
