@@ -73,17 +73,31 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     /// Starts `bin serve` on `dir` with warn-level logs and `extra` appended to its config,
-    /// and waits for its "listening on" line.
+    /// and waits for its "listening on" line. Group calls listen on a free loopback port.
     pub async fn start(bin: &str, dir: &Path, extra: &str) -> Result<Self> {
+        Self::start_with_sfu(bin, dir, &format!("[sfu]\nlisten = \"127.0.0.1:0\"\n{extra}")).await
+    }
+
+    /// [`ServerProcess::start`] with the caller's own `[sfu]` section in `extra`, listening on
+    /// `ip`; `bin` may be a command line (e.g. `ip netns exec NS path/to/mywebrtc`).
+    pub async fn start_with_sfu(bin: &str, dir: &Path, extra: &str) -> Result<Self> {
+        Self::start_at(bin, dir, extra, "127.0.0.1").await
+    }
+
+    /// See [`ServerProcess::start_with_sfu`].
+    pub async fn start_at(bin: &str, dir: &Path, extra: &str, ip: &str) -> Result<Self> {
         let config = dir.join("bench.toml");
         std::fs::write(
             &config,
             format!(
-                "data_dir = {:?}\nlisten = \"127.0.0.1:0\"\nhttp_redirect_listen = \"off\"\n[metrics]\nlisten = \"127.0.0.1:0\"\n[sfu]\nlisten = \"127.0.0.1:0\"\n[log]\nlevel = \"warn\"\n[turn]\nport = 0\ntls_port = 0\n{extra}\n",
+                "data_dir = {:?}\nlisten = \"{ip}:0\"\nhttp_redirect_listen = \"off\"\n[metrics]\nlisten = \"127.0.0.1:0\"\n[log]\nlevel = \"warn\"\n[turn]\nport = 0\ntls_port = 0\n{extra}\n",
                 dir
             ),
         )?;
-        let mut child = tokio::process::Command::new(bin)
+        let mut words = bin.split_whitespace();
+        let program = words.next().context("empty server command")?;
+        let mut child = tokio::process::Command::new(program)
+            .args(words)
             .args(["--config", config.to_str().context("path")?, "serve"])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
