@@ -252,3 +252,61 @@ test('the person who started the call mutes and removes others; nobody else can'
   await b.page.waitForFunction((who) => !window.mywebrtcRooms.current.members.has(who), cId, { timeout: 15_000 });
   for (const p of pages) await p.context.close();
 });
+
+/** Width and decoded frames of the camera video this page receives from `who`. */
+function cameraFrom(page, who) {
+  return page.evaluate(async (who) => {
+    const call = window.mywebrtcRooms.current;
+    const out = { width: 0, frames: 0 };
+    (await call.pc.getStats()).forEach((s) => {
+      const info = s.type === 'inbound-rtp' && s.kind === 'video' && call.tracks.get(s.mid);
+      if (info && info.participant === who && info.source === 'camera') { out.width = s.frameWidth || 0; out.frames += s.framesDecoded || 0; }
+    });
+    return out;
+  }, who);
+}
+
+test('simulcast: a small tile gets a small layer, a large one the full layer, a hidden one nothing', async () => {
+  const { pages } = await group(2);
+  const [a, b] = pages;
+  await a.page.locator('#start-room').click();
+  await b.page.locator('#room-join-video').click();
+  const aId = await participantOf(a.page);
+  await waitDecodesAll(b.page, [aId]);
+  // a publishes three layers (the camera opens at 1280x720).
+  await waitForAsync(a.page, async () => {
+    let layers = 0;
+    (await window.mywebrtcRooms.current.pc.getStats()).forEach((s) => { if (s.type === 'outbound-rtp' && s.kind === 'video' && s.framesEncoded > 0) layers += 1; });
+    return layers === 3;
+  }, null, { timeout: 20_000 });
+  const tile = (height, visible = true) => b.page.evaluate(([who, height, visible]) =>
+    window.mywebrtcRooms.current.setTiles([{ participant: who, visible, height }]), [aId, height, visible]);
+  await tile(120);
+  await waitForAsync(b.page, async (who) => {
+    const call = window.mywebrtcRooms.current;
+    let w = 0;
+    (await call.pc.getStats()).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video' && call.tracks.get(s.mid)?.participant === who) w = s.frameWidth || 0; });
+    return w > 0 && w <= 320;
+  }, aId, { timeout: 30_000 });
+  await tile(720);
+  await waitForAsync(b.page, async (who) => {
+    const call = window.mywebrtcRooms.current;
+    let w = 0;
+    (await call.pc.getStats()).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video' && call.tracks.get(s.mid)?.participant === who) w = s.frameWidth || 0; });
+    return w >= 1280;
+  }, aId, { timeout: 30_000 });
+  // Off screen: not sent at all (decoded frames stop), and back when visible again.
+  await tile(720, false);
+  await b.page.waitForTimeout(1000);
+  const paused = await cameraFrom(b.page, aId);
+  await b.page.waitForTimeout(1500);
+  assert.equal((await cameraFrom(b.page, aId)).frames, paused.frames, 'no video for a hidden tile');
+  await tile(360);
+  await waitForAsync(b.page, async ([who, f]) => {
+    const call = window.mywebrtcRooms.current;
+    let frames = 0;
+    (await call.pc.getStats()).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video' && call.tracks.get(s.mid)?.participant === who) frames += s.framesDecoded || 0; });
+    return frames > f + 10;
+  }, [aId, paused.frames], { timeout: 30_000 });
+  for (const p of pages) await p.context.close();
+});
