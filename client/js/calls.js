@@ -247,8 +247,21 @@ export class CallManager extends EventTarget {
   /** @param {{call_id: number, data: any}} m */
   onSignal(m) {
     if (!this.current || this.current.callId !== m.call_id) return;
+    // The other side added a third person: the call moves to that group's conference.
+    if (typeof m.data?.move_to_room === 'number') {
+      this.dispatchEvent(new CustomEvent('move', { detail: m.data.move_to_room }));
+      return;
+    }
     if (this.call) this.call.receive(m.data);
     else this.early.push(m.data);
+  }
+
+  /**
+   * Asks the other side to move with us to the group call of `conv` (see `move`).
+   * @param {number} conv
+   */
+  moveToRoom(conv) {
+    this.call?.signal({ move_to_room: conv });
   }
 
   /** @param {{call_id: number, reason: string}} m */

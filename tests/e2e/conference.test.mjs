@@ -310,3 +310,29 @@ test('simulcast: a small tile gets a small layer, a large one the full layer, a 
   }, [aId, paused.frames], { timeout: 30_000 });
   for (const p of pages) await p.context.close();
 });
+
+test('a 1:1 call grows to three: both move to a group call, the third is rung and joins', async () => {
+  n += 1;
+  const pages = [];
+  for (const name of ['alice', 'bob', 'carol']) pages.push(await env.server.userPage(env.browser, `grow${n}${name}`));
+  const [a, b, c] = pages;
+  await befriend(a.page, b.page);
+  await befriend(a.page, c.page);
+  await a.page.locator(`#contact-list li[data-username="grow${n}bob"] button.call-video`).click();
+  await b.page.locator('#accept-video').click();
+  await a.page.locator('#call-state[data-state="connected"]').waitFor({ timeout: 20_000 });
+  await a.page.locator('#add-to-call').click();
+  await a.page.locator('#add-person-pick').selectOption({ label: `grow${n}carol` });
+  await a.page.locator('#add-person-ok').click();
+  // Both move to the group call; the 1:1 call ends once the group call carries the media.
+  for (const p of [a, b]) {
+    await p.page.locator('#room').waitFor({ timeout: 20_000 });
+    await p.page.locator('#in-call').waitFor({ state: 'detached', timeout: 30_000 });
+  }
+  await c.page.locator('#room-incoming').waitFor({ timeout: 20_000 });
+  await c.page.locator('#room-join-video').click();
+  const ids = [];
+  for (const p of pages) ids.push(await participantOf(p.page));
+  for (let i = 0; i < 3; i++) await waitDecodesAll(pages[i].page, ids.filter((_, j) => j !== i));
+  for (const p of pages) await p.context.close();
+});

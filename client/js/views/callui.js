@@ -1,6 +1,7 @@
 // @ts-check
 import { h } from '../dom.js';
 import { listDevices } from '../media.js';
+import { api } from '../api.js';
 
 /**
  * The call overlay: incoming-call panel, outgoing "calling…" panel, in-call screen, and the
@@ -8,8 +9,9 @@ import { listDevices } from '../media.js';
  * @param {import('../calls.js').CallManager} calls
  * @param {(id: number) => string} nameOf
  * @param {(peer: number, files: File[]) => Promise<void>} sendFiles sends files to a user
+ * @param {(contact: number) => Promise<void>} addPerson turns the call into a group call with this contact
  */
-export function callOverlay(calls, nameOf, sendFiles) {
+export function callOverlay(calls, nameOf, sendFiles, addPerson) {
   const root = h('div', { id: 'call-overlay', 'aria-live': 'assertive' });
   /** @type {number|undefined} */
   let noticeTimer;
@@ -95,6 +97,22 @@ export function callOverlay(calls, nameOf, sendFiles) {
     const route = h('span', { id: 'call-route', class: 'muted' }, '');
     const remoteMute = h('span', { id: 'remote-muted', class: 'muted', hidden: true }, '');
     const notice = h('p', { class: 'muted', id: 'call-notice', hidden: true }, '');
+    // A third person: the call becomes a group call (both move to the conference server).
+    const adding = h('div', { id: 'add-person', class: 'devices', hidden: true });
+    const add = h('button', { id: 'add-to-call', onclick: async () => {
+      if (!adding.hidden) { adding.hidden = true; return; }
+      const { contacts } = await api('GET', '/contacts');
+      const others = contacts.filter((/** @type {any} */ c) => c.id !== cur.peer);
+      const sel = /** @type {HTMLSelectElement} */ (h('select', { id: 'add-person-pick', 'aria-label': 'Person to add' },
+        ...others.map((/** @type {any} */ c) => h('option', { value: String(c.id) }, c.display_name))));
+      const ok = h('button', { id: 'add-person-ok', class: 'primary', onclick: () => {
+        adding.hidden = true;
+        addPerson(Number(sel.value)).catch((err) => { notice.textContent = `Could not add: ${err?.message || err}`; notice.hidden = false; });
+      } }, 'Add to call');
+      if (others.length) adding.replaceChildren(sel, ok);
+      else adding.replaceChildren(h('span', { class: 'muted' }, 'No other contacts'));
+      adding.hidden = false;
+    } }, 'Add person');
     const mute = /** @type {HTMLButtonElement} */ (h('button', { id: 'toggle-mic', 'aria-pressed': 'false', disabled: true }, 'Mute'));
     const cam = /** @type {HTMLButtonElement} */ (h('button', { id: 'toggle-camera', 'aria-pressed': 'false', disabled: true }, 'Camera off'));
     mute.addEventListener('click', () => {
@@ -244,9 +262,9 @@ export function callOverlay(calls, nameOf, sendFiles) {
       stage,
       h('div', { class: 'call-info' },
         h('strong', {}, nameOf(cur.peer)), ' ', state, ' ', duration, ' ', route, ' ', quality, ' ', remoteMute, ' ', sharing, notice),
-      h('div', { class: 'call-buttons' }, mute, cam, share, sendFile, fileInput, fit, full,
+      h('div', { class: 'call-buttons' }, mute, cam, share, sendFile, fileInput, fit, full, add,
         h('button', { id: 'hangup', class: 'decline', onclick: () => calls.hangup() }, 'Hang up')),
-      devices);
+      adding, devices);
     const end = () => {
       listening.abort();
       clearInterval(tick);

@@ -42,7 +42,44 @@ export function shellView(session, onLoggedOut) {
     const unreachable = await files.offer(peer, list);
     if (unreachable.length) await uploads.add(await chat.direct(peer), unreachable);
   };
-  const overlay = callOverlay(calls, nameOf, sendTo);
+  /**
+   * Moves the 1:1 call into the group call of `conv`: joins it, and hangs up the 1:1 call
+   * once the group call carries the media (or could not), so nobody hears a gap.
+   * @param {number} conv
+   */
+  const moveToRoom = async (conv) => {
+    const video = calls.current?.media === 'video';
+    await rooms.join(conv, video);
+    const room = rooms.current;
+    const done = () => {
+      if (room && !room.ended && room.pc?.connectionState !== 'connected') return;
+      room?.removeEventListener('change', done);
+      calls.hangup().catch(() => {});
+    };
+    room?.addEventListener('change', done);
+    done();
+  };
+  /**
+   * A third person joins the 1:1 call: a group with the three of us, the other side is asked
+   * to move to its call, and so are we; the new person is rung by the group call.
+   * @param {number} contact
+   */
+  const addPerson = async (contact) => {
+    const cur = calls.current;
+    if (!cur) return;
+    const title = [user.display_name, nameOf(cur.peer), nameOf(contact)].join(', ').slice(0, 64);
+    const conv = await chat.createGroup(title, [cur.peer, contact]);
+    calls.moveToRoom(conv);
+    await moveToRoom(conv);
+  };
+  calls.addEventListener('move', (e) => {
+    const conv = /** @type {CustomEvent} */ (e).detail;
+    // Only into a conversation we are in (the list is loaded, or loads now).
+    chat.loadList().catch(() => {}).finally(() => {
+      if (chat.conversations.has(conv)) moveToRoom(conv).catch(() => {});
+    });
+  });
+  const overlay = callOverlay(calls, nameOf, sendTo, addPerson);
   const panel = filePanel(files, nameOf);
   const rooms = new RoomManager(sig, calls.iceConfig, user.id);
   const memberName = (/** @type {number} */ conv, /** @type {number} */ u) =>
