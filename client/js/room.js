@@ -24,8 +24,23 @@ export const SIMULCAST = [
 
 /**
  * @typedef {{participant: number, user: number, muted: boolean, camera_off: boolean, hand: boolean,
- *   camera: MediaStream, screen: MediaStream|null, audio: MediaStream, lastSpoke: number}} Participant
+ *   camera: MediaStream, screen: MediaStream|null, audio: MediaStream, lastSpoke: number,
+ *   quality: Quality|null}} Participant
+ * @typedef {{level: 'good'|'fair'|'poor', lossPct: number, jitterMs: number}} Quality
  */
+
+/** How often the connection quality of each participant is measured. */
+const QUALITY_EVERY_MS = 2000;
+
+/**
+ * @param {number} lossPct @param {number} jitterMs @param {number} packets received in the interval
+ * @returns {'good'|'fair'|'poor'}
+ */
+export function qualityLevel(lossPct, jitterMs, packets) {
+  if (packets === 0 || lossPct > 5 || jitterMs > 60) return 'poor';
+  if (lossPct > 1 || jitterMs > 30) return 'fair';
+  return 'good';
+}
 
 export class RoomCall extends EventTarget {
   /**
@@ -65,6 +80,12 @@ export class RoomCall extends EventTarget {
     this.problem = null;
     this.ended = false;
     this.starter = 0;
+    /** @type {number|undefined} */
+    this.qualityTimer = undefined;
+    /** @type {Map<number, {lost: number, received: number, jitter: number}>} */
+    this.lastCounts = new Map();
+    /** Round trip to the server, in ms. */
+    this.rttMs = NaN;
     this.listening = new AbortController();
   }
 
@@ -136,6 +157,44 @@ export class RoomCall extends EventTarget {
     // and offers the others' tracks afterwards.
     if (!audio && !video) pc.addTransceiver('audio', { direction: 'recvonly' });
     await this.offer();
+    this.qualityTimer = setInterval(() => this.measure().catch(() => {}), QUALITY_EVERY_MS);
+    this.changed();
+  }
+
+  /**
+   * Each participant's connection quality as it reaches us: packet loss and jitter of what
+   * we receive from them over the last interval (their uplink and our downlink together),
+   * and our own connection to the server (`this.quality`).
+   */
+  async measure() {
+    const pc = this.pc;
+    if (!pc || pc.connectionState !== 'connected') return;
+    /** @type {Map<number, {lost: number, received: number, jitter: number}>} */
+    const now = new Map();
+    let rttMs = NaN;
+    const report = await pc.getStats();
+    report.forEach((s) => {
+      if (s.type === 'candidate-pair' && s.nominated && typeof s.currentRoundTripTime === 'number') rttMs = s.currentRoundTripTime * 1000;
+      if (s.type !== 'inbound-rtp') return;
+      const info = this.tracks.get(s.mid);
+      if (!info) return;
+      const o = now.get(info.participant) || { lost: 0, received: 0, jitter: 0 };
+      o.lost += s.packetsLost || 0;
+      o.received += s.packetsReceived || 0;
+      o.jitter = Math.max(o.jitter, (s.jitter || 0) * 1000);
+      now.set(info.participant, o);
+    });
+    for (const [id, cur] of now) {
+      const p = this.members.get(id);
+      if (!p) continue;
+      const before = this.lastCounts.get(id) || { lost: 0, received: 0, jitter: 0 };
+      const lost = Math.max(0, cur.lost - before.lost);
+      const got = Math.max(0, cur.received - before.received);
+      const lossPct = lost + got > 0 ? (100 * lost) / (lost + got) : 0;
+      p.quality = { lossPct, jitterMs: cur.jitter, level: qualityLevel(lossPct, cur.jitter, got) };
+    }
+    this.lastCounts = now;
+    this.rttMs = rttMs;
     this.changed();
   }
 
@@ -143,7 +202,7 @@ export class RoomCall extends EventTarget {
   addMember(m) {
     this.members.set(m.participant, {
       participant: m.participant, user: m.user, muted: !!m.muted, camera_off: !!m.camera_off, hand: !!m.hand,
-      camera: new MediaStream(), screen: null, audio: new MediaStream(), lastSpoke: 0,
+      camera: new MediaStream(), screen: null, audio: new MediaStream(), lastSpoke: 0, quality: null,
     });
   }
 
@@ -318,6 +377,7 @@ export class RoomCall extends EventTarget {
   end(reason, keepMedia = false) {
     if (this.ended) return;
     this.ended = true;
+    clearInterval(this.qualityTimer);
     this.listening.abort();
     if (!keepMedia) stopAll(this.local);
     stopAll(this.screenStream);

@@ -97,6 +97,13 @@ test('four people in a group call each decode the others\' video and audio; one 
       return tiles.length === 3 && tiles.every((t) => /** @type {HTMLVideoElement} */ (t.querySelector('video')).videoWidth > 0);
     }, null, { timeout: 20_000 });
   }
+  // Each tile says how well that person's media arrives (all on this machine: good).
+  for (const p of pages) {
+    await p.page.waitForFunction(() => {
+      const q = [...document.querySelectorAll('#room-grid .tile:not(.mine) .tile-quality')];
+      return q.length === 3 && q.every((e) => e.getAttribute('data-level') === 'good');
+    }, null, { timeout: 20_000 });
+  }
   // The conversation shows the call running with four in it (for a member not in it, the
   // Join button; for those in it, "you are in this call").
   await a.page.locator('#room-here').waitFor();

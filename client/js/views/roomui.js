@@ -71,7 +71,7 @@ export function roomOverlay(rooms, nameIn, convName, me, isAdmin) {
       h('header', { class: 'room-head' }, h('h2', {}, convName(conv)), status),
       stage, grid, names, people,
       h('div', { class: 'call-buttons room-controls' }, mute, camera, share, hand, view, list, leave));
-    /** @type {Map<number, {node: HTMLElement, video: HTMLVideoElement, audio: HTMLAudioElement, label: HTMLElement}>} */
+    /** @type {Map<number, {node: HTMLElement, video: HTMLVideoElement, audio: HTMLAudioElement, label: HTMLElement, quality: HTMLElement}>} */
     const tiles = new Map();
     let lastPrefs = '';
 
@@ -83,8 +83,9 @@ export function roomOverlay(rooms, nameIn, convName, me, isAdmin) {
       if (stream) video.srcObject = stream;
       const audio = /** @type {HTMLAudioElement} */ (h('audio', { autoplay: true }));
       const label = h('span', { class: 'tile-name' }, name);
-      const node = h('div', { class: `tile${mine ? ' mine' : ''}`, 'data-participant': String(participant) }, video, label, mine ? null : audio);
-      return { node, video, audio, label };
+      const quality = h('span', { class: 'tile-quality', 'data-level': 'unknown', title: 'connection quality' });
+      const node = h('div', { class: `tile${mine ? ' mine' : ''}`, 'data-participant': String(participant) }, video, label, quality, mine ? null : audio);
+      return { node, video, audio, label, quality };
     }
 
     function update() {
@@ -108,6 +109,10 @@ export function roomOverlay(rooms, nameIn, convName, me, isAdmin) {
         t.node.classList.toggle('speaking', call.speaker === p.participant);
         t.node.classList.toggle('camera-off', p.camera_off);
         t.label.textContent = `${nameIn(conv, p.user)}${p.muted ? ' 🔇' : ''}${p.hand ? ' ✋' : ''}`;
+        if (p.quality) {
+          t.quality.setAttribute('data-level', p.quality.level);
+          t.quality.title = `connection ${p.quality.level}: ${p.quality.lossPct.toFixed(1)}% loss, jitter ${Math.round(p.quality.jitterMs)} ms`;
+        }
         grid.append(t.node);
         // Audio plays for everyone, shown or not (hidden tiles' audio moves to the name list).
         if (!t.node.hidden) t.node.append(t.audio);
@@ -127,7 +132,8 @@ export function roomOverlay(rooms, nameIn, convName, me, isAdmin) {
         nameIn(conv, p.user), p.hand ? ' ✋' : '', p.muted ? ' (muted)' : '',
         moderator && !p.muted ? h('button', { class: 'link moderate-mute', onclick: () => act(p.participant, 'mute') }, 'Mute') : null,
         moderator ? h('button', { class: 'link moderate-remove', onclick: () => act(p.participant, 'remove') }, 'Remove') : null)));
-      status.textContent = `${members.length + 1} in the call${call.problem ? ` — ${call.problem}` : ''}`;
+      const rtt = Number.isFinite(call.rttMs) ? ` · ${Math.round(call.rttMs)} ms to the server` : '';
+      status.textContent = `${members.length + 1} in the call${rtt}${call.problem ? ` — ${call.problem}` : ''}`;
       press(mute, call.muted, 'Unmute', 'Mute');
       press(camera, call.cameraOff, 'Camera on', 'Camera off');
       press(hand, call.hand, 'Lower hand', 'Raise hand');
