@@ -67,6 +67,46 @@ try {
   await alice.page.screenshot({ path: `${out}/file-progress.png` });
   await bob.page.waitForFunction(() => window.mywebrtcFiles.list().at(-1)?.state === 'done', null, { timeout: 60_000 });
   await bob.page.screenshot({ path: `${out}/file-received-phone.png` });
+
+  // A group call of four: the grid, the speaker view, a shared screen as the main tile, and
+  // the room on a phone.
+  const more = [];
+  await alice.page.locator('#nav-home').click();
+  for (const [name, display] of [['carol', 'Carol Nguyen'], ['dave', 'Dave Osei']]) {
+    server.cli(['user', 'add', name, '--display-name', display, '--password-stdin'], 'correct horse battery\n');
+    const p = await server.userPage(browser, name, { create: false });
+    await p.page.setViewportSize({ width: 1100, height: 680 });
+    await befriend(alice.page, p.page);
+    more.push(p);
+  }
+  const ids = [];
+  for (const p of [bob, ...more]) ids.push(await p.page.evaluate(async () => (await (await fetch('/api/v1/session')).json()).user.id));
+  const conv = await alice.page.evaluate(async (members) => window.mywebrtcRooms && (await (async () => {
+    const s = await (await fetch('/api/v1/session')).json();
+    const r = await fetch('/api/v1/conversations', { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': s.csrf_token }, body: JSON.stringify({ kind: 'group', name: 'Ward 3 team', members }) });
+    return (await r.json()).id;
+  })()), ids);
+  await alice.page.reload();
+  await alice.page.locator('#whoami').waitFor();
+  await alice.page.evaluate((c) => window.mywebrtcRooms.join(c, true), conv);
+  for (const p of [bob, ...more]) {
+    await p.page.locator('#room-incoming').waitFor({ timeout: 20_000 });
+    await p.page.locator('#room-join-video').click();
+  }
+  await alice.page.waitForFunction(() => [...document.querySelectorAll('#room-grid .tile video')].filter((v) => /** @type {HTMLVideoElement} */ (v).videoWidth > 0).length === 4, null, { timeout: 60_000 });
+  await more[0].page.locator('#room-hand').click();
+  await bob.page.locator('#room-mute').click();
+  await alice.page.waitForTimeout(3000);
+  await alice.page.screenshot({ path: `${out}/group-call.png` });
+  await bob.page.screenshot({ path: `${out}/group-call-phone.png` });
+  await alice.page.locator('#room-view').click();
+  await alice.page.waitForTimeout(1000);
+  await alice.page.screenshot({ path: `${out}/group-call-speaker.png` });
+  await alice.page.locator('#room-view').click();
+  await more[1].page.locator('#room-share').click();
+  await alice.page.waitForFunction(() => /** @type {HTMLVideoElement|null} */ (document.querySelector('#room-screen-view'))?.videoWidth > 0, null, { timeout: 20_000 });
+  await alice.page.waitForTimeout(1500);
+  await alice.page.screenshot({ path: `${out}/group-call-screen-share.png` });
   console.log(`screenshots written to ${out}`);
 } finally {
   await browser.close();

@@ -67,8 +67,9 @@ export function roomOverlay(rooms, nameIn, convName, me, isAdmin) {
     const list = h('button', { id: 'room-people-toggle', onclick: () => { people.hidden = !people.hidden; } }, 'People');
     const leave = h('button', { id: 'room-leave', class: 'decline', onclick: () => rooms.leave() }, 'Leave');
     const self = tile(0, 'You', call.local, true);
+    const title = h('h2', {}, convName(conv));
     const node = h('section', { id: 'room', class: 'room', 'aria-label': `Call in ${convName(conv)}` },
-      h('header', { class: 'room-head' }, h('h2', {}, convName(conv)), status),
+      h('div', { class: 'room-head' }, title, status),
       stage, grid, names, people,
       h('div', { class: 'call-buttons room-controls' }, mute, camera, share, hand, view, list, leave));
     /** @type {Map<number, {node: HTMLElement, video: HTMLVideoElement, audio: HTMLAudioElement, label: HTMLElement, quality: HTMLElement}>} */
@@ -108,7 +109,7 @@ export function roomOverlay(rooms, nameIn, convName, me, isAdmin) {
         t.node.hidden = !withVideo.has(p.participant);
         t.node.classList.toggle('speaking', call.speaker === p.participant);
         t.node.classList.toggle('camera-off', p.camera_off);
-        t.label.textContent = `${nameIn(conv, p.user)}${p.muted ? ' 🔇' : ''}${p.hand ? ' ✋' : ''}`;
+        t.label.textContent = `${nameIn(conv, p.user)}${p.muted ? ' · muted' : ''}${p.hand ? ' · hand raised' : ''}`;
         if (p.quality) {
           t.quality.setAttribute('data-level', p.quality.level);
           t.quality.title = `connection ${p.quality.level}: ${p.quality.lossPct.toFixed(1)}% loss, jitter ${Math.round(p.quality.jitterMs)} ms`;
@@ -117,6 +118,9 @@ export function roomOverlay(rooms, nameIn, convName, me, isAdmin) {
         // Audio plays for everyone, shown or not (hidden tiles' audio moves to the name list).
         if (!t.node.hidden) t.node.append(t.audio);
       }
+      // Our own camera (the self-view), once the devices are up.
+      if (call.local && self.video.srcObject !== call.local) self.video.srcObject = call.local;
+      self.node.classList.toggle('camera-off', call.cameraOff || !call.local?.getVideoTracks().length);
       grid.prepend(self.node);
       names.replaceChildren(...ordered.filter((p) => !withVideo.has(p.participant)).map((p) =>
         h('li', { 'data-participant': String(p.participant) }, nameIn(conv, p.user), tiles.get(p.participant)?.audio || null)));
@@ -129,9 +133,11 @@ export function roomOverlay(rooms, nameIn, convName, me, isAdmin) {
       /** @param {number} who @param {'mute'|'remove'} action */
       const act = (who, action) => call.moderate(who, action).catch((e) => call.fail(e));
       people.replaceChildren(h('li', {}, 'You'), ...members.map((p) => h('li', { 'data-participant': String(p.participant) },
-        nameIn(conv, p.user), p.hand ? ' ✋' : '', p.muted ? ' (muted)' : '',
+        nameIn(conv, p.user), p.hand ? ' (hand raised)' : '', p.muted ? ' (muted)' : '',
         moderator && !p.muted ? h('button', { class: 'link moderate-mute', onclick: () => act(p.participant, 'mute') }, 'Mute') : null,
         moderator ? h('button', { class: 'link moderate-remove', onclick: () => act(p.participant, 'remove') }, 'Remove') : null)));
+      // The conversation list may load after the call screen opened.
+      title.textContent = convName(conv);
       const rtt = Number.isFinite(call.rttMs) ? ` · ${Math.round(call.rttMs)} ms to the server` : '';
       status.textContent = `${members.length + 1} in the call${rtt}${call.problem ? ` — ${call.problem}` : ''}`;
       press(mute, call.muted, 'Unmute', 'Mute');
