@@ -150,6 +150,12 @@ test('screen sharing in a group call reaches everyone at full width; the stop is
       return w > 0;
     }, bId, { timeout: 30_000 });
   }
+  // The group's chat beside the call: a message from the call reaches the others' call screens.
+  await c.page.locator('#room-chat-toggle').click();
+  await a.page.locator('#room-chat-toggle').click();
+  await a.page.locator('#room-chat-input').fill('slides are up');
+  await a.page.locator('#room-chat-send').click();
+  await c.page.locator('#room-chat-log li', { hasText: 'slides are up' }).waitFor({ timeout: 15_000 });
   // Audio-only joiners still hear each other and the starter.
   await waitDecodesAll(c.page, [aId, bId], { video: false });
   await b.page.locator('#room-share').click();

@@ -14,8 +14,9 @@ export const MAX_VIDEO_TILES = 9;
  * @param {(conv: number) => string} convName
  * @param {number} me our user id
  * @param {boolean} isAdmin administrators moderate every call
+ * @param {import('../chat.js').ChatStore} chat the conversation's chat, shown beside the call
  */
-export function roomOverlay(rooms, nameIn, convName, me, isAdmin) {
+export function roomOverlay(rooms, nameIn, convName, me, isAdmin, chat) {
   const root = h('div', { id: 'room-overlay', 'aria-live': 'polite' });
   /** @type {{call: import('../room.js').RoomCall, node: HTMLElement, update: () => void}|null} */
   let screen = null;
@@ -66,12 +67,42 @@ export function roomOverlay(rooms, nameIn, convName, me, isAdmin) {
     const view = h('button', { id: 'room-view', 'aria-pressed': 'false', onclick: () => { speakerView = !speakerView; update(); } }, 'Speaker view');
     const list = h('button', { id: 'room-people-toggle', onclick: () => { people.hidden = !people.hidden; } }, 'People');
     const leave = h('button', { id: 'room-leave', class: 'decline', onclick: () => rooms.leave() }, 'Leave');
+    // The conversation's chat beside the call.
+    const log = h('ol', { id: 'room-chat-log', class: 'room-chat-log', 'aria-live': 'polite' });
+    const input = /** @type {HTMLInputElement} */ (h('input', { id: 'room-chat-input', maxlength: 16384, placeholder: 'Message', 'aria-label': 'Message to the group' }));
+    const form = /** @type {HTMLFormElement} */ (h('form', { class: 'room-chat-form' }, input, h('button', { type: 'submit', id: 'room-chat-send' }, 'Send')));
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      if (!input.value.trim()) return;
+      chat.send(conv, input.value);
+      input.value = '';
+    });
+    const chatPanel = h('aside', { id: 'room-chat', class: 'room-chat', hidden: true, 'aria-label': 'Chat' }, log, form);
+    const chatToggle = h('button', { id: 'room-chat-toggle', 'aria-pressed': 'false', onclick: () => {
+      chatPanel.hidden = !chatPanel.hidden;
+      chatToggle.setAttribute('aria-pressed', String(!chatPanel.hidden));
+      if (!chatPanel.hidden) chat.open(conv).then(renderChat).catch(() => {});
+    } }, 'Chat');
+    /** The latest messages of the conversation, our unsent ones last. */
+    function renderChat() {
+      if (chatPanel.hidden) return;
+      const hist = chat.histories.get(conv);
+      const msgs = hist ? [...hist.messages.values()].filter((m) => m.kind === 'text' && !m.deleted).sort((x, y) => x.seq - y.seq).slice(-50) : [];
+      const pending = chat.outbox.filter((o) => o.conv === conv);
+      log.replaceChildren(...msgs.map((m) => h('li', { class: m.sender === me ? 'mine' : '' }, h('strong', {}, m.sender === me ? 'You' : nameIn(conv, m.sender ?? 0)), ' ', m.text)),
+        ...pending.map((o) => h('li', { class: 'mine pending' }, h('strong', {}, 'You'), ' ', o.text)));
+      log.scrollTop = log.scrollHeight;
+    }
+    chat.addEventListener('change', (e) => {
+      const c = /** @type {CustomEvent} */ (e).detail?.conv;
+      if (rooms.current === call && (c === conv || c === null)) renderChat();
+    });
     const self = tile(0, 'You', call.local, true);
     const title = h('h2', {}, convName(conv));
     const node = h('section', { id: 'room', class: 'room', 'aria-label': `Call in ${convName(conv)}` },
       h('div', { class: 'room-head' }, title, status),
-      stage, grid, names, people,
-      h('div', { class: 'call-buttons room-controls' }, mute, camera, share, hand, view, list, leave));
+      h('div', { class: 'room-body' }, h('div', { class: 'room-main' }, stage, grid, names, people), chatPanel),
+      h('div', { class: 'call-buttons room-controls' }, mute, camera, share, hand, view, list, chatToggle, leave));
     /** @type {Map<number, {node: HTMLElement, video: HTMLVideoElement, audio: HTMLAudioElement, label: HTMLElement, quality: HTMLElement}>} */
     const tiles = new Map();
     let lastPrefs = '';

@@ -29,6 +29,7 @@ export function shellView(session, onLoggedOut) {
   const sig = new Signaling();
   const book = new PresenceBook(sig);
   const calls = new CallManager(sig);
+  const chat = new ChatStore(sig, user.id);
   /** Display names of contacts, for the call screens. @type {Map<number, string>} */
   const names = new Map();
   const nameOf = (/** @type {number} */ id) => names.get(id) || `user ${id}`;
@@ -85,14 +86,13 @@ export function shellView(session, onLoggedOut) {
   const memberName = (/** @type {number} */ conv, /** @type {number} */ u) =>
     chat.conversations.get(conv)?.members.find((m) => m.user === u)?.display_name || names.get(u) || `user ${u}`;
   const convName = (/** @type {number} */ conv) => chat.conversations.get(conv)?.name || 'a conversation';
-  const roomUi = roomOverlay(rooms, memberName, convName, user.id, user.is_admin);
+  const roomUi = roomOverlay(rooms, memberName, convName, user.id, user.is_admin, chat);
   document.body.append(overlay, panel, roomUi);
   // For diagnostics (and the browser tests): the group calls.
   /** @type {any} */ (window).mywebrtcRooms = rooms;
   /** @type {any} */ (window).mywebrtcFiles = files;
   // For diagnostics (and the browser tests): the current call manager.
   /** @type {any} */ (window).mywebrtcCalls = calls;
-  const chat = new ChatStore(sig, user.id);
   const uploads = new Uploads();
   /**
    * From a conversation: a direct one goes person to person when possible, a group's
