@@ -80,6 +80,7 @@ export class RoomCall extends EventTarget {
     this.problem = null;
     this.ended = false;
     this.starter = 0;
+    this.maxVideoTiles = 9;
     /** @type {number|undefined} */
     this.qualityTimer = undefined;
     /** @type {Map<number, {lost: number, received: number, jitter: number}>} */
@@ -136,6 +137,8 @@ export class RoomCall extends EventTarget {
     this.participant = welcome.participant;
     /** Who started the call (with administrators, may mute and remove others). */
     this.starter = welcome.starter;
+    /** Most video tiles to show (the server's setting). */
+    this.maxVideoTiles = welcome.max_video_tiles || 9;
     for (const m of welcome.members) if (m.participant !== this.participant) this.addMember(m);
     this.speaker = welcome.speaker ?? null;
 

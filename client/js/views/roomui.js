@@ -1,9 +1,6 @@
 // @ts-check
 import { h } from '../dom.js';
 
-/** Most video tiles shown at once; the others show as names (their video is not sent). */
-export const MAX_VIDEO_TILES = 9;
-
 /**
  * The group call overlay: the "call started" ring, and the room screen (tile grid with the
  * active speaker highlighted, a speaker view, the shared screen as the main tile, mute,
@@ -127,9 +124,12 @@ export function roomOverlay(rooms, nameIn, convName, me, isAdmin, chat) {
       }
       // Most recent speakers first; the rest keep the order they joined in.
       const ordered = members.slice().sort((a, b) => b.lastSpoke - a.lastSpoke);
-      const withVideo = new Set(ordered.slice(0, MAX_VIDEO_TILES - 1).map((p) => p.participant));
+      // The server says how many video tiles to show (ours among them); the others show as
+      // names, and their video is not sent to us.
+      const max = call.maxVideoTiles;
+      const withVideo = new Set(ordered.slice(0, Math.max(0, max - 1)).map((p) => p.participant));
       grid.classList.toggle('speaker-view', speakerView);
-      grid.dataset.count = String(Math.min(members.length + 1, MAX_VIDEO_TILES));
+      grid.dataset.count = String(Math.min(members.length + 1, max));
       for (const p of ordered) {
         let t = tiles.get(p.participant);
         if (!t) {

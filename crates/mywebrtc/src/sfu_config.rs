@@ -29,6 +29,9 @@ pub struct SfuConfig {
     pub max_ingress_kbps: u64,
     /// A participant whose media is not connected after this many seconds is taken out.
     pub connect_timeout_secs: u64,
+    /// Most video tiles a participant sees at once (the others as names; their video is not
+    /// sent to them).
+    pub max_video_tiles: u32,
 }
 
 impl Default for SfuConfig {
@@ -42,6 +45,7 @@ impl Default for SfuConfig {
             max_participants: room.max_participants,
             max_ingress_kbps: room.max_ingress_bps / 1000,
             connect_timeout_secs: room.connect_timeout.as_secs(),
+            max_video_tiles: room.max_video_tiles,
         }
     }
 }
@@ -69,6 +73,9 @@ impl SfuConfig {
         if self.max_ingress_kbps < 100 {
             bail!("invalid configuration: `sfu.max_ingress_kbps` must be at least 100");
         }
+        if !(1..=49).contains(&self.max_video_tiles) {
+            bail!("invalid configuration: `sfu.max_video_tiles` must be 1 to 49");
+        }
         if self.connect_timeout_secs == 0 {
             bail!("invalid configuration: `sfu.connect_timeout_secs` must be at least 1");
         }
@@ -80,6 +87,7 @@ impl SfuConfig {
                 max_participants: self.max_participants,
                 max_ingress_bps: self.max_ingress_kbps * 1000,
                 connect_timeout: Duration::from_secs(self.connect_timeout_secs),
+                max_video_tiles: self.max_video_tiles,
                 ..sfu::RoomConfig::default()
             },
         }))

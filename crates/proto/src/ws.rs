@@ -630,6 +630,9 @@ pub enum ServerMessage {
         speaker: Option<u64>,
         /// Who started the call: with administrators, the one who may mute and remove others.
         starter: UserId,
+        /// Most video tiles to show at once; the others show as names (hide their tiles with
+        /// `room_tiles` so their video is not sent).
+        max_video_tiles: u32,
     },
     /// Someone joined the conference you are in.
     RoomJoined { seq: u64, conv: i64, member: RoomMember },

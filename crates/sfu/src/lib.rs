@@ -80,7 +80,14 @@ pub struct TilePref {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Signal {
     /// Reply to a join (signaling request `request`): who is there.
-    Welcome { request: Option<u64>, members: Vec<Member>, speaker: Option<ParticipantId>, starter: UserId },
+    Welcome {
+        request: Option<u64>,
+        members: Vec<Member>,
+        speaker: Option<ParticipantId>,
+        starter: UserId,
+        /// Most video tiles a client shows at once (the others as names, their video not sent).
+        max_video_tiles: u32,
+    },
     /// Someone joined.
     Joined(Member),
     /// Someone left (or was removed, or lost).
@@ -117,6 +124,8 @@ pub struct RoomConfig {
     pub connect_timeout: Duration,
     /// The active speaker changes at most this often.
     pub speaker_dwell: Duration,
+    /// Most video tiles a client shows at once (told to clients in the welcome).
+    pub max_video_tiles: u32,
 }
 
 impl Default for RoomConfig {
@@ -126,6 +135,7 @@ impl Default for RoomConfig {
             max_ingress_bps: 12_000_000,
             connect_timeout: Duration::from_secs(20),
             speaker_dwell: Duration::from_millis(1500),
+            max_video_tiles: 9,
         }
     }
 }

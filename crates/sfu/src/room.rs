@@ -125,7 +125,13 @@ impl Room {
         let starter = *self.starter.get_or_insert(user);
         self.out.push_back(RoomOutput::Signal {
             to: who,
-            signal: Signal::Welcome { request, members, speaker: self.speaker.current(), starter },
+            signal: Signal::Welcome {
+                request,
+                members,
+                speaker: self.speaker.current(),
+                starter,
+                max_video_tiles: self.cfg.max_video_tiles,
+            },
         });
         self.peers.push(peer);
         Ok(ufrag)

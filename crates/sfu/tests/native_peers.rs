@@ -298,7 +298,11 @@ fn a_late_joiner_gets_what_is_already_published() {
     let late = w.join(3);
     w.pump();
     match &w.clients[late].signals[0] {
-        Signal::Welcome { members, .. } => assert_eq!(members.len(), 2),
+        Signal::Welcome { members, max_video_tiles, starter, .. } => {
+            assert_eq!(members.len(), 2);
+            assert_eq!(*max_video_tiles, RoomConfig::default().max_video_tiles);
+            assert_eq!(*starter, 10, "the first to join started the call");
+        }
         s => panic!("first signal {s:?}"),
     }
     w.run(Duration::from_secs(2), true);

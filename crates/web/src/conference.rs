@@ -174,7 +174,7 @@ fn member(m: &sfu::Member) -> RoomMember {
 /// The client message for a signal (numbered by the hub).
 fn message(conv: i64, to: u64, signal: Signal) -> ServerMessage {
     match signal {
-        Signal::Welcome { request, members, speaker, starter } => ServerMessage::RoomWelcome {
+        Signal::Welcome { request, members, speaker, starter, max_video_tiles } => ServerMessage::RoomWelcome {
             seq: 0,
             id: request,
             conv,
@@ -182,6 +182,7 @@ fn message(conv: i64, to: u64, signal: Signal) -> ServerMessage {
             members: members.iter().map(member).collect(),
             speaker,
             starter,
+            max_video_tiles,
         },
         Signal::Joined(m) => ServerMessage::RoomJoined { seq: 0, conv, member: member(&m) },
         Signal::Left { participant } => ServerMessage::RoomLeft { seq: 0, conv, participant },
