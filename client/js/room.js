@@ -222,9 +222,7 @@ export class RoomCall extends EventTarget {
     await pc.setLocalDescription(await pc.createOffer());
     /** @type {Record<string, string>} */
     const sources = {};
-    for (const t of pc.getTransceivers()) {
-      if (t === this.screenTx && t.mid) sources[t.mid] = 'screen';
-    }
+    if (this.screenTx?.mid) sources[this.screenTx.mid] = 'screen';
     this.sig.send({ type: 'room_sdp', conv: this.conv, kind: 'offer', sdp: pc.localDescription?.sdp, sources });
   }
 

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useServerAndBrowser, befriend, pageApi, waitForAsync } from './harness.mjs';
+import { roomDecoded, eventually } from './media.mjs';
 
 const env = useServerAndBrowser();
 
@@ -25,41 +26,18 @@ async function group(count) {
   return { pages, ids, conv: conv.id };
 }
 
-/**
- * What this page's call decodes from each other participant: frames of video and samples of
- * audio per participant id, from getStats, mapped through the server's track descriptions.
- */
-function decodedByParticipant(page) {
-  return page.evaluate(async () => {
-    const call = window.mywebrtcRooms.current;
-    if (!call?.pc) return {};
-    /** @type {Record<string, {frames: number, samples: number, screen: number, screenWidth: number}>} */
-    const out = {};
-    (await call.pc.getStats()).forEach((s) => {
-      if (s.type !== 'inbound-rtp') return;
-      const info = call.tracks.get(s.mid);
-      if (!info) return;
-      const o = (out[info.participant] ??= { frames: 0, samples: 0, screen: 0, screenWidth: 0 });
-      if (info.source === 'screen') { o.screen += s.framesDecoded || 0; o.screenWidth = Math.max(o.screenWidth, s.frameWidth || 0); }
-      else if (s.kind === 'video') o.frames += s.framesDecoded || 0;
-      else o.samples += s.totalSamplesReceived || 0;
-    });
-    return out;
-  });
-}
-
 /** Waits until `page` decodes video and audio from every participant in `others`. */
 async function waitDecodesAll(page, others, { video = true } = {}) {
   const deadline = Date.now() + 45_000;
   let last;
   while (Date.now() < deadline) {
-    last = await decodedByParticipant(page);
+    last = await roomDecoded(page);
     const ok = others.every((p) => last[p] && last[p].samples > 0 && (!video || last[p].frames > 0));
     if (ok) {
       // And it keeps decoding (not one frame, then a frozen tile).
       const first = last;
       await page.waitForTimeout(1500);
-      const next = await decodedByParticipant(page);
+      const next = await roomDecoded(page);
       if (others.every((p) => next[p].samples > first[p].samples && (!video || next[p].frames > first[p].frames))) return next;
     }
     await page.waitForTimeout(500);
@@ -142,14 +120,7 @@ test('screen sharing in a group call reaches everyone at full width; the stop is
   const bId = await participantOf(b.page);
   for (const p of [a, c]) {
     await p.page.locator('#room-screen-view:not([hidden])').waitFor({ timeout: 20_000 });
-    await waitForAsync(p.page, async (who) => {
-      const call = window.mywebrtcRooms.current;
-      let w = 0;
-      (await call.pc.getStats()).forEach((s) => {
-        if (s.type === 'inbound-rtp' && call.tracks.get(s.mid)?.participant === who && call.tracks.get(s.mid)?.source === 'screen') w = s.frameWidth || 0;
-      });
-      return w > 0;
-    }, bId, { timeout: 30_000 });
+    await eventually(async () => (await roomDecoded(p.page))[bId]?.screenWidth > 0, { what: 'the shared screen decoded' });
   }
   // The group's chat beside the call: a message from the call reaches the others' call screens.
   await c.page.locator('#room-chat-toggle').click();
@@ -220,21 +191,8 @@ test('a participant forced through our TURN relay still decodes everyone; a late
   for (const p of pages) await p.context.close();
 });
 
-/**
- * Audio samples this page decoded from participant `who`'s packets (received samples less
- * the concealed ones the decoder made up while nothing came; padding packets the server
- * sends to probe bandwidth carry no audio and do not count).
- */
-function audioPacketsFrom(page, who) {
-  return page.evaluate(async (who) => {
-    const call = window.mywebrtcRooms.current;
-    let n = 0;
-    (await call.pc.getStats()).forEach((s) => {
-      if (s.type === 'inbound-rtp' && s.kind === 'audio' && call.tracks.get(s.mid)?.participant === who) n += (s.totalSamplesReceived || 0) - (s.concealedSamples || 0);
-    });
-    return n;
-  }, who);
-}
+/** Audio samples this page decoded from `who`'s packets (see `roomDecoded`'s `heard`). */
+const heardFrom = async (page, who) => (await roomDecoded(page))[who]?.heard ?? 0;
 
 test('the person who started the call mutes and removes others; nobody else can', async () => {
   const { pages } = await group(3);
@@ -253,17 +211,12 @@ test('the person who started the call mutes and removes others; nobody else can'
   await b.page.locator('#room-mute[aria-pressed="true"]').waitFor();
   await a.page.locator(`#room-people li[data-participant="${bId}"]`, { hasText: '(muted)' }).waitFor();
   await a.page.waitForTimeout(500);
-  const before = await audioPacketsFrom(a.page, bId);
+  const before = await heardFrom(a.page, bId);
   await a.page.waitForTimeout(1500);
-  assert.equal(await audioPacketsFrom(a.page, bId), before, 'no audio forwarded from a muted participant');
+  assert.equal(await heardFrom(a.page, bId), before, 'no audio forwarded from a muted participant');
   // b unmutes itself: its audio flows again.
   await b.page.locator('#room-mute').click();
-  await waitForAsync(a.page, async ([who, n]) => {
-    const call = window.mywebrtcRooms.current;
-    let m = 0;
-    (await call.pc.getStats()).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'audio' && call.tracks.get(s.mid)?.participant === who) m += (s.totalSamplesReceived || 0) - (s.concealedSamples || 0); });
-    return m > n + 4800;
-  }, [bId, before], { timeout: 15_000 });
+  await eventually(async () => (await heardFrom(a.page, bId)) > before + 4800, { timeout: 15_000, what: 'audio after the unmute' });
   // a removes c.
   await a.page.locator(`#room-people li[data-participant="${cId}"] .moderate-remove`).click();
   await c.page.locator('#room-ended', { hasText: 'removed' }).waitFor({ timeout: 15_000 });
@@ -272,17 +225,10 @@ test('the person who started the call mutes and removes others; nobody else can'
 });
 
 /** Width and decoded frames of the camera video this page receives from `who`. */
-function cameraFrom(page, who) {
-  return page.evaluate(async (who) => {
-    const call = window.mywebrtcRooms.current;
-    const out = { width: 0, frames: 0 };
-    (await call.pc.getStats()).forEach((s) => {
-      const info = s.type === 'inbound-rtp' && s.kind === 'video' && call.tracks.get(s.mid);
-      if (info && info.participant === who && info.source === 'camera') { out.width = s.frameWidth || 0; out.frames += s.framesDecoded || 0; }
-    });
-    return out;
-  }, who);
-}
+const cameraFrom = async (page, who) => {
+  const d = (await roomDecoded(page))[who];
+  return { width: d?.width ?? 0, frames: d?.frames ?? 0 };
+};
 
 test('simulcast: a small tile gets a small layer, a large one the full layer, a hidden one nothing', async () => {
   const { pages } = await group(2);
@@ -301,12 +247,10 @@ test('simulcast: a small tile gets a small layer, a large one the full layer, a 
   const tile = (height, visible = true) => b.page.evaluate(([who, height, visible]) =>
     window.mywebrtcRooms.current.setTiles([{ participant: who, visible, height }]), [aId, height, visible]);
   /** Waits until the width b receives of a's camera is within [min, max]; returns it. */
-  const widthWithin = (min, max) => waitForAsync(b.page, async ([who, min, max]) => {
-    const call = window.mywebrtcRooms.current;
-    let w = 0;
-    (await call.pc.getStats()).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video' && call.tracks.get(s.mid)?.participant === who) w = s.frameWidth || 0; });
-    return w >= min && w <= max ? w : 0;
-  }, [aId, min, max], { timeout: 30_000 });
+  const widthWithin = (min, max) => eventually(async () => {
+    const { width } = await cameraFrom(b.page, aId);
+    return width >= min && width <= max ? width : 0;
+  }, { what: `a width within ${min}..${max}` });
   await tile(120);
   const small = await widthWithin(1, 320);
   await tile(720);
@@ -319,12 +263,7 @@ test('simulcast: a small tile gets a small layer, a large one the full layer, a 
   await b.page.waitForTimeout(1500);
   assert.equal((await cameraFrom(b.page, aId)).frames, paused.frames, 'no video for a hidden tile');
   await tile(360);
-  await waitForAsync(b.page, async ([who, f]) => {
-    const call = window.mywebrtcRooms.current;
-    let frames = 0;
-    (await call.pc.getStats()).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video' && call.tracks.get(s.mid)?.participant === who) frames += s.framesDecoded || 0; });
-    return frames > f + 10;
-  }, [aId, paused.frames], { timeout: 30_000 });
+  await eventually(async () => (await cameraFrom(b.page, aId)).frames > paused.frames + 10, { what: 'video once the tile shows again' });
   for (const p of pages) await p.context.close();
 });
 

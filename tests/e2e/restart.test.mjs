@@ -3,8 +3,8 @@
 // claim the call back, and the call works as before afterwards.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useServerAndBrowser, befriend, waitStatus, waitForAsync } from './harness.mjs';
-import { inbound, waitMedia } from './media.mjs';
+import { useServerAndBrowser, befriend, waitStatus } from './harness.mjs';
+import { inbound, waitMedia, roomDecoded, eventually } from './media.mjs';
 
 const env = useServerAndBrowser();
 
@@ -75,31 +75,14 @@ test('a group call comes back by itself after a kill -9 and a SIGTERM restart', 
     return (await r.json()).id;
   }, ids.slice(1));
   for (const p of pages) await p.page.evaluate((conv) => window.mywebrtcRooms.join(conv, true), conv);
-  /** Frames and samples decoded from everyone else, per participant. */
-  const decoded = (page) => page.evaluate(async () => {
-    const call = window.mywebrtcRooms.current;
-    const out = {};
-    if (!call?.pc) return out;
-    (await call.pc.getStats()).forEach((s) => {
-      const info = s.type === 'inbound-rtp' && call.tracks.get(s.mid);
-      if (!info) return;
-      const o = (out[info.participant] ??= { frames: 0, samples: 0 });
-      if (s.kind === 'video') o.frames += s.framesDecoded || 0; else o.samples += s.totalSamplesReceived || 0;
-    });
-    return out;
-  });
+  /** Every tab decodes video and audio from the two others. */
   const everyoneDecodes = async () => {
     for (const p of pages) {
-      await waitForAsync(p.page, async () => {
-        const call = window.mywebrtcRooms.current;
-        if (!call?.pc || call.members.size !== 2) return false;
-        const seen = new Map();
-        (await call.pc.getStats()).forEach((s) => {
-          const info = s.type === 'inbound-rtp' && call.tracks.get(s.mid);
-          if (info && (s.framesDecoded > 0 || s.totalSamplesReceived > 0)) seen.set(`${info.participant}/${s.kind}`, true);
-        });
-        return [...call.members.keys()].every((id) => seen.has(`${id}/video`) && seen.has(`${id}/audio`));
-      }, null, { timeout: 60_000 });
+      await eventually(async () => {
+        const others = await p.page.evaluate(() => [...(window.mywebrtcRooms.current?.members.keys() || [])]);
+        const d = await roomDecoded(p.page);
+        return others.length === 2 && others.every((id) => d[id]?.frames > 0 && d[id]?.samples > 0);
+      }, { timeout: 60_000, what: 'media from everyone' });
     }
   };
   await everyoneDecodes();
@@ -111,7 +94,7 @@ test('a group call comes back by itself after a kill -9 and a SIGTERM restart', 
     for (const p of pages) await p.page.waitForFunction((n) => window.mywebrtcRooms.rejoins >= n && window.mywebrtcRooms.current?.participant > 0, restarts, { timeout: 60_000 });
     await everyoneDecodes();
   }
-  const d = await decoded(pages[0].page);
+  const d = await roomDecoded(pages[0].page);
   const st = await pages[0].page.evaluate(() => ({ rejoins: window.mywebrtcRooms.rejoins, notice: window.mywebrtcRooms.notice, cur: !!window.mywebrtcRooms.current, sig: window.mywebrtcRooms.sig.state }));
   assert.equal(Object.keys(d).length, 2, JSON.stringify({ d, st }));
   for (const p of pages) await p.context.close();

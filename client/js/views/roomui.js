@@ -15,19 +15,21 @@ import { h } from '../dom.js';
  */
 export function roomOverlay(rooms, nameIn, convName, me, isAdmin, chat) {
   const root = h('div', { id: 'room-overlay', 'aria-live': 'polite' });
-  /** @type {{call: import('../room.js').RoomCall, node: HTMLElement, update: () => void}|null} */
+  /** @type {{call: import('../room.js').RoomCall, node: HTMLElement, update: () => void, end: () => void}|null} */
   let screen = null;
 
   function render() {
     const call = rooms.current;
     if (call) {
       if (screen?.call !== call) {
+        screen?.end();
         screen = roomScreen(call);
         root.replaceChildren(screen.node);
       }
       screen.update();
       return;
     }
+    screen?.end();
     screen = null;
     const ring = rooms.ringing;
     if (ring) {
@@ -49,6 +51,8 @@ export function roomOverlay(rooms, nameIn, convName, me, isAdmin, chat) {
   /** @param {import('../room.js').RoomCall} call */
   function roomScreen(call) {
     const conv = call.conv;
+    const listening = new AbortController();
+    const { signal } = listening;
     const grid = h('div', { id: 'room-grid', class: 'room-grid' });
     const names = h('ul', { id: 'room-names', class: 'room-names' });
     const stage = /** @type {HTMLVideoElement} */ (h('video', { id: 'room-screen-view', autoplay: true, playsinline: true, muted: true, hidden: true }));
@@ -92,8 +96,8 @@ export function roomOverlay(rooms, nameIn, convName, me, isAdmin, chat) {
     }
     chat.addEventListener('change', (e) => {
       const c = /** @type {CustomEvent} */ (e).detail?.conv;
-      if (rooms.current === call && (c === conv || c === null)) renderChat();
-    });
+      if (c === conv || c === null) renderChat();
+    }, { signal });
     const self = tile(0, 'You', call.local, true);
     const title = h('h2', {}, convName(conv));
     const node = h('section', { id: 'room', class: 'room', 'aria-label': `Call in ${convName(conv)}` },
@@ -193,8 +197,9 @@ export function roomOverlay(rooms, nameIn, convName, me, isAdmin, chat) {
     }
 
     // Tile sizes change with the window.
-    window.addEventListener('resize', () => { if (rooms.current === call) update(); });
-    return { call, node, update };
+    window.addEventListener('resize', update, { signal });
+    // The screen's listeners on longer-lived objects go with it.
+    return { call, node, update, end: () => listening.abort() };
   }
 
   /** @param {HTMLElement} b @param {boolean} on @param {string} onText @param {string} offText */

@@ -276,9 +276,18 @@ struct Worker {
 impl Worker {
     fn run(mut self, rx: Receiver<WorkerMsg>) {
         loop {
+            // One pass over the rooms: those whose timers are due run them, and every room
+            // says when it next needs to (polling a room walks all its sessions: once a turn).
             let now = Instant::now();
-            let next =
-                self.rooms.values_mut().map(|r| r.poll_timeout(now)).min().unwrap_or(now + Duration::from_secs(1));
+            let mut next = now + Duration::from_secs(1);
+            for room in self.rooms.values_mut() {
+                let mut due = room.poll_timeout(now);
+                if due <= now {
+                    room.handle_timeout(now);
+                    due = room.poll_timeout(now);
+                }
+                next = next.min(due);
+            }
             self.flush();
             let wait = next.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
             match rx.recv_timeout(wait) {
@@ -293,12 +302,7 @@ impl Worker {
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return,
             }
-            let now = Instant::now();
-            for room in self.rooms.values_mut() {
-                if room.poll_timeout(now) <= now {
-                    room.handle_timeout(now);
-                }
-            }
+            // What the messages produced goes out before the next pass.
             self.flush();
         }
     }

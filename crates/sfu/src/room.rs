@@ -86,15 +86,6 @@ impl Room {
         self.peers.iter().any(|p| p.id == who)
     }
 
-    /// The participant whose session takes this packet (by ICE credentials or by the
-    /// address its session uses).
-    pub fn accepts(&self, source: SocketAddr, contents: &[u8]) -> Option<ParticipantId> {
-        let Ok(contents) = contents.try_into() else { return None };
-        let input =
-            Input::Receive(Instant::now(), Receive { proto: Protocol::Udp, source, destination: self.local, contents });
-        self.peers.iter().find(|p| p.rtc.accepts(&input)).map(|p| p.id)
-    }
-
     /// Adds a participant. Returns its ICE ufrag (the driver routes packets by it).
     /// `request` is the signaling request to answer with the welcome.
     pub fn join(
@@ -248,7 +239,7 @@ impl Room {
         self.drive(now);
     }
 
-    /// A datagram for `who` (see [`Room::accepts`]).
+    /// A datagram for `who` (the driver routed it by ICE credentials or source address).
     pub fn receive(&mut self, who: ParticipantId, source: SocketAddr, contents: &[u8], now: Instant) {
         let local = self.local;
         let Some(p) = self.peers.iter_mut().find(|p| p.id == who) else { return };

@@ -46,14 +46,16 @@ impl Conference {
             RoomOp::Join { conv } => {
                 let me = self.sfu.clone();
                 tokio::spawn(async move {
-                    let member = tokio::task::spawn_blocking(move || store.conversation(user, conv)).await;
-                    match member {
-                        Ok(Ok(Some(_))) => {
+                    // Only the member list: the whole conversation (last message, unread
+                    // counts) is not needed to decide.
+                    let members = tokio::task::spawn_blocking(move || store.conversation_members(conv)).await;
+                    match members.map(|r| r.map(|m| m.contains(&user))) {
+                        Ok(Ok(true)) => {
                             if let Err(e) = me.command(Command::Join { room: conv, who: device, user }, id) {
                                 fail(&hub, device, id, &e).await;
                             }
                         }
-                        Ok(Ok(None)) => {
+                        Ok(Ok(false)) => {
                             let msg =
                                 error(id, WsErrorCode::NoConversation, WsErrorCode::NoConversation.default_message());
                             hub.input(Input::Reply { device, msg: Box::new(msg) }).await;
