@@ -346,9 +346,23 @@ fn media_survives_loss_and_reordering() {
     w.reorder = true;
     w.join(1);
     w.join(2);
-    w.run(Duration::from_secs(5), true);
+    // Connecting takes a varying time under loss (the DTLS handshake retransmits with
+    // backoff, and the sessions' random ids decide which datagrams are the dropped ones):
+    // measure from when media first arrives (at most 30 s of fake time).
+    for _ in 0..60 {
+        w.run(Duration::from_millis(500), true);
+        let (a, v) = w.frames_from(1, 1);
+        if a > 0 && v > 0 {
+            break;
+        }
+    }
+    let (a0, v0) = w.frames_from(1, 1);
+    assert!(a0 > 0 && v0 > 0, "never connected: audio {a0}, video {v0}");
+    w.run(Duration::from_secs(2), true);
     let (a, v) = w.frames_from(1, 1);
-    assert!(a > 100 && v > 50, "audio {a}, video {v}");
+    // 2 s: 100 audio and 100 video frames sent; one datagram in 13 lost on the way in and
+    // one in 13 on the way out, and neighbours swapped: most of it arrives.
+    assert!(a - a0 > 50 && v - v0 > 40, "in 2 s: audio {}, video {}", a - a0, v - v0);
 }
 
 #[test]
