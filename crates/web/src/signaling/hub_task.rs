@@ -99,22 +99,14 @@ pub(crate) fn spawn_hub(
     cfg.first_call_id = cfg.first_call_id.max(millis.saturating_mul(1000));
     let hub = Hub::new(cfg, Box::new(auth::token::new_token));
     let handle = HubHandle { tx, next_conn: Arc::new(std::sync::atomic::AtomicU64::new(1)) };
-    let deps = Deps { store, chat, metrics, conference };
-    tokio::spawn(run(hub, rx, handle.clone(), session_recheck, deps));
+    let deps = Deps { store, chat, metrics, conference, me: handle.clone() };
+    tokio::spawn(run(hub, rx, session_recheck, deps));
     handle
 }
 
 /// Runs the hub. Every `session_recheck` the sessions behind open sockets are checked against
 /// the store, so sessions ended where the hub cannot hear it (admin CLI, expiry) close too.
-async fn run(
-    mut hub: Hub,
-    mut rx: mpsc::Receiver<Cmd>,
-    me: HubHandle,
-    session_recheck: std::time::Duration,
-    deps: Deps,
-) {
-    let Deps { store, chat, metrics, conference } = deps;
-    let out = Carry { store: &store, chat: &chat, metrics: &metrics, conference: conference.as_deref(), hub: &me };
+async fn run(mut hub: Hub, mut rx: mpsc::Receiver<Cmd>, session_recheck: std::time::Duration, deps: Deps) {
     let mut sinks: HashMap<ConnId, ConnSink> = HashMap::new();
     let mut draining = false;
     let mut session_check = tokio::time::interval(session_recheck);
@@ -137,7 +129,7 @@ async fn run(
                         // Everything queued before this (chat acknowledgements included) went
                         // out above; the sockets close after it, so clients reconnect to the
                         // next server and resend whatever they have not seen acknowledged.
-                        carry_out(&mut hub, &mut sinks, &out);
+                        carry_out(&mut hub, &mut sinks, &deps);
                         draining = true;
                         for sink in sinks.values() {
                             let _ = sink.close.send(Some(RESTARTING));
@@ -153,10 +145,10 @@ async fn run(
                 }
             }
             _ = sleep_until(deadline) => hub.handle_timeout(Instant::now()),
-            _ = session_check.tick() => check_sessions(hub.sessions(), store.clone(), me.clone()),
+            _ = session_check.tick() => check_sessions(hub.sessions(), deps.store.clone(), deps.me.clone()),
         }
-        carry_out(&mut hub, &mut sinks, &out);
-        metrics.publish_hub(hub.stats());
+        carry_out(&mut hub, &mut sinks, &deps);
+        deps.metrics.publish_hub(hub.stats());
     }
 }
 
@@ -173,19 +165,12 @@ struct Deps {
     chat: ChatQueue,
     metrics: crate::metrics::MetricsHandle,
     conference: Option<Arc<crate::conference::Conference>>,
+    /// The task's own handle (for work it spawns that reports back).
+    me: HubHandle,
 }
 
-/// What carrying out the hub's outputs needs besides the sockets.
-struct Carry<'a> {
-    store: &'a Arc<dyn store::Store>,
-    chat: &'a ChatQueue,
-    metrics: &'a crate::metrics::MetricsHandle,
-    conference: Option<&'a crate::conference::Conference>,
-    hub: &'a HubHandle,
-}
-
-fn carry_out(hub: &mut Hub, sinks: &mut HashMap<ConnId, ConnSink>, c: &Carry<'_>) {
-    let Carry { store, chat, metrics, .. } = c;
+fn carry_out(hub: &mut Hub, sinks: &mut HashMap<ConnId, ConnSink>, deps: &Deps) {
+    let Deps { store, chat, metrics, conference, me } = deps;
     loop {
         let mut overflowed = Vec::new();
         while let Some(out) = hub.poll_output() {
@@ -215,7 +200,7 @@ fn carry_out(hub: &mut Hub, sinks: &mut HashMap<ConnId, ConnSink>, c: &Carry<'_>
                 }
                 Output::CallFinished(record) => {
                     metrics.metrics.call_finished(&record);
-                    persist_call((*store).clone(), record)
+                    persist_call(store.clone(), record)
                 }
                 Output::Chat(req) => {
                     let job =
@@ -224,8 +209,8 @@ fn carry_out(hub: &mut Hub, sinks: &mut HashMap<ConnId, ConnSink>, c: &Carry<'_>
                         hub.handle(queue_full_reply(req.conn, req.id), Instant::now());
                     }
                 }
-                Output::Room(req) => match c.conference {
-                    Some(conf) => conf.request(req, (*store).clone(), c.hub.clone()),
+                Output::Room(req) => match conference {
+                    Some(conf) => conf.request(req, store.clone(), me.clone()),
                     None => {
                         let msg = proto::ws::ServerMessage::Error {
                             id: req.id,
@@ -236,7 +221,7 @@ fn carry_out(hub: &mut Hub, sinks: &mut HashMap<ConnId, ConnSink>, c: &Carry<'_>
                     }
                 },
                 Output::DeviceGone { device } => {
-                    if let Some(conf) = c.conference {
+                    if let Some(conf) = conference {
                         conf.device_gone(device);
                     }
                 }
