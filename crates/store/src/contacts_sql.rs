@@ -60,7 +60,7 @@ impl SqliteStore {
         let q = like_escape(&query.to_lowercase());
         let conn = self.conn();
         let mut stmt = conn.prepare(&format!(
-            "SELECT {USER_COLS_U} FROM users u WHERE u.disabled = 0 AND u.id != ?1 AND
+            "SELECT {USER_COLS_U} FROM users u WHERE u.disabled = 0 AND u.source != 'guest' AND u.id != ?1 AND
              (u.username LIKE ?2 || '%' ESCAPE '\\' OR lower(u.display_name) LIKE ?2 || '%' ESCAPE '\\'
               OR lower(u.display_name) LIKE '% ' || ?2 || '%' ESCAPE '\\')
              ORDER BY u.username LIMIT ?3"
@@ -104,7 +104,7 @@ impl SqliteStore {
     pub(crate) fn request_contact_impl(&self, from: i64, to: i64, now: i64) -> Result<RequestOutcome, StoreError> {
         self.write_tx(|tx| {
             let target: Option<bool> =
-                tx.query_row("SELECT disabled FROM users WHERE id = ?1", [to], |r| r.get(0)).optional()?;
+                                tx.query_row("SELECT disabled FROM users WHERE id = ?1 AND source != 'guest'", [to], |r| r.get(0)).optional()?;
             if from == to || target != Some(false) {
                 return Err(StoreError::NotFound);
             }

@@ -18,6 +18,9 @@ pub enum StoreError {
     NotContacts,
     #[error("not allowed")]
     Forbidden,
+    /// A meeting's code or link token is in use already (draw another).
+    #[error("meeting code or link already in use")]
+    CodeTaken,
     #[error("database error: {0}")]
     Db(#[from] rusqlite::Error),
     #[error("cannot open database: {0}")]

@@ -13,6 +13,7 @@ pub mod backup;
 mod chat_sql;
 mod contacts_sql;
 mod directory_sql;
+mod meetings_sql;
 mod error;
 mod model;
 mod schema;
@@ -170,6 +171,39 @@ pub trait Store: Send + Sync + 'static {
         create: bool,
         now: i64,
     ) -> Result<DirectoryApplied, StoreError>;
+
+    // --- meetings and guests
+    /// Creates a meeting with its conversation; `created_by` becomes its first host.
+    /// [`StoreError::CodeTaken`] if the code or link token is in use.
+    fn create_meeting(&self, meeting: &NewMeeting, now: i64) -> Result<Meeting, StoreError>;
+    fn meeting(&self, id: i64) -> Result<Option<Meeting>, StoreError>;
+    fn meeting_by_conv(&self, conv: i64) -> Result<Option<Meeting>, StoreError>;
+    fn meeting_by_link(&self, token: &str) -> Result<Option<Meeting>, StoreError>;
+    /// The meeting that has not ended with this code.
+    fn meeting_by_code(&self, code: &str) -> Result<Option<Meeting>, StoreError>;
+    /// Live meetings the user hosts, soonest first.
+    fn meetings_hosted_by(&self, user: i64, now: i64) -> Result<Vec<Meeting>, StoreError>;
+    /// The user's role in the meeting's conversation (`host`, `member`, `guest`), if any.
+    fn meeting_role(&self, meeting: i64, user: i64) -> Result<Option<String>, StoreError>;
+    fn meeting_hosts(&self, meeting: i64) -> Result<Vec<i64>, StoreError>;
+    /// A member comes in (by link): a member of its conversation from now on.
+    fn join_meeting(&self, meeting: i64, user: i64, now: i64) -> Result<Meeting, StoreError>;
+    fn set_meeting_access(&self, meeting: i64, access: MeetingAccess) -> Result<Meeting, StoreError>;
+    /// Ends it: no code any more, and every guest still in or waiting is out (account disabled,
+    /// sessions deleted). Returns those guests' user ids.
+    fn end_meeting(&self, meeting: i64, now: i64) -> Result<Vec<i64>, StoreError>;
+    /// A guest account waiting in the meeting's lobby.
+    fn create_guest(&self, meeting: i64, username: &str, display_name: &str, now: i64) -> Result<Guest, StoreError>;
+    /// The guest record of a guest account.
+    fn guest(&self, user: i64) -> Result<Option<Guest>, StoreError>;
+    fn guests_of(&self, meeting: i64) -> Result<Vec<Guest>, StoreError>;
+    /// Admits a waiting guest (into the conversation) or puts one out (rejected, removed,
+    /// gone: account disabled, sessions deleted). [`StoreError::Forbidden`] for a guest who
+    /// is out already: coming back takes a new guest and a new admission.
+    fn set_guest_state(&self, user: i64, state: GuestState, now: i64) -> Result<Guest, StoreError>;
+    /// Records a used meet-by-code code (by hash) until `until`.
+    fn burn_code(&self, code_hash: &[u8], until: i64, now: i64) -> Result<(), StoreError>;
+    fn code_burnt(&self, code_hash: &[u8], now: i64) -> Result<bool, StoreError>;
 }
 
 #[cfg(test)]

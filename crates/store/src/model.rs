@@ -19,6 +19,9 @@ pub enum AccountSource {
     Local,
     /// Comes from the LDAP directory: signs in by binding there, follows it in the sync.
     Directory,
+    /// A meeting guest: no password, exists for one meeting (see [`Guest`]), never listed
+    /// in the directory or the admin's user list, disabled when the meeting is over for them.
+    Guest,
 }
 
 impl AccountSource {
@@ -26,13 +29,14 @@ impl AccountSource {
         match self {
             AccountSource::Local => "local",
             AccountSource::Directory => "directory",
+            AccountSource::Guest => "guest",
         }
     }
     pub(crate) fn parse(s: &str) -> Self {
-        if s == "directory" {
-            AccountSource::Directory
-        } else {
-            AccountSource::Local
+        match s {
+            "directory" => AccountSource::Directory,
+            "guest" => AccountSource::Guest,
+            _ => AccountSource::Local,
         }
     }
 }
@@ -192,6 +196,8 @@ pub enum ConversationKind {
     Direct,
     /// Named, with an owner and any number of members.
     Group,
+    /// A meeting's chat: its hosts, the members who joined by link and the admitted guests.
+    Meeting,
 }
 
 impl ConversationKind {
@@ -199,13 +205,14 @@ impl ConversationKind {
         match self {
             ConversationKind::Direct => "direct",
             ConversationKind::Group => "group",
+            ConversationKind::Meeting => "meeting",
         }
     }
     pub(crate) fn parse(s: &str) -> Self {
-        if s == "group" {
-            ConversationKind::Group
-        } else {
-            ConversationKind::Direct
+        match s {
+            "group" => ConversationKind::Group,
+            "meeting" => ConversationKind::Meeting,
+            _ => ConversationKind::Direct,
         }
     }
 }
@@ -399,5 +406,122 @@ pub struct AttachmentRow {
     pub mime: String,
     pub size: i64,
     pub sha256: String,
+    pub created_at: i64,
+}
+
+/// Who may come into a meeting without being let in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MeetingAccess {
+    /// Members of the organisation only; no guests.
+    Members,
+    /// Members come in; guests wait in the lobby until a host admits them (the default).
+    Lobby,
+    /// Nobody new comes in.
+    Locked,
+}
+
+impl MeetingAccess {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MeetingAccess::Members => "members",
+            MeetingAccess::Lobby => "lobby",
+            MeetingAccess::Locked => "locked",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "members" => Some(MeetingAccess::Members),
+            "lobby" => Some(MeetingAccess::Lobby),
+            "locked" => Some(MeetingAccess::Locked),
+            _ => None,
+        }
+    }
+}
+
+/// A meeting: a conversation (kind `meeting`) reachable by an unguessable link and, while it
+/// is live, a short code; or the private meeting of two people who met by the same code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Meeting {
+    pub id: i64,
+    pub conv: i64,
+    pub link_token: String,
+    /// `None` once it ended (codes are reused) and for meetings made by meet-by-code.
+    pub code: Option<String>,
+    pub title: String,
+    pub created_by: Option<i64>,
+    pub created_at: i64,
+    pub starts_at: Option<i64>,
+    pub ends_at: i64,
+    pub access: MeetingAccess,
+    pub ended_at: Option<i64>,
+    /// Made by two people typing the same code (no host; both must accept).
+    pub by_code: bool,
+}
+
+impl Meeting {
+    /// Whether people can still come in at `now` (not ended, not past its end).
+    pub fn live(&self, now: i64) -> bool {
+        self.ended_at.is_none() && now < self.ends_at
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewMeeting {
+    pub title: String,
+    pub link_token: String,
+    pub code: Option<String>,
+    /// Becomes its first host (`None`: meet-by-code, no host).
+    pub created_by: Option<i64>,
+    pub starts_at: Option<i64>,
+    pub ends_at: i64,
+    pub access: MeetingAccess,
+}
+
+/// Where a guest stands in their meeting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuestState {
+    /// In the lobby.
+    Waiting,
+    /// Let in: a member of the meeting's conversation.
+    Admitted,
+    /// Turned away in the lobby; the account is disabled.
+    Rejected,
+    /// Taken out by a host after admission; the account is disabled.
+    Removed,
+    /// Left, or the meeting ended; the account is disabled.
+    Gone,
+}
+
+impl GuestState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GuestState::Waiting => "waiting",
+            GuestState::Admitted => "admitted",
+            GuestState::Rejected => "rejected",
+            GuestState::Removed => "removed",
+            GuestState::Gone => "gone",
+        }
+    }
+    pub(crate) fn parse(s: &str) -> Self {
+        match s {
+            "waiting" => GuestState::Waiting,
+            "admitted" => GuestState::Admitted,
+            "rejected" => GuestState::Rejected,
+            "removed" => GuestState::Removed,
+            _ => GuestState::Gone,
+        }
+    }
+    /// Whether the guest may still act (wait or take part).
+    pub fn active(self) -> bool {
+        matches!(self, GuestState::Waiting | GuestState::Admitted)
+    }
+}
+
+/// A guest: an account of source [`AccountSource::Guest`] bound to one meeting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guest {
+    pub user: User,
+    pub meeting: i64,
+    pub state: GuestState,
     pub created_at: i64,
 }

@@ -143,4 +143,36 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE users ADD COLUMN source TEXT NOT NULL DEFAULT 'local';
     ALTER TABLE users ADD COLUMN directory_disabled INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 6: meetings and their guests. A meeting owns a conversation of kind 'meeting' (its
+    // chat and its call; hosts have role 'host' there). Guests are accounts of source 'guest'
+    // bound to one meeting; `state` says whether they wait, were let in or are out. A code
+    // used by meet-by-code stays burnt for a day (only its hash is kept).
+    r#"
+    CREATE TABLE meetings (
+        id INTEGER PRIMARY KEY,
+        conv_id INTEGER NOT NULL UNIQUE REFERENCES conversations(id) ON DELETE CASCADE,
+        link_token TEXT NOT NULL UNIQUE,
+        code TEXT UNIQUE,
+        title TEXT NOT NULL,
+        created_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+        created_at INTEGER NOT NULL,
+        starts_at INTEGER,
+        ends_at INTEGER NOT NULL,
+        access TEXT NOT NULL,
+        ended_at INTEGER,
+        by_code INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX meetings_created_by ON meetings(created_by);
+    CREATE TABLE meeting_guests (
+        user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+        meeting_id INTEGER NOT NULL REFERENCES meetings(id) ON DELETE CASCADE,
+        state TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX meeting_guests_meeting ON meeting_guests(meeting_id);
+    CREATE TABLE burnt_codes (
+        code_hash BLOB PRIMARY KEY,
+        until INTEGER NOT NULL
+    );
+    "#,
 ];

@@ -159,6 +159,58 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
+    fn create_meeting(&self, meeting: &crate::NewMeeting, now: i64) -> Result<crate::Meeting, StoreError> {
+        self.create_meeting_impl(meeting, now)
+    }
+    fn meeting(&self, id: i64) -> Result<Option<crate::Meeting>, StoreError> {
+        self.meeting_impl(id)
+    }
+    fn meeting_by_conv(&self, conv: i64) -> Result<Option<crate::Meeting>, StoreError> {
+        self.meeting_by_conv_impl(conv)
+    }
+    fn meeting_by_link(&self, token: &str) -> Result<Option<crate::Meeting>, StoreError> {
+        self.meeting_by_link_impl(token)
+    }
+    fn meeting_by_code(&self, code: &str) -> Result<Option<crate::Meeting>, StoreError> {
+        self.meeting_by_code_impl(code)
+    }
+    fn meetings_hosted_by(&self, user: i64, now: i64) -> Result<Vec<crate::Meeting>, StoreError> {
+        self.meetings_hosted_by_impl(user, now)
+    }
+    fn meeting_role(&self, meeting: i64, user: i64) -> Result<Option<String>, StoreError> {
+        self.meeting_role_impl(meeting, user)
+    }
+    fn meeting_hosts(&self, meeting: i64) -> Result<Vec<i64>, StoreError> {
+        self.meeting_hosts_impl(meeting)
+    }
+    fn join_meeting(&self, meeting: i64, user: i64, now: i64) -> Result<crate::Meeting, StoreError> {
+        self.join_meeting_impl(meeting, user, now)
+    }
+    fn set_meeting_access(&self, meeting: i64, access: crate::MeetingAccess) -> Result<crate::Meeting, StoreError> {
+        self.set_meeting_access_impl(meeting, access)
+    }
+    fn end_meeting(&self, meeting: i64, now: i64) -> Result<Vec<i64>, StoreError> {
+        self.end_meeting_impl(meeting, now)
+    }
+    fn create_guest(&self, meeting: i64, username: &str, display_name: &str, now: i64) -> Result<crate::Guest, StoreError> {
+        self.create_guest_impl(meeting, username, display_name, now)
+    }
+    fn guest(&self, user: i64) -> Result<Option<crate::Guest>, StoreError> {
+        self.guest_impl(user)
+    }
+    fn guests_of(&self, meeting: i64) -> Result<Vec<crate::Guest>, StoreError> {
+        self.guests_of_impl(meeting)
+    }
+    fn set_guest_state(&self, user: i64, state: crate::GuestState, now: i64) -> Result<crate::Guest, StoreError> {
+        self.set_guest_state_impl(user, state, now)
+    }
+    fn burn_code(&self, code_hash: &[u8], until: i64, now: i64) -> Result<(), StoreError> {
+        self.burn_code_impl(code_hash, until, now)
+    }
+    fn code_burnt(&self, code_hash: &[u8], now: i64) -> Result<bool, StoreError> {
+        self.code_burnt_impl(code_hash, now)
+    }
+
     fn ping(&self) -> Result<(), StoreError> {
         self.conn().query_row("SELECT 1", [], |_| Ok(()))?;
         Ok(())
@@ -184,7 +236,7 @@ impl Store for SqliteStore {
 
     fn list_users(&self) -> Result<Vec<User>, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(&format!("SELECT {USER_COLS} FROM users ORDER BY username"))?;
+        let mut stmt = conn.prepare(&format!("SELECT {USER_COLS} FROM users WHERE source != 'guest' ORDER BY username"))?;
         let rows = stmt.query_map([], user_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

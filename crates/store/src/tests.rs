@@ -566,3 +566,87 @@ fn backup_is_a_checked_snapshot_and_restore_refuses_to_lose_newer_data() {
     assert!(backup::restore(&junk, &db, true, 400).is_err());
     assert!(s.user_by_username("alice").unwrap().is_some());
 }
+
+fn new_meeting(host: Option<i64>, code: &str, link: &str) -> NewMeeting {
+    NewMeeting {
+        title: "Ward round".into(),
+        link_token: link.into(),
+        code: Some(code.into()),
+        created_by: host,
+        starts_at: None,
+        ends_at: 1_000,
+        access: MeetingAccess::Lobby,
+    }
+}
+
+#[test]
+fn meetings_have_hosts_unique_codes_and_guests_who_wait_then_come_in_or_go() {
+    let (_d, s) = file_store();
+    let host = s.create_user(&new_user("host", false), 1).unwrap();
+    let m = s.create_meeting(&new_meeting(Some(host.id), "123456789012", "link-a"), 10).unwrap();
+    assert!(m.live(10) && !m.live(1_000) && !m.by_code);
+    assert!(matches!(
+        s.create_meeting(&new_meeting(Some(host.id), "123456789012", "link-b"), 10),
+        Err(StoreError::CodeTaken)
+    ));
+    assert_eq!(s.meeting_by_code("123456789012").unwrap().unwrap().id, m.id);
+    assert_eq!(s.meeting_by_link("link-a").unwrap().unwrap().id, m.id);
+    assert_eq!(s.meeting_role(m.id, host.id).unwrap().as_deref(), Some("host"));
+    assert_eq!(s.meetings_hosted_by(host.id, 10).unwrap().len(), 1);
+    assert_eq!(s.conversation_members(m.conv).unwrap(), vec![host.id]);
+
+    let g = s.create_guest(m.id, "guest~1", "Pat", 11).unwrap();
+    assert_eq!(g.state, GuestState::Waiting);
+    assert_eq!(g.user.source, AccountSource::Guest);
+    // Guests are nobody's contacts and never found in the directory or the admin's list.
+    assert!(s.search_users("pat", host.id, 10).unwrap().is_empty());
+    assert!(s.list_users().unwrap().iter().all(|u| u.id != g.user.id));
+    assert!(matches!(s.request_contact(host.id, g.user.id, 12), Err(StoreError::NotFound)));
+    assert!(!s.conversation_members(m.conv).unwrap().contains(&g.user.id), "waiting is not in");
+
+    let g = s.set_guest_state(g.user.id, GuestState::Admitted, 12).unwrap();
+    assert_eq!(g.state, GuestState::Admitted);
+    assert!(s.conversation_members(m.conv).unwrap().contains(&g.user.id));
+    assert_eq!(s.meeting_role(m.id, g.user.id).unwrap().as_deref(), Some("guest"));
+
+    // A removed guest is out for good: no membership, no account, no way back in.
+    let sid = s
+        .create_session(&NewSession {
+            token_hash: vec![7; 32],
+            user_id: g.user.id,
+            csrf_token: "c".into(),
+            user_agent: "t".into(),
+            now: 12,
+            expires_at: 500,
+            absolute_expires_at: 500,
+        })
+        .unwrap();
+    assert!(sid > 0);
+    s.set_guest_state(g.user.id, GuestState::Removed, 13).unwrap();
+    assert!(s.session_by_token_hash(&[7; 32], 13).unwrap().is_none());
+    assert!(!s.conversation_members(m.conv).unwrap().contains(&g.user.id));
+    assert!(matches!(s.set_guest_state(g.user.id, GuestState::Admitted, 14), Err(StoreError::Forbidden)));
+
+    // Ending puts every guest still there out and frees the code.
+    let w = s.create_guest(m.id, "guest~2", "Sam", 15).unwrap();
+    let member = s.create_user(&new_user("member", false), 1).unwrap();
+    s.join_meeting(m.id, member.id, 15).unwrap();
+    assert_eq!(s.meeting_role(m.id, member.id).unwrap().as_deref(), Some("member"));
+    assert_eq!(s.end_meeting(m.id, 16).unwrap(), vec![w.user.id]);
+    assert_eq!(s.guest(w.user.id).unwrap().unwrap().state, GuestState::Gone);
+    assert!(s.user_by_id(w.user.id).unwrap().unwrap().disabled);
+    assert!(s.meeting_by_code("123456789012").unwrap().is_none());
+    let ended = s.meeting(m.id).unwrap().unwrap();
+    assert!(!ended.live(16) && ended.code.is_none());
+    assert!(s.meetings_hosted_by(host.id, 16).unwrap().is_empty());
+    s.create_meeting(&new_meeting(Some(host.id), "123456789012", "link-c"), 17).unwrap();
+}
+
+#[test]
+fn burnt_codes_stay_burnt_until_their_time() {
+    let (_d, s) = file_store();
+    s.burn_code(b"h1", 100, 0).unwrap();
+    assert!(s.code_burnt(b"h1", 99).unwrap());
+    assert!(!s.code_burnt(b"h1", 100).unwrap());
+    assert!(!s.code_burnt(b"h2", 0).unwrap());
+}
