@@ -11,7 +11,7 @@ use proto::ws::{
 };
 
 use crate::bucket::Bucket;
-use crate::io::{ChatOp, ConnId, DeviceId, Input, Output, Relations, RoomOp};
+use crate::io::{ChatOp, ConnId, DeviceId, GuestScope, Input, Output, Relations, RoomOp};
 use crate::HubConfig;
 
 pub(crate) struct Conn {
@@ -20,6 +20,8 @@ pub(crate) struct Conn {
     pub device: Option<DeviceId>,
     /// Relations loaded at open, used when `hello` loads the user.
     pub relations: Option<Relations>,
+    /// A guest's connection: only this meeting's chat and call.
+    pub guest: Option<GuestScope>,
     pub last_activity: Instant,
     pub bucket: Bucket,
 }
@@ -183,7 +185,7 @@ impl Hub {
 
     pub fn handle(&mut self, input: Input, now: Instant) {
         match input {
-            Input::Open { conn, user, session, relations } => {
+            Input::Open { conn, user, session, relations, guest } => {
                 let (of_user, of_session) = self
                     .conns
                     .values()
@@ -204,6 +206,7 @@ impl Hub {
                         session,
                         device: None,
                         relations: Some(relations),
+                        guest,
                         last_activity: now,
                         bucket: Bucket::new(self.cfg.rate_burst, now),
                     },
@@ -231,6 +234,7 @@ impl Hub {
                 self.relation_changed(a, b, contacts, blocked, event_for_a, event_for_b);
             }
             Input::SessionsEnded { user, only, keep } => self.sessions_ended(user, only, keep, now),
+            Input::GuestOut { user, reason } => self.close_user(user, None, None, close::MEETING_OVER, reason, now),
             Input::ChatDeliver(d) => {
                 let d = *d;
                 self.chat_deliver(d.reply, &d.to, d.except, d.event)
@@ -327,6 +331,16 @@ impl Hub {
             Err(e) => return self.reply_error(conn, e.id, e.code, &e.message),
         };
         let device = c.device;
+        if let Some(scope) = c.guest {
+            if !crate::guests::may(&msg, scope) {
+                return self.reply_error(
+                    conn,
+                    msg.id(),
+                    WsErrorCode::GuestForbidden,
+                    WsErrorCode::GuestForbidden.default_message(),
+                );
+            }
+        }
         match (msg, device) {
             (ClientMessage::Hello { v, resume }, None) => self.hello(conn, v, resume, now),
             (m @ ClientMessage::Hello { .. }, Some(_)) | (m, None) => {
@@ -550,12 +564,25 @@ impl Hub {
     }
 
     fn sessions_ended(&mut self, user: UserId, only: Option<i64>, keep: Option<i64>, now: Instant) {
+        self.close_user(user, only, keep, close::SESSION_ENDED, "session ended", now);
+    }
+
+    /// Closes the user's sockets (those of session `only`, or all but `keep`) for good.
+    fn close_user(
+        &mut self,
+        user: UserId,
+        only: Option<i64>,
+        keep: Option<i64>,
+        code: u16,
+        reason: &'static str,
+        now: Instant,
+    ) {
         let matches = |s: i64| only.is_none_or(|o| o == s) && keep != Some(s);
         let devs: Vec<DeviceId> =
             self.devices.iter().filter(|(_, d)| d.user == user && matches(d.session)).map(|(id, _)| *id).collect();
         for dev in devs {
             if let Some(conn) = self.devices.get(&dev).and_then(|d| d.conn) {
-                self.out.push_back(Output::Close { conn, code: close::SESSION_ENDED, reason: "session ended" });
+                self.out.push_back(Output::Close { conn, code, reason });
             }
             self.remove_device(dev, now);
         }
@@ -566,7 +593,7 @@ impl Hub {
             .map(|(id, _)| *id)
             .collect();
         for conn in conns {
-            self.out.push_back(Output::Close { conn, code: close::SESSION_ENDED, reason: "session ended" });
+            self.out.push_back(Output::Close { conn, code, reason });
             self.conns.remove(&conn);
         }
     }

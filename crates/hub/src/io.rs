@@ -19,11 +19,17 @@ pub struct Relations {
     pub blocked: Vec<UserId>,
 }
 
+/// A guest's connection may only use this conversation (their meeting's chat and call).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuestScope {
+    pub conv: i64,
+}
+
 #[derive(Debug, Clone)]
 pub enum Input {
     /// An authenticated WebSocket opened (the driver checked session and origin).
     /// The hub waits for its `hello`.
-    Open { conn: ConnId, user: UserId, session: i64, relations: Relations },
+    Open { conn: ConnId, user: UserId, session: i64, relations: Relations, guest: Option<GuestScope> },
     /// A text frame arrived.
     Text { conn: ConnId, text: String },
     /// A binary frame arrived (not part of the protocol).
@@ -45,6 +51,9 @@ pub enum Input {
         event_for_a: Option<proto::ws::ContactEvent>,
         event_for_b: Option<proto::ws::ContactEvent>,
     },
+    /// A guest is out of their meeting (rejected, removed, meeting over): their sockets
+    /// close with [`proto::ws::close::MEETING_OVER`] and this reason.
+    GuestOut { user: UserId, reason: &'static str },
     /// Sessions ended (logout, revoke, password change, account disabled): close their sockets.
     /// `only`: just this session; `keep`: all of the user's sessions except this one.
     SessionsEnded { user: UserId, only: Option<i64>, keep: Option<i64> },

@@ -21,6 +21,7 @@ mod chat;
 mod config;
 mod core;
 mod files;
+mod guests;
 mod io;
 mod presence;
 mod rejoin;
@@ -29,7 +30,7 @@ mod rooms;
 pub use config::HubConfig;
 pub use core::{Hub, HubStats};
 pub use io::{
-    CallRecord, ChatDelivery, ChatEvent, ChatOp, ChatRequest, ConnId, DeviceId, Input, Output, Relations, RoomOp,
+    CallRecord, ChatDelivery, GuestScope, ChatEvent, ChatOp, ChatRequest, ConnId, DeviceId, Input, Output, Relations, RoomOp,
     RoomRequest,
 };
 pub use proto::ws::{CallId, UserId};

@@ -21,6 +21,8 @@ pub const MAX_PAGE: u32 = 200;
 pub enum ConversationKind {
     Direct,
     Group,
+    /// A meeting's chat (see `GET /api/v1/meetings/{id}`).
+    Meeting,
 }
 
 /// `text` is written by a member; `file` is a file a member posted (see `attachment`; `text`

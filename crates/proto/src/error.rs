@@ -50,6 +50,17 @@ pub enum ErrorCode {
     DirectoryUnavailable,
     /// The account's password is managed by the organisation's directory; change it there.
     ManagedByDirectory,
+    /// A guest (meeting participant without an account) tried something outside their
+    /// meeting: guests reach only their meeting, its chat and its call.
+    GuestForbidden,
+    /// The meeting link or code is unknown, or the meeting is over.
+    NoSuchMeeting,
+    /// The meeting is locked (or, for guests, open to members only): nobody new comes in.
+    MeetingLocked,
+    /// A meet-by-code code that was used already; it stays burnt for a day.
+    CodeUsed,
+    /// The server or the administrator has turned this off (guest access, meet-by-code).
+    Disabled,
     /// Something failed on the server; details are in the server log, never in the reply.
     Internal,
 }

@@ -6,6 +6,7 @@
 
 pub mod chat;
 pub mod error;
+pub mod meetings;
 pub mod rest;
 pub mod ws;
 

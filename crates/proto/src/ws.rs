@@ -660,6 +660,23 @@ pub enum ServerMessage {
     /// To every member of a conversation: its call runs with these people in it (empty: the
     /// call is over).
     RoomRunning { seq: u64, conv: i64, users: Vec<UserId> },
+    /// To a meeting's hosts: who waits in its lobby now. `arrived`: the guest who just came
+    /// (play a sound, show a notice); `null` when someone left the lobby or was let in.
+    MeetingLobby {
+        seq: u64,
+        meeting: i64,
+        title: String,
+        waiting: Vec<crate::meetings::GuestInfo>,
+        arrived: Option<UserId>,
+    },
+    /// To a guest: you are in (a host admitted you, or both accepted a meet-by-code
+    /// meeting). Join the call with `room_join` on `conv`.
+    MeetingAdmitted { seq: u64, meeting: i64, conv: i64 },
+    /// Meet-by-code: someone typed the same code. Both see the other's name and accept
+    /// (`POST /api/v1/meetings/{id}/accept`) or decline.
+    MeetingMatched { seq: u64, meeting: i64, peer: String },
+    /// To the meeting's members: it was ended (by a host, its last host leaving, or its time).
+    MeetingEnded { seq: u64, meeting: i64, conv: i64 },
 }
 
 impl ServerMessage {
@@ -675,6 +692,10 @@ impl ServerMessage {
             | ServerMessage::RoomSpeaker { seq, .. }
             | ServerMessage::RoomMemberState { seq, .. }
             | ServerMessage::RoomRunning { seq, .. }
+            | ServerMessage::MeetingLobby { seq, .. }
+            | ServerMessage::MeetingAdmitted { seq, .. }
+            | ServerMessage::MeetingMatched { seq, .. }
+            | ServerMessage::MeetingEnded { seq, .. }
             | ServerMessage::RoomModeratorMuted { seq, .. }
             | ServerMessage::ChatMessage { seq, .. } => *seq = n,
             _ => {}
@@ -727,6 +748,8 @@ pub enum WsErrorCode {
     NoSuchRoom,
     /// The SDP could not be used.
     BadSdp,
+    /// Guests may only use their meeting's chat and call.
+    GuestForbidden,
 }
 
 impl WsErrorCode {
@@ -748,6 +771,7 @@ impl WsErrorCode {
             WsErrorCode::Unavailable => "could not store the message; retry with the same client_id",
             WsErrorCode::NoSuchRoom => "not in that conference",
             WsErrorCode::BadSdp => "the SDP could not be used",
+            WsErrorCode::GuestForbidden => "guests may only use their meeting's chat and call",
         }
     }
 }
@@ -768,6 +792,9 @@ pub mod close {
     pub const HELLO_TIMEOUT: u16 = 4005;
     /// The account (or session) has the configured most sockets open already.
     pub const TOO_MANY_SOCKETS: u16 = 4006;
+    /// A guest is out of their meeting; the reason says why: `rejected`, `removed`, `ended`,
+    /// `declined` (meet-by-code), `nobody_came` (meet-by-code window over), `left`.
+    pub const MEETING_OVER: u16 = 4007;
     /// The server is shutting down; reconnect later.
     pub const GOING_AWAY: u16 = 1001;
     /// The server is restarting (SIGTERM, upgrade): reconnect and resume; it will be back.

@@ -108,6 +108,17 @@ impl World {
     }
 
     pub fn open(&mut self, user: UserId, session: i64, contacts: &[UserId]) -> ConnId {
+        self.open_as(user, session, contacts, None)
+    }
+
+    /// A guest's connection, scoped to one meeting conversation.
+    pub fn connect_guest(&mut self, user: UserId, conv: i64) -> ConnId {
+        let conn = self.open_as(user, user, &[], Some(hub::GuestScope { conv }));
+        self.text(conn, r#"{"type":"hello","v":1}"#);
+        conn
+    }
+
+    fn open_as(&mut self, user: UserId, session: i64, contacts: &[UserId], guest: Option<hub::GuestScope>) -> ConnId {
         let conn = self.next_conn;
         self.next_conn += 1;
         self.input(Input::Open {
@@ -115,6 +126,7 @@ impl World {
             user,
             session,
             relations: Relations { contacts: contacts.to_vec(), blocked: vec![] },
+            guest,
         });
         conn
     }

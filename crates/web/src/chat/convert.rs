@@ -45,6 +45,7 @@ pub fn conversation(c: &store::ConversationRow) -> Conversation {
         kind: match c.kind {
             store::ConversationKind::Direct => chat::ConversationKind::Direct,
             store::ConversationKind::Group => chat::ConversationKind::Group,
+            store::ConversationKind::Meeting => chat::ConversationKind::Meeting,
         },
         name: c.name.clone(),
         created_at: c.created_at,

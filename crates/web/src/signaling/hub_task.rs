@@ -29,6 +29,7 @@ pub(crate) enum Cmd {
         user: i64,
         session: i64,
         relations: hub::Relations,
+        guest: Option<hub::GuestScope>,
         sink: ConnSink,
     },
     Input(Input),
@@ -121,9 +122,9 @@ async fn run(mut hub: Hub, mut rx: mpsc::Receiver<Cmd>, session_recheck: std::ti
                     Cmd::Open { sink, .. } if draining => {
                         let _ = sink.close.send(Some(RESTARTING));
                     }
-                    Cmd::Open { conn, user, session, relations, sink } => {
+                    Cmd::Open { conn, user, session, relations, guest, sink } => {
                         sinks.insert(conn, sink);
-                        hub.handle(Input::Open { conn, user, session, relations }, now);
+                        hub.handle(Input::Open { conn, user, session, relations, guest }, now);
                     }
                     Cmd::Shutdown { done } => {
                         // Everything queued before this (chat acknowledgements included) went
