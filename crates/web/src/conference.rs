@@ -88,8 +88,18 @@ impl Conference {
                     ModerationAction::Remove => Moderation::Remove,
                 };
                 tokio::spawn(async move {
-                    let admin = tokio::task::spawn_blocking(move || store.user_by_id(user)).await;
-                    let admin = matches!(admin, Ok(Ok(Some(u))) if u.is_admin && !u.disabled);
+                    // So do a meeting's hosts, in their meeting.
+                    let admin = tokio::task::spawn_blocking(move || -> Result<bool, store::StoreError> {
+                        if store.user_by_id(user)?.is_some_and(|u| u.is_admin && !u.disabled) {
+                            return Ok(true);
+                        }
+                        Ok(match store.meeting_by_conv(conv)? {
+                            Some(m) => store.meeting_role(m.id, user)?.as_deref() == Some("host"),
+                            None => false,
+                        })
+                    })
+                    .await;
+                    let admin = matches!(admin, Ok(Ok(true)));
                     let cmd = Command::Moderate { room: conv, who: device, by: user, admin, target, action };
                     if let Err(e) = me.command(cmd, id) {
                         fail(&hub, device, id, &e).await;
@@ -235,9 +245,10 @@ fn message(conv: i64, to: u64, signal: Signal) -> ServerMessage {
 pub(crate) async fn bridge(
     conf: Arc<Conference>,
     mut rx: mpsc::UnboundedReceiver<SfuEvent>,
-    hub: HubHandle,
-    store: Arc<dyn store::Store>,
+    wiring: crate::meetings::Wiring,
+    end_without_hosts: bool,
 ) {
+    let (hub, store) = (wiring.hub.clone(), wiring.store.clone());
     while let Some(e) = rx.recv().await {
         match e {
             SfuEvent::Signal { room, to, signal } => {
@@ -252,7 +263,13 @@ pub(crate) async fn bridge(
                 let mut users: Vec<i64> = members.iter().map(|m| m.user).collect();
                 users.sort_unstable();
                 users.dedup();
+                let before = conf.users_in(room);
                 conf.set_running(room, &users);
+                if before != users {
+                    // Ending a meeting talks to the SFU and the hub, which feed this loop: not inline.
+                    let (w, now) = (wiring.clone(), users.clone());
+                    tokio::spawn(async move { w.call_changed(room, before, now, end_without_hosts).await });
+                }
                 let s = store.clone();
                 let Ok(Ok(of_conv)) = tokio::task::spawn_blocking(move || s.conversation_members(room)).await else {
                     continue;

@@ -57,9 +57,46 @@ pub struct WebConfig {
     pub directory: Option<directory::Directory>,
     /// The conference server (group calls); None: off.
     pub sfu: Option<sfu::SfuConfig>,
+    pub meetings: MeetingsConfig,
 }
 
 /// Limits and place of attachments (files uploaded to a conversation).
+/// Meetings, guests and meet-by-code (`[meetings]`).
+#[derive(Debug, Clone)]
+pub struct MeetingsConfig {
+    /// People without an account may join meetings as guests (through the lobby).
+    pub guests: bool,
+    /// The start page's meet-by-code mode.
+    pub meet_by_code: bool,
+    /// How long the first person at a code waits for the second.
+    pub code_window: Duration,
+    /// How long a used meet-by-code code stays burnt.
+    pub code_burn: Duration,
+    /// Longest meeting (from its start); also the default end.
+    pub max_duration: Duration,
+    /// A meeting ends for everyone when its last host leaves its call.
+    pub end_when_hosts_leave: bool,
+    /// Every attempt with a link or code takes at least this long, found or not, so timing
+    /// does not tell a live code from a dead one.
+    pub attempt_floor: Duration,
+    pub guesses: meetings::GuessPolicy,
+}
+
+impl Default for MeetingsConfig {
+    fn default() -> Self {
+        Self {
+            guests: true,
+            meet_by_code: true,
+            code_window: Duration::from_secs(100),
+            code_burn: Duration::from_secs(24 * 3600),
+            max_duration: Duration::from_secs(24 * 3600),
+            end_when_hosts_leave: true,
+            attempt_floor: Duration::from_millis(300),
+            guesses: meetings::GuessPolicy::default(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct AttachmentConfig {
     /// Directory of the files (`files/` for stored ones, `tmp/` for uploads under way).
@@ -118,6 +155,7 @@ impl WebConfig {
             budgets: crate::budget::BudgetRates::default(),
             directory: None,
             sfu: None,
+            meetings: MeetingsConfig::default(),
         }
     }
 }

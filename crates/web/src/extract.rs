@@ -86,10 +86,13 @@ fn json_rejection(rej: JsonRejection) -> HttpError {
 }
 
 /// The caller's valid session and account. State-changing methods must also carry the
-/// session's CSRF token in `X-CSRF-Token`.
+/// session's CSRF token in `X-CSRF-Token`. A guest's session only reaches the endpoints of
+/// their own meeting ([`crate::guest_gate`]); everything else is 403 `guest_forbidden`.
 pub struct Authed {
     pub session: store::Session,
     pub user: store::User,
+    /// Set for a meeting guest: their record and meeting.
+    pub guest: Option<(store::Guest, store::Meeting)>,
 }
 
 pub const CSRF_HEADER: &str = "x-csrf-token";
@@ -105,25 +108,37 @@ impl FromRequestParts<AppState> for Authed {
         let hash = auth::token::hash_token(&token);
         let now = crate::unix_now();
         let idle = state.config.session_idle.as_secs() as i64;
-        let (session, user) = state
+        let (session, user, guest) = state
             .blocking(move |s| {
-                let found = s.session_by_token_hash(&hash, now)?;
-                if let Some((sess, _)) = &found {
-                    if now - sess.last_seen_at >= TOUCH_EVERY_SECS {
-                        s.touch_session(sess.id, now, now + idle)?;
-                    }
+                let Some((sess, user)) = s.session_by_token_hash(&hash, now)? else { return Ok(None) };
+                if now - sess.last_seen_at >= TOUCH_EVERY_SECS {
+                    s.touch_session(sess.id, now, now + idle)?;
                 }
-                Ok(found)
+                let guest = match user.source {
+                    store::AccountSource::Guest => {
+                        // A guest account without its meeting is worth nothing: treated as logged out.
+                        let Some(g) = s.guest(user.id)? else { return Ok(None) };
+                        let Some(m) = s.meeting(g.meeting)? else { return Ok(None) };
+                        Some((g, m))
+                    }
+                    _ => None,
+                };
+                Ok(Some((sess, user, guest)))
             })
             .await?
             .ok_or_else(HttpError::unauthenticated)?;
+        if let Some((g, m)) = &guest {
+            let params = axum::extract::RawPathParams::from_request_parts(parts, state).await.ok();
+            let id = params.and_then(|p| p.iter().find(|(k, _)| *k == "id").and_then(|(_, v)| v.parse().ok()));
+            crate::guest_gate::check(parts, id, g, m)?;
+        }
         if !is_safe(&parts.method) {
             let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
             if !auth::token::constant_time_eq(sent, &session.csrf_token) {
                 return Err(HttpError::csrf("missing or wrong X-CSRF-Token header"));
             }
         }
-        Ok(Authed { session, user })
+        Ok(Authed { session, user, guest })
     }
 }
 

@@ -17,6 +17,8 @@ mod cookie;
 mod directory_sync;
 mod error;
 mod extract;
+mod guest_gate;
+mod meetings;
 pub mod metrics;
 mod openapi;
 mod process_stats;

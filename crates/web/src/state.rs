@@ -31,6 +31,8 @@ pub struct AppState {
     pub metrics: crate::metrics::MetricsHandle,
     /// Group calls, when configured.
     pub conference: Option<Arc<crate::conference::Conference>>,
+    /// Meet-by-code waiting rooms and the guess limiter for links and codes.
+    pub meetings: Arc<crate::meetings::Meetings>,
 }
 
 impl AppState {
@@ -57,7 +59,10 @@ impl AppState {
             conference.clone(),
         );
         if let (Some(rx), Some(c)) = (sfu_events, &conference) {
-            tokio::spawn(crate::conference::bridge(c.clone(), rx, hub.clone(), store.clone()));
+            let wiring =
+                crate::meetings::Wiring { store: store.clone(), hub: hub.clone(), conference: Some(c.clone()) };
+            let end_without_hosts = config.meetings.end_when_hosts_leave;
+            tokio::spawn(crate::conference::bridge(c.clone(), rx, wiring, end_without_hosts));
         }
         if let Some(dir) = &config.directory {
             crate::directory_sync::spawn(dir.clone(), store.clone(), hub.clone());
@@ -72,6 +77,7 @@ impl AppState {
             tracing::error!(error = %e, "cannot start the chat writer thread; chat is unavailable");
         }
         Ok(Self {
+            meetings: Arc::new(crate::meetings::Meetings::new(&config.meetings)),
             conference,
             attachments,
             hub,

@@ -6,6 +6,7 @@ pub mod calls;
 pub mod contacts;
 pub mod conversations;
 pub mod health;
+pub mod meetings;
 pub mod register;
 pub mod session;
 
@@ -48,6 +49,17 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/attachments/limits", get(attachments::limits))
         .route("/attachments/{id}", get(attachments::download))
+        .route("/meetings", get(meetings::list).post(meetings::create))
+        .route("/meetings/{id}", get(meetings::get).patch(meetings::update))
+        .route("/meetings/{id}/end", post(meetings::end))
+        .route("/meetings/{id}/accept", post(meetings::accept))
+        .route("/meetings/{id}/decline", post(meetings::decline))
+        .route("/meetings/{id}/leave", post(meetings::leave))
+        .route("/meetings/{id}/guests/{user_id}/admit", post(meetings::admit))
+        .route("/meetings/{id}/guests/{user_id}/reject", post(meetings::reject))
+        .route("/meetings/{id}/guests/{user_id}", delete(meetings::remove_guest))
+        .route("/meet/join", post(meetings::join))
+        .route("/meet/code", post(meetings::meet_by_code))
         .route("/calls", get(calls::history))
         .route("/calls/missed/seen", post(calls::missed_seen))
         .route("/ice-servers", get(calls::ice_servers))

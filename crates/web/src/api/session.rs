@@ -27,27 +27,46 @@ pub async fn start_session(
     headers: &HeaderMap,
     status: StatusCode,
 ) -> Result<Response, HttpError> {
+    let (info, cookie) = new_session(state, user, headers, None).await?;
+    let mut resp = (status, Json(info)).into_response();
+    resp.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(resp)
+}
+
+/// Creates a device session for `user` (ending at `until` at the latest, if given: a guest's
+/// ends with their meeting) and returns it with its `Set-Cookie` value.
+pub async fn new_session(
+    state: &AppState,
+    user: store::User,
+    headers: &HeaderMap,
+    until: Option<i64>,
+) -> Result<(SessionInfo, header::HeaderValue), HttpError> {
     let token = auth::token::new_token();
     let csrf_token = auth::token::new_token();
     let now = crate::unix_now();
     let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("unknown");
+    let cap = |t: i64| until.map_or(t, |u| t.min(u));
     let new = store::NewSession {
         token_hash: auth::token::hash_token(&token),
         user_id: user.id,
         csrf_token: csrf_token.clone(),
         user_agent: sanitize_label(user_agent, 200),
         now,
-        expires_at: now + state.config.session_idle.as_secs() as i64,
-        absolute_expires_at: now + state.config.session_max.as_secs() as i64,
+        expires_at: cap(now + state.config.session_idle.as_secs() as i64),
+        absolute_expires_at: cap(now + state.config.session_max.as_secs() as i64),
     };
     let session_id = state.blocking(move |s| Ok(s.create_session(&new)?)).await?;
     let info =
         SessionInfo { user: user_info(&user), csrf_token, session_id, account_source: user.source.as_str().to_owned() };
-    let mut resp = (status, Json(info)).into_response();
-    let cookie = cookie::set_session(&token, state.config.session_max.as_secs())
-        .ok_or_else(|| HttpError::internal("cookie", "unencodable token"))?;
-    resp.headers_mut().insert(header::SET_COOKIE, cookie);
-    Ok(resp)
+    let max_age = (new_expiry(until, now)).unwrap_or(state.config.session_max.as_secs());
+    let cookie =
+        cookie::set_session(&token, max_age).ok_or_else(|| HttpError::internal("cookie", "unencodable token"))?;
+    Ok((info, cookie))
+}
+
+/// The cookie's lifetime for a session that ends at `until`.
+fn new_expiry(until: Option<i64>, now: i64) -> Option<u64> {
+    until.map(|u| u.saturating_sub(now).max(1) as u64)
 }
 
 /// Log in with username and password; sets the session cookie.

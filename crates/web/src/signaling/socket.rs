@@ -36,6 +36,7 @@ pub async fn upgrade(
     let hub = state.hub.clone();
     let conn = hub.new_conn_id();
     let session = a.session.id;
+    let guest = a.guest.as_ref().map(|(_, m)| hub::GuestScope { conv: m.conv });
     // Small buffers: signaling frames are small, and an idle connection should cost little
     // memory (tungstenite's defaults reserve 128 KiB per socket).
     Ok(ws
@@ -43,15 +44,24 @@ pub async fn upgrade(
         .write_buffer_size(4 * 1024)
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
-        .on_upgrade(move |socket| run(socket, hub, conn, user, session, relations)))
+        .on_upgrade(move |socket| run(socket, hub, conn, user, session, relations, guest)))
 }
 
-async fn run(socket: WebSocket, hub: HubHandle, conn: ConnId, user: i64, session: i64, relations: hub::Relations) {
+async fn run(
+    socket: WebSocket,
+    hub: HubHandle,
+    conn: ConnId,
+    user: i64,
+    session: i64,
+    relations: hub::Relations,
+    guest: Option<hub::GuestScope>,
+) {
     let (mut tx, mut rx) = socket.split();
     let (out_tx, mut out_rx) = mpsc::channel::<Outbound>(CONN_QUEUE);
     let (close_tx, mut close_rx) = watch::channel::<Option<(u16, &'static str)>>(None);
     let mut reader_close = close_rx.clone();
-    hub.cmd(Cmd::Open { conn, user, session, relations, sink: ConnSink { tx: out_tx, close: close_tx.clone() } }).await;
+    hub.cmd(Cmd::Open { conn, user, session, relations, guest, sink: ConnSink { tx: out_tx, close: close_tx.clone() } })
+        .await;
 
     let writer = tokio::spawn(async move {
         loop {
