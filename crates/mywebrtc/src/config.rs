@@ -33,6 +33,7 @@ pub struct Config {
     pub ldap: crate::ldap_config::LdapConfig,
     pub metrics: MetricsConfig,
     pub sfu: crate::sfu_config::SfuConfig,
+    pub meetings: crate::meetings_config::MeetingsConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -216,6 +217,7 @@ impl Default for Config {
             ldap: crate::ldap_config::LdapConfig::default(),
             metrics: MetricsConfig::default(),
             sfu: crate::sfu_config::SfuConfig::default(),
+            meetings: crate::meetings_config::MeetingsConfig::default(),
         }
     }
 }
@@ -276,6 +278,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "ldap",
     "metrics",
     "sfu",
+    "meetings",
 ];
 
 impl Config {
@@ -500,6 +503,7 @@ impl Config {
             .collect();
         w.directory = self.ldap.directory()?;
         w.sfu = self.sfu.resolve(w.listen.ip())?;
+        w.meetings = self.meetings.resolve()?;
         Ok(w)
     }
 }

@@ -6,6 +6,7 @@ mod config;
 mod datadir;
 mod ldap_config;
 mod logging;
+mod meetings_config;
 mod serve;
 mod sfu_config;
 mod turn_service;

@@ -32,7 +32,7 @@ mod util;
 
 pub use attachments::retention_days;
 pub use budget::BudgetRates;
-pub use config::{AttachmentConfig, TlsSource, TurnRest, WebConfig};
+pub use config::{AttachmentConfig, MeetingsConfig, TlsSource, TurnRest, WebConfig};
 pub use hub::HubConfig;
 pub use openapi::openapi_json;
 pub use server::{derive_public_url, Server};
