@@ -92,6 +92,17 @@ impl<K: Eq + Hash + Clone> Backoff<K> {
         self.entries.remove(key);
     }
 
+    /// Takes back one failure recorded for the key (an attempt charged in advance that
+    /// turned out to be good), without forgetting the others.
+    pub fn forgive_one(&mut self, key: &K) {
+        if let Some(e) = self.entries.get_mut(key) {
+            e.failures = e.failures.saturating_sub(1);
+            if e.failures == 0 {
+                self.entries.remove(key);
+            }
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }

@@ -30,7 +30,7 @@ mod rooms;
 pub use config::HubConfig;
 pub use core::{Hub, HubStats};
 pub use io::{
-    CallRecord, ChatDelivery, GuestScope, ChatEvent, ChatOp, ChatRequest, ConnId, DeviceId, Input, Output, Relations, RoomOp,
-    RoomRequest,
+    CallRecord, ChatDelivery, ChatEvent, ChatOp, ChatRequest, ConnId, DeviceId, GuestScope, Input, Output, Relations,
+    RoomOp, RoomRequest,
 };
 pub use proto::ws::{CallId, UserId};

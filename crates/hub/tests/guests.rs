@@ -27,7 +27,10 @@ fn every_message(conv: i64) -> Vec<(&'static str, String)> {
             "call_rejoin",
             format!(r#"{{"type":"call_rejoin","id":1,"call_id":1,"peer":{HOST},"role":"caller","media":"video"}}"#),
         ),
-        ("file_offer", format!(r#"{{"type":"file_offer","id":1,"to":{HOST},"name":"a","size":1,"mime":"text/plain"}}"#)),
+        (
+            "file_offer",
+            format!(r#"{{"type":"file_offer","id":1,"to":{HOST},"name":"a","size":1,"mime":"text/plain"}}"#),
+        ),
         ("file_accept", r#"{"type":"file_accept","id":1,"transfer_id":1}"#.to_owned()),
         ("file_decline", r#"{"type":"file_decline","id":1,"transfer_id":1}"#.to_owned()),
         ("file_signal", r#"{"type":"file_signal","id":1,"transfer_id":1,"data":{}}"#.to_owned()),

@@ -1,7 +1,9 @@
 //! The limiter in front of everything that takes a code or a link: each client address gets
 //! a few free failures, then exponential backoff (as for passwords); and all addresses
 //! together get a fixed budget of failures per minute, so an attacker with many addresses
-//! still makes at most that many guesses. Successful attempts cost nothing.
+//! still makes at most that many guesses. An attempt is charged when it starts (so many at
+//! once cannot all slip past the check) and refunded when it found something: successful
+//! attempts cost nothing.
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -44,7 +46,12 @@ pub struct GuessLimiter {
 
 impl GuessLimiter {
     pub fn new(policy: GuessPolicy) -> Self {
-        Self { policy, addresses: Backoff::new(policy.per_address), tokens: f64::from(policy.global_per_minute), refilled_at: None }
+        Self {
+            policy,
+            addresses: Backoff::new(policy.per_address),
+            tokens: f64::from(policy.global_per_minute),
+            refilled_at: None,
+        }
     }
 
     fn refill(&mut self, now: Instant) {
@@ -56,22 +63,24 @@ impl GuessLimiter {
         self.refilled_at = Some(now);
     }
 
-    /// `Err(wait)` when this attempt must be refused without looking at the code.
-    pub fn check(&mut self, addr: IpAddr, now: Instant) -> Result<(), Duration> {
+    /// Starts an attempt: charged as a failure to the address and the global budget until
+    /// [`GuessLimiter::found`] refunds it. `Err(wait)`: refused without looking at the code.
+    pub fn attempt(&mut self, addr: IpAddr, now: Instant) -> Result<(), Duration> {
         self.addresses.check(&addr, now)?;
         self.refill(now);
         if self.tokens < 1.0 {
             let per_token = 60.0 / f64::from(self.policy.global_per_minute.max(1));
             return Err(Duration::from_secs_f64((1.0 - self.tokens) * per_token).max(Duration::from_secs(1)));
         }
+        self.addresses.record_failure(&addr, now);
+        self.tokens -= 1.0;
         Ok(())
     }
 
-    /// The attempt found nothing: it counts against the address and the global budget.
-    pub fn record_failure(&mut self, addr: IpAddr, now: Instant) {
-        self.addresses.record_failure(&addr, now);
-        self.refill(now);
-        self.tokens = (self.tokens - 1.0).max(0.0);
+    /// The attempt found what it looked for: its charge is refunded.
+    pub fn found(&mut self, addr: IpAddr) {
+        self.addresses.forgive_one(&addr);
+        self.tokens = (self.tokens + 1.0).min(f64::from(self.policy.global_per_minute));
     }
 }
 
@@ -88,14 +97,16 @@ mod tests {
     fn one_address_backs_off_after_its_free_failures() {
         let mut l = GuessLimiter::new(GuessPolicy::default());
         let t = Instant::now();
-        for _ in 0..10 {
-            assert!(l.check(ip(1), t).is_ok());
-            l.record_failure(ip(1), t);
+        for _ in 0..11 {
+            assert!(l.attempt(ip(1), t).is_ok());
         }
-        assert!(l.check(ip(1), t).is_ok(), "ten free failures");
-        l.record_failure(ip(1), t);
-        assert_eq!(l.check(ip(1), t), Err(Duration::from_secs(1)));
-        assert!(l.check(ip(2), t).is_ok(), "others are not affected by one address");
+        assert_eq!(l.attempt(ip(1), t), Err(Duration::from_secs(1)), "ten free failures, then backoff");
+        assert!(l.attempt(ip(2), t).is_ok(), "others are not affected by one address");
+        // Attempts that found something cost nothing, however many.
+        for _ in 0..100 {
+            assert!(l.attempt(ip(3), t).is_ok());
+            l.found(ip(3));
+        }
     }
 
     #[test]
@@ -106,14 +117,13 @@ mod tests {
         let mut allowed = 0;
         for i in 0..200u32 {
             let a = IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i));
-            if l.check(a, t).is_ok() {
+            if l.attempt(a, t).is_ok() {
                 allowed += 1;
-                l.record_failure(a, t);
             }
         }
         assert_eq!(allowed, 60, "the global budget caps guesses from any number of addresses");
-        assert!(l.check(ip(9), t).is_err());
-        assert!(l.check(ip(9), t + Duration::from_secs(1)).is_ok(), "one a second comes back");
-        assert!(l.check(ip(9), t + Duration::from_secs(600)).is_ok());
+        assert!(l.attempt(ip(9), t).is_err());
+        assert!(l.attempt(ip(9), t + Duration::from_secs(1)).is_ok(), "one a second comes back");
+        assert!(l.attempt(ip(9), t + Duration::from_secs(600)).is_ok());
     }
 }

@@ -103,8 +103,9 @@ impl SqliteStore {
 
     pub(crate) fn request_contact_impl(&self, from: i64, to: i64, now: i64) -> Result<RequestOutcome, StoreError> {
         self.write_tx(|tx| {
-            let target: Option<bool> =
-                                tx.query_row("SELECT disabled FROM users WHERE id = ?1 AND source != 'guest'", [to], |r| r.get(0)).optional()?;
+            let target: Option<bool> = tx
+                .query_row("SELECT disabled FROM users WHERE id = ?1 AND source != 'guest'", [to], |r| r.get(0))
+                .optional()?;
             if from == to || target != Some(false) {
                 return Err(StoreError::NotFound);
             }

@@ -183,7 +183,9 @@ impl SqliteStore {
                 params![meeting, now],
             )?;
             let guests: Vec<i64> = tx
-                .prepare_cached("SELECT user_id FROM meeting_guests WHERE meeting_id = ?1 AND state IN ('waiting', 'admitted')")?
+                .prepare_cached(
+                    "SELECT user_id FROM meeting_guests WHERE meeting_id = ?1 AND state IN ('waiting', 'admitted')",
+                )?
                 .query_map([meeting], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
             for &g in &guests {

@@ -192,7 +192,13 @@ impl Store for SqliteStore {
     fn end_meeting(&self, meeting: i64, now: i64) -> Result<Vec<i64>, StoreError> {
         self.end_meeting_impl(meeting, now)
     }
-    fn create_guest(&self, meeting: i64, username: &str, display_name: &str, now: i64) -> Result<crate::Guest, StoreError> {
+    fn create_guest(
+        &self,
+        meeting: i64,
+        username: &str,
+        display_name: &str,
+        now: i64,
+    ) -> Result<crate::Guest, StoreError> {
         self.create_guest_impl(meeting, username, display_name, now)
     }
     fn guest(&self, user: i64) -> Result<Option<crate::Guest>, StoreError> {
@@ -236,7 +242,8 @@ impl Store for SqliteStore {
 
     fn list_users(&self) -> Result<Vec<User>, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(&format!("SELECT {USER_COLS} FROM users WHERE source != 'guest' ORDER BY username"))?;
+        let mut stmt =
+            conn.prepare(&format!("SELECT {USER_COLS} FROM users WHERE source != 'guest' ORDER BY username"))?;
         let rows = stmt.query_map([], user_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

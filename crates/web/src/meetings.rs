@@ -37,13 +37,15 @@ impl Meetings {
         self.guesses.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// `Err(wait)` if this address (or everyone together) has guessed too much.
-    pub fn check_guess(&self, addr: std::net::IpAddr) -> Result<(), std::time::Duration> {
-        self.limiter().check(addr, Instant::now())
+    /// Charges an attempt with a link or code. `Err(wait)` if this address (or everyone
+    /// together) has guessed too much.
+    pub fn attempt(&self, addr: std::net::IpAddr) -> Result<(), std::time::Duration> {
+        self.limiter().attempt(addr, Instant::now())
     }
 
-    pub fn failed_guess(&self, addr: std::net::IpAddr) {
-        self.limiter().record_failure(addr, Instant::now());
+    /// The attempt found a meeting (or a person at a code): refunded.
+    pub fn found(&self, addr: std::net::IpAddr) {
+        self.limiter().found(addr);
     }
 }
 

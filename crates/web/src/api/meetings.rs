@@ -187,11 +187,7 @@ pub async fn end(State(state): State<AppState>, a: Authed, ApiPath(id): ApiPath<
 /// A guest of this meeting, for its host.
 async fn guest_of(state: &AppState, meeting: i64, user: i64) -> Result<store::Guest, HttpError> {
     state
-        .blocking(move |s| {
-            s.guest(user)?
-                .filter(|g| g.meeting == meeting)
-                .ok_or_else(|| HttpError::not_found("guest"))
-        })
+        .blocking(move |s| s.guest(user)?.filter(|g| g.meeting == meeting).ok_or_else(|| HttpError::not_found("guest")))
         .await
 }
 
@@ -398,8 +394,7 @@ async fn new_guest(
             }
         })
         .await?;
-    let (info, cookie) =
-        super::session::new_session(state, guest.user.clone(), headers, Some(meeting.ends_at)).await?;
+    let (info, cookie) = super::session::new_session(state, guest.user.clone(), headers, Some(meeting.ends_at)).await?;
     Ok((guest, info, cookie))
 }
 
@@ -437,13 +432,11 @@ async fn join_inner(
     req: JoinMeeting,
 ) -> Result<Response, HttpError> {
     let ip = peer.ip();
-    state.meetings.check_guess(ip).map_err(HttpError::rate_limited)?;
+    state.meetings.attempt(ip).map_err(HttpError::rate_limited)?;
     let member = member_session(state, headers).await?;
     let now = crate::unix_now();
     let found = match (req.link, req.code) {
-        (Some(link), None) if link.len() <= 64 => {
-            state.blocking(move |s| Ok(s.meeting_by_link(&link)?)).await?
-        }
+        (Some(link), None) if link.len() <= 64 => state.blocking(move |s| Ok(s.meeting_by_link(&link)?)).await?,
         (None, Some(code)) => match meetings::normalize_meeting_code(&code) {
             Some(code) => state.blocking(move |s| Ok(s.meeting_by_code(&code)?)).await?,
             None => None,
@@ -454,9 +447,9 @@ async fn join_inner(
         (Some(_), None) => None,
     };
     let Some(m) = found.filter(|m| m.live(now) && !m.by_code) else {
-        state.meetings.failed_guess(ip);
         return Err(no_meeting());
     };
+    state.meetings.found(ip);
     if let Some(user) = member {
         let (id, uid) = (m.id, user.id);
         let role = state.blocking(move |s| Ok(s.meeting_role(id, uid)?)).await?;
@@ -539,13 +532,12 @@ async fn code_inner(
         return Err(HttpError::new(StatusCode::FORBIDDEN, ErrorCode::Disabled, "meeting by code is turned off here"));
     }
     let ip = peer.ip();
-    state.meetings.check_guess(ip).map_err(HttpError::rate_limited)?;
+    state.meetings.attempt(ip).map_err(HttpError::rate_limited)?;
     let key = meetings::meet_key(&req.code).map_err(|e| invalid("code", e.message()))?;
     let name = guest_name(Some(&req.name))?;
     let now = crate::unix_now();
     let hash = key.to_vec();
     if state.blocking(move |s| Ok(s.code_burnt(&hash, now)?)).await? {
-        state.meetings.failed_guess(ip);
         return Err(HttpError::new(
             StatusCode::GONE,
             ErrorCode::CodeUsed,
@@ -567,13 +559,13 @@ async fn code_inner(
     };
     match matched {
         Some((m, first)) => {
+            state.meetings.found(ip);
             let (guest, session, cookie) = new_guest(state, &m, name.clone(), headers).await?;
             let (hash, until) = (key.to_vec(), now + cfg.code_burn.as_secs() as i64);
             state.blocking(move |s| Ok(s.burn_code(&hash, until, now)?)).await?;
             drop(rdv);
-            let first_name = state
-                .blocking(move |s| Ok(s.user_by_id(first)?.map(|u| u.display_name).unwrap_or_default()))
-                .await?;
+            let first_name =
+                state.blocking(move |s| Ok(s.user_by_id(first)?.map(|u| u.display_name).unwrap_or_default())).await?;
             let msg = proto::ws::ServerMessage::MeetingMatched { seq: 0, meeting: m.id, peer: name };
             state.hub.input(hub::Input::Push { devices: vec![], users: vec![first], msg: Box::new(msg) }).await;
             tracing::info!(meeting = m.id, guest = guest.user.id, "met by code");
@@ -587,8 +579,7 @@ async fn code_inner(
             Ok(with_cookie(body, StatusCode::OK, Some(cookie)))
         }
         None => {
-            // Nobody waits here: from the outside this is a guess that found nothing.
-            state.meetings.failed_guess(ip);
+            // Nobody waits here: from the outside this is a guess that found nothing (charged).
             let new = store::NewMeeting {
                 title: "Meet by code".into(),
                 link_token: meetings::new_link_token(),

@@ -60,8 +60,15 @@ async fn run(
     let (out_tx, mut out_rx) = mpsc::channel::<Outbound>(CONN_QUEUE);
     let (close_tx, mut close_rx) = watch::channel::<Option<(u16, &'static str)>>(None);
     let mut reader_close = close_rx.clone();
-    hub.cmd(Cmd::Open { conn, user, session, relations, guest, sink: ConnSink { tx: out_tx, close: close_tx.clone() } })
-        .await;
+    hub.cmd(Cmd::Open {
+        conn,
+        user,
+        session,
+        relations,
+        guest,
+        sink: ConnSink { tx: out_tx, close: close_tx.clone() },
+    })
+    .await;
 
     let writer = tokio::spawn(async move {
         loop {
