@@ -2,7 +2,7 @@
 /** REST client for /api/v1: JSON in and out, CSRF header on every state-changing call. */
 
 /** @typedef {{id:number, username:string, display_name:string, is_admin:boolean}} UserInfo */
-/** @typedef {{user: UserInfo, csrf_token: string, session_id: number, account_source?: 'local'|'directory'}} SessionInfo */
+/** @typedef {{user: UserInfo, csrf_token: string, session_id: number, account_source?: 'local'|'directory'|'guest'}} SessionInfo */
 
 /** An error reply from the server, carrying its stable code. */
 export class ApiFailure extends Error {

@@ -60,6 +60,12 @@ export class Signaling extends EventTarget {
       for (const [, p] of this.pending) { clearTimeout(p.timer); p.reject(new Error('connection lost')); }
       this.pending.clear();
       this.setState('closed');
+      if (ev.code === 4007) {
+        // A guest is out of their meeting; the reason says why (rejected, removed, ended...).
+        this.stopped = true;
+        this.dispatchEvent(new CustomEvent('meeting_over', { detail: ev.reason }));
+        return;
+      }
       if (ev.code === 4004 || ev.code === 4000) {
         this.stopped = true;
         this.dispatchEvent(new CustomEvent('session_ended', { detail: { code: ev.code } }));

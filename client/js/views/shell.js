@@ -17,14 +17,16 @@ import { FileTransfers } from '../filetransfer.js';
 import { filePanel } from './filepanel.js';
 import { RoomManager } from '../rooms.js';
 import { roomOverlay } from './roomui.js';
+import { meetingsView, lobbyNotices } from './meetings.js';
 
 /**
  * The logged-in app: header, navigation and the current page. Contacts, chat and calls
  * will live on the home page.
  * @param {import('../api.js').SessionInfo} session
  * @param {() => void} onLoggedOut
+ * @param {number} [joinConv] a meeting's conversation to join the call of at once (opened by link)
  */
-export function shellView(session, onLoggedOut) {
+export function shellView(session, onLoggedOut, joinConv) {
   const { user } = session;
   const sig = new Signaling();
   const book = new PresenceBook(sig);
@@ -83,11 +85,21 @@ export function shellView(session, onLoggedOut) {
   const overlay = callOverlay(calls, nameOf, sendTo, addPerson);
   const panel = filePanel(files, nameOf);
   const rooms = new RoomManager(sig, calls.iceConfig, user.id);
-  const memberName = (/** @type {number} */ conv, /** @type {number} */ u) =>
-    chat.conversations.get(conv)?.members.find((m) => m.user === u)?.display_name || names.get(u) || `user ${u}`;
+  /** A member's name in a conversation; meeting guests are marked as such. */
+  const memberName = (/** @type {number} */ conv, /** @type {number} */ u) => {
+    const m = chat.conversations.get(conv)?.members.find((x) => x.user === u);
+    if (m) return m.username.startsWith('guest~') ? `${m.display_name} (guest)` : m.display_name;
+    return names.get(u) || `user ${u}`;
+  };
   const convName = (/** @type {number} */ conv) => chat.conversations.get(conv)?.name || 'a conversation';
   const roomUi = roomOverlay(rooms, memberName, convName, user.id, user.is_admin, chat);
-  document.body.append(overlay, panel, roomUi);
+  const notices = lobbyNotices(sig);
+  document.body.append(overlay, panel, roomUi, notices);
+  /** Joins the call of a meeting (its conversation must be in the list first, for names). */
+  const joinMeeting = async (/** @type {number} */ conv) => {
+    await chat.loadList();
+    await rooms.join(conv, true);
+  };
   // For diagnostics (and the browser tests): the group calls.
   /** @type {any} */ (window).mywebrtcRooms = rooms;
   /** @type {any} */ (window).mywebrtcFiles = files;
@@ -115,6 +127,7 @@ export function shellView(session, onLoggedOut) {
     '/': { label: 'Contacts', render: () => contactsView(sig, book, calls, names, openChat) },
     '/chat': { label: 'Chat', render: () => chatView(chat, user.id, uploads, sendFiles, rooms) },
     '/calls': { label: 'Calls', render: historyView },
+    '/meetings': { label: 'Meetings', render: () => meetingsView(sig, joinMeeting) },
     '/devices': { label: 'Devices', render: devicesView },
     '/password': { label: 'Password', render: () => passwordView(session.account_source === 'directory') },
   };
@@ -158,6 +171,7 @@ export function shellView(session, onLoggedOut) {
     calls.iceConfig.stop();
     overlay.remove();
     roomUi.remove();
+    notices.remove();
     panel.remove();
     sig.stop();
     window.onpopstate = null;
@@ -201,6 +215,7 @@ export function shellView(session, onLoggedOut) {
     err.box,
     content);
   show(location.pathname, false);
+  if (joinConv !== undefined) joinMeeting(joinConv).catch(() => {});
   // Missed calls while away: shown once per fresh connection.
   sig.addEventListener('resync', async () => {
     const banner = await missedBanner((p) => show(p));

@@ -33,6 +33,8 @@ pub fn check(parts: &Parts, id: Option<i64>, guest: &store::Guest, meeting: &sto
         ("/ice-servers" | "/attachments/limits", &Method::GET) => admitted,
         // Downloads check in the store that the file is in a conversation the caller is in.
         ("/attachments/{id}", &Method::GET) => admitted,
+        // The list holds only conversations the caller is a member of: the meeting's, once in.
+        ("/conversations", &Method::GET) => admitted,
         ("/conversations/{id}", &Method::GET) => own_conv(),
         ("/conversations/{id}/messages", &Method::GET | &Method::POST) => own_conv(),
         ("/conversations/{id}/attachments", &Method::POST) => own_conv(),

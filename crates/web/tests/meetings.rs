@@ -110,6 +110,9 @@ async fn a_guest_waits_is_let_in_and_reaches_nothing_but_its_meeting() {
     assert_eq!(admitted["conv"].as_i64(), Some(conv));
     let (st, _) = g.call("GET", &format!("/api/v1/conversations/{conv}"), None).await;
     assert_eq!(st, 200);
+    let (_, list) = g.call("GET", "/api/v1/conversations", None).await;
+    let ids: Vec<i64> = list.as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, vec![conv], "a guest's list holds their meeting only");
     let (st, ice) = g.call("GET", "/api/v1/ice-servers", None).await;
     assert_eq!(st, 200, "{ice}");
 
@@ -134,6 +137,7 @@ async fn a_guest_waits_is_let_in_and_reaches_nothing_but_its_meeting() {
         "/ice-servers:get",
         "/attachments/limits:get",
         "/attachments/{id}:get",
+        "/conversations:get",
         "/conversations/{id}:get",
         "/conversations/{id}/messages:get",
         "/conversations/{id}/messages:post",
