@@ -196,6 +196,8 @@ function guestSession(joined, media, done) {
     const conv = /** @type {CustomEvent} */ (e).detail.conv;
     const ice = new IceConfig();
     rooms = new RoomManager(sig, ice, me);
+    // For diagnostics (and the browser tests), as in the members' app.
+    /** @type {any} */ (window).mywebrtcRooms = rooms;
     const chat = new ChatStore(sig, me);
     await chat.loadList().catch(() => {});
     const nameIn = (/** @type {number} */ c, /** @type {number} */ u) => {

@@ -17,10 +17,26 @@ export function roomOverlay(rooms, nameIn, convName, me, isAdmin, chat) {
   const root = h('div', { id: 'room-overlay', 'aria-live': 'polite' });
   /** @type {{call: import('../room.js').RoomCall, node: HTMLElement, update: () => void, end: () => void}|null} */
   let screen = null;
+  /** When the conversation list was last reloaded for someone we had no name for. */
+  let namesLoadedAt = 0;
+
+  /**
+   * Someone joined who is not in our copy of the conversation (a member or guest who came
+   * into a meeting after we loaded it): reload the list, at most every 2 s, and show names.
+   * @param {import('../room.js').RoomCall} call
+   */
+  function learnNames(call) {
+    const known = new Set((chat.conversations.get(call.conv)?.members || []).map((m) => m.user));
+    const unknown = [...call.members.values()].some((m) => !known.has(m.user));
+    if (!unknown || performance.now() - namesLoadedAt < 2000) return;
+    namesLoadedAt = performance.now();
+    chat.loadList().then(render).catch(() => {});
+  }
 
   function render() {
     const call = rooms.current;
     if (call) {
+      learnNames(call);
       if (screen?.call !== call) {
         screen?.end();
         screen = roomScreen(call);

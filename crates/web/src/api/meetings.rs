@@ -331,8 +331,9 @@ pub async fn leave(
     let Some((_, m)) = &a.guest else { return Err(no_meeting()) };
     let w = wiring(&state);
     if m.by_code {
+        // Two people met: one leaving ends it for the other too.
         state.meetings.rendezvous.lock().await.leave(id);
-        w.end(id, "left").await;
+        w.end(id, "ended").await;
     } else {
         set_guest(&state, g.user.id, store::GuestState::Gone).await?;
         w.guest_out(m.conv, g.user.id, "left").await;
