@@ -183,6 +183,8 @@ pub trait Store: Send + Sync + 'static {
     fn meeting_by_code(&self, code: &str) -> Result<Option<Meeting>, StoreError>;
     /// Live meetings the user hosts, soonest first.
     fn meetings_hosted_by(&self, user: i64, now: i64) -> Result<Vec<Meeting>, StoreError>;
+    /// Meetings not ended yet whose time ran out by `now` (for the sweeper to end them).
+    fn meetings_past_end(&self, now: i64) -> Result<Vec<i64>, StoreError>;
     /// The user's role in the meeting's conversation (`host`, `member`, `guest`), if any.
     fn meeting_role(&self, meeting: i64, user: i64) -> Result<Option<String>, StoreError>;
     fn meeting_hosts(&self, meeting: i64) -> Result<Vec<i64>, StoreError>;

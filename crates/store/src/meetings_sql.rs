@@ -139,6 +139,15 @@ impl SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    pub(crate) fn meetings_past_end_impl(&self, now: i64) -> Result<Vec<i64>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id FROM meetings WHERE ended_at IS NULL AND ends_at <= ?1 ORDER BY id LIMIT 1000",
+        )?;
+        let rows = stmt.query_map([now], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     pub(crate) fn meeting_role_impl(&self, meeting: i64, user: i64) -> Result<Option<String>, StoreError> {
         Ok(self
             .conn()

@@ -177,6 +177,9 @@ impl Store for SqliteStore {
     fn meetings_hosted_by(&self, user: i64, now: i64) -> Result<Vec<crate::Meeting>, StoreError> {
         self.meetings_hosted_by_impl(user, now)
     }
+    fn meetings_past_end(&self, now: i64) -> Result<Vec<i64>, StoreError> {
+        self.meetings_past_end_impl(now)
+    }
     fn meeting_role(&self, meeting: i64, user: i64) -> Result<Option<String>, StoreError> {
         self.meeting_role_impl(meeting, user)
     }

@@ -593,6 +593,8 @@ fn meetings_have_hosts_unique_codes_and_guests_who_wait_then_come_in_or_go() {
     assert_eq!(s.meeting_by_link("link-a").unwrap().unwrap().id, m.id);
     assert_eq!(s.meeting_role(m.id, host.id).unwrap().as_deref(), Some("host"));
     assert_eq!(s.meetings_hosted_by(host.id, 10).unwrap().len(), 1);
+    assert!(s.meetings_past_end(999).unwrap().is_empty());
+    assert_eq!(s.meetings_past_end(1_000).unwrap(), vec![m.id]);
     assert_eq!(s.conversation_members(m.conv).unwrap(), vec![host.id]);
 
     let g = s.create_guest(m.id, "guest~1", "Pat", 11).unwrap();

@@ -80,6 +80,8 @@ pub struct MeetingsConfig {
     /// does not tell a live code from a dead one.
     pub attempt_floor: Duration,
     pub guesses: meetings::GuessPolicy,
+    /// How often meetings whose time ran out are ended.
+    pub sweep_every: Duration,
 }
 
 impl Default for MeetingsConfig {
@@ -93,6 +95,7 @@ impl Default for MeetingsConfig {
             end_when_hosts_leave: true,
             attempt_floor: Duration::from_millis(300),
             guesses: meetings::GuessPolicy::default(),
+            sweep_every: Duration::from_secs(30),
         }
     }
 }

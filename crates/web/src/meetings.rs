@@ -137,6 +137,22 @@ impl Wiring {
         self.lobby_changed(meeting, None).await;
     }
 
+    /// Ends meetings whose time ran out, every `every`, for as long as the server runs.
+    pub fn spawn_sweeper(self, every: std::time::Duration) {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let now = crate::unix_now();
+                let Some(due) = self.blocking(move |s| s.meetings_past_end(now)).await else { continue };
+                for id in due {
+                    self.end(id, "ended").await;
+                }
+            }
+        });
+    }
+
     /// The set of people in a conversation's call changed from `before` to `now`: a meeting
     /// whose last host left (if so configured), or a meet-by-code meeting both left, ends.
     pub async fn call_changed(&self, conv: i64, before: Vec<i64>, now: Vec<i64>, end_without_hosts: bool) {

@@ -64,6 +64,8 @@ impl AppState {
             let end_without_hosts = config.meetings.end_when_hosts_leave;
             tokio::spawn(crate::conference::bridge(c.clone(), rx, wiring, end_without_hosts));
         }
+        crate::meetings::Wiring { store: store.clone(), hub: hub.clone(), conference: conference.clone() }
+            .spawn_sweeper(config.meetings.sweep_every);
         if let Some(dir) = &config.directory {
             crate::directory_sync::spawn(dir.clone(), store.clone(), hub.clone());
         }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use common::{start_with, Client, TestServer};
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{json, Value};
+use store::Store;
 
 fn with_sfu(cfg: &mut web::WebConfig) {
     cfg.sfu = Some(sfu::SfuConfig {
@@ -66,7 +67,15 @@ fn link_token(m: &Value) -> String {
 
 #[tokio::test]
 async fn a_guest_waits_is_let_in_and_reaches_nothing_but_its_meeting() {
-    let srv = start_with(with_sfu).await;
+    let srv = start_with(|cfg| {
+        with_sfu(cfg);
+        cfg.turn = Some(web::TurnRest {
+            secret: b"test secret".to_vec(),
+            ttl: Duration::from_secs(24 * 3600),
+            urls: vec!["turn:127.0.0.1:3478".into()],
+        });
+    })
+    .await;
     let host = srv.user("host", false).await;
     let other = srv.user("other", false).await;
     common::befriend(&host, &other).await;
@@ -74,7 +83,9 @@ async fn a_guest_waits_is_let_in_and_reaches_nothing_but_its_meeting() {
         .call("POST", "/api/v1/conversations", Some(json!({"kind": "group", "name": "G", "members": [other.id]})))
         .await;
     let (_, elsewhere) = host.call("POST", "/api/v1/meetings", Some(json!({"title": "Another"}))).await;
-    let (st, m) = host.call("POST", "/api/v1/meetings", Some(json!({"title": "Consultation"}))).await;
+    let ends_at = web::unix_now() + 3600;
+    let (st, m) =
+        host.call("POST", "/api/v1/meetings", Some(json!({"title": "Consultation", "ends_at": ends_at}))).await;
     assert_eq!(st, 201, "{m}");
     assert_eq!((m["role"].as_str(), m["access"].as_str()), (Some("host"), Some("lobby")));
     let code = m["code"].as_str().unwrap().to_owned();
@@ -115,6 +126,10 @@ async fn a_guest_waits_is_let_in_and_reaches_nothing_but_its_meeting() {
     assert_eq!(ids, vec![conv], "a guest's list holds their meeting only");
     let (st, ice) = g.call("GET", "/api/v1/ice-servers", None).await;
     assert_eq!(st, 200, "{ice}");
+    // The guest's relay credentials end with the meeting, not a day later as members' do.
+    let expires = ice["expires_at"].as_i64().unwrap();
+    assert!(expires <= ends_at && expires > ends_at - 60, "{expires} vs {ends_at}");
+    assert!(host.call("GET", "/api/v1/ice-servers", None).await.1["expires_at"].as_i64().unwrap() > ends_at + 3600);
 
     // Every REST endpoint outside the guest's few: 403 guest_forbidden, whatever it addresses.
     let (_, doc) = srv.client().call("GET", "/api/v1/openapi.json", None).await;
@@ -337,4 +352,22 @@ async fn guessing_codes_from_one_or_many_addresses_is_refused_and_the_server_kee
     // Meanwhile the server serves everyone else.
     assert_eq!(host.call("GET", "/api/v1/meetings", None).await.0, 200);
     assert_eq!(srv.client().call("GET", "/healthz", None).await.0, 200);
+}
+
+#[tokio::test]
+async fn a_meeting_whose_time_ran_out_ends_and_its_guests_are_out() {
+    let srv = start_with(|cfg| {
+        with_sfu(cfg);
+        cfg.meetings.sweep_every = Duration::from_millis(200);
+    })
+    .await;
+    let host = srv.user("host", false).await;
+    let ends_at = web::unix_now() + 2;
+    let (_, m) = host.call("POST", "/api/v1/meetings", Some(json!({"ends_at": ends_at}))).await;
+    let mut g = anonymous(&srv, None);
+    let (st, _) = enter(&mut g, "/api/v1/meet/join", json!({"link": link_token(&m), "name": "Pat"})).await;
+    assert_eq!(st, 200);
+    let mut gws = g.ws().await;
+    assert_eq!(tokio::time::timeout(Duration::from_secs(20), gws.close_code()).await.unwrap(), Some(4007));
+    assert!(srv.store.meeting(m["id"].as_i64().unwrap()).unwrap().unwrap().ended_at.is_some());
 }

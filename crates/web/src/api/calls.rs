@@ -75,9 +75,13 @@ pub async fn ice_servers(State(state): State<AppState>, a: Authed, _budget: crat
     let mut expires_at = None;
     if let Some(t) = &state.config.turn {
         let now = crate::unix_now();
-        let (username, credential) =
-            turn::credentials::issue(&t.secret, &a.user.id.to_string(), now as u64, t.ttl.as_secs());
-        expires_at = Some(now + t.ttl.as_secs() as i64);
+        // A guest's relay credentials end with their meeting.
+        let ttl = match &a.guest {
+            Some((_, m)) => t.ttl.as_secs().min(m.ends_at.saturating_sub(now).max(1) as u64),
+            None => t.ttl.as_secs(),
+        };
+        let (username, credential) = turn::credentials::issue(&t.secret, &a.user.id.to_string(), now as u64, ttl);
+        expires_at = Some(now + ttl as i64);
         // Browsers refuse a self-signed certificate for `turns:` without asking, and each call
         // would pay a failed TLS handshake: offered only with a real certificate.
         let self_signed = matches!(state.config.tls, crate::config::TlsSource::SelfSigned { .. });
