@@ -14,10 +14,13 @@ fuzz_target!(|data: &[u8]| {
         format!("t{n}")
     }));
     let mut now = Instant::now();
-    // four users, all contacts of each other, one socket each to start with
+    // four users, all contacts of each other, one socket each to start with; user 4 is a
+    // meeting guest, scoped to conversation 1
+    let guest = |u: i64| (u == 4).then_some(hub::GuestScope { conv: 1 });
     for u in 1..=4i64 {
         let contacts = (1..=4).filter(|c| *c != u).collect();
-        hub.handle(Input::Open { conn: u as u64, user: u, session: u, relations: Relations { contacts, blocked: vec![] } }, now);
+        let relations = Relations { contacts, blocked: vec![] };
+        hub.handle(Input::Open { conn: u as u64, user: u, session: u, relations, guest: guest(u) }, now);
         hub.handle(Input::Text { conn: u as u64, text: r#"{"type":"hello","v":1}"#.into() }, now);
     }
     let mut next_conn = 5u64;
@@ -55,7 +58,8 @@ fuzz_target!(|data: &[u8]| {
                 let user = i64::from(op % 4) + 1;
                 let c = next_conn;
                 next_conn += 1;
-                hub.handle(Input::Open { conn: c, user, session: user, relations: Relations::default() }, now);
+                let relations = Relations::default();
+                hub.handle(Input::Open { conn: c, user, session: user, relations, guest: guest(user) }, now);
                 let token = String::from_utf8_lossy(rest).into_owned();
                 let hello = serde_json::json!({"type": "hello", "v": 1, "resume": {"token": token, "last_seq": op}});
                 hub.handle(Input::Text { conn: c, text: hello.to_string() }, now);

@@ -15,6 +15,10 @@ fuzz_target!(|data: &[u8]| {
     let _ = serde_json::from_slice::<NewConversation>(data);
     let _ = serde_json::from_slice::<RenameConversation>(data);
     let _ = serde_json::from_slice::<AddMember>(data);
+    let _ = serde_json::from_slice::<proto::meetings::CreateMeeting>(data);
+    let _ = serde_json::from_slice::<proto::meetings::UpdateMeeting>(data);
+    let _ = serde_json::from_slice::<proto::meetings::JoinMeeting>(data);
+    let _ = serde_json::from_slice::<proto::meetings::MeetByCode>(data);
     if let Ok(p) = serde_json::from_slice::<PostMessage>(data) {
         let _ = proto::chat::validate_client_id(&p.client_id);
         let _ = proto::chat::validate_text(&p.text);
