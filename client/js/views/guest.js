@@ -162,8 +162,12 @@ function guestSession(joined, media, done) {
   sig.addEventListener('meeting_over', (e) => finish(OVER_TEXT[/** @type {CustomEvent} */ (e).detail] || OVER_TEXT.ended));
   sig.addEventListener('session_ended', () => finish(OVER_TEXT.ended));
 
+  /** Whether we asked to meet the other person of a meet-by-code meeting already. */
+  let asked = false;
   /** @param {string} peer */
   function askAccept(peer) {
+    if (asked) return;
+    asked = true;
     status.textContent = `${peer} typed the same code. Do you want to meet them?`;
     actions.replaceChildren(
       h('button', { id: 'meet-accept', class: 'accept', onclick: () => {
@@ -191,9 +195,27 @@ function guestSession(joined, media, done) {
     status.textContent = 'Waiting for a host to let you in…';
   }
   sig.addEventListener('meeting_matched', (e) => askAccept(/** @type {CustomEvent} */ (e).detail.peer));
-  sig.addEventListener('meeting_admitted', async (e) => {
+  sig.addEventListener('meeting_admitted', (e) => enter(/** @type {CustomEvent} */ (e).detail.conv));
+  // What happened while the socket was not up yet (or away) is not replayed: ask.
+  sig.addEventListener('resync', async () => {
     if (rooms || over) return;
-    const conv = /** @type {CustomEvent} */ (e).detail.conv;
+    try {
+      const m = await api('GET', `/meetings/${meeting}`);
+      // Let in; in a meet-by-code meeting, once both accepted.
+      const all = m.guests.every((/** @type {{state: string}} */ g) => g.state === 'admitted');
+      if (m.role === 'guest' && (!m.by_code || all)) {
+        enter(m.conv);
+        return;
+      }
+      const other = m.by_code ? m.guests.find((/** @type {{id: number}} */ g) => g.id !== me) : undefined;
+      if (other) askAccept(other.display_name);
+    } catch {
+      // Out already: the socket's close says why.
+    }
+  });
+  /** Into the meeting's call, once let in. @param {number} conv */
+  async function enter(conv) {
+    if (rooms || over) return;
     const ice = new IceConfig();
     rooms = new RoomManager(sig, ice, me);
     // For diagnostics (and the browser tests), as in the members' app.
@@ -218,6 +240,6 @@ function guestSession(joined, media, done) {
       c.addEventListener('ended', (ev) => { if (/** @type {CustomEvent} */ (ev).detail === 'left') leave(); });
     });
     await rooms.join(conv, media?.video ?? true, media?.stream ?? null);
-  });
+  }
   sig.start();
 }

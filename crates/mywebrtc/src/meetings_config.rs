@@ -16,8 +16,10 @@ pub struct MeetingsConfig {
     pub code_window_secs: u64,
     /// Longest meeting in hours (also its default length).
     pub max_duration_hours: u64,
-    /// A meeting ends for everyone when its last host leaves its call.
+    /// A meeting ends for everyone when its last host leaves its call...
     pub end_when_hosts_leave: bool,
+    /// ...and has not come back within this many seconds.
+    pub host_grace_secs: u64,
     /// Failed link or code attempts per minute from all addresses together.
     pub max_guesses_per_minute: u32,
 }
@@ -31,6 +33,7 @@ impl Default for MeetingsConfig {
             code_window_secs: d.code_window.as_secs(),
             max_duration_hours: d.max_duration.as_secs() / 3600,
             end_when_hosts_leave: d.end_when_hosts_leave,
+            host_grace_secs: d.host_grace.as_secs(),
             max_guesses_per_minute: d.guesses.global_per_minute,
         }
     }
@@ -53,6 +56,7 @@ impl MeetingsConfig {
             code_window: Duration::from_secs(self.code_window_secs),
             max_duration: Duration::from_secs(self.max_duration_hours * 3600),
             end_when_hosts_leave: self.end_when_hosts_leave,
+            host_grace: Duration::from_secs(self.host_grace_secs),
             ..web::MeetingsConfig::default()
         };
         w.guesses.global_per_minute = self.max_guesses_per_minute;

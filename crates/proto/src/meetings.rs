@@ -69,11 +69,13 @@ pub struct MeetingInfo {
     pub ended: bool,
     /// Made by two people typing the same code (no host; both must accept).
     pub by_code: bool,
-    /// The caller's role: `host`, `member`, `guest`, or `none` (not in it yet).
+    /// The caller's role: `host`, `member`, `guest` (let in), or `waiting` (a guest in the
+    /// lobby, or not yet accepted in a meet-by-code meeting).
     pub role: String,
     /// Display names of the hosts.
     pub hosts: Vec<String>,
-    /// Guests, for hosts (waiting ones first); empty for everyone else.
+    /// Guests, for hosts (waiting ones first) and, in a meet-by-code meeting, for its two
+    /// people; empty for everyone else.
     pub guests: Vec<GuestInfo>,
 }
 

@@ -246,7 +246,7 @@ pub(crate) async fn bridge(
     conf: Arc<Conference>,
     mut rx: mpsc::UnboundedReceiver<SfuEvent>,
     wiring: crate::meetings::Wiring,
-    end_without_hosts: bool,
+    end_without_hosts: Option<std::time::Duration>,
 ) {
     let (hub, store) = (wiring.hub.clone(), wiring.store.clone());
     while let Some(e) = rx.recv().await {

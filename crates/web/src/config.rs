@@ -74,8 +74,10 @@ pub struct MeetingsConfig {
     pub code_burn: Duration,
     /// Longest meeting (from its start); also the default end.
     pub max_duration: Duration,
-    /// A meeting ends for everyone when its last host leaves its call.
+    /// A meeting ends for everyone when its last host leaves its call...
     pub end_when_hosts_leave: bool,
+    /// ...and has not come back within this time (a reload, a network change).
+    pub host_grace: Duration,
     /// Every attempt with a link or code takes at least this long, found or not, so timing
     /// does not tell a live code from a dead one.
     pub attempt_floor: Duration,
@@ -93,6 +95,7 @@ impl Default for MeetingsConfig {
             code_burn: Duration::from_secs(24 * 3600),
             max_duration: Duration::from_secs(24 * 3600),
             end_when_hosts_leave: true,
+            host_grace: Duration::from_secs(60),
             attempt_floor: Duration::from_millis(300),
             guesses: meetings::GuessPolicy::default(),
             sweep_every: Duration::from_secs(30),

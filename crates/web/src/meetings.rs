@@ -154,8 +154,15 @@ impl Wiring {
     }
 
     /// The set of people in a conversation's call changed from `before` to `now`: a meeting
-    /// whose last host left (if so configured), or a meet-by-code meeting both left, ends.
-    pub async fn call_changed(&self, conv: i64, before: Vec<i64>, now: Vec<i64>, end_without_hosts: bool) {
+    /// whose last host left and did not come back within `end_without_hosts` (if set), or a
+    /// meet-by-code meeting both left, ends.
+    pub async fn call_changed(
+        &self,
+        conv: i64,
+        before: Vec<i64>,
+        now: Vec<i64>,
+        end_without_hosts: Option<std::time::Duration>,
+    ) {
         if before.is_empty() {
             return;
         }
@@ -174,9 +181,16 @@ impl Wiring {
         }
         let had_host = before.iter().any(|u| hosts.contains(u));
         let has_host = now.iter().any(|u| hosts.contains(u));
-        let both_left = m.by_code && now.is_empty();
-        if both_left || (end_without_hosts && had_host && !has_host) {
+        if m.by_code && now.is_empty() {
             self.end(m.id, "ended").await;
+            return;
+        }
+        if let (Some(grace), true) = (end_without_hosts, had_host && !has_host) {
+            tokio::time::sleep(grace).await;
+            let back = self.conference.as_ref().map(|c| c.users_in(conv)).unwrap_or_default();
+            if !back.iter().any(|u| hosts.contains(u)) {
+                self.end(m.id, "ended").await;
+            }
         }
     }
 }
@@ -206,10 +220,11 @@ pub fn access_from_proto(a: MeetingAccess) -> store::MeetingAccess {
     }
 }
 
-/// A meeting as `role` sees it (`host` also gets link, code and guests).
+/// A meeting as `role` sees it (`host` also gets link and code); `guests` as given (hosts'
+/// view, or the two people of a meet-by-code meeting).
 pub fn info(m: &store::Meeting, role: &str, hosts: Vec<String>, guests: &[store::Guest], now: i64) -> MeetingInfo {
     let host = role == "host";
-    let mut guests: Vec<GuestInfo> = if host { guests.iter().map(guest_info).collect() } else { Vec::new() };
+    let mut guests: Vec<GuestInfo> = guests.iter().map(guest_info).collect();
     guests.sort_by_key(|g| (g.state != "waiting", g.since, g.id));
     MeetingInfo {
         id: m.id,

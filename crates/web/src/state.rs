@@ -61,7 +61,7 @@ impl AppState {
         if let (Some(rx), Some(c)) = (sfu_events, &conference) {
             let wiring =
                 crate::meetings::Wiring { store: store.clone(), hub: hub.clone(), conference: Some(c.clone()) };
-            let end_without_hosts = config.meetings.end_when_hosts_leave;
+            let end_without_hosts = config.meetings.end_when_hosts_leave.then_some(config.meetings.host_grace);
             tokio::spawn(crate::conference::bridge(c.clone(), rx, wiring, end_without_hosts));
         }
         crate::meetings::Wiring { store: store.clone(), hub: hub.clone(), conference: conference.clone() }

@@ -110,7 +110,7 @@ async fn a_guest_waits_is_let_in_and_reaches_nothing_but_its_meeting() {
     // Waiting is not in: no chat, no ICE servers, no call.
     assert_eq!(g.call("GET", &format!("/api/v1/conversations/{conv}"), None).await.1["code"], "guest_forbidden");
     assert_eq!(g.call("GET", "/api/v1/ice-servers", None).await.1["code"], "guest_forbidden");
-    assert_eq!(g.call("GET", &format!("/api/v1/meetings/{id}"), None).await.1["role"], "guest");
+    assert_eq!(g.call("GET", &format!("/api/v1/meetings/{id}"), None).await.1["role"], "waiting");
 
     // Nobody but a host admits.
     let (st, _) = other.call("POST", &format!("/api/v1/meetings/{id}/guests/{}/admit", g.id), None).await;
@@ -370,4 +370,34 @@ async fn a_meeting_whose_time_ran_out_ends_and_its_guests_are_out() {
     let mut gws = g.ws().await;
     assert_eq!(tokio::time::timeout(Duration::from_secs(20), gws.close_code()).await.unwrap(), Some(4007));
     assert!(srv.store.meeting(m["id"].as_i64().unwrap()).unwrap().unwrap().ended_at.is_some());
+}
+
+#[tokio::test]
+async fn a_meeting_ends_when_its_last_host_leaves_the_call_and_does_not_come_back() {
+    let srv = start_with(|cfg| {
+        with_sfu(cfg);
+        // Long beside the one round trip a quick return takes, even on a loaded machine.
+        cfg.meetings.host_grace = Duration::from_secs(2);
+    })
+    .await;
+    let host = srv.user("host", false).await;
+    let (_, m) = host.call("POST", "/api/v1/meetings", Some(json!({}))).await;
+    let conv = m["conv"].as_i64().unwrap();
+    let mut g = anonymous(&srv, None);
+    enter(&mut g, "/api/v1/meet/join", json!({"link": link_token(&m), "name": "Pat"})).await;
+    let mut gws = g.ws().await;
+    let mut hws = host.ws().await;
+    // The host comes and goes quickly (a reload): the meeting goes on.
+    hws.send(json!({"type": "room_join", "id": 1, "conv": conv})).await;
+    next_of(&mut hws, "room_welcome").await;
+    hws.send(json!({"type": "room_leave", "id": 2, "conv": conv})).await;
+    next_of(&mut hws, "room_running").await;
+    hws.send(json!({"type": "room_join", "id": 3, "conv": conv})).await;
+    next_of(&mut hws, "room_welcome").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(srv.store.meeting(m["id"].as_i64().unwrap()).unwrap().unwrap().ended_at.is_none());
+    // The host leaves for good: after the grace, over for everyone.
+    hws.send(json!({"type": "room_leave", "id": 4, "conv": conv})).await;
+    assert_eq!(tokio::time::timeout(Duration::from_secs(20), gws.close_code()).await.unwrap(), Some(4007));
+    assert_eq!(next_of(&mut hws, "meeting_ended").await["conv"].as_i64(), Some(conv));
 }

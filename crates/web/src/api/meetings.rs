@@ -45,7 +45,8 @@ async fn view(state: &AppState, a: &Authed, id: i64) -> Result<MeetingInfo, Http
             let m = s.meeting(id)?.ok_or_else(no_meeting)?;
             let role = match s.meeting_role(id, me)? {
                 Some(r) => r,
-                None if guest_of == Some(id) => "guest".to_owned(),
+                // A guest not let in yet (the lobby, or a meet-by-code meeting not accepted).
+                None if guest_of == Some(id) => "waiting".to_owned(),
                 None => return Err(no_meeting()),
             };
             let hosts = s
@@ -53,7 +54,8 @@ async fn view(state: &AppState, a: &Authed, id: i64) -> Result<MeetingInfo, Http
                 .into_iter()
                 .filter_map(|h| s.user_by_id(h).ok().flatten().map(|u| u.display_name))
                 .collect();
-            let guests = if role == "host" { s.guests_of(id)? } else { Vec::new() };
+            // Hosts see their guests; the two people of a meet-by-code meeting see each other.
+            let guests = if role == "host" || m.by_code { s.guests_of(id)? } else { Vec::new() };
             Ok(info(&m, &role, hosts, &guests, now))
         })
         .await
