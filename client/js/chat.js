@@ -16,7 +16,7 @@ import { api } from './api.js';
  *   kind:'text'|'file'|'created'|'renamed'|'added'|'removed'|'left', text:string, created_at:number,
  *   edited_at:number|null, deleted:boolean, attachment?: Attachment}} ChatMessage */
 /** @typedef {{user:number, username:string, display_name:string, owner:boolean, delivered_seq:number, read_seq:number}} Member */
-/** @typedef {{id:number, kind:'direct'|'group', name:string, created_at:number, last_seq:number,
+/** @typedef {{id:number, kind:'direct'|'group'|'meeting', name:string, created_at:number, last_seq:number,
  *   members: Member[], unread:number, last_message: ChatMessage|null, call?: number[]}} Conversation */
 /** @typedef {{conv:number, client_id:string, text:string, created:number, error?:string}} Outgoing */
 /** @typedef {{messages: Map<number, ChatMessage>, rev: number, oldestSeq: number, more: boolean}} History */

@@ -125,6 +125,8 @@ export class RoomManager extends EventTarget {
     });
     this.changed();
     try {
+      // Joining right after the page loaded (a meeting link) may come before the socket is up.
+      await this.sig.opened();
       await call.join({ video }, reuse);
     } catch (e) {
       call.end('failed');

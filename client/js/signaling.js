@@ -139,6 +139,22 @@ export class Signaling extends EventTarget {
   }
 
   /**
+   * Resolves once the socket is open (at once if it is), or after `ms` whatever the state:
+   * requests sent before would be dropped.
+   * @param {number} [ms]
+   * @returns {Promise<void>}
+   */
+  opened(ms = 30000) {
+    if (this.state === 'open') return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => { clearTimeout(timer); this.removeEventListener('state', onState); resolve(); };
+      const onState = () => { if (this.state === 'open') done(); };
+      const timer = setTimeout(done, ms);
+      this.addEventListener('state', onState);
+    });
+  }
+
+  /**
    * Sends a request and resolves with its reply (rejects on `error` or after 10 s).
    * @param {object} msg
    * @returns {Promise<any>}

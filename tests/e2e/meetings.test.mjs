@@ -116,9 +116,13 @@ test('a guest joins by link through the lobby, a member by link, all decode each
   await host.page.locator('#room-chat-toggle').click();
   await host.page.locator('#room-chat-log', { hasText: 'hello from the guest' }).waitFor();
 
-  // The host ends the meeting: the guest is out and told so; the member's call ends.
+  // From the call screen the host locks the meeting and then ends it: the guest is out and
+  // told so; the member's call ends.
+  await host.page.locator('#meeting-lock').click();
+  await host.page.locator('#meeting-lock[aria-pressed="true"]').waitFor();
   const meetings = await pageApi(host.page, 'GET', '/meetings');
-  await pageApi(host.page, 'POST', `/meetings/${meetings[0].id}/end`);
+  assert.equal(meetings[0].access, 'locked');
+  await host.page.locator('#meeting-end-all').click();
   await guest.page.locator('#guest-over', { hasText: 'The meeting has ended' }).waitFor();
   await member.page.waitForFunction(() => !window.mywebrtcRooms.current, null, { timeout: 20_000 });
   for (const c of [host, member, guest]) await c.context.close();

@@ -1,5 +1,6 @@
 // @ts-check
 import { h } from '../dom.js';
+import { api } from '../api.js';
 
 /**
  * The group call overlay: the "call started" ring, and the room screen (tile grid with the
@@ -84,6 +85,26 @@ export function roomOverlay(rooms, nameIn, convName, me, isAdmin, chat) {
     const view = h('button', { id: 'room-view', 'aria-pressed': 'false', onclick: () => { speakerView = !speakerView; update(); } }, 'Speaker view');
     const list = h('button', { id: 'room-people-toggle', onclick: () => { people.hidden = !people.hidden; } }, 'People');
     const leave = h('button', { id: 'room-leave', class: 'decline', onclick: () => rooms.leave() }, 'Leave');
+    // In a meeting we host: lock it, end it, and take guests out of the meeting itself.
+    /** @type {{id: number, access: string}|null} */
+    let hosted = null;
+    const lock = h('button', { id: 'meeting-lock', 'aria-pressed': 'false', hidden: true, onclick: () => {
+      if (!hosted) return;
+      const access = hosted.access === 'locked' ? 'lobby' : 'locked';
+      api('PATCH', `/meetings/${hosted.id}`, { access }).then((m) => { hosted = m; update(); }).catch((e) => call.fail(e));
+    } }, 'Lock meeting');
+    const endMeeting = h('button', { id: 'meeting-end-all', class: 'decline', hidden: true, onclick: () => {
+      if (hosted) api('POST', `/meetings/${hosted.id}/end`).catch((e) => call.fail(e));
+    } }, 'End for everyone');
+    if (chat.conversations.get(conv)?.kind === 'meeting') {
+      api('GET', '/meetings').then((/** @type {{id: number, conv: number, access: string}[]} */ list) => {
+        hosted = list.find((m) => m.conv === conv) || null;
+        lock.hidden = endMeeting.hidden = !hosted;
+        update();
+      }).catch(() => {});
+    }
+    /** Whether a user is a meeting guest (their username says so). @param {number} user */
+    const isGuest = (user) => !!chat.conversations.get(conv)?.members.find((m) => m.user === user)?.username.startsWith('guest~');
     // The conversation's chat beside the call.
     const log = h('ol', { id: 'room-chat-log', class: 'room-chat-log', 'aria-live': 'polite' });
     const input = /** @type {HTMLInputElement} */ (h('input', { id: 'room-chat-input', maxlength: 16384, placeholder: 'Message', 'aria-label': 'Message to the group' }));
@@ -119,7 +140,7 @@ export function roomOverlay(rooms, nameIn, convName, me, isAdmin, chat) {
     const node = h('section', { id: 'room', class: 'room', 'aria-label': `Call in ${convName(conv)}` },
       h('div', { class: 'room-head' }, title, status),
       h('div', { class: 'room-body' }, h('div', { class: 'room-main' }, stage, grid, names, people), chatPanel),
-      h('div', { class: 'call-buttons room-controls' }, mute, camera, share, hand, view, list, chatToggle, leave));
+      h('div', { class: 'call-buttons room-controls' }, mute, camera, share, hand, view, list, chatToggle, lock, endMeeting, leave));
     /** @type {Map<number, {node: HTMLElement, video: HTMLVideoElement, audio: HTMLAudioElement, label: HTMLElement, quality: HTMLElement}>} */
     const tiles = new Map();
     let lastPrefs = '';
@@ -179,10 +200,19 @@ export function roomOverlay(rooms, nameIn, convName, me, isAdmin, chat) {
       stage.hidden = !sharer;
       if (sharer && stage.srcObject !== sharer.screen) stage.srcObject = sharer.screen;
       if (!sharer) stage.srcObject = null;
-      // The starter of the call and administrators may mute and remove others.
-      const moderator = isAdmin || call.starter === me;
+      // The starter of the call, a meeting's hosts and administrators mute and remove others.
+      const moderator = isAdmin || call.starter === me || !!hosted;
       /** @param {number} who @param {'mute'|'remove'} action */
-      const act = (who, action) => call.moderate(who, action).catch((e) => call.fail(e));
+      const act = (who, action) => {
+        const user = call.members.get(who)?.user;
+        // A guest removed from a meeting is out of the meeting, not only of its call.
+        if (action === 'remove' && hosted && user !== undefined && isGuest(user)) {
+          api('DELETE', `/meetings/${hosted.id}/guests/${user}`).catch((e) => call.fail(e));
+          return;
+        }
+        call.moderate(who, action).catch((e) => call.fail(e));
+      };
+      if (hosted) press(lock, hosted.access === 'locked', 'Unlock meeting', 'Lock meeting');
       people.replaceChildren(h('li', {}, 'You'), ...members.map((p) => h('li', { 'data-participant': String(p.participant) },
         nameIn(conv, p.user), p.hand ? ' (hand raised)' : '', p.muted ? ' (muted)' : '',
         moderator && !p.muted ? h('button', { class: 'link moderate-mute', onclick: () => act(p.participant, 'mute') }, 'Mute') : null,

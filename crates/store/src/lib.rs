@@ -191,8 +191,8 @@ pub trait Store: Send + Sync + 'static {
     /// A member comes in (by link): a member of its conversation from now on.
     fn join_meeting(&self, meeting: i64, user: i64, now: i64) -> Result<Meeting, StoreError>;
     fn set_meeting_access(&self, meeting: i64, access: MeetingAccess) -> Result<Meeting, StoreError>;
-    /// Ends it: no code any more, and every guest still in or waiting is out (account disabled,
-    /// sessions deleted). Returns those guests' user ids.
+    /// Ends it: no code any more, and every guest still in or waiting is out (`gone`).
+    /// Returns those guests' user ids.
     fn end_meeting(&self, meeting: i64, now: i64) -> Result<Vec<i64>, StoreError>;
     /// A guest account waiting in the meeting's lobby.
     fn create_guest(&self, meeting: i64, username: &str, display_name: &str, now: i64) -> Result<Guest, StoreError>;
@@ -200,8 +200,8 @@ pub trait Store: Send + Sync + 'static {
     fn guest(&self, user: i64) -> Result<Option<Guest>, StoreError>;
     fn guests_of(&self, meeting: i64) -> Result<Vec<Guest>, StoreError>;
     /// Admits a waiting guest (into the conversation) or puts one out (rejected, removed,
-    /// gone: account disabled, sessions deleted). [`StoreError::Forbidden`] for a guest who
-    /// is out already: coming back takes a new guest and a new admission.
+    /// gone: out of the conversation; their session then only learns that). [`StoreError::Forbidden`]
+    /// for a guest who is out already: coming back takes a new guest and a new admission.
     fn set_guest_state(&self, user: i64, state: GuestState, now: i64) -> Result<Guest, StoreError>;
     /// Records a used meet-by-code code (by hash) until `until`.
     fn burn_code(&self, code_hash: &[u8], until: i64, now: i64) -> Result<(), StoreError>;

@@ -62,12 +62,12 @@ fn add_to_conversation(tx: &Transaction<'_>, conv: i64, user: i64, role: &str, n
     Ok(())
 }
 
-/// Takes a guest out for good: out of the conversation, account disabled, sessions gone.
+/// Takes a guest out for good: out of the conversation, and their state says why. Their
+/// session stays until it expires (with the meeting) so that a page that comes back can be
+/// told it is out, and why; it reaches nothing else (the web crate's guest gate).
 fn retire_guest(tx: &Transaction<'_>, user: i64, conv: i64, state: GuestState) -> rusqlite::Result<()> {
     tx.execute("UPDATE meeting_guests SET state = ?2 WHERE user_id = ?1", params![user, state.as_str()])?;
     tx.execute("DELETE FROM conversation_members WHERE conv_id = ?1 AND user_id = ?2", params![conv, user])?;
-    tx.execute("UPDATE users SET disabled = 1 WHERE id = ?1", [user])?;
-    tx.execute("DELETE FROM sessions WHERE user_id = ?1", [user])?;
     Ok(())
 }
 

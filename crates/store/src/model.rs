@@ -20,7 +20,7 @@ pub enum AccountSource {
     /// Comes from the LDAP directory: signs in by binding there, follows it in the sync.
     Directory,
     /// A meeting guest: no password, exists for one meeting (see [`Guest`]), never listed
-    /// in the directory or the admin's user list, disabled when the meeting is over for them.
+    /// in the directory or the admin's user list.
     Guest,
 }
 
@@ -484,11 +484,11 @@ pub enum GuestState {
     Waiting,
     /// Let in: a member of the meeting's conversation.
     Admitted,
-    /// Turned away in the lobby; the account is disabled.
+    /// Turned away in the lobby.
     Rejected,
-    /// Taken out by a host after admission; the account is disabled.
+    /// Taken out by a host after admission.
     Removed,
-    /// Left, or the meeting ended; the account is disabled.
+    /// Left, or the meeting ended.
     Gone,
 }
 

@@ -26,6 +26,13 @@ pub fn check(parts: &Parts, id: Option<i64>, guest: &store::Guest, meeting: &sto
     let admitted = guest.state == store::GuestState::Admitted;
     let own_meeting = || id == Some(meeting.id);
     let own_conv = || admitted && id == Some(meeting.conv);
+    if !guest.state.active() {
+        // Out (rejected, removed, meeting over): the session can only learn that, on the
+        // socket (closed at once with the reason) or from its meeting.
+        let ok = matches!((route, m), ("/session", &Method::GET | &Method::DELETE) | ("/ws", &Method::GET))
+            || (route == "/meetings/{id}" && m == Method::GET && own_meeting());
+        return if ok { Ok(()) } else { Err(forbidden()) };
+    }
     let ok = match (route, m) {
         ("/session", &Method::GET | &Method::DELETE) | ("/ws", &Method::GET) => true,
         ("/meetings/{id}", &Method::GET) => own_meeting(),

@@ -205,7 +205,13 @@ async fn a_guest_waits_is_let_in_and_reaches_nothing_but_its_meeting() {
     let (st, _) = host.call("DELETE", &format!("/api/v1/meetings/{id}/guests/{}", g.id), None).await;
     assert_eq!(st, 204);
     assert_eq!(tokio::time::timeout(Duration::from_secs(10), gws.close_code()).await.unwrap(), Some(4007));
-    assert_eq!(g.call("GET", "/api/v1/session", None).await.0, 401);
+    // The session now only learns that it is out: from its meeting, and on a new socket,
+    // closed at once with the reason.
+    assert_eq!(g.call("GET", &format!("/api/v1/meetings/{id}"), None).await.1["role"], "removed");
+    assert_eq!(g.call("GET", &format!("/api/v1/conversations/{conv}"), None).await.1["code"], "guest_forbidden");
+    assert_eq!(g.call("GET", "/api/v1/ice-servers", None).await.1["code"], "guest_forbidden");
+    let mut again = common::ws::connect(&g.base, g.cookie.as_deref(), Some(&g.base)).await.unwrap();
+    assert_eq!(tokio::time::timeout(Duration::from_secs(10), again.close_code()).await.unwrap(), Some(4007));
     let (st, _) = host.call("POST", &format!("/api/v1/meetings/{id}/guests/{}/admit", g.id), None).await;
     assert_eq!(st, 409);
 }
@@ -224,7 +230,11 @@ async fn rejected_locked_members_only_and_ended_meetings_keep_guests_out() {
     let (st, _) = host.call("POST", &format!("/api/v1/meetings/{id}/guests/{}/reject", g.id), None).await;
     assert_eq!(st, 204);
     assert_eq!(tokio::time::timeout(Duration::from_secs(10), gws.close_code()).await.unwrap(), Some(4007));
-    assert_eq!(g.call("GET", &format!("/api/v1/meetings/{id}"), None).await.0, 401, "the rejected session is dead");
+    assert_eq!(g.call("GET", &format!("/api/v1/meetings/{id}"), None).await.1["role"], "rejected");
+    // Joining again with the same session makes a new guest who waits again: no way around
+    // the lobby.
+    let (st, again) = enter(&mut g, "/api/v1/meet/join", json!({"link": link, "name": "Sam"})).await;
+    assert_eq!((st, again["state"].as_str()), (200, Some("waiting")));
 
     // Members come in by link without a lobby; the meeting lists them as members.
     let (st, j) = member.call("POST", "/api/v1/meet/join", Some(json!({"link": link}))).await;

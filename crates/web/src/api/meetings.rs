@@ -39,15 +39,17 @@ fn wiring(state: &AppState) -> Wiring {
 async fn view(state: &AppState, a: &Authed, id: i64) -> Result<MeetingInfo, HttpError> {
     let me = a.user.id;
     let guest_of = a.guest.as_ref().map(|(g, _)| g.meeting);
+    let guest_state = a.guest.as_ref().map(|(g, _)| g.state);
     let now = crate::unix_now();
     state
         .blocking(move |s| {
             let m = s.meeting(id)?.ok_or_else(no_meeting)?;
-            let role = match s.meeting_role(id, me)? {
-                Some(r) => r,
-                // A guest not let in yet (the lobby, or a meet-by-code meeting not accepted).
-                None if guest_of == Some(id) => "waiting".to_owned(),
-                None => return Err(no_meeting()),
+            let role = match (s.meeting_role(id, me)?, guest_state) {
+                (Some(r), _) => r,
+                // A guest not let in yet (the lobby, or a meet-by-code meeting not accepted),
+                // or out: their state says which.
+                (None, Some(st)) if guest_of == Some(id) => st.as_str().to_owned(),
+                (None, _) => return Err(no_meeting()),
             };
             let hosts = s
                 .meeting_hosts(id)?

@@ -37,6 +37,18 @@ pub async fn upgrade(
     let conn = hub.new_conn_id();
     let session = a.session.id;
     let guest = a.guest.as_ref().map(|(_, m)| hub::GuestScope { conv: m.conv });
+    // A guest who is out learns it here, whenever their page comes back: closed at once.
+    if let Some((g, _)) = a.guest.as_ref().filter(|(g, _)| !g.state.active()) {
+        let reason = match g.state {
+            store::GuestState::Rejected => "rejected",
+            store::GuestState::Removed => "removed",
+            _ => "ended",
+        };
+        return Ok(ws.on_upgrade(move |mut socket| async move {
+            let frame = CloseFrame { code: proto::ws::close::MEETING_OVER, reason: reason.into() };
+            let _ = socket.send(Message::Close(Some(frame))).await;
+        }));
+    }
     // Small buffers: signaling frames are small, and an idle connection should cost little
     // memory (tungstenite's defaults reserve 128 KiB per socket).
     Ok(ws
