@@ -10,7 +10,6 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use common::{start_with, Client, TestServer};
-use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{json, Value};
 use store::Store;
 
@@ -27,36 +26,19 @@ async fn next_of(ws: &mut common::ws::Ws, ty: &str) -> Value {
     tokio::time::timeout(Duration::from_secs(10), ws.expect(ty)).await.unwrap()
 }
 
-/// A client without a session, sending from `from` (any 127.0.0.0/8 address works on Linux).
+/// A client without a session, sending from `from`.
 fn anonymous(srv: &TestServer, from: Option<IpAddr>) -> Client {
-    let mut headers = HeaderMap::new();
-    headers.insert("origin", HeaderValue::from_str(&srv.url).unwrap());
-    let mut b = reqwest::Client::builder()
-        .danger_accept_invalid_certs(true)
-        .cookie_store(true)
-        .default_headers(headers)
-        .redirect(reqwest::redirect::Policy::none());
-    if let Some(a) = from {
-        b = b.local_address(a);
-    }
-    Client { http: b.build().unwrap(), base: srv.url.clone(), csrf: None, cookie: None, id: 0 }
+    srv.client_from(from)
 }
 
 /// Posts to a `/meet/*` endpoint; on success the client holds the new guest session.
 async fn enter(c: &mut Client, path: &str, body: Value) -> (u16, Value) {
     let resp = c.req("POST", path).json(&body).send().await.unwrap();
     let status = resp.status().as_u16();
-    let cookie = resp
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(str::to_owned);
+    let cookie = common::session_cookie(&resp);
     let v: Value = resp.json().await.unwrap_or(Value::Null);
     if let (200, Some(s)) = (status, v.get("session").filter(|s| !s.is_null())) {
-        c.csrf = s["csrf_token"].as_str().map(str::to_owned);
-        c.id = s["user"]["id"].as_i64().unwrap();
-        c.cookie = cookie;
+        c.take_session(s, cookie);
     }
     (status, v)
 }

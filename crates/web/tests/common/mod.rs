@@ -70,16 +70,23 @@ impl TestServer {
     /// A client with its own cookie jar, not logged in. Sends the same-origin `Origin`
     /// header a browser would.
     pub fn client(&self) -> Client {
+        self.client_from(None)
+    }
+
+    /// A client as [`TestServer::client`], connecting from `from` (any 127.0.0.0/8 address
+    /// works on Linux), to stand for many different addresses.
+    pub fn client_from(&self, from: Option<std::net::IpAddr>) -> Client {
         let mut headers = HeaderMap::new();
         headers.insert("origin", HeaderValue::from_str(&self.url).unwrap());
-        let http = reqwest::Client::builder()
+        let mut b = reqwest::Client::builder()
             .danger_accept_invalid_certs(true)
             .cookie_store(true)
             .default_headers(headers)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        Client { http, base: self.url.clone(), csrf: None, cookie: None, id: 0 }
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(a) = from {
+            b = b.local_address(a);
+        }
+        Client { http: b.build().unwrap(), base: self.url.clone(), csrf: None, cookie: None, id: 0 }
     }
 
     /// A logged-in client for a new account.
@@ -110,19 +117,19 @@ impl Client {
             .await
             .unwrap();
         let status = resp.status().as_u16();
-        let cookie = resp
-            .headers()
-            .get("set-cookie")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(str::to_owned);
+        let cookie = session_cookie(&resp);
         let v: Value = resp.json().await.unwrap_or(Value::Null);
         if status == 200 {
-            self.csrf = v["csrf_token"].as_str().map(str::to_owned);
-            self.cookie = cookie;
-            self.id = v["user"]["id"].as_i64().unwrap_or(0);
+            self.take_session(&v, cookie);
         }
         (status, v)
+    }
+
+    /// Holds the session of a `SessionInfo` answer and its cookie (`name=value`).
+    pub fn take_session(&mut self, info: &Value, cookie: Option<String>) {
+        self.csrf = info["csrf_token"].as_str().map(str::to_owned);
+        self.cookie = cookie;
+        self.id = info["user"]["id"].as_i64().unwrap_or(0);
     }
 
     /// A signaling socket with this client's session, same-origin, after `hello`.
@@ -148,6 +155,11 @@ impl Client {
         }
         send(r).await
     }
+}
+
+/// `name=value` of the cookie a response sets, if any.
+pub fn session_cookie(resp: &reqwest::Response) -> Option<String> {
+    resp.headers().get("set-cookie").and_then(|v| v.to_str().ok()).and_then(|v| v.split(';').next()).map(str::to_owned)
 }
 
 pub async fn send(r: reqwest::RequestBuilder) -> (u16, Value) {
