@@ -26,6 +26,7 @@ async fn serve(cfg: Config) -> Result<()> {
             server.local_addr()?,
             server.public_url(),
             server.tls_config(),
+            server.conference_candidates(),
         )
         .await?;
         let b = service.bound;

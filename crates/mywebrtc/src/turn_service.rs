@@ -133,6 +133,7 @@ pub async fn start(
     web_listen: SocketAddr,
     public_url: &str,
     tls: Arc<rustls::ServerConfig>,
+    media_peers: Vec<SocketAddr>,
 ) -> Result<(turn::driver::TurnService, web::TurnRest)> {
     let listen_ip = ip("listen_ip", &cfg.listen_ip)?.unwrap_or(web_listen.ip());
     let relay_ip = ip("relay_ip", &cfg.relay_ip)?.unwrap_or(listen_ip);
@@ -149,6 +150,8 @@ pub async fn start(
         bandwidth_bytes_per_sec: cfg.bandwidth_kbit * 1000 / 8,
         policy,
         credentials,
+        // The conference port: relayed to for everyone, and the only peer of meeting guests.
+        scoped_peers: media_peers,
         ..turn::Config::default()
     };
     let seed = auth::token::new_token();

@@ -116,6 +116,7 @@ pub struct Sfu {
     /// Each participant's room (a device is in at most one).
     rooms_of: Arc<Mutex<HashMap<ParticipantId, RoomId>>>,
     local: SocketAddr,
+    candidates: Vec<SocketAddr>,
 }
 
 /// Queue lengths: a worker this far behind drops packets (media recovers) and refuses
@@ -158,12 +159,17 @@ impl Sfu {
         // Addresses are not logged (IP addresses stay out of logs by default); the binary
         // prints the port on its console.
         tracing::info!(workers = n, candidates = candidates.len(), "conference media port ready");
-        Ok(Sfu { workers, rooms_of, local })
+        Ok(Sfu { workers, rooms_of, local, candidates })
     }
 
     /// The media socket's address.
     pub fn local_addr(&self) -> SocketAddr {
         self.local
+    }
+
+    /// The addresses browsers are told to send media to (their ICE candidates).
+    pub fn candidates(&self) -> &[SocketAddr] {
+        &self.candidates
     }
 
     /// The room a participant is in.

@@ -73,6 +73,15 @@ pub fn rest_password(secret: &[u8], username: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(ring::hmac::sign(&key, username.as_bytes()).as_ref())
 }
 
+/// Labels starting with this make a *scoped* credential: its allocations relay only to the
+/// server's own media addresses ([`crate::Config::scoped_peers`]), e.g. for meeting guests.
+pub const SCOPED_PREFIX: &str = "scoped~";
+
+/// Whether a TURN REST username (`EXPIRY:LABEL`) is scoped (see [`SCOPED_PREFIX`]).
+pub fn is_scoped(username: &str) -> bool {
+    username.split_once(':').is_some_and(|(_, label)| label.starts_with(SCOPED_PREFIX))
+}
+
 /// A time-limited username and password for `label` (e.g. a user id), valid `ttl_secs`.
 pub fn issue(secret: &[u8], label: &str, now: u64, ttl_secs: u64) -> (String, String) {
     let username = format!("{}:{label}", now + ttl_secs);

@@ -66,6 +66,10 @@ pub struct Config {
     pub bandwidth_bytes_per_sec: u64,
     pub policy: PeerPolicy,
     pub credentials: Credentials,
+    /// This server's own media addresses (the conference port): every allocation may relay
+    /// to them whatever the policy says of their IP, and allocations of scoped credentials
+    /// ([`crate::credentials::is_scoped`]) only to them, port included.
+    pub scoped_peers: Vec<SocketAddr>,
 }
 
 impl Default for Config {
@@ -82,6 +86,7 @@ impl Default for Config {
             bandwidth_bytes_per_sec: 4 * 1024 * 1024,
             policy: PeerPolicy::default(),
             credentials: Credentials::default(),
+            scoped_peers: Vec::new(),
         }
     }
 }
@@ -101,6 +106,8 @@ struct Allocation {
     /// Requested lifetime, answered once the relay is bound.
     lifetime: Duration,
     permissions: HashMap<IpAddr, Instant>,
+    /// Made with a scoped credential: relays only to [`Config::scoped_peers`].
+    scoped: bool,
     channels: HashMap<u16, (SocketAddr, Instant)>,
     peer_channel: HashMap<SocketAddr, u16>,
     tokens: f64,
@@ -280,7 +287,8 @@ impl Server {
         let rate = self.cfg.bandwidth_bytes_per_sec;
         let Some(id) = self.by_relay.get(&relay).copied() else { return };
         let Some(a) = self.allocations.get_mut(&id) else { return };
-        if !a.permitted(peer.ip(), now) || !a.spend(data.len(), rate, now) {
+        let outside = a.scoped && !self.cfg.scoped_peers.contains(&peer);
+        if outside || !a.permitted(peer.ip(), now) || !a.spend(data.len(), rate, now) {
             self.stats.dropped += 1;
             return;
         }
@@ -322,7 +330,8 @@ impl Server {
             let id = self.by_client.get(&from)?;
             let a = self.allocations.get_mut(id)?;
             let relay = a.relay?;
-            if !a.permitted(peer.ip(), now) || !a.spend(payload.len(), rate, now) {
+            let outside = a.scoped && !self.cfg.scoped_peers.contains(&peer);
+            if outside || !a.permitted(peer.ip(), now) || !a.spend(payload.len(), rate, now) {
                 return None;
             }
             Some(Output::ToPeer { relay, peer, data: payload.to_vec() })
@@ -494,6 +503,7 @@ impl Server {
                 allocate_response: None,
                 lifetime,
                 permissions: HashMap::new(),
+                scoped: crate::credentials::is_scoped(username),
                 channels: HashMap::new(),
                 peer_channel: HashMap::new(),
                 tokens: self.cfg.bandwidth_bytes_per_sec as f64,
@@ -536,15 +546,23 @@ impl Server {
         Ok(Some(Builder::new(method::REFRESH, Class::Success, tid).u32(attr::LIFETIME, lifetime.as_secs() as u32)))
     }
 
-    /// Checks a peer address against the policy and the relay's family.
-    fn check_peer(&self, peer: SocketAddr) -> Result<(), (u16, &'static str)> {
+    /// Checks a peer address against the policy and the relay's family; a scoped
+    /// allocation may only name this server's own media addresses.
+    fn check_peer(&self, peer: SocketAddr, scoped: bool) -> Result<(), (u16, &'static str)> {
         if !peer.is_ipv4() {
             return Err((443, "Peer Address Family Mismatch"));
         }
-        if !self.cfg.policy.permits(peer.ip()) {
+        if self.cfg.scoped_peers.contains(&peer) {
+            return Ok(());
+        }
+        if scoped || !self.cfg.policy.permits(peer.ip()) {
             return Err((403, "Forbidden"));
         }
         Ok(())
+    }
+
+    fn scoped(&self, from: Client) -> bool {
+        self.by_client.get(&from).and_then(|id| self.allocations.get(id)).is_some_and(|a| a.scoped)
     }
 
     fn create_permission(
@@ -560,8 +578,9 @@ impl Server {
         if peers.is_empty() {
             return Err((400, "Bad Request"));
         }
+        let scoped = self.scoped(from);
         for p in &peers {
-            self.check_peer(*p)?;
+            self.check_peer(*p, scoped)?;
         }
         let (until, max) = (now + self.cfg.permission_lifetime, self.cfg.max_permissions);
         let (_, a) = self.allocation(from)?;
@@ -587,7 +606,7 @@ impl Server {
             return Err((400, "Bad Request"));
         }
         let peer = msg.xor_address(attr::XOR_PEER_ADDRESS).ok_or((400, "Bad Request"))?;
-        self.check_peer(peer)?;
+        self.check_peer(peer, self.scoped(from))?;
         let (perm_until, ch_until, max) =
             (now + self.cfg.permission_lifetime, now + self.cfg.channel_lifetime, self.cfg.max_permissions);
         let (_, a) = self.allocation(from)?;

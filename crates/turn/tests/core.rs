@@ -403,3 +403,54 @@ proptest! {
         let _ = s.outputs();
     }
 }
+
+#[test]
+fn scoped_credentials_relay_only_to_the_servers_own_media_port_which_everyone_may_reach() {
+    // The conference port on a private address: refused by the default policy, but it is
+    // this server's own, so every allocation may relay there.
+    let sfu: SocketAddr = "10.0.0.5:7882".parse().unwrap();
+    let scoped_config = |mut c: Config| {
+        c.scoped_peers = vec![sfu];
+        c
+    };
+    let mut member = Sim::new(PeerPolicy::default());
+    member.server = Server::new(scoped_config(config(PeerPolicy::default())), b"seed", Duration::from_secs(600));
+    member.allocate();
+    let r = member.request(method::CREATE_PERMISSION, |b| b.xor_address(attr::XOR_PEER_ADDRESS, sfu));
+    assert_eq!(Message::parse(&r).unwrap().class, Class::Success);
+    let r = member
+        .request(method::CREATE_PERMISSION, |b| b.xor_address(attr::XOR_PEER_ADDRESS, "10.0.0.6:9".parse().unwrap()));
+    assert_eq!(code_of(&r), Some(403), "other private addresses stay refused");
+
+    // A scoped credential (a meeting guest's): the media port and nothing else, not even a
+    // public address or another port of the same host.
+    let mut guest = Sim::new(PeerPolicy::default());
+    guest.server = Server::new(scoped_config(config(PeerPolicy::default())), b"seed", Duration::from_secs(600));
+    (guest.username, guest.password) = issue(SECRET, "scoped~42", UNIX, 3600);
+    assert!(turn::credentials::is_scoped(&guest.username) && !turn::credentials::is_scoped(&member.username));
+    let relay = guest.allocate();
+    for peer in ["198.51.100.20:3478", "10.0.0.5:22"] {
+        let peer: SocketAddr = peer.parse().unwrap();
+        let r = guest.request(method::CREATE_PERMISSION, |b| b.xor_address(attr::XOR_PEER_ADDRESS, peer));
+        assert_eq!(code_of(&r), Some(403), "{peer}");
+        let r = guest.request(method::CHANNEL_BIND, |b| {
+            b.u32(attr::CHANNEL_NUMBER, 0x4000 << 16).xor_address(attr::XOR_PEER_ADDRESS, peer)
+        });
+        assert_eq!(code_of(&r), Some(403), "{peer}");
+    }
+    let r = guest.request(method::CREATE_PERMISSION, |b| b.xor_address(attr::XOR_PEER_ADDRESS, sfu));
+    assert_eq!(Message::parse(&r).unwrap().class, Class::Success);
+    let send = |peer: SocketAddr, tid: [u8; 12]| {
+        Builder::new(method::SEND, Class::Indication, tid)
+            .xor_address(attr::XOR_PEER_ADDRESS, peer)
+            .attr(attr::DATA, b"x")
+            .finish()
+    };
+    assert_eq!(guest.send_raw(&send(sfu, [9; 12])).len(), 1);
+    // The permission is for the host, but a scoped allocation still reaches only the port.
+    assert!(guest.send_raw(&send("10.0.0.5:22".parse().unwrap(), [10; 12])).is_empty());
+    guest.server.peer_packet(relay, "10.0.0.5:22".parse().unwrap(), b"x", guest.now);
+    assert!(guest.outputs().is_empty());
+    guest.server.peer_packet(relay, sfu, b"x", guest.now);
+    assert_eq!(guest.outputs().len(), 1);
+}

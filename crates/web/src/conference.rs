@@ -113,6 +113,11 @@ impl Conference {
         }
     }
 
+    /// Where browsers send conference media (the SFU's ICE candidates).
+    pub fn candidates(&self) -> Vec<std::net::SocketAddr> {
+        self.sfu.candidates().to_vec()
+    }
+
     /// Who is in a conversation's running call.
     pub fn users_in(&self, conv: i64) -> Vec<i64> {
         self.running.lock().ok().and_then(|m| m.get(&conv).cloned()).unwrap_or_default()

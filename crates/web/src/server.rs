@@ -81,6 +81,12 @@ impl Server {
         self.state.conference.as_ref().map(|c| c.media_addr())
     }
 
+    /// Where browsers send conference media: the TURN server relays there for everyone, and
+    /// only there for meeting guests.
+    pub fn conference_candidates(&self) -> Vec<std::net::SocketAddr> {
+        self.state.conference.as_ref().map(|c| c.candidates()).unwrap_or_default()
+    }
+
     pub fn metrics(&self) -> crate::metrics::MetricsHandle {
         self.state.metrics.clone()
     }

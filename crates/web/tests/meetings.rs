@@ -111,6 +111,9 @@ async fn a_guest_waits_is_let_in_and_reaches_nothing_but_its_meeting() {
     // The guest's relay credentials end with the meeting, not a day later as members' do.
     let expires = ice["expires_at"].as_i64().unwrap();
     assert!(expires <= ends_at && expires > ends_at - 60, "{expires} vs {ends_at}");
+    // ...and are scoped: the TURN server relays them to the conference port only.
+    let turn_user = ice["ice_servers"][0]["username"].as_str().unwrap();
+    assert!(turn::credentials::is_scoped(turn_user), "{turn_user}");
     assert!(host.call("GET", "/api/v1/ice-servers", None).await.1["expires_at"].as_i64().unwrap() > ends_at + 3600);
 
     // Every REST endpoint outside the guest's few: 403 guest_forbidden, whatever it addresses.

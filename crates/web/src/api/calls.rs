@@ -75,12 +75,16 @@ pub async fn ice_servers(State(state): State<AppState>, a: Authed, _budget: crat
     let mut expires_at = None;
     if let Some(t) = &state.config.turn {
         let now = crate::unix_now();
-        // A guest's relay credentials end with their meeting.
-        let ttl = match &a.guest {
-            Some((_, m)) => t.ttl.as_secs().min(m.ends_at.saturating_sub(now).max(1) as u64),
-            None => t.ttl.as_secs(),
+        // A guest's relay credentials end with their meeting, and are scoped: they relay to
+        // the conference port only.
+        let (ttl, label) = match &a.guest {
+            Some((_, m)) => (
+                t.ttl.as_secs().min(m.ends_at.saturating_sub(now).max(1) as u64),
+                format!("{}{}", turn::credentials::SCOPED_PREFIX, a.user.id),
+            ),
+            None => (t.ttl.as_secs(), a.user.id.to_string()),
         };
-        let (username, credential) = turn::credentials::issue(&t.secret, &a.user.id.to_string(), now as u64, ttl);
+        let (username, credential) = turn::credentials::issue(&t.secret, &label, now as u64, ttl);
         expires_at = Some(now + ttl as i64);
         // Browsers refuse a self-signed certificate for `turns:` without asking, and each call
         // would pay a failed TLS handshake: offered only with a real certificate.
