@@ -5,7 +5,7 @@ import { h, mount } from './dom.js';
 import { loginView } from './views/login.js';
 import { registerView } from './views/register.js';
 import { shellView } from './views/shell.js';
-import { guestPreview, startCards } from './views/guest.js';
+import { guestPreview, resumeGuest, startCards, GUEST_LINK } from './views/guest.js';
 
 /**
  * @param {import('./api.js').SessionInfo} session
@@ -36,6 +36,11 @@ async function openMeetingLink(/** @type {string} */ token) {
   } catch {
     session = null;
   }
+  if (session?.account_source === 'guest' && sessionStorage.getItem(GUEST_LINK) === token) {
+    // A guest's page reloaded on the link: back into that meeting if the session still has it.
+    setCsrfToken(session.csrf_token);
+    if (await resumeGuest(session, showLogin)) return;
+  }
   if (!session || session.account_source === 'guest') {
     mount(guestPreview({ link: token }, showLogin));
     return;
@@ -62,9 +67,10 @@ async function start() {
   }
   try {
     const session = await api('GET', '/session');
-    // A guest's session belongs to a meeting page that is gone (reloaded): start afresh.
+    // A guest's page came back (a reload): back into their meeting, or start afresh.
     if (session.account_source === 'guest') {
       setCsrfToken(session.csrf_token);
+      if (await resumeGuest(session, showLogin)) return;
       await api('DELETE', '/session').catch(() => {});
       showLogin();
       return;

@@ -109,6 +109,13 @@ test('a guest joins by link through the lobby, a member by link, all decode each
   await host.page.locator('#room-grid', { hasText: 'mmember' }).waitFor();
   await shot(host.page, 'meeting');
 
+  // The guest reloads the page: back in the meeting and its call, without the lobby.
+  await guest.page.reload();
+  await guest.page.locator('#room').waitFor({ timeout: 30_000 });
+  const gp2 = await participantOf(guest.page);
+  await decodes(host.page, [gp2]);
+  await decodes(guest.page, [hp, mp]);
+
   // The guest writes in the meeting's chat; the host reads it beside the call.
   await guest.page.locator('#room-chat-toggle').click();
   await guest.page.locator('#room-chat-input').fill('hello from the guest');

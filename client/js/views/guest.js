@@ -23,6 +23,9 @@ const OVER_TEXT = /** @type {Record<string, string>} */ ({
   left: 'You left the meeting.',
 });
 
+/** sessionStorage key: the link this tab came into a meeting by, as a guest. */
+export const GUEST_LINK = 'mywebrtc-guest-link';
+
 /**
  * @typedef {{link?: string, code?: string, byCode?: string}} Target
  *   `link`/`code`: a meeting's; `byCode`: meet-by-code with this code.
@@ -98,6 +101,8 @@ export function guestPreview(target, back) {
           ? await api('POST', '/meet/code', { code: target.byCode, name: name.input.value })
           : await api('POST', '/meet/join', { link: target.link, code: target.code, name: name.input.value });
         stopPreview();
+        // A reload of this tab on the same link goes back into this meeting (main.js).
+        if (target.link) sessionStorage.setItem(GUEST_LINK, target.link);
         guestSession(joined, media, back);
       } catch (e) {
         err.show(explain(e));
@@ -105,6 +110,22 @@ export function guestPreview(target, back) {
     });
   });
   return h('div', { class: 'centered' }, form);
+}
+
+/**
+ * A guest's page loaded again (a reload, a crash) while its session lives: back into the
+ * meeting (or its lobby). `false` when the session has no meeting to go back to.
+ * @param {import('../api.js').SessionInfo} session
+ * @param {() => void} back
+ */
+export async function resumeGuest(session, back) {
+  /** @type {any[]} */
+  const list = await api('GET', '/meetings').catch(() => []);
+  const m = list[0];
+  if (!m || !['guest', 'waiting'].includes(m.role) || m.ended) return false;
+  const media = await getLocalMedia({ audio: true, video: true });
+  guestSession({ meeting: m, session, state: m.role === 'guest' ? 'joined' : 'waiting' }, media, back);
+  return true;
 }
 
 /** @param {unknown} e */
@@ -181,6 +202,7 @@ function guestSession(joined, media, done) {
       } }, 'Decline'));
   }
   if (joined.state === 'matched') askAccept(joined.peer);
+  else if (joined.state === 'joined') status.textContent = 'Coming back into the meeting…';
   else if (joined.meeting.by_code) {
     // Counts down the window the other person has to type the same code.
     let left = joined.window_secs || 100;

@@ -29,12 +29,16 @@ pub fn check(parts: &Parts, id: Option<i64>, guest: &store::Guest, meeting: &sto
     if !guest.state.active() {
         // Out (rejected, removed, meeting over): the session can only learn that, on the
         // socket (closed at once with the reason) or from its meeting.
-        let ok = matches!((route, m), ("/session", &Method::GET | &Method::DELETE) | ("/ws", &Method::GET))
-            || (route == "/meetings/{id}" && m == Method::GET && own_meeting());
+        let ok = matches!(
+            (route, m),
+            ("/session", &Method::GET | &Method::DELETE) | ("/ws", &Method::GET) | ("/meetings", &Method::GET)
+        ) || (route == "/meetings/{id}" && m == Method::GET && own_meeting());
         return if ok { Ok(()) } else { Err(forbidden()) };
     }
     let ok = match (route, m) {
         ("/session", &Method::GET | &Method::DELETE) | ("/ws", &Method::GET) => true,
+        // A guest's list is their own meeting (a page that reloads finds it again).
+        ("/meetings", &Method::GET) => true,
         ("/meetings/{id}", &Method::GET) => own_meeting(),
         ("/meetings/{id}/accept" | "/meetings/{id}/decline" | "/meetings/{id}/leave", &Method::POST) => own_meeting(),
         ("/ice-servers" | "/attachments/limits", &Method::GET) => admitted,

@@ -93,6 +93,9 @@ async fn a_guest_waits_is_let_in_and_reaches_nothing_but_its_meeting() {
     assert_eq!(g.call("GET", &format!("/api/v1/conversations/{conv}"), None).await.1["code"], "guest_forbidden");
     assert_eq!(g.call("GET", "/api/v1/ice-servers", None).await.1["code"], "guest_forbidden");
     assert_eq!(g.call("GET", &format!("/api/v1/meetings/{id}"), None).await.1["role"], "waiting");
+    // A guest's list is their meeting only (a reloaded page finds it there).
+    let (_, mine) = g.call("GET", "/api/v1/meetings", None).await;
+    assert_eq!((mine.as_array().map(Vec::len), mine[0]["id"].as_i64()), (Some(1), Some(id)));
 
     // Nobody but a host admits.
     let (st, _) = other.call("POST", &format!("/api/v1/meetings/{id}/guests/{}/admit", g.id), None).await;
@@ -130,6 +133,7 @@ async fn a_guest_waits_is_let_in_and_reaches_nothing_but_its_meeting() {
     let allowed = [
         "/session:get",
         "/session:delete",
+        "/meetings:get",
         "/meetings/{id}:get",
         "/meetings/{id}/accept:post",
         "/meetings/{id}/decline:post",

@@ -139,9 +139,13 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(view(&state, &a, m.id).await?)))
 }
 
-/// The live meetings the caller hosts, soonest first (with link, code and guests).
+/// The live meetings the caller hosts, soonest first (with link, code and guests); for a
+/// guest, their own meeting (whatever their state in it).
 #[utoipa::path(get, path = "/api/v1/meetings", tag = "meetings", responses((status = 200, body = Vec<MeetingInfo>)))]
 pub async fn list(State(state): State<AppState>, a: Authed) -> Result<Json<Vec<MeetingInfo>>, HttpError> {
+    if let Some((g, _)) = &a.guest {
+        return Ok(Json(vec![view(&state, &a, g.meeting).await?]));
+    }
     let me = a.user.id;
     let now = crate::unix_now();
     let ids = state.blocking(move |s| Ok(s.meetings_hosted_by(me, now)?)).await?;
