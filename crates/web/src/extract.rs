@@ -24,6 +24,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             Ok(axum::Json(v)) => v,
             Err(rej) => return Err(json_rejection(rej)),
         };
+        let value = integral_floats_as_integers(value);
         if !value.is_object() {
             return Err(HttpError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -34,6 +35,22 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         serde_json::from_value(value)
             .map(ApiJson)
             .map_err(|e| HttpError::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidBody, e.to_string()))
+    }
+}
+
+/// JSON has one number type: `3.0` is the integer 3 to JSON Schema (and to our OpenAPI
+/// document), so a whole-number float where an integer is expected must be read as one.
+fn integral_floats_as_integers(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) if n.is_f64() => match n.as_f64() {
+            // Inside ±2^53 every whole float is exactly the integer it shows.
+            Some(f) if f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0 => Value::from(f as i64),
+            _ => Value::Number(n),
+        },
+        Value::Array(a) => Value::Array(a.into_iter().map(integral_floats_as_integers).collect()),
+        Value::Object(o) => Value::Object(o.into_iter().map(|(k, v)| (k, integral_floats_as_integers(v))).collect()),
+        other => other,
     }
 }
 
@@ -159,4 +176,20 @@ impl FromRequestParts<AppState> for Admin {
 
 pub fn is_safe(m: &Method) -> bool {
     matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::integral_floats_as_integers;
+    use serde_json::json;
+
+    #[test]
+    fn whole_floats_read_as_integers_and_nothing_else_changes() {
+        let v = integral_floats_as_integers(
+            json!({"user_id": 3.0, "ids": [1.0, -2.0, 2.5], "x": {"n": 1e300, "s": "3.0"}}),
+        );
+        assert_eq!(v, json!({"user_id": 3, "ids": [1, -2, 2.5], "x": {"n": 1e300, "s": "3.0"}}));
+        let id: i64 = serde_json::from_value(v["user_id"].clone()).unwrap();
+        assert_eq!(id, 3);
+    }
 }

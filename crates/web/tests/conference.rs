@@ -7,17 +7,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{befriend, start_with};
+use common::{befriend, start_with, with_sfu};
 use serde_json::{json, Value};
-
-fn with_sfu(cfg: &mut web::WebConfig) {
-    cfg.sfu = Some(sfu::SfuConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        announce: vec![],
-        workers: 2,
-        room: sfu::RoomConfig::default(),
-    });
-}
 
 /// The next message of type `ty`, skipping others (a bounded wait).
 async fn next_of(ws: &mut common::ws::Ws, ty: &str) -> Value {

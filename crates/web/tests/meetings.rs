@@ -9,18 +9,9 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use common::{start_with, Client, TestServer};
+use common::{start_with, with_sfu, Client, TestServer};
 use serde_json::{json, Value};
 use store::Store;
-
-fn with_sfu(cfg: &mut web::WebConfig) {
-    cfg.sfu = Some(sfu::SfuConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        announce: vec![],
-        workers: 1,
-        room: sfu::RoomConfig::default(),
-    });
-}
 
 async fn next_of(ws: &mut common::ws::Ws, ty: &str) -> Value {
     tokio::time::timeout(Duration::from_secs(10), ws.expect(ty)).await.unwrap()

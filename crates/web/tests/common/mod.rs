@@ -12,6 +12,16 @@ use store::Store;
 
 pub const PASSWORD: &str = "correct horse battery";
 
+/// Turns group calls on, the conference media port on a free loopback port.
+pub fn with_sfu(cfg: &mut web::WebConfig) {
+    cfg.sfu = Some(sfu::SfuConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        announce: vec![],
+        workers: 2,
+        room: sfu::RoomConfig::default(),
+    });
+}
+
 pub struct TestServer {
     pub url: String,
     pub store: Arc<store::SqliteStore>,
