@@ -2,7 +2,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
-use crate::sqlite::{user_from_row_at, SqliteStore, USER_COLS_U, USER_NCOLS};
+use crate::sqlite::{is_unique_violation, user_from_row_at, SqliteStore, USER_COLS_U, USER_NCOLS};
 use crate::{Guest, GuestState, Meeting, MeetingAccess, NewMeeting, StoreError};
 
 const MEETING_COLS: &str = "id, conv_id, link_token, code, title, created_by, created_at, starts_at, ends_at, access, \
@@ -69,10 +69,6 @@ fn retire_guest(tx: &Transaction<'_>, user: i64, conv: i64, state: GuestState) -
     tx.execute("UPDATE meeting_guests SET state = ?2 WHERE user_id = ?1", params![user, state.as_str()])?;
     tx.execute("DELETE FROM conversation_members WHERE conv_id = ?1 AND user_id = ?2", params![conv, user])?;
     Ok(())
-}
-
-fn is_unique_violation(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
 }
 
 impl SqliteStore {

@@ -51,11 +51,7 @@ async fn view(state: &AppState, a: &Authed, id: i64) -> Result<MeetingInfo, Http
                 (None, Some(st)) if guest_of == Some(id) => st.as_str().to_owned(),
                 (None, _) => return Err(no_meeting()),
             };
-            let hosts = s
-                .meeting_hosts(id)?
-                .into_iter()
-                .filter_map(|h| s.user_by_id(h).ok().flatten().map(|u| u.display_name))
-                .collect();
+            let hosts = host_names(s, id)?;
             // Hosts see their guests; the two people of a meet-by-code meeting see each other.
             let guests = if role == "host" || m.by_code { s.guests_of(id)? } else { Vec::new() };
             Ok(info(&m, &role, hosts, &guests, now))
@@ -500,15 +496,19 @@ async fn join_inner(
     Ok(with_cookie(body, StatusCode::OK, Some(cookie)))
 }
 
+/// Display names of the meeting's hosts (a host whose account is gone is left out).
+fn host_names(s: &dyn store::Store, meeting: i64) -> Result<Vec<String>, store::StoreError> {
+    let mut names = Vec::new();
+    for h in s.meeting_hosts(meeting)? {
+        if let Some(u) = s.user_by_id(h)? {
+            names.push(u.display_name);
+        }
+    }
+    Ok(names)
+}
+
 async fn hosts_names(state: &AppState, meeting: i64) -> Result<Vec<String>, HttpError> {
-    state
-        .blocking(move |s| {
-            Ok(s.meeting_hosts(meeting)?
-                .into_iter()
-                .filter_map(|h| s.user_by_id(h).ok().flatten().map(|u| u.display_name))
-                .collect())
-        })
-        .await
+    state.blocking(move |s| Ok(host_names(s, meeting)?)).await
 }
 
 /// Meet by code: the first to type a code waits up to the window (default 100 s); the next
