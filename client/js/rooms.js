@@ -73,13 +73,14 @@ export class RoomManager extends EventTarget {
     if (changed) this.changed();
   }
 
-  /** @param {{conv: number, users: number[]}} m */
+  /** @param {{conv: number, users: number[], started?: boolean}} m */
   onRunning(m) {
     this.heard.add(m.conv);
     const before = this.running.get(m.conv) || [];
     if (m.users.length) this.running.set(m.conv, m.users);
     else this.running.delete(m.conv);
-    const started = before.length === 0 && m.users.length > 0;
+    // The server says when a call starts: our list may have loaded it just before the event.
+    const started = m.started ?? (before.length === 0 && m.users.length > 0);
     const inIt = this.current?.conv === m.conv || m.users.includes(this.me);
     if (started && !inIt && !this.current) {
       this.ringing = { conv: m.conv, by: m.users[0] };

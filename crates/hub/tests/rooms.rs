@@ -84,7 +84,7 @@ fn conference_events_are_numbered_and_replayed_after_a_resume() {
     assert!(seq > 0);
     // A blip: the next event waits in the backlog and comes with the resume.
     w.input(Input::Closed { conn: a, clean: false });
-    let running = ServerMessage::RoomRunning { seq: 0, conv: 5, users: vec![ALICE, BOB] };
+    let running = ServerMessage::RoomRunning { seq: 0, conv: 5, users: vec![ALICE, BOB], started: true };
     w.input(Input::Push { devices: vec![], users: vec![ALICE, BOB], msg: Box::new(running) });
     assert!(matches!(w.last(b), Some(ServerMessage::RoomRunning { .. })));
     let a2 = w.open(ALICE, ALICE, &[]);

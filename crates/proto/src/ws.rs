@@ -658,8 +658,14 @@ pub enum ServerMessage {
     /// A moderator muted you: your microphone is not forwarded until you unmute.
     RoomModeratorMuted { seq: u64, conv: i64, by: UserId },
     /// To every member of a conversation: its call runs with these people in it (empty: the
-    /// call is over).
-    RoomRunning { seq: u64, conv: i64, users: Vec<UserId> },
+    /// call is over). `started`: this is the call starting (nobody was in it): ring.
+    RoomRunning {
+        seq: u64,
+        conv: i64,
+        users: Vec<UserId>,
+        #[serde(default)]
+        started: bool,
+    },
     /// To a meeting's hosts: who waits in its lobby now. `arrived`: the guest who just came
     /// (play a sound, show a notice); `null` when someone left the lobby or was let in.
     MeetingLobby {

@@ -269,6 +269,9 @@ pub(crate) async fn bridge(
                 users.sort_unstable();
                 users.dedup();
                 let before = conf.users_in(room);
+                // Said in the event: a client that loaded the running calls (GET /conversations)
+                // just before it would otherwise take the start for a change and never ring.
+                let started = before.is_empty() && !users.is_empty();
                 conf.set_running(room, &users);
                 if before != users {
                     // Ending a meeting talks to the SFU and the hub, which feed this loop: not inline.
@@ -279,7 +282,7 @@ pub(crate) async fn bridge(
                 let Ok(Ok(of_conv)) = tokio::task::spawn_blocking(move || s.conversation_members(room)).await else {
                     continue;
                 };
-                let msg = ServerMessage::RoomRunning { seq: 0, conv: room, users };
+                let msg = ServerMessage::RoomRunning { seq: 0, conv: room, users, started };
                 hub.input(Input::Push { devices: vec![], users: of_conv, msg: Box::new(msg) }).await;
             }
         }
