@@ -1,9 +1,10 @@
 // File transfer throughput, in one run on one machine, each figure beside its reference:
 //
 // 1. Person to person through our client (offer, accept, DataChannel, disk writer, SHA-256
-//    on both sides, verification) versus the raw DataChannel ceiling: two pages of the same
-//    browser wired directly (this script passes offer, answer and candidates), the same
-//    64 KiB messages and the same backpressure thresholds, the receiver only counting bytes.
+//    on both sides, verification) versus the raw DataChannel ceiling: a page in each of the
+//    same two browsers wired directly (this script passes offer, answer and candidates), the
+//    same 256 KiB messages and the same backpressure thresholds, the receiver only counting
+//    bytes. The two browsers have profiles on disk, as users' browsers do.
 //    Time runs from the open channel to the last byte (raw) or to the verified file (ours).
 //    Also the receiving page's JavaScript heap, peak minus start.
 // 2. The same transfer relay-only, through our TURN server and through coturn (Debian's
@@ -19,7 +20,7 @@
 // Usage: node bench/file-transfer/run.mjs [MB=1024]   (uses E2E_SERVER_BIN or target/release/mywebrtc)
 import { resolve, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { existsSync, mkdtempSync, openSync, writeSync, closeSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, mkdtempSync, openSync, writeSync, closeSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -30,7 +31,7 @@ if (!process.env.E2E_SERVER_BIN) {
   const release = `${root}/target/release/mywebrtc`;
   if (existsSync(release)) process.env.E2E_SERVER_BIN = release;
 }
-const { startServer, launchBrowser, befriend } = await import(`${root}/tests/e2e/harness.mjs`);
+const { startServer, launchProfile, befriend } = await import(`${root}/tests/e2e/harness.mjs`);
 
 const MB = Number(process.argv[2] || 1024);
 const SIZE = MB * 1024 * 1024;
@@ -38,6 +39,40 @@ const work = mkdtempSync(join(tmpdir(), 'mywebrtc-bench-files-'));
 const file = join(work, 'payload.bin');
 const children = [];
 const mbps = (bytes, ms) => (bytes / 1048576 / (ms / 1000)).toFixed(1);
+
+/**
+ * CPU seconds used so far by every Chromium thread, by process type and thread name
+ * (BENCH_PROFILE=1 prints where a transfer's CPU went).
+ */
+function chromiumCpu() {
+  const out = new Map();
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let cmd;
+    try { cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8'); } catch { continue; }
+    if (!cmd.includes('chromium')) continue;
+    const type = (cmd.match(/--type=([a-z-]+)/)?.[1] || 'browser') + (cmd.match(/--utility-sub-type=([a-z.]+)/)?.[1]?.replace(/^(\w+)\..*/, ':$1') || '');
+    let tasks = [];
+    try { tasks = readdirSync(`/proc/${pid}/task`); } catch { continue; }
+    for (const tid of tasks) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/\d+$/, '');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const key = `${type} / ${name}`;
+        out.set(key, (out.get(key) || 0) + (Number(f[11]) + Number(f[12])) / 100);
+      } catch { /* gone */ }
+    }
+  }
+  return out;
+}
+
+/** Prints the CPU used between two `chromiumCpu()` readings, largest first. */
+function printCpu(label, before, after) {
+  const used = [...after].map(([k, v]) => [k, v - (before.get(k) || 0)]).filter(([, v]) => v > 0.05);
+  const total = used.reduce((a, [, v]) => a + v, 0);
+  console.log(`${label}: Chromium CPU ${total.toFixed(1)} s`);
+  for (const [k, v] of used.sort((a, b) => b[1] - a[1]).slice(0, 14)) console.log(`  ${v.toFixed(1)} s  ${k}`);
+}
 
 function freePort() {
   return new Promise((res) => {
@@ -59,32 +94,36 @@ const server = await startServer({
   config: `[attachments]\nmax_file_mb = ${MB + 1}\nquota_mb = ${4 * MB + 16}\n`,
   turn: 'user_quota = 100\nbandwidth_kbit = 100000000',
 });
-const browser = await launchBrowser();
+// Two browsers with profiles on disk, as two users have: one sends, one receives (see
+// launchProfile for why not off-the-record contexts). The raw ceiling runs between them too.
+const senderBrowser = await launchProfile(join(work, 'profile-alice'));
+const receiverBrowser = await launchProfile(join(work, 'profile-bob'));
 const results = [];
 /** Records a figure and prints it at once (a later failure keeps the earlier figures). */
 function record(label, ms, note = '') {
   results.push([label, ms, note]);
   console.log(`${label}: ${(ms / 1000).toFixed(2)} s, ${mbps(SIZE, ms)} MiB/s ${note}`);
 }
-// BENCH_ONLY=p2p or BENCH_ONLY=attachments runs one part.
+// BENCH_ONLY=p2p or BENCH_ONLY=attachments runs one part; BENCH_ONLY=direct only the raw and
+// our direct person-to-person transfer.
 const only = process.env.BENCH_ONLY || '';
 try {
-  const alice = await server.userPage(browser, 'alice');
-  const bob = await server.userPage(browser, 'bob');
+  const alice = await server.userPage(null, 'alice', { context: senderBrowser });
+  const bob = await server.userPage(null, 'bob', { context: receiverBrowser });
   await befriend(alice.page, bob.page);
   if (only !== 'attachments') await p2p(alice, bob);
-  if (only !== 'p2p') await attachments(alice, bob);
+  if (only !== 'p2p' && only !== 'direct') await attachments(alice, bob);
 } finally {
   for (const c of children) c.kill();
-  await browser.close();
+  await senderBrowser.close();
+  await receiverBrowser.close();
   await server.dispose();
   rmSync(work, { recursive: true, force: true });
 }
 
 async function p2p(alice, bob) {
-  // --- 1a. the raw DataChannel ceiling: two pages of one browser, wired by this script
-  const ctx = await browser.newContext({ ignoreHTTPSErrors: true });
-  const [a, b] = [await ctx.newPage(), await ctx.newPage()];
+  // --- 1a. the raw DataChannel ceiling: a page in each browser, wired by this script
+  const [a, b] = [await senderBrowser.newPage(), await receiverBrowser.newPage()];
   for (const p of [a, b]) await p.goto(server.url);
   await b.evaluate(() => {
     window.pc = new RTCPeerConnection();
@@ -123,6 +162,7 @@ async function p2p(alice, bob) {
     await to.evaluate(async (cs) => { for (const c of cs) await window.pc.addIceCandidate(c); }, cands);
   }
   await a.waitForFunction(() => window.dc.readyState === 'open');
+  const rawCpu = chromiumCpu();
   await a.evaluate(async (size) => {
     const dc = window.dc;
     dc.bufferedAmountLowThreshold = 2 * 1024 * 1024;
@@ -136,8 +176,9 @@ async function p2p(alice, bob) {
   }, SIZE);
   await b.waitForFunction(() => window.t1 !== undefined, null, { timeout: 600_000, polling: 100 });
   const rawMs = await b.evaluate(() => window.t1 - window.t0);
+  if (process.env.BENCH_PROFILE) printCpu('raw DataChannel', rawCpu, chromiumCpu());
   record('raw DataChannel, two pages wired directly', rawMs);
-  await ctx.close();
+  for (const p of [a, b]) await p.close();
 
   // --- 1b and 2: ours, direct and relay-only through each TURN server
   const turnPort = await freePort();
@@ -183,8 +224,22 @@ async function p2p(alice, bob) {
         }
       }, ice);
     }
+    // BENCH_PROFILE=1: where each page's main thread spends the transfer (CPU profile).
+    const profilers = process.env.BENCH_PROFILE ? [[cdp, 'receiver'], [await alice.context.newCDPSession(alice.page), 'sender']] : [];
+    for (const [s] of profilers) { await s.send('Profiler.enable'); await s.send('Profiler.start'); }
     await cdp.send('HeapProfiler.collectGarbage');
+    const cpuStart = chromiumCpu();
     const heapStart = (await cdp.send('Runtime.getHeapUsage')).usedSize;
+    if (process.env.BENCH_PROFILE) {
+      await alice.page.evaluate(() => {
+        window.benchBuffered = [];
+        const timer = setInterval(() => {
+          const t = window.mywebrtcFiles.list().at(-1);
+          if (t?.state === 'sending' && t.dc) window.benchBuffered.push(t.dc.bufferedAmount);
+          if (t && ['done', 'failed', 'cancelled'].includes(t.state)) clearInterval(timer);
+        }, 20);
+      });
+    }
     await alice.page.evaluate((to) => window.mywebrtcFiles.offer(to, [document.querySelector('#bench-file').files[0]]), bobId);
     await bob.page.waitForFunction(() => window.mywebrtcFiles.list().at(-1)?.state === 'offered');
     await bob.page.evaluate(() => {
@@ -209,12 +264,33 @@ async function p2p(alice, bob) {
       if (['done', 'failed', 'cancelled'].includes(st)) break;
       await bob.page.waitForTimeout(250);
     }
+    if (process.env.BENCH_PROFILE) {
+      printCpu(label, cpuStart, chromiumCpu());
+      const b = (await alice.page.evaluate(() => window.benchBuffered)).sort((x, y) => x - y);
+      const q = (f) => (b[Math.floor(f * (b.length - 1))] / 1048576).toFixed(1);
+      console.log(`sender's buffered amount (MiB, ${b.length} samples): min ${q(0)}, p10 ${q(0.1)}, median ${q(0.5)}, p90 ${q(0.9)}; under 256 KiB in ${(100 * b.filter((x) => x < 262144).length / b.length).toFixed(0)} %`);
+    }
+    for (const [s, who] of profilers) {
+      const { profile } = await s.send('Profiler.stop');
+      const self = new Map();
+      const dt = profile.timeDeltas;
+      const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+      profile.samples.forEach((id, i) => {
+        const f = byId.get(id).callFrame;
+        const key = `${f.functionName || '(anonymous)'} ${f.url.split('/').pop()}:${f.lineNumber + 1}`;
+        self.set(key, (self.get(key) || 0) + (dt[i] || 0));
+      });
+      const total = [...self.values()].reduce((a, b) => a + b, 0);
+      console.log(`${label}, ${who} main thread, self time:`);
+      for (const [k, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(`  ${(100 * us / total).toFixed(1)} %  ${(us / 1e6).toFixed(2)} s  ${k}`);
+    }
     const t = await bob.page.evaluate(() => ({ ...window.benchT, sha256: window.mywebrtcFiles.list().at(-1).sha256, error: window.mywebrtcFiles.list().at(-1).error }));
     if (t.sha256 !== expected) throw new Error(`${label}: transfer failed or damaged: ${t.error}`);
     await bob.page.evaluate(() => window.mywebrtcFiles.dismiss(window.mywebrtcFiles.list().at(-1).id));
     record(label, t.done - t.open, `accept→verified ${((t.done - t.accepted) / 1000).toFixed(1)} s, receiver JS heap peak−start ${((heapPeak - heapStart) / 1048576).toFixed(1)} MiB`);
   }
   await ours('ours, person to person (direct)', null);
+  if (only === 'direct') return;
   await ours('ours, relay-only through our TURN', 'ours-relay');
   await ours('ours, relay-only through coturn', coturnServers());
 }
@@ -230,10 +306,13 @@ async function attachments(alice, bob) {
   }, await alice.page.evaluate(async () => (await (await fetch('/api/v1/session')).json()).user.id));
   const curl = (args) => {
     const extra = process.env.CURL_EXTRA ? process.env.CURL_EXTRA.split(' ') : [];
-    const r = spawnSync('curl', ['-sSk', ...extra, '-o', '/dev/null', '-w', '%{http_code} %{time_total}', ...args], { encoding: 'utf8' });
-    const [code, secs] = r.stdout.trim().split(' ');
+    // Each transfer starts with nothing left for the disk to write back (the payload just
+    // generated, the previous upload), so one does not pay for the other's writes.
+    spawnSync('sync');
+    const r = spawnSync('curl', ['-sSk', ...extra, '-o', '/dev/null', '-w', '%{http_code} %{time_total} %{http_version}', ...args], { encoding: 'utf8' });
+    const [code, secs, version] = r.stdout.trim().split(' ');
     if (r.stderr) console.log(`curl: ${r.stderr.trim()}`);
-    return { code: Number(code), ms: Number(secs) * 1000 };
+    return { code: Number(code), ms: Number(secs) * 1000, version };
   };
   const up = curl(['-X', 'POST', '-T', file, '-H', 'content-type: application/octet-stream', '-H', `x-csrf-token: ${session.csrf_token}`,
     '-H', `cookie: ${cookie}`, '-H', `origin: ${server.url}`, `${server.url}/api/v1/conversations/${conv}/attachments?name=payload.bin&client_id=bench1`]);
@@ -242,8 +321,8 @@ async function attachments(alice, bob) {
   const id = page.messages.at(-1).attachment.id;
   const down = curl(['-H', `cookie: ${cookie}`, `${server.url}/api/v1/attachments/${id}`]);
   if (down.code !== 200) throw new Error(`download: ${down.code}`);
-  record('attachment upload, curl → our API', up.ms);
-  record('attachment download, curl ← our API', down.ms);
+  record('attachment upload, curl → our API', up.ms, `HTTP/${up.version}`);
+  record('attachment download, curl ← our API', down.ms, `HTTP/${down.version}`);
 
   const nginxPort = await freePort();
   mkdirp(`${work}/www`);
@@ -251,7 +330,7 @@ async function attachments(alice, bob) {
   writeFileSync(`${work}/nginx.conf`, `daemon off; user root; worker_processes 1; pid ${work}/nginx.pid; error_log ${work}/nginx.err;
 events { worker_connections 64; }
 http { access_log off; sendfile on; client_max_body_size 0; client_body_temp_path ${work}/body;
-  server { listen 127.0.0.1:${nginxPort} ssl; ssl_certificate ${server.dataDir}/tls/cert.pem; ssl_certificate_key ${server.dataDir}/tls/key.pem;
+  server { listen 127.0.0.1:${nginxPort} ssl http2; ssl_certificate ${server.dataDir}/tls/cert.pem; ssl_certificate_key ${server.dataDir}/tls/key.pem;
     root ${work}/www; location / { dav_methods PUT; create_full_put_path on; } } }
 `);
   const nginx = spawn('nginx', ['-c', `${work}/nginx.conf`], { stdio: 'ignore' });
@@ -260,8 +339,8 @@ http { access_log off; sendfile on; client_max_body_size 0; client_body_temp_pat
   const nUp = curl(['-T', file, `https://127.0.0.1:${nginxPort}/payload.bin`]);
   const nDown = curl([`https://127.0.0.1:${nginxPort}/payload.bin`]);
   if (nUp.code >= 300 || nDown.code !== 200) throw new Error(`nginx: ${nUp.code} ${nDown.code}`);
-  record('static upload, curl → nginx (PUT)', nUp.ms);
-  record('static download, curl ← nginx', nDown.ms);
+  record('static upload, curl → nginx (PUT)', nUp.ms, `HTTP/${nUp.version}`);
+  record('static download, curl ← nginx', nDown.ms, `HTTP/${nDown.version}`);
 }
 
 function mkdirp(p) {

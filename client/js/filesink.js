@@ -5,7 +5,7 @@
  * has it (Chromium, Firefox, Safari); otherwise as a list of Blob parts (which Chromium
  * keeps on disk once they grow) hashed on the main thread.
  */
-import { Sha256 } from './sha256.js';
+import { createSha256 } from './sha256.js';
 
 /**
  * @typedef {{written: number, write: (data: ArrayBuffer, skip?: number) => void, onwritten: ((n: number) => void)|null,
@@ -32,7 +32,7 @@ export async function openSink(name, resume = false) {
     }
   }
   if (resume) throw new Error('nothing of this file was kept');
-  return blobSink();
+  return await blobSink();
 }
 
 /** @param {string} name @param {boolean} resume @returns {Promise<Sink>} */
@@ -98,11 +98,11 @@ async function openDiskSink(name, resume) {
   return sink;
 }
 
-/** @returns {Sink} */
-function blobSink() {
+/** @returns {Promise<Sink>} */
+async function blobSink() {
   /** @type {Blob[]} */
   let parts = [];
-  const hash = new Sha256();
+  const hash = await createSha256();
   /** @type {Sink} */
   const sink = {
     kind: 'blob',

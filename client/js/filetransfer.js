@@ -30,6 +30,7 @@
  */
 import { openSink, clearStaleIncoming, diskSinks } from './filesink.js';
 import { safeFileName } from './filename.js';
+import { FileHasher } from './filehash.js';
 
 /** Each data message starts with its offset in the file. */
 const HEADER = 8;
@@ -48,6 +49,12 @@ const LOW_WATER = 2 * 1024 * 1024;
 const ACK_EVERY = 1024 * 1024;
 /** A broken transfer is retried this often, and given up after this long. */
 const RETRY_MS = 1000;
+/**
+ * Progress (bytes done, speed) is told to the views at most this often. Each 256 KiB written
+ * used to re-render the transfer list, over a hundred times a second, on the main thread the
+ * DataChannel delivers to.
+ */
+const PROGRESS_MS = 250;
 const GIVE_UP_MS = 120_000;
 
 /**
@@ -57,7 +64,7 @@ const GIVE_UP_MS = 120_000;
  *   state: State, done: number, rate: number, error: string|null, sha256: string|null,
  *   resumedFrom: number, sentBytes: number, received: number, url: string|null,
  *   file: File|null, sink: import('./filesink.js').Sink|null, result: Blob|null,
- *   pc: RTCPeerConnection|null, dc: RTCDataChannel|null, hashing: Promise<string>|null,
+ *   pc: RTCPeerConnection|null, dc: RTCDataChannel|null, hasher: FileHasher|null,
  *   queue: Promise<void>, run: number, startAt: number|null, lastAck: number, endHash: string|null,
  *   rateFrom: {t: number, bytes: number}, brokenSince: number, sinkName: string}} Transfer
  * @typedef {{id: number, peer: number, name: string, size: number, mime: string, sink: string}} Kept
@@ -70,20 +77,6 @@ export const FILE_END_TEXT = /** @type {Record<string, string>} */ ({
   taken_elsewhere: 'Accepted on another device', connection_lost: 'The other device went away',
   expired: 'Nobody answered',
 });
-
-/** The SHA-256 of a whole file, computed in a worker. @param {File} file @returns {Promise<string>} */
-function hashInWorker(file) {
-  return new Promise((resolve, reject) => {
-    const w = new Worker(new URL('./workers/hash-file.js', import.meta.url), { type: 'module' });
-    w.onmessage = (e) => {
-      w.terminate();
-      if (e.data.error) reject(new Error(e.data.error));
-      else resolve(e.data.sha256);
-    };
-    w.onerror = (e) => { w.terminate(); reject(new Error(e.message)); };
-    w.postMessage({ file });
-  });
-}
 
 /** @param {RTCDataChannel} dc */
 function drained(dc) {
@@ -113,6 +106,8 @@ export class FileTransfers extends EventTarget {
     this.items = new Map();
     /** This user (from `welcome`), whose list of transfers being received is kept. @type {number|null} */
     this.me = null;
+    /** A pending progress report (`progressed`). @type {ReturnType<typeof setTimeout>|0} */
+    this.progressTimer = 0;
     sig.addEventListener('welcome', (e) => this.onWelcome(/** @type {CustomEvent} */ (e).detail));
     sig.addEventListener('file_incoming', (e) => this.onIncoming(/** @type {CustomEvent} */ (e).detail));
     sig.addEventListener('file_accepted', (e) => this.onAccepted(/** @type {CustomEvent} */ (e).detail));
@@ -131,8 +126,16 @@ export class FileTransfers extends EventTarget {
     clearStaleIncoming();
   }
 
+  /** Something a view shows changed (a state: at once). */
   changed() {
+    clearTimeout(this.progressTimer);
+    this.progressTimer = 0;
     this.dispatchEvent(new CustomEvent('change'));
+  }
+
+  /** Only progress changed: told with the next change, or within PROGRESS_MS. */
+  progressed() {
+    if (!this.progressTimer) this.progressTimer = setTimeout(() => this.changed(), PROGRESS_MS);
   }
 
   /** Transfers in the order they began. */
@@ -150,7 +153,7 @@ export class FileTransfers extends EventTarget {
     const t = {
       id, dir, peer, name: safeFileName(f.name), size: f.size, mime: f.mime, state, done: 0, rate: 0,
       error: null, sha256: null, resumedFrom: 0, sentBytes: 0, received: 0, url: null, file: null, sink: null,
-      result: null, pc: null, dc: null, hashing: null, queue: Promise.resolve(), run: 0, startAt: null,
+      result: null, pc: null, dc: null, hasher: null, queue: Promise.resolve(), run: 0, startAt: null,
       lastAck: 0, endHash: null, rateFrom: { t: 0, bytes: 0 }, brokenSince: 0, sinkName: '',
     };
     this.items.set(id, t);
@@ -178,9 +181,9 @@ export class FileTransfers extends EventTarget {
       }
       const t = this.add(reply.transfer_id, 'out', peer, { name: file.name, size: file.size, mime: file.type }, 'offering');
       t.file = file;
-      // Hashed meanwhile, off the main thread; needed once the last byte is sent.
-      t.hashing = hashInWorker(file);
-      t.hashing.catch(() => {});
+      // Hashed off the main thread, while the other side decides and then as it is sent;
+      // needed once the last byte is sent.
+      t.hasher = new FileHasher(file);
       this.changed();
     }
     return unreachable;
@@ -427,7 +430,7 @@ export class FileTransfers extends EventTarget {
       if (m.t === 'ack' && isOffset(m.offset)) {
         t.done = Math.max(t.done, m.offset);
         this.measure(t, t.done);
-        return this.changed();
+        return this.progressed();
       }
       if (m.t === 'verified') {
         t.done = t.size;
@@ -467,7 +470,7 @@ export class FileTransfers extends EventTarget {
       t.lastAck = n;
       t.dc.send(JSON.stringify({ t: 'ack', offset: n }));
     }
-    this.changed();
+    this.progressed();
     this.maybeVerify(t);
   }
 
@@ -530,24 +533,40 @@ export class FileTransfers extends EventTarget {
     t.rateFrom = { t: performance.now(), bytes: t.done };
     this.changed();
     const live = () => t.run === run && t.dc === dc && dc.readyState === 'open' && t.state === 'sending';
+    // One message buffer for the whole run: send() copies what it is given before it returns.
+    const msg = new Uint8Array(HEADER + CHUNK);
+    const view = new DataView(msg.buffer);
+    // The next slice is read while this one is sent: a read is a round trip to the browser
+    // process, which the channel's buffer then need not wait for.
+    const read = (/** @type {number} */ at) => {
+      if (at >= t.size) return null;
+      const reading = file.slice(at, Math.min(at + SLICE, t.size)).arrayBuffer();
+      reading.catch(() => {});
+      return reading;
+    };
+    let next = read(from);
     try {
       for (let at = from; at < t.size;) {
-        const slice = new Uint8Array(await file.slice(at, Math.min(at + SLICE, t.size)).arrayBuffer());
+        const slice = new Uint8Array(/** @type {ArrayBuffer} */ (await next));
+        next = read(at + slice.length);
         for (let o = 0; o < slice.length; o += CHUNK) {
           if (dc.bufferedAmount > HIGH_WATER) await drained(dc);
           if (!live()) return;
           const piece = slice.subarray(o, o + CHUNK);
-          const msg = new Uint8Array(HEADER + piece.length);
-          const view = new DataView(msg.buffer);
           view.setUint32(0, Math.floor((at + o) / 2 ** 32));
           view.setUint32(4, (at + o) >>> 0);
           msg.set(piece, HEADER);
-          dc.send(msg);
+          dc.send(piece.length === CHUNK ? msg : msg.subarray(0, HEADER + piece.length));
           t.sentBytes += piece.length;
         }
-        at += slice.length;
+        // Sent: the same bytes are hashed next (they move to the hashing worker, which
+        // leaves `slice` empty here).
+        const n = slice.length;
+        t.hasher?.piece(at, slice.buffer);
+        at += n;
       }
-      t.sha256 = await /** @type {Promise<string>} */ (t.hashing);
+      if (!t.hasher) throw new Error('the file is no longer hashed');
+      t.sha256 = await t.hasher.finish();
       if (!live()) return;
       dc.send(JSON.stringify({ t: 'end', sha256: t.sha256, size: t.size }));
       t.state = 'verifying';
@@ -677,6 +696,7 @@ export class FileTransfers extends EventTarget {
     t.rate = 0;
     t.run += 1;
     this.dropConnection(t);
+    if (state !== 'done') t.hasher?.close();
     if (state !== 'done' && t.sink) {
       t.sink.discard();
       t.sink = null;

@@ -10,7 +10,7 @@
  * Out: `{op: 'opened', written}`, `{op: 'written', written}`,
  * `{op: 'finished', sha256, size}`, `{op: 'discarded'}`, `{op: 'error', message}`.
  */
-import { Sha256 } from '../sha256.js';
+import { createSha256 } from '../sha256.js';
 
 /** @type {any} */
 let handle = null;
@@ -18,7 +18,8 @@ let handle = null;
 let dir = null;
 let name = '';
 let written = 0;
-let hash = new Sha256();
+/** @type {import('../sha256.js').Sha256} */
+let hash;
 
 /** @param {any} msg */
 async function run(msg) {
@@ -29,7 +30,7 @@ async function run(msg) {
       dir = await root.getDirectoryHandle('incoming', { create: true });
       const fh = await dir.getFileHandle(name, { create: !msg.resume });
       handle = await /** @type {any} */ (fh).createSyncAccessHandle();
-      hash = new Sha256();
+      hash = await createSha256();
       written = 0;
       if (!msg.resume) {
         handle.truncate(0);

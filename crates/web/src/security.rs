@@ -9,7 +9,10 @@ use crate::error::HttpError;
 use crate::extract::is_safe;
 
 /// No inline script or style anywhere; media and WebSocket only to our own origin.
-pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+/// `'wasm-unsafe-eval'` lets the client compile its own WebAssembly (the file transfers'
+/// SHA-256, served from 'self' like every script); it allows no JavaScript `eval`.
+pub const CSP: &str =
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data: blob:; \
 media-src 'self' blob:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
 form-action 'self'; frame-ancestors 'none'";
 
