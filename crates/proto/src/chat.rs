@@ -138,6 +138,8 @@ pub enum NewConversation {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenameConversation {
+    /// 1 to 64 characters after collapsing spaces, no invisible ones.
+    #[schema(min_length = 1, max_length = 64)]
     pub name: String,
 }
 
@@ -152,7 +154,12 @@ pub struct AddMember {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostMessage {
+    /// Chosen by the client, unique per message (a retry returns the first message).
+    #[schema(pattern = r"^[A-Za-z0-9_-]{1,64}$")]
     pub client_id: String,
+    /// Not empty or only spaces; at most 16 KiB of UTF-8; no control characters but newline
+    /// and tab.
+    #[schema(min_length = 1)]
     pub text: String,
 }
 

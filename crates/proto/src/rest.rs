@@ -54,6 +54,8 @@ pub struct DeviceSession {
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
     pub current_password: String,
+    /// 8 to 256 characters, not only spaces.
+    #[schema(min_length = 8, max_length = 256)]
     pub new_password: String,
 }
 
@@ -86,10 +88,16 @@ pub enum InviteKind {
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     pub token: String,
+    /// 2 to 32 of `a-z 0-9 . _ -` after Unicode folding and lowercasing, starting and ending
+    /// with a letter or digit.
+    #[schema(min_length = 2, max_length = 32)]
     pub username: String,
-    /// Optional; defaults to the username.
+    /// Optional; defaults to the username. At most 64 characters, no invisible ones.
     #[serde(default)]
+    #[schema(max_length = 64)]
     pub display_name: Option<String>,
+    /// 8 to 256 characters, not only spaces.
+    #[schema(min_length = 8, max_length = 256)]
     pub password: String,
 }
 
@@ -97,9 +105,13 @@ pub struct RegisterRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
+    /// As for `RegisterRequest.username`.
+    #[schema(min_length = 2, max_length = 32)]
     pub username: String,
     #[serde(default)]
+    #[schema(max_length = 64)]
     pub display_name: Option<String>,
+    #[schema(min_length = 8, max_length = 256)]
     pub password: String,
     #[serde(default)]
     pub is_admin: bool,
@@ -134,6 +146,7 @@ pub struct UpdateUserRequest {
 pub struct CreateInviteRequest {
     /// Lifetime of the link in hours (1 to 720); default 72.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 720)]
     pub expires_in_hours: Option<u32>,
     /// Whether the account created with it is an administrator.
     #[serde(default)]

@@ -145,6 +145,16 @@ async fn an_offline_member_catches_up_in_order() {
     assert_eq!(revs, vec![26, 27, 28, 29, 30, 31]);
     assert_eq!(history(&bob, conv, "?after=1&before=3").await.0, 400);
     assert_eq!(history(&bob, conv, "?limit=abc").await.0, 400);
+    // Outside what the API document declares (1–200): refused, naming the field.
+    for outside in ["?limit=0", "?limit=201"] {
+        let (st, v) = history(&bob, conv, outside).await;
+        assert_eq!(
+            (st, v["code"].as_str(), v["field"].as_str()),
+            (422, Some("invalid_field"), Some("limit")),
+            "{outside}"
+        );
+    }
+    assert_eq!(history(&bob, conv, "?limit=200").await.0, 200);
 }
 
 #[tokio::test]

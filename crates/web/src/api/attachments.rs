@@ -21,11 +21,13 @@ use crate::extract::{ApiPath, ApiQuery, Authed};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UploadQuery {
     /// The file's name on the uploader's device (it is made safe: see `Attachment.name`).
     pub name: String,
     /// Chosen by the client, unique per message: a retried upload returns the first message.
+    #[param(pattern = r"^[A-Za-z0-9_-]{1,64}$")]
     pub client_id: String,
 }
 

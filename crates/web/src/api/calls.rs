@@ -12,21 +12,23 @@ use crate::extract::{ApiQuery, Authed};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     /// At most this many entries (1–200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
 /// Calls the caller placed or received, newest first.
 #[utoipa::path(get, path = "/api/v1/calls", tag = "calls", params(HistoryQuery),
-    responses((status = 200, body = Vec<CallEntry>)))]
+    responses((status = 200, body = Vec<CallEntry>), (status = 422, description = "invalid_field: limit outside 1–200", body = proto::ApiError)))]
 pub async fn history(
     State(state): State<AppState>,
     a: Authed,
     ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> Result<Json<Vec<CallEntry>>, HttpError> {
     let me = a.user.id;
-    let limit = q.limit.unwrap_or(50).clamp(1, 200);
+    let limit = super::page_limit(q.limit)?;
     let entries = state
         .blocking(move |s| {
             let rows = s.list_calls(me, limit)?;

@@ -15,8 +15,10 @@ use crate::extract::{ApiJson, ApiPath, ApiQuery, Authed};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
-    /// Start of a username or of a word in a display name.
+    /// Start of a username or of a word in a display name (the first 64 characters count;
+    /// empty finds nobody).
     pub q: String,
 }
 

@@ -9,7 +9,7 @@ use axum::Json;
 use hub::{ChatEvent, ChatOp, Input};
 use proto::chat::{
     validate_client_id, validate_text, AddMember, ChatMessage, Conversation, MessagePage, NewConversation, PostMessage,
-    RenameConversation, TextError, MAX_PAGE,
+    RenameConversation, TextError,
 };
 use proto::{ApiError, ErrorCode};
 use serde::Deserialize;
@@ -21,6 +21,7 @@ use crate::extract::{ApiJson, ApiPath, ApiQuery, Authed};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
     /// Messages before this `seq` (default: the newest), oldest first.
@@ -28,6 +29,7 @@ pub struct HistoryQuery {
     /// Instead: messages created or changed after this `rev`, in the order of those changes.
     pub after: Option<i64>,
     /// At most this many (1–200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
@@ -187,7 +189,8 @@ pub async fn remove_member(
 
 /// History: a page back from `before`, or what changed after `after` (catching up).
 #[utoipa::path(get, path = "/api/v1/conversations/{id}/messages", tag = "chat", params(("id" = i64, Path, description = "conversation id"), HistoryQuery),
-    responses((status = 200, body = MessagePage), (status = 404, body = ApiError)))]
+    responses((status = 200, body = MessagePage), (status = 404, body = ApiError),
+        (status = 422, description = "invalid_field: limit outside 1–200", body = ApiError)))]
 pub async fn messages(
     State(state): State<AppState>,
     a: Authed,
@@ -195,7 +198,7 @@ pub async fn messages(
     ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> Result<Json<MessagePage>, HttpError> {
     let me = a.user.id;
-    let limit = q.limit.unwrap_or(50).clamp(1, MAX_PAGE);
+    let limit = super::page_limit(q.limit)?;
     if q.before.is_some() && q.after.is_some() {
         return Err(HttpError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidBody, "give either before or after"));
     }

@@ -79,3 +79,19 @@ async fn no_method() -> HttpError {
         "method not allowed on this endpoint",
     )
 }
+
+/// The `limit` of a page of history: 50 if absent; outside 1–200 it is refused (as the API
+/// document declares) rather than quietly changed.
+pub(crate) fn page_limit(limit: Option<u32>) -> Result<u32, HttpError> {
+    let limit = limit.unwrap_or(50);
+    if (1..=proto::chat::MAX_PAGE).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(HttpError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::InvalidField,
+            "limit must be between 1 and 200",
+        )
+        .field("limit"))
+    }
+}
