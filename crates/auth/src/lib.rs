@@ -12,5 +12,5 @@ pub mod token;
 
 mod accounts;
 
-pub use accounts::{prepare_new_user, AccountError};
+pub use accounts::{check_new_user, prepare_new_user, AccountError};
 pub use names::{normalize_display_name, normalize_username, NameError};

@@ -131,15 +131,30 @@ pub enum NewConversation {
     /// The conversation with one contact (returned if it exists).
     Direct { user: UserId },
     /// A group with some of the caller's contacts; the caller owns it.
-    Group { name: String, members: Vec<UserId> },
+    Group {
+        /// 1 to 64 characters after collapsing spaces; no control, zero-width or
+        /// text-direction characters.
+        #[schema(
+            min_length = 1,
+            max_length = 64,
+            pattern = r"^[^\x00-\x1F\x7F-\x9F\xAD\u034F\u061C\u115F\u1160\u3164\uFFA0\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\uFEFF\uFFF9-\uFFFB]*[^\s\x00-\x1F\x7F-\x9F\xAD\u034F\u061C\u115F\u1160\u3164\uFFA0\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\uFEFF\uFFF9-\uFFFB][^\x00-\x1F\x7F-\x9F\xAD\u034F\u061C\u115F\u1160\u3164\uFFA0\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\uFEFF\uFFF9-\uFFFB]*$"
+        )]
+        name: String,
+        members: Vec<UserId>,
+    },
 }
 
 /// `PATCH /api/v1/conversations/{id}`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenameConversation {
-    /// 1 to 64 characters after collapsing spaces, no invisible ones.
-    #[schema(min_length = 1, max_length = 64)]
+    /// 1 to 64 characters after collapsing spaces; no control, zero-width or text-direction
+    /// characters.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F\xAD\u034F\u061C\u115F\u1160\u3164\uFFA0\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\uFEFF\uFFF9-\uFFFB]*[^\s\x00-\x1F\x7F-\x9F\xAD\u034F\u061C\u115F\u1160\u3164\uFFA0\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\uFEFF\uFFF9-\uFFFB][^\x00-\x1F\x7F-\x9F\xAD\u034F\u061C\u115F\u1160\u3164\uFFA0\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\uFEFF\uFFF9-\uFFFB]*$"
+    )]
     pub name: String,
 }
 
@@ -159,7 +174,7 @@ pub struct PostMessage {
     pub client_id: String,
     /// Not empty or only spaces; at most 16 KiB of UTF-8; no control characters but newline
     /// and tab.
-    #[schema(min_length = 1)]
+    #[schema(pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B-\x1F\x7F-\x9F]*$")]
     pub text: String,
 }
 

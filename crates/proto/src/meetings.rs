@@ -21,6 +21,7 @@ pub enum MeetingAccess {
 pub struct CreateMeeting {
     /// Shown to everyone who joins; up to 100 characters (default "Meeting").
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 100)]
     pub title: Option<String>,
     /// When it is planned to start (informational; people can come in before).
     #[serde(default)]
@@ -93,6 +94,11 @@ pub struct JoinMeeting {
     pub code: Option<String>,
     /// A guest's display name (validated like members' names).
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F\xAD\u034F\u061C\u115F\u1160\u3164\uFFA0\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\uFEFF\uFFF9-\uFFFB]*[^\s\x00-\x1F\x7F-\x9F\xAD\u034F\u061C\u115F\u1160\u3164\uFFA0\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\uFEFF\uFFF9-\uFFFB][^\x00-\x1F\x7F-\x9F\xAD\u034F\u061C\u115F\u1160\u3164\uFFA0\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\uFEFF\uFFF9-\uFFFB]*$"
+    )]
     pub name: Option<String>,
 }
 
@@ -101,8 +107,16 @@ pub struct JoinMeeting {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MeetByCode {
-    /// What the two agreed on: at least 6 letters or digits (case, spaces, dashes ignored).
+    /// What the two agreed on: 6 to 64 letters or digits (case, spaces, dashes, dots and
+    /// underscores ignored).
+    #[schema(pattern = r"^[ ._-]*(?:[A-Za-z0-9][ ._-]*){6,64}$", max_length = 512)]
     pub code: String,
+    /// The display name the other person sees (validated like members' names).
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F\xAD\u034F\u061C\u115F\u1160\u3164\uFFA0\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\uFEFF\uFFF9-\uFFFB]*[^\s\x00-\x1F\x7F-\x9F\xAD\u034F\u061C\u115F\u1160\u3164\uFFA0\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\uFEFF\uFFF9-\uFFFB][^\x00-\x1F\x7F-\x9F\xAD\u034F\u061C\u115F\u1160\u3164\uFFA0\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\uFEFF\uFFF9-\uFFFB]*$"
+    )]
     pub name: String,
 }
 

@@ -69,7 +69,7 @@ use crate::api;
         crate::signaling::socket::upgrade,
     ),
     components(schemas(proto::ApiError, proto::ErrorCode)),
-    modifiers(&CommonResponses)
+    modifiers(&CommonResponses, &ClosedVariants)
 )]
 struct ApiDoc;
 
@@ -78,6 +78,26 @@ struct ApiDoc;
 /// session, 403 `csrf_failed` on state-changing requests, 400/413/415/422 for bodies, 400 for
 /// unparsable path and query parameters. Each handler declares its own outcomes itself.
 struct CommonResponses;
+
+/// The variants of `NewConversation` refuse unknown fields (serde's `deny_unknown_fields` on a
+/// tagged enum), which utoipa does not carry over to the variants' schemas: say so, so that
+/// clients and testers know an extra field is an error.
+struct ClosedVariants;
+
+impl utoipa::Modify for ClosedVariants {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{AdditionalProperties, Schema};
+        use utoipa::openapi::RefOr;
+        let Some(components) = doc.components.as_mut() else { return };
+        if let Some(RefOr::T(Schema::OneOf(one))) = components.schemas.get_mut("NewConversation") {
+            for item in one.items.iter_mut() {
+                if let RefOr::T(Schema::Object(variant)) = item {
+                    variant.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+                }
+            }
+        }
+    }
+}
 
 /// Operations anyone may call, without a session.
 const PUBLIC: &[(&str, &str)] = &[

@@ -241,6 +241,12 @@ async fn invites_from_the_api_register_once() {
         .call("POST", "/api/v1/register", Some(json!({"token": token, "username": "second", "password": PASSWORD})))
         .await;
     assert_eq!((st, v["code"].as_str()), (410, Some("invite_invalid")));
+    // What was typed is judged first, whatever the link: the form's mistake is named.
+    let (st, v) = s
+        .client()
+        .call("POST", "/api/v1/register", Some(json!({"token": token, "username": "x", "password": PASSWORD})))
+        .await;
+    assert_eq!((st, v["field"].as_str()), (422, Some("username")));
     let (st, _) = s.client().call("POST", "/api/v1/invites/check", Some(json!({"token": "forged"}))).await;
     assert_eq!(st, 410);
     let (_, list) = admin.call("GET", "/api/v1/admin/invites", None).await;

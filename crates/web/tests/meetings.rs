@@ -91,6 +91,16 @@ async fn a_guest_waits_is_let_in_and_reaches_nothing_but_its_meeting() {
     // Nobody but a host admits.
     let (st, _) = other.call("POST", &format!("/api/v1/meetings/{id}/guests/{}/admit", g.id), None).await;
     assert_eq!(st, 404);
+    // A guest's own steps: its host is told they are not theirs (they know the meeting), a
+    // stranger that there is no such meeting; a lobby guest cannot "accept" (not made by code).
+    for step in ["accept", "decline", "leave"] {
+        let (st, v) = host.call("POST", &format!("/api/v1/meetings/{id}/{step}"), None).await;
+        assert_eq!((st, v["code"].as_str()), (403, Some("not_allowed")), "host {step}");
+        let (st, _) = other.call("POST", &format!("/api/v1/meetings/{id}/{step}"), None).await;
+        assert_eq!(st, 404, "stranger {step}");
+    }
+    let (st, v) = g.call("POST", &format!("/api/v1/meetings/{id}/accept"), None).await;
+    assert_eq!((st, v["code"].as_str()), (409, Some("not_allowed")));
     let (st, _) = host.call("POST", &format!("/api/v1/meetings/{id}/guests/{}/admit", g.id), None).await;
     assert_eq!(st, 204);
     let admitted = next_of(&mut gws, "meeting_admitted").await;

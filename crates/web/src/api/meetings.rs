@@ -270,26 +270,47 @@ async fn put_out(
 }
 
 /// The caller's guest record in this meeting (guests only).
-fn own_guest(a: &Authed, id: i64) -> Result<&store::Guest, HttpError> {
-    match &a.guest {
-        Some((g, _)) if g.meeting == id => Ok(g),
-        _ => Err(no_meeting()),
+/// The caller as a guest of meeting `id`, for a guest's own steps (accept, decline, leave).
+/// Its hosts and members know the meeting exists: they are told the step is not theirs (403)
+/// rather than that there is no such meeting (404, for everyone else).
+async fn own_guest<'a>(state: &AppState, a: &'a Authed, id: i64) -> Result<&'a store::Guest, HttpError> {
+    if let Some((g, _)) = &a.guest {
+        if g.meeting == id {
+            return Ok(g);
+        }
+    }
+    let me = a.user.id;
+    match state.blocking(move |s| Ok(s.meeting_role(id, me)?)).await? {
+        Some(_) => {
+            Err(HttpError::new(StatusCode::FORBIDDEN, ErrorCode::NotAllowed, "this is a step for the meeting's guests"))
+        }
+        None => Err(no_meeting()),
+    }
+}
+
+/// A meet-by-code step in a meeting that was not made by code, or is over.
+fn not_by_code(m: &store::Meeting) -> HttpError {
+    if m.by_code {
+        no_meeting()
+    } else {
+        HttpError::new(StatusCode::CONFLICT, ErrorCode::NotAllowed, "this meeting was not made by code")
     }
 }
 
 /// Meet-by-code: the caller accepts the person they were matched with. Once both have,
 /// both get `meeting_admitted`.
 #[utoipa::path(post, path = "/api/v1/meetings/{id}/accept", tag = "meetings", params(("id" = i64, Path)),
-    responses((status = 204), (status = 404, body = ApiError)))]
+    responses((status = 204), (status = 403, description = "not_allowed: the caller hosts or is a member of it, not a guest", body = ApiError),
+        (status = 404, body = ApiError), (status = 409, description = "not_allowed: nobody to meet yet, or not made by code", body = ApiError)))]
 pub async fn accept(
     State(state): State<AppState>,
     a: Authed,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, HttpError> {
-    let g = own_guest(&a, id)?;
+    let g = own_guest(&state, &a, id).await?;
     let Some((_, m)) = &a.guest else { return Err(no_meeting()) };
     if !m.by_code || !m.live(crate::unix_now()) {
-        return Err(no_meeting());
+        return Err(not_by_code(m));
     }
     let me = g.user.id;
     let now = crate::unix_now();
@@ -311,13 +332,14 @@ pub async fn accept(
 
 /// Meet-by-code: the caller declines the person they were matched with; it ends for both.
 #[utoipa::path(post, path = "/api/v1/meetings/{id}/decline", tag = "meetings", params(("id" = i64, Path)),
-    responses((status = 204), (status = 404, body = ApiError)))]
+    responses((status = 204), (status = 403, description = "not_allowed: the caller hosts or is a member of it, not a guest", body = ApiError),
+        (status = 404, body = ApiError)))]
 pub async fn decline(
     State(state): State<AppState>,
     a: Authed,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, HttpError> {
-    own_guest(&a, id)?;
+    own_guest(&state, &a, id).await?;
     state.meetings.rendezvous.lock().await.leave(id);
     wiring(&state).end(id, "declined").await;
     Ok(StatusCode::NO_CONTENT)
@@ -325,13 +347,14 @@ pub async fn decline(
 
 /// A guest leaves (the lobby or the meeting) for good; a meet-by-code meeting ends with it.
 #[utoipa::path(post, path = "/api/v1/meetings/{id}/leave", tag = "meetings", params(("id" = i64, Path)),
-    responses((status = 204), (status = 404, body = ApiError)))]
+    responses((status = 204), (status = 403, description = "not_allowed: the caller hosts or is a member of it, not a guest", body = ApiError),
+        (status = 404, body = ApiError)))]
 pub async fn leave(
     State(state): State<AppState>,
     a: Authed,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, HttpError> {
-    let g = own_guest(&a, id)?;
+    let g = own_guest(&state, &a, id).await?;
     let Some((_, m)) = &a.guest else { return Err(no_meeting()) };
     let w = wiring(&state);
     if m.by_code {

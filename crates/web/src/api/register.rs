@@ -46,7 +46,9 @@ pub async fn register(
 ) -> Result<Response, HttpError> {
     let hash = auth::token::hash_token(&req.token);
     let now = crate::unix_now();
-    // Check the link before spending an argon2 hash on it.
+    // What was typed is checked first (a form's mistakes are told whatever the link), then
+    // the link, before an argon2 hash is spent on it.
+    auth::check_new_user(&req.username, req.display_name.as_deref(), &req.password)?;
     let h = hash.clone();
     state.blocking(move |s| Ok(s.usable_invite(&h, now)?)).await?.ok_or(store::StoreError::InviteInvalid)?;
     let new_user = state
