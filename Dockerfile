@@ -14,7 +14,8 @@ COPY . .
 RUN cargo build --release --locked -p mywebrtc
 
 FROM debian:bookworm-slim
-RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/mywebrtc --no-create-home mywebrtc \
+RUN groupadd --system --gid 10001 mywebrtc \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/mywebrtc --no-create-home mywebrtc \
     && install -d -o mywebrtc -g mywebrtc -m 0700 /var/lib/mywebrtc
 COPY --from=build /src/target/release/mywebrtc /usr/bin/mywebrtc
 COPY packaging/container.toml /etc/mywebrtc/mywebrtc.toml

@@ -24,5 +24,8 @@ E2E_SERVER_BIN="$PWD/../../target/debug/mywebrtc" npm test
 echo "== Debian package: build, systemd-analyze verify, install, serve, purge"
 ../../scripts/package-test.sh
 
+echo "== container image: podman build, run read-only as its user, /readyz, SIGTERM"
+E2E_SERVER_BIN="$PWD/../../target/debug/mywebrtc" ../../scripts/container-test.sh
+
 echo "== schemathesis: the live API against its OpenAPI document"
 E2E_SERVER_BIN="$PWD/../../target/debug/mywebrtc" ../../scripts/schemathesis.sh
