@@ -9,11 +9,11 @@ export class FileHasher {
   constructor(file) {
     /** @type {Worker|null} */
     this.worker = new Worker(new URL('./workers/hash-file.js', import.meta.url), { type: 'module' });
+    /** Fails a `result` not yet there (set by the promise below). @type {(e: Error) => void} */
+    this.stop = () => {};
     /** The hash as lowercase hex, once `finish` was called and the worker is done. @type {Promise<string>} */
-    /** @type {(e: Error) => void} */
-    let stop = () => {};
     this.result = new Promise((resolve, reject) => {
-      stop = reject;
+      this.stop = reject;
       const worker = /** @type {Worker} */ (this.worker);
       worker.onmessage = (e) => {
         if (e.data.error) reject(new Error(e.data.error));
@@ -26,7 +26,6 @@ export class FileHasher {
       };
     });
     this.result.catch(() => {});
-    this.stop = stop;
     this.worker.postMessage({ op: 'file', file });
   }
 

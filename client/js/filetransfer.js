@@ -696,7 +696,8 @@ export class FileTransfers extends EventTarget {
     t.rate = 0;
     t.run += 1;
     this.dropConnection(t);
-    if (state !== 'done') t.hasher?.close();
+    // Done: it closed itself with its answer; otherwise it stops here.
+    t.hasher?.close();
     if (state !== 'done' && t.sink) {
       t.sink.discard();
       t.sink = null;

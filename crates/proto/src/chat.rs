@@ -132,13 +132,7 @@ pub enum NewConversation {
     Direct { user: UserId },
     /// A group with some of the caller's contacts; the caller owns it.
     Group {
-        /// 1 to 64 characters after collapsing spaces; no control, zero-width or
-        /// text-direction characters.
-        #[schema(
-            min_length = 1,
-            max_length = 64,
-            pattern = r"^[^\x00-\x1F\x7F-\x9F\xAD\u034F\u061C\u115F\u1160\u3164\uFFA0\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\uFEFF\uFFF9-\uFFFB]*[^\s\x00-\x1F\x7F-\x9F\xAD\u034F\u061C\u115F\u1160\u3164\uFFA0\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\uFEFF\uFFF9-\uFFFB][^\x00-\x1F\x7F-\x9F\xAD\u034F\u061C\u115F\u1160\u3164\uFFA0\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\uFEFF\uFFF9-\uFFFB]*$"
-        )]
+        #[schema(schema_with = crate::schemas::name)]
         name: String,
         members: Vec<UserId>,
     },
@@ -148,13 +142,7 @@ pub enum NewConversation {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenameConversation {
-    /// 1 to 64 characters after collapsing spaces; no control, zero-width or text-direction
-    /// characters.
-    #[schema(
-        min_length = 1,
-        max_length = 64,
-        pattern = r"^[^\x00-\x1F\x7F-\x9F\xAD\u034F\u061C\u115F\u1160\u3164\uFFA0\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\uFEFF\uFFF9-\uFFFB]*[^\s\x00-\x1F\x7F-\x9F\xAD\u034F\u061C\u115F\u1160\u3164\uFFA0\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\uFEFF\uFFF9-\uFFFB][^\x00-\x1F\x7F-\x9F\xAD\u034F\u061C\u115F\u1160\u3164\uFFA0\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\uFEFF\uFFF9-\uFFFB]*$"
-    )]
+    #[schema(schema_with = crate::schemas::name)]
     pub name: String,
 }
 
@@ -169,8 +157,7 @@ pub struct AddMember {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostMessage {
-    /// Chosen by the client, unique per message (a retry returns the first message).
-    #[schema(pattern = r"^[A-Za-z0-9_-]{1,64}$")]
+    #[schema(schema_with = crate::schemas::client_id)]
     pub client_id: String,
     /// Not empty or only spaces; at most 16 KiB of UTF-8; no control characters but newline
     /// and tab.

@@ -8,6 +8,7 @@ pub mod chat;
 pub mod error;
 pub mod meetings;
 pub mod rest;
+pub mod schemas;
 pub mod ws;
 
 pub use error::{ApiError, ErrorCode};

@@ -92,12 +92,8 @@ pub struct RegisterRequest {
     /// with a letter or digit.
     #[schema(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,30}[A-Za-z0-9]$")]
     pub username: String,
-    /// Optional; defaults to the username. At most 64 characters, no invisible ones.
     #[serde(default)]
-    #[schema(
-        max_length = 64,
-        pattern = r"^[^\x00-\x1F\x7F-\x9F\xAD\u034F\u061C\u115F\u1160\u3164\uFFA0\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\uFEFF\uFFF9-\uFFFB]*$"
-    )]
+    #[schema(schema_with = crate::schemas::display_name)]
     pub display_name: Option<String>,
     /// 8 to 256 characters, not only spaces.
     #[schema(min_length = 8, max_length = 256)]
@@ -112,10 +108,7 @@ pub struct CreateUserRequest {
     #[schema(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,30}[A-Za-z0-9]$")]
     pub username: String,
     #[serde(default)]
-    #[schema(
-        max_length = 64,
-        pattern = r"^[^\x00-\x1F\x7F-\x9F\xAD\u034F\u061C\u115F\u1160\u3164\uFFA0\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\uFEFF\uFFF9-\uFFFB]*$"
-    )]
+    #[schema(schema_with = crate::schemas::display_name)]
     pub display_name: Option<String>,
     #[schema(min_length = 8, max_length = 256)]
     pub password: String,

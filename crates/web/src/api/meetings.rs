@@ -269,14 +269,17 @@ async fn put_out(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The caller's guest record in this meeting (guests only).
-/// The caller as a guest of meeting `id`, for a guest's own steps (accept, decline, leave).
-/// Its hosts and members know the meeting exists: they are told the step is not theirs (403)
-/// rather than that there is no such meeting (404, for everyone else).
-async fn own_guest<'a>(state: &AppState, a: &'a Authed, id: i64) -> Result<&'a store::Guest, HttpError> {
-    if let Some((g, _)) = &a.guest {
+/// The caller as a guest of meeting `id`, with that meeting, for a guest's own steps
+/// (accept, decline, leave). Its hosts and members know the meeting exists: they are told the
+/// step is not theirs (403) rather than that there is no such meeting (404, for everyone else).
+async fn own_guest<'a>(
+    state: &AppState,
+    a: &'a Authed,
+    id: i64,
+) -> Result<(&'a store::Guest, &'a store::Meeting), HttpError> {
+    if let Some((g, m)) = &a.guest {
         if g.meeting == id {
-            return Ok(g);
+            return Ok((g, m));
         }
     }
     let me = a.user.id;
@@ -307,8 +310,7 @@ pub async fn accept(
     a: Authed,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, HttpError> {
-    let g = own_guest(&state, &a, id).await?;
-    let Some((_, m)) = &a.guest else { return Err(no_meeting()) };
+    let (g, m) = own_guest(&state, &a, id).await?;
     if !m.by_code || !m.live(crate::unix_now()) {
         return Err(not_by_code(m));
     }
@@ -354,8 +356,7 @@ pub async fn leave(
     a: Authed,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, HttpError> {
-    let g = own_guest(&state, &a, id).await?;
-    let Some((_, m)) = &a.guest else { return Err(no_meeting()) };
+    let (g, m) = own_guest(&state, &a, id).await?;
     let w = wiring(&state);
     if m.by_code {
         // Two people met: one leaving ends it for the other too.
