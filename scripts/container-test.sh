@@ -63,7 +63,13 @@ if "${P[@]}" exec "$name" sh -c 'touch /usr/bin/x' 2>/dev/null; then
 fi
 "${P[@]}" exec "$name" sh -c 'touch /var/lib/mywebrtc/probe && rm /var/lib/mywebrtc/probe' \
   || { echo "container test: the data volume is not writable"; exit 1; }
-"${P[@]}" logs "$name" 2>&1 | grep -q "/setup" || { echo "container test: no first-admin link in the logs"; exit 1; }
+# The link is printed while the server already answers: wait for it (bounded), not once.
+linked=""
+for _ in $(seq 1 50); do
+  if "${P[@]}" logs "$name" 2>&1 | grep -q "/setup"; then linked=1; break; fi
+  sleep 0.2
+done
+[ -n "$linked" ] || { "${P[@]}" logs "$name" | tail -20; echo "container test: no first-admin link in the logs"; exit 1; }
 "${P[@]}" stop -t 20 "$name" >/dev/null
 code=$("${P[@]}" inspect -f '{{.State.ExitCode}}' "$name")
 [ "$code" = 0 ] || { "${P[@]}" logs "$name" | tail -20; echo "container test: exit code $code after SIGTERM"; exit 1; }
