@@ -14,8 +14,9 @@ pub const DEFAULT_PORT: u16 = 7882;
 pub struct SfuConfig {
     /// Group calls on (the conference server runs in this process).
     pub enabled: bool,
-    /// UDP address for all conference media (one port for every participant). Open it in the
-    /// firewall. Empty: the web server's listen address, port 7882.
+    /// UDP address for all conference media (one port for every participant), and the same
+    /// TCP port for ICE over TCP. Open both in the firewall. Empty: the web server's listen
+    /// address, port 7882.
     pub listen: String,
     /// Addresses announced to browsers (the public address when behind NAT, e.g. a cloud
     /// machine's elastic IP); empty: the listen address, or the default route's address when
@@ -32,6 +33,11 @@ pub struct SfuConfig {
     /// Most video tiles a participant sees at once (the others as names; their video is not
     /// sent to them).
     pub max_video_tiles: u32,
+    /// ICE over TCP on the media port, for browsers whose network blocks UDP (tried after UDP;
+    /// TURN over TCP/TLS stays the last resort).
+    pub tcp: bool,
+    /// Most ICE-over-TCP connections open at once.
+    pub max_tcp_connections: usize,
 }
 
 impl Default for SfuConfig {
@@ -46,6 +52,8 @@ impl Default for SfuConfig {
             max_ingress_kbps: room.max_ingress_bps / 1000,
             connect_timeout_secs: room.connect_timeout.as_secs(),
             max_video_tiles: room.max_video_tiles,
+            tcp: room.ice_tcp,
+            max_tcp_connections: sfu::DEFAULT_MAX_TCP_CONNECTIONS,
         }
     }
 }
@@ -76,6 +84,9 @@ impl SfuConfig {
         if !(1..=49).contains(&self.max_video_tiles) {
             bail!("invalid configuration: `sfu.max_video_tiles` must be 1 to 49");
         }
+        if !(1..=10_000).contains(&self.max_tcp_connections) {
+            bail!("invalid configuration: `sfu.max_tcp_connections` must be 1 to 10000");
+        }
         if self.connect_timeout_secs == 0 {
             bail!("invalid configuration: `sfu.connect_timeout_secs` must be at least 1");
         }
@@ -83,11 +94,13 @@ impl SfuConfig {
             listen,
             announce,
             workers: self.workers,
+            max_tcp_connections: self.max_tcp_connections,
             room: sfu::RoomConfig {
                 max_participants: self.max_participants,
                 max_ingress_bps: self.max_ingress_kbps * 1000,
                 connect_timeout: Duration::from_secs(self.connect_timeout_secs),
                 max_video_tiles: self.max_video_tiles,
+                ice_tcp: self.tcp,
                 ..sfu::RoomConfig::default()
             },
         }))

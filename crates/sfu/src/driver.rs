@@ -1,27 +1,35 @@
 //! The threads around the rooms: one UDP socket, a receiving thread that routes each
 //! datagram to the worker owning its session, and worker threads that own rooms (spread by
-//! room id), drive them and send what they produce.
+//! room id), drive them and send what they produce. ICE over TCP, on the same port number,
+//! feeds the same workers ([`crate::tcp`]).
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use str0m::net::Protocol;
+
 use crate::room::{Room, RoomOutput};
+use crate::tcp::{TcpContext, TcpWriters};
 use crate::{LeaveReason, Member, ParticipantId, RoomConfig, RoomId, SfuError, Signal, Source, TilePref, UserId};
 
 /// Where the SFU listens and what it announces.
 #[derive(Debug, Clone)]
 pub struct SfuConfig {
-    /// The media socket (one UDP port for every participant).
+    /// The media socket (one UDP port for every participant, and the same TCP port for ICE
+    /// over TCP when `room.ice_tcp`).
     pub listen: SocketAddr,
     /// Addresses put in the ICE candidates (the public address behind NAT); empty: the
     /// listen address, or when that is unspecified, the address of the default route.
     pub announce: Vec<IpAddr>,
     /// Worker threads (rooms are spread over them); 0: one per core.
     pub workers: usize,
+    /// Most ICE-over-TCP connections open at once (each has two threads); see
+    /// [`DEFAULT_MAX_TCP_CONNECTIONS`].
+    pub max_tcp_connections: usize,
     pub room: RoomConfig,
 }
 
@@ -104,9 +112,9 @@ pub enum SfuEvent {
 
 type Sink = Arc<dyn Fn(SfuEvent) + Send + Sync>;
 
-enum WorkerMsg {
+pub(crate) enum WorkerMsg {
     Cmd(Command, Option<u64>),
-    Packet { source: SocketAddr, data: Vec<u8>, ufrag: Option<String>, at: Instant },
+    Packet { proto: Protocol, source: SocketAddr, data: Vec<u8>, ufrag: Option<String>, at: Instant },
 }
 
 /// Handle to the running SFU (cheap to clone).
@@ -119,6 +127,9 @@ pub struct Sfu {
     candidates: Vec<SocketAddr>,
 }
 
+/// A connection per participant who cannot use UDP (browsers open one to the SFU).
+pub const DEFAULT_MAX_TCP_CONNECTIONS: usize = 256;
+
 /// Queue lengths: a worker this far behind drops packets (media recovers) and refuses
 /// requests with [`SfuError::Busy`] rather than blocking signaling.
 const PACKET_QUEUE: usize = 8192;
@@ -127,8 +138,9 @@ impl Sfu {
     /// Binds the socket and starts the threads. `sink` receives every event, from worker
     /// threads: it must not block.
     pub fn start(cfg: SfuConfig, sink: Sink) -> std::io::Result<Sfu> {
-        let socket = UdpSocket::bind(cfg.listen)?;
+        let (socket, tcp) = bind(cfg.listen, cfg.room.ice_tcp)?;
         let local = socket.local_addr()?;
+        let tcp_writers: TcpWriters = Arc::default();
         let candidates = candidate_addrs(local, &cfg.announce);
         let n = if cfg.workers == 0 { thread::available_parallelism().map_or(2, |n| n.get()) } else { cfg.workers };
         let crypto = Arc::new(str0m::crypto::from_feature_flags());
@@ -150,9 +162,20 @@ impl Sfu {
                 crypto: crypto.clone(),
                 local,
                 candidates: candidates.clone(),
+                tcp: tcp_writers.clone(),
             };
             thread::Builder::new().name(format!("sfu-worker-{i}")).spawn(move || w.run(rx))?;
             workers.push(tx);
+        }
+        if let Some(listener) = tcp {
+            let ctx = Arc::new(TcpContext {
+                workers: workers.clone(),
+                ufrags: ufrags.clone(),
+                writers: tcp_writers,
+                max_connections: cfg.max_tcp_connections,
+                open: Default::default(),
+            });
+            thread::Builder::new().name("sfu-tcp-accept".into()).spawn(move || crate::tcp::serve(listener, ctx))?;
         }
         let recv_workers = workers.clone();
         thread::Builder::new().name("sfu-recv".into()).spawn(move || receive(socket, recv_workers, ufrags))?;
@@ -199,6 +222,27 @@ impl Sfu {
     pub fn device_gone(&self, who: ParticipantId) {
         if let Some(room) = self.room_of(who) {
             let _ = self.command(Command::Leave { room, who, reason: LeaveReason::MediaLost }, None);
+        }
+    }
+}
+
+/// The UDP socket, and with ICE over TCP a TCP listener on the same port number. With an
+/// ephemeral port (0) the number the UDP socket got may be taken for TCP: then both are
+/// bound again.
+fn bind(listen: SocketAddr, tcp: bool) -> std::io::Result<(UdpSocket, Option<TcpListener>)> {
+    let mut attempt = 0;
+    loop {
+        let udp = UdpSocket::bind(listen)?;
+        if !tcp {
+            return Ok((udp, None));
+        }
+        let port = udp.local_addr()?.port();
+        match TcpListener::bind(SocketAddr::new(listen.ip(), port)) {
+            Ok(l) => return Ok((udp, Some(l))),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && listen.port() == 0 && attempt < 20 => {
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
         }
     }
 }
@@ -258,7 +302,7 @@ fn receive(socket: UdpSocket, workers: Vec<SyncSender<WorkerMsg>>, ufrags: Arc<R
             None => by_addr.get(&source).copied(),
         };
         let Some(w) = worker else { continue };
-        let msg = WorkerMsg::Packet { source, data: data.to_vec(), ufrag, at: Instant::now() };
+        let msg = WorkerMsg::Packet { proto: Protocol::Udp, source, data: data.to_vec(), ufrag, at: Instant::now() };
         // A full queue drops the packet: media tolerates loss, signaling must not wait.
         let _ = workers[w].try_send(msg);
     }
@@ -277,6 +321,7 @@ struct Worker {
     crypto: Arc<str0m::crypto::CryptoProvider>,
     local: SocketAddr,
     candidates: Vec<SocketAddr>,
+    tcp: TcpWriters,
 }
 
 impl Worker {
@@ -315,7 +360,7 @@ impl Worker {
 
     fn handle(&mut self, msg: WorkerMsg) {
         match msg {
-            WorkerMsg::Packet { source, data, ufrag, at } => {
+            WorkerMsg::Packet { proto, source, data, ufrag, at } => {
                 let target = match ufrag {
                     Some(u) => {
                         let t = self.by_ufrag.get(&u).copied();
@@ -328,7 +373,7 @@ impl Worker {
                 };
                 let Some((room, who)) = target else { return };
                 if let Some(r) = self.rooms.get_mut(&room) {
-                    r.receive(who, source, &data, at);
+                    r.receive(who, proto, source, &data, at);
                 }
             }
             WorkerMsg::Cmd(cmd, request) => self.command(cmd, request),
@@ -443,9 +488,17 @@ impl Worker {
             let mut changed = false;
             while let Some(o) = room.poll_output() {
                 match o {
-                    RoomOutput::Transmit { destination, contents } => {
+                    RoomOutput::Transmit { proto: Protocol::Udp, destination, contents } => {
                         if let Err(e) = self.socket.send_to(&contents, destination) {
                             tracing::trace!(error = %e, "media send failed");
+                        }
+                    }
+                    RoomOutput::Transmit { destination, contents, .. } => {
+                        // Over TCP: to the connection's writer; a full queue (a slow link)
+                        // or a closed connection drops the packet.
+                        let writer = self.tcp.read().ok().and_then(|w| w.get(&destination).cloned());
+                        if let (Some(w), Some(f)) = (writer, crate::tcp::frame(&contents)) {
+                            let _ = w.try_send(f);
                         }
                     }
                     RoomOutput::Signal { to, signal } => (self.sink)(SfuEvent::Signal { room: *id, to, signal }),

@@ -9,9 +9,10 @@
 //!
 //! Like the signaling hub, the room is sans-IO: packets and time in, packets and signals
 //! out; tests drive it with native str0m peers and a fake clock. The [`driver`] is thin: one
-//! UDP socket for all media, packets routed to the worker thread that owns the room (by the
-//! ICE username of the first STUN request from an address, then by address), rooms spread
-//! over the workers so one busy room does not stall the others.
+//! UDP socket for all media (and the same TCP port for browsers that cannot use UDP),
+//! packets routed to the worker thread that owns the room (by the ICE username of the first
+//! STUN request from an address, then by address), rooms spread over the workers so one busy
+//! room does not stall the others.
 
 pub mod driver;
 pub mod layers;
@@ -19,10 +20,11 @@ mod peer;
 mod room;
 pub mod speaker;
 pub mod stun_route;
+pub mod tcp;
 
 use std::time::Duration;
 
-pub use driver::{Command, Sfu, SfuConfig, SfuEvent};
+pub use driver::{Command, Sfu, SfuConfig, SfuEvent, DEFAULT_MAX_TCP_CONNECTIONS};
 pub use peer::TrackInfo;
 pub use room::{Member, Room, RoomOutput};
 
@@ -126,6 +128,9 @@ pub struct RoomConfig {
     pub speaker_dwell: Duration,
     /// Most video tiles a client shows at once (told to clients in the welcome).
     pub max_video_tiles: u32,
+    /// Also offer ICE over TCP (passive candidates on the media port), for networks that
+    /// block UDP; the driver then listens on TCP as well.
+    pub ice_tcp: bool,
 }
 
 impl Default for RoomConfig {
@@ -136,6 +141,7 @@ impl Default for RoomConfig {
             connect_timeout: Duration::from_secs(20),
             speaker_dwell: Duration::from_millis(1500),
             max_video_tiles: 9,
+            ice_tcp: true,
         }
     }
 }

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaKind, Mid, Rid};
+use str0m::net::{Protocol, TcpType};
 use str0m::{Candidate, Event, IceConnectionState, Output, Rtc};
 
 use crate::layers;
@@ -125,6 +126,7 @@ impl TrackOut {
 #[derive(Debug)]
 pub(crate) enum PeerEvent {
     Transmit {
+        proto: Protocol,
         destination: SocketAddr,
         contents: Vec<u8>,
     },
@@ -229,10 +231,12 @@ impl Peer {
         }
     }
 
-    /// Builds the str0m session of a new participant, with the shared UDP address as its one
-    /// host candidate and its own ICE credentials (they route incoming packets to it).
+    /// Builds the str0m session of a new participant, with the shared media addresses as its
+    /// host candidates (UDP, and passive TCP when `tcp`: browsers that cannot send UDP connect
+    /// to it, RFC 6544) and its own ICE credentials (they route incoming packets to it).
     pub fn build_rtc(
         candidates: &[SocketAddr],
+        tcp: bool,
         crypto: &std::sync::Arc<str0m::crypto::CryptoProvider>,
         now: Instant,
     ) -> (Rtc, String) {
@@ -247,6 +251,11 @@ impl Peer {
         for addr in candidates {
             if let Ok(c) = Candidate::host(*addr, "udp") {
                 rtc.add_local_candidate(c);
+            }
+            if tcp {
+                if let Ok(c) = Candidate::builder().tcp().host(*addr).tcptype(TcpType::Passive).build() {
+                    rtc.add_local_candidate(c);
+                }
             }
         }
         (rtc, ufrag)
@@ -370,7 +379,11 @@ impl Peer {
             match self.rtc.poll_output() {
                 Ok(Output::Timeout(t)) => return t,
                 Ok(Output::Transmit(t)) => {
-                    out.push(PeerEvent::Transmit { destination: t.destination, contents: t.contents.to_vec() })
+                    out.push(PeerEvent::Transmit {
+                        proto: t.proto,
+                        destination: t.destination,
+                        contents: t.contents.to_vec(),
+                    })
                 }
                 Ok(Output::Event(e)) => self.event(e, now, out),
                 Err(e) => {

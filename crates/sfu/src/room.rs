@@ -18,8 +18,9 @@ use crate::{LeaveReason, ParticipantId, RoomConfig, RoomId, SfuError, Signal, So
 /// What a room asks of its driver.
 #[derive(Debug, PartialEq)]
 pub enum RoomOutput {
-    /// Send this datagram from the media socket.
-    Transmit { destination: SocketAddr, contents: Vec<u8> },
+    /// Send this packet from the media socket (UDP) or on the TCP connection from
+    /// `destination` (ICE over TCP; the driver frames it).
+    Transmit { proto: Protocol, destination: SocketAddr, contents: Vec<u8> },
     /// Tell a participant's client (over signaling).
     Signal { to: ParticipantId, signal: Signal },
     /// A participant is gone (left, removed, lost): the driver forgets its routing.
@@ -101,7 +102,7 @@ impl Room {
         if self.peers.len() >= self.cfg.max_participants {
             return Err(SfuError::RoomFull(self.cfg.max_participants));
         }
-        let (rtc, ufrag) = Peer::build_rtc(&self.candidates, &self.crypto, now);
+        let (rtc, ufrag) = Peer::build_rtc(&self.candidates, self.cfg.ice_tcp, &self.crypto, now);
         let mut peer = Peer::new(who, user, rtc, ufrag.clone(), now, self.cfg.max_ingress_bps);
         // Everything already published in the room, to be offered once connected.
         for other in &self.peers {
@@ -239,19 +240,29 @@ impl Room {
         self.drive(now);
     }
 
-    /// A datagram for `who` (the driver routed it by ICE credentials or source address).
-    pub fn receive(&mut self, who: ParticipantId, source: SocketAddr, contents: &[u8], now: Instant) {
-        let local = self.local;
+    /// A packet for `who` (the driver routed it by ICE credentials or source address), from
+    /// the UDP socket or a TCP connection.
+    pub fn receive(&mut self, who: ParticipantId, proto: Protocol, source: SocketAddr, contents: &[u8], now: Instant) {
+        let destination = self.destination_for(source);
         let Some(p) = self.peers.iter_mut().find(|p| p.id == who) else { return };
         if !p.admit(contents.len(), now) {
             return;
         }
         let Ok(contents) = contents.try_into() else { return };
-        let input = Input::Receive(now, Receive { proto: Protocol::Udp, source, destination: local, contents });
+        let input = Input::Receive(now, Receive { proto, source, destination, contents });
         if let Err(e) = p.rtc.handle_input(input) {
             tracing::debug!(participant = who, error = %e, "packet refused");
         }
         self.drive(now);
+    }
+
+    /// The address a packet from `source` was sent to, as ICE knows it: one of our candidates.
+    /// str0m only answers checks that arrive on a candidate's address, but the socket may be
+    /// bound to a wildcard or a private address behind NAT while the candidates are the
+    /// announced ones; the browser sent to the announced address of its own family.
+    fn destination_for(&self, source: SocketAddr) -> SocketAddr {
+        let v4 = source.ip().to_canonical().is_ipv4();
+        self.candidates.iter().find(|c| c.is_ipv4() == v4).copied().unwrap_or(self.local)
     }
 
     /// Advances time.
@@ -308,8 +319,8 @@ impl Room {
     fn apply(&mut self, events: Vec<(ParticipantId, PeerEvent)>, now: Instant) {
         for (from, e) in events {
             match e {
-                PeerEvent::Transmit { destination, contents } => {
-                    self.out.push_back(RoomOutput::Transmit { destination, contents })
+                PeerEvent::Transmit { proto, destination, contents } => {
+                    self.out.push_back(RoomOutput::Transmit { proto, destination, contents })
                 }
                 PeerEvent::Connected => {}
                 PeerEvent::TrackOpen { mid, kind, source } => {

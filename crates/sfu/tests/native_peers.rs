@@ -1,6 +1,8 @@
 //! The room core driven by native str0m peers in memory, on a fake clock: joining,
 //! publishing, receiving every other participant's media, leaving, removal, loss and
-//! reordering between the peers and the room, and hostile input.
+//! reordering between the peers and the room, ICE over TCP beside UDP, and hostile input.
+//! The room's socket is a wildcard address announcing another one, as in a deployment that
+//! listens on 0.0.0.0 (or behind NAT).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on what they set up
 
@@ -12,14 +14,18 @@ use std::time::{Duration, Instant};
 use sfu::{LeaveReason, ParticipantId, Room, RoomConfig, RoomOutput, Signal};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::media::{Direction, MediaKind, MediaTime, Mid};
-use str0m::net::{Protocol, Receive};
+use str0m::net::{Protocol, Receive, TcpType};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 
+/// The announced address (the candidates); the socket itself is bound to the wildcard.
 const ROOM_ADDR: &str = "10.0.0.1:5000";
+const ROOM_BIND: &str = "0.0.0.0:5000";
 
 struct Client {
     id: ParticipantId,
     addr: SocketAddr,
+    /// How it reaches the room: UDP, or TCP to the room's passive candidate.
+    proto: Protocol,
     rtc: Rtc,
     pending: Option<SdpPendingOffer>,
     signals: Vec<Signal>,
@@ -36,7 +42,7 @@ struct World {
     now: Instant,
     room: Room,
     clients: Vec<Client>,
-    /// Datagrams in flight: (deliver at, to client index or None for the room, source, bytes).
+    /// Packets in flight: (to client index or None for the room, source, bytes).
     wire: VecDeque<(Option<usize>, SocketAddr, Vec<u8>)>,
     /// Drop every n-th datagram (0: none).
     drop_every: usize,
@@ -55,7 +61,7 @@ impl World {
         let addr: SocketAddr = ROOM_ADDR.parse().unwrap();
         World {
             now,
-            room: Room::new(1, cfg, crypto(), addr, vec![addr]),
+            room: Room::new(1, cfg, crypto(), ROOM_BIND.parse().unwrap(), vec![addr]),
             clients: vec![],
             wire: VecDeque::new(),
             drop_every: 0,
@@ -64,12 +70,21 @@ impl World {
         }
     }
 
-    /// A participant joins and offers to publish audio and video.
+    /// A participant joins over UDP and offers to publish audio and video.
     fn join(&mut self, id: ParticipantId) -> usize {
+        self.join_over(id, Protocol::Udp)
+    }
+
+    /// A participant joins over UDP or TCP (an active TCP candidate, as browsers have).
+    fn join_over(&mut self, id: ParticipantId, proto: Protocol) -> usize {
         self.room.join(id, id as i64 * 10, None, self.now).unwrap();
         let addr: SocketAddr = format!("10.0.1.{}:6000", id).parse().unwrap();
         let mut rtc = Rtc::builder().set_crypto_provider(crypto()).build(self.now);
-        rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
+        let candidate = match proto {
+            Protocol::Udp => Candidate::host(addr, "udp").unwrap(),
+            _ => Candidate::builder().tcp().host(addr).tcptype(TcpType::Active).build().unwrap(),
+        };
+        rtc.add_local_candidate(candidate);
         let mut api = rtc.sdp_api();
         let audio = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
         let video = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
@@ -77,6 +92,7 @@ impl World {
         self.clients.push(Client {
             id,
             addr,
+            proto,
             rtc,
             pending: Some(pending),
             signals: vec![],
@@ -156,6 +172,7 @@ impl World {
                         Output::Timeout(_) => break,
                         Output::Transmit(t) => {
                             let from = self.clients[i].addr;
+                            assert_eq!(t.proto, self.clients[i].proto, "a client sends on its own transport");
                             self.send(None, from, t.contents.to_vec());
                         }
                         Output::Event(e) => {
@@ -175,8 +192,9 @@ impl World {
             while let Some(o) = self.room.poll_output() {
                 progress = true;
                 match o {
-                    RoomOutput::Transmit { destination, contents } => {
+                    RoomOutput::Transmit { proto, destination, contents } => {
                         if let Some(i) = self.clients.iter().position(|c| c.addr == destination) {
+                            assert_eq!(proto, self.clients[i].proto, "the room answers on the transport used");
                             self.send(Some(i), room_addr, contents);
                         }
                     }
@@ -195,15 +213,15 @@ impl World {
                 match to {
                     None => {
                         let Some(c) = self.clients.iter().find(|c| c.addr == from) else { continue };
-                        let id = c.id;
-                        self.room.receive(id, from, &data, self.now);
+                        let (id, proto) = (c.id, c.proto);
+                        self.room.receive(id, proto, from, &data, self.now);
                     }
                     Some(i) => {
                         let c = &mut self.clients[i];
                         let input = Input::Receive(
                             self.now,
                             Receive {
-                                proto: Protocol::Udp,
+                                proto: c.proto,
                                 source: from,
                                 destination: c.addr,
                                 contents: data.as_slice().try_into().unwrap(),
@@ -287,6 +305,32 @@ fn three_participants_receive_each_others_audio_and_video() {
         })
         .collect();
     assert_eq!(joined, vec![2, 3]);
+}
+
+#[test]
+fn a_participant_over_tcp_and_others_over_udp_receive_each_other() {
+    let mut w = World::new(RoomConfig::default());
+    w.join(1);
+    w.join_over(2, Protocol::Tcp);
+    w.join(3);
+    w.run(Duration::from_secs(3), true);
+    for i in 0..3 {
+        assert!(w.clients[i].connected, "client {i} connected");
+        for from in (1..=3u64).filter(|f| *f != w.clients[i].id) {
+            let (a, v) = w.frames_from(i, from);
+            assert!(a > 50 && v > 50, "client {i} from {from}: audio {a}, video {v}");
+        }
+    }
+}
+
+#[test]
+fn without_ice_tcp_a_tcp_only_participant_never_connects() {
+    let mut w = World::new(RoomConfig { ice_tcp: false, ..RoomConfig::default() });
+    w.join(1);
+    w.join_over(2, Protocol::Tcp);
+    w.run(Duration::from_secs(3), true);
+    assert!(w.clients[0].connected);
+    assert!(!w.clients[1].connected, "no passive TCP candidate was offered");
 }
 
 #[test]
@@ -388,7 +432,7 @@ fn hostile_input_is_refused_and_harms_nobody() {
     for junk in
         [vec![], vec![0u8; 3], vec![0x80; 1500], vec![22, 254, 253, 0, 0], vec![0, 1, 0, 255, 0x21, 0x12, 0xa4, 0x42]]
     {
-        w.room.receive(1, from_addr, &junk, w.now);
+        w.room.receive(1, Protocol::Udp, from_addr, &junk, w.now);
     }
     // Malformed SDP in both directions, and answers nobody asked for.
     assert!(matches!(
@@ -418,7 +462,7 @@ fn a_flooding_publisher_is_bounded() {
     let from_addr: SocketAddr = "10.0.1.1:6000".parse().unwrap();
     for _ in 0..1000 {
         for _ in 0..5 {
-            w.room.receive(1, from_addr, &[0x80u8; 1250], w.now);
+            w.room.receive(1, Protocol::Udp, from_addr, &[0x80u8; 1250], w.now);
         }
         w.now += Duration::from_millis(1);
     }

@@ -18,6 +18,7 @@ pub fn with_sfu(cfg: &mut web::WebConfig) {
         listen: "127.0.0.1:0".parse().unwrap(),
         announce: vec![],
         workers: 2,
+        max_tcp_connections: sfu::DEFAULT_MAX_TCP_CONNECTIONS,
         room: sfu::RoomConfig::default(),
     });
 }
