@@ -1,7 +1,7 @@
 //! ICE over TCP through the real driver: a native str0m client connects to the SFU's passive
 //! TCP candidate on a real loopback socket (RFC 4571 framing) and exchanges audio with a client
 //! on UDP; connections that do not start with an ICE check of ours, or exceed the limit, are
-//! closed.
+//! closed. The SFU listens on the wildcard address, as deployments do.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on what they set up
 
@@ -24,7 +24,9 @@ fn start(max_tcp_connections: usize) -> (Sfu, Receiver<SfuEvent>) {
     let (tx, rx) = mpsc::channel();
     let tx = Mutex::new(tx);
     let cfg = SfuConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
+        // A wildcard address, as deployments listen: the SFU announces the default route's
+        // address (or loopback without one) and must answer what arrives there.
+        listen: "0.0.0.0:0".parse().unwrap(),
         announce: vec![],
         workers: 1,
         max_tcp_connections,
@@ -59,10 +61,10 @@ struct Client {
 
 impl Client {
     fn new(sfu: &Sfu, id: u64, proto: Protocol) -> Client {
-        let server = sfu.local_addr();
+        let server = sfu.candidates()[0];
         let (link, local, candidate) = match proto {
             Protocol::Udp => {
-                let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+                let s = UdpSocket::bind(SocketAddr::new(server.ip(), 0)).unwrap();
                 s.set_nonblocking(true).unwrap();
                 let a = s.local_addr().unwrap();
                 (Link::Udp(s), a, Candidate::host(a, "udp").unwrap())
@@ -248,7 +250,7 @@ fn wait_closed(s: &mut TcpStream) {
 #[test]
 fn connections_that_do_not_start_with_an_ice_check_of_ours_are_closed() {
     let (sfu, _events) = start(16);
-    let addr = sfu.local_addr();
+    let addr = sfu.candidates()[0];
     let mut junk = TcpStream::connect(addr).unwrap();
     junk.write_all(&[0, 4, 0xde, 0xad, 0xbe, 0xef]).unwrap();
     wait_closed(&mut junk);
@@ -272,7 +274,7 @@ fn connections_that_do_not_start_with_an_ice_check_of_ours_are_closed() {
 #[test]
 fn connections_over_the_limit_are_closed_at_once() {
     let (sfu, _events) = start(2);
-    let addr = sfu.local_addr();
+    let addr = sfu.candidates()[0];
     // Two silent connections are held (until the hello timeout); the accept thread takes
     // connections in order, so a third is over the limit and closed without waiting.
     let mut a = TcpStream::connect(addr).unwrap();
