@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useServerAndBrowser, befriend, pageApi, waitForAsync } from './harness.mjs';
 import { roomDecoded, eventually } from './media.mjs';
+import { blockUdpTo } from './firewall.mjs';
 
 const env = useServerAndBrowser();
 
@@ -189,6 +190,37 @@ test('a participant forced through our TURN relay still decodes everyone; a late
   await waitDecodesAll(c.page, [aId, bId]);
   await waitDecodesAll(b.page, [cId]);
   for (const p of pages) await p.context.close();
+});
+
+test('with UDP to the media port blocked by a firewall, browsers reach the SFU over TCP and decode each other', async () => {
+  const port = Number(env.server.mediaAddr?.split(':').pop());
+  assert.ok(port > 0, `the server printed its media port: ${env.server.mediaAddr}`);
+  // Direct UDP and TURN's relayed UDP to the media port are both dropped: only ICE over TCP
+  // to the SFU's passive candidate is left (with \`[sfu] tcp = false\` this test fails).
+  const unblock = blockUdpTo(port);
+  const { pages } = await group(2);
+  try {
+    const [a, b] = pages;
+    await a.page.locator('#start-room').click();
+    await b.page.locator('#room-incoming').waitFor();
+    await b.page.locator('#room-join-video').click();
+    const [aId, bId] = [await participantOf(a.page), await participantOf(b.page)];
+    await waitDecodesAll(a.page, [bId]);
+    await waitDecodesAll(b.page, [aId]);
+    for (const p of pages) {
+      const pair = await p.page.evaluate(async () => {
+        const stats = await window.mywebrtcRooms.current.pc.getStats();
+        let sel;
+        stats.forEach((s) => { if (s.type === 'transport') sel = stats.get(s.selectedCandidatePairId); });
+        const remote = sel && stats.get(sel.remoteCandidateId);
+        return remote && { protocol: remote.protocol, port: remote.port, type: remote.candidateType };
+      });
+      assert.deepEqual(pair, { protocol: 'tcp', port, type: 'host' });
+    }
+  } finally {
+    unblock();
+    for (const p of pages) await p.context.close();
+  }
 });
 
 /** Audio samples this page decoded from `who`'s packets (see `roomDecoded`'s `heard`). */

@@ -169,7 +169,8 @@ ${opts.turn || ''}
       const url = /listening on (https:\/\/\S+)\n/.exec(stdout)?.[1];
       const setup = /(https:\/\/\S+\/setup#\S+)/.exec(stdout)?.[1];
       const metrics = /metrics on (http:\/\/\S+)\n/.exec(stdout)?.[1];
-      if (url) { clearTimeout(timer); res({ url, setup, metrics }); }
+      const media = /conference media on [a-z ]+ (\S+)\n/.exec(stdout)?.[1];
+      if (url) { clearTimeout(timer); res({ url, setup, metrics, media }); }
     });
     exited.then(() => { clearTimeout(timer); rej(new Error(`server exited early\n${stdout}\n${stderr}`)); });
   });
@@ -190,6 +191,8 @@ ${opts.turn || ''}
     setupUrl: /** @type {string|undefined} */ (ready.setup),
     /** The Prometheus metrics URL (plain HTTP on loopback). */
     metricsUrl: /** @type {string|undefined} */ (ready.metrics),
+    /** The conference media address (`ip:port`, UDP and TCP), if group calls are on. */
+    mediaAddr: /** @type {string|undefined} */ (ready.media),
     dataDir,
     configPath,
     pid: proc.pid,

@@ -17,7 +17,9 @@ async fn serve(cfg: Config) -> Result<()> {
     let _lock = crate::datadir::lock(&cfg.data_dir)?;
     let store = store::SqliteStore::open(&cfg.db_path())
         .with_context(|| format!("opening database {}", cfg.db_path().display()))?;
-    let mut server = web::Server::bind(cfg.web_config()?, Arc::new(store))?;
+    let web_cfg = cfg.web_config()?;
+    let ice_tcp = web_cfg.sfu.as_ref().is_some_and(|s| s.room.ice_tcp);
+    let mut server = web::Server::bind(web_cfg, Arc::new(store))?;
     // Kept alive for the life of the process; its tasks run on this runtime.
     let _turn = if cfg.turn.enabled {
         let (service, rest) = crate::turn_service::start(
@@ -50,6 +52,7 @@ async fn serve(cfg: Config) -> Result<()> {
         None
     };
     match server.conference_media_addr() {
+        Some(a) if ice_tcp => println!("group calls: conference media on udp and tcp {a}"),
         Some(a) => println!("group calls: conference media on udp {a}"),
         None => println!("group calls: off"),
     }
