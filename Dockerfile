@@ -21,7 +21,7 @@ COPY --from=build /src/target/release/mywebrtc /usr/bin/mywebrtc
 COPY packaging/container.toml /etc/mywebrtc/mywebrtc.toml
 USER 10001:10001
 VOLUME ["/var/lib/mywebrtc"]
-EXPOSE 8443/tcp 3478/udp 3478/tcp 5349/tcp 7882/udp
+EXPOSE 8443/tcp 3478/udp 3478/tcp 5349/tcp 7882/udp 7882/tcp
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/bin/mywebrtc", "--config", "/etc/mywebrtc/mywebrtc.toml"]
 CMD ["serve"]

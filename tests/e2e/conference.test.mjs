@@ -196,7 +196,7 @@ test('with UDP to the media port blocked by a firewall, browsers reach the SFU o
   const port = Number(env.server.mediaAddr?.split(':').pop());
   assert.ok(port > 0, `the server printed its media port: ${env.server.mediaAddr}`);
   // Direct UDP and TURN's relayed UDP to the media port are both dropped: only ICE over TCP
-  // to the SFU's passive candidate is left (with \`[sfu] tcp = false\` this test fails).
+  // to the SFU's passive candidate is left (with `[sfu] tcp = false` this test fails).
   const unblock = blockUdpTo(port);
   const { pages } = await group(2);
   try {
