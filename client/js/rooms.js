@@ -2,13 +2,14 @@
 /**
  * Group calls as the app sees them: which conversations have a call running (and who is
  * in it), the call this tab is in, and the "a call started" ring for conversations we are
- * a member of. Events: `change`.
+ * a member of (declined for all our devices at once: the server says `room_ring_ended`).
+ * Events: `change`, `missed` (a group call rang out: the call history has it).
  */
 
 import { RoomCall } from './room.js';
 import { stopAll } from './media.js';
 
-/** How long a started call rings on the members' devices. */
+/** How long a started call rings on the members' devices (as long as the server's ring). */
 export const RING_MS = 30_000;
 
 export class RoomManager extends EventTarget {
@@ -37,6 +38,11 @@ export class RoomManager extends EventTarget {
     /** Sessions re-established by themselves (server restart, network change): for tests. */
     this.rejoins = 0;
     sig.addEventListener('room_running', (e) => this.onRunning(/** @type {CustomEvent} */ (e).detail));
+    sig.addEventListener('room_ring_ended', (e) => {
+      const m = /** @type {{conv: number, reason: string}} */ (/** @type {CustomEvent} */ (e).detail);
+      if (this.ringing?.conv === m.conv) this.stopRinging();
+      if (m.reason === 'missed') this.dispatchEvent(new Event('missed'));
+    });
     sig.addEventListener('resync', () => {
       this.heard.clear();
       // A fresh connection means the server lost this device (it restarted, or we were
@@ -85,7 +91,8 @@ export class RoomManager extends EventTarget {
     if (started && !inIt && !this.current) {
       this.ringing = { conv: m.conv, by: m.users[0] };
       clearTimeout(this.ringTimer);
-      this.ringTimer = setTimeout(() => this.decline(), RING_MS);
+      // Rung out: the server ends the ring too (a missed call in the history).
+      this.ringTimer = setTimeout(() => this.stopRinging(), RING_MS);
     }
     if (this.ringing?.conv === m.conv && (m.users.length === 0 || inIt)) this.ringing = null;
     this.changed();
@@ -155,7 +162,15 @@ export class RoomManager extends EventTarget {
     await this.join(conv, video, media, attempt);
   }
 
+  /** Declines the ringing call: it stops ringing on all our devices. */
   decline() {
+    const conv = this.ringing?.conv;
+    this.stopRinging();
+    // The ring stopped here already; another device keeps ringing if this is lost.
+    if (conv !== undefined) this.sig.request({ type: 'room_decline', conv }).catch(() => {});
+  }
+
+  stopRinging() {
     clearTimeout(this.ringTimer);
     this.ringing = null;
     this.changed();

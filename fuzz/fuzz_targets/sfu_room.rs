@@ -1,6 +1,7 @@
 //! The conference room core against arbitrary input: datagrams on the media port (routed by
 //! our STUN reader, then into a participant's session) and SDP from clients, offers and
-//! answers. Nothing may panic; the room stays consistent.
+//! answers. Nothing may panic; the room stays consistent. The room's socket is a wildcard
+//! address announcing another, as deployments run it.
 #![no_main]
 
 use std::collections::HashMap;
@@ -9,6 +10,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
+use str0m::net::Protocol;
 
 fn crypto() -> Arc<str0m::crypto::CryptoProvider> {
     static C: OnceLock<Arc<str0m::crypto::CryptoProvider>> = OnceLock::new();
@@ -19,7 +21,8 @@ fuzz_target!(|data: &[u8]| {
     let addr: SocketAddr = ([10, 0, 0, 1], 5000).into();
     let from: SocketAddr = ([10, 0, 0, 2], 6000).into();
     let mut now = Instant::now();
-    let mut room = sfu::Room::new(1, sfu::RoomConfig::default(), crypto(), addr, vec![addr]);
+    let bind: SocketAddr = ([0, 0, 0, 0], 5000).into();
+    let mut room = sfu::Room::new(1, sfu::RoomConfig::default(), crypto(), bind, vec![addr]);
     let _ = room.join(1, 10, None, now);
     let _ = room.join(2, 20, None, now);
     // The input is a sequence of chunks: a tag byte, a length byte, then that many bytes.
@@ -31,7 +34,9 @@ fuzz_target!(|data: &[u8]| {
         match tag % 5 {
             0 => {
                 let _ = sfu::stun_route::local_ufrag(body);
-                room.receive(1, from, body, now);
+                // Datagrams, and frames of an ICE-over-TCP connection (the length byte picks).
+                let proto = if len % 2 == 0 { Protocol::Udp } else { Protocol::Tcp };
+                room.receive(1, proto, from, body, now);
             }
             1 => {
                 let sdp = String::from_utf8_lossy(body);

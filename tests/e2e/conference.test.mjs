@@ -223,6 +223,37 @@ test('with UDP to the media port blocked by a firewall, browsers reach the SFU o
   }
 });
 
+test('a group call rings every device: a decline stops it on all of them; who did not answer finds a missed call', async () => {
+  const { pages } = await group(3);
+  const [a, b, c] = pages;
+  // b is also signed in on a second device.
+  const bName = (await pageApi(b.page, 'GET', '/session')).user.username;
+  const b2 = await env.server.userPage(env.browser, bName, { create: false });
+  await a.page.locator('#start-room').click();
+  await a.page.locator('#room').waitFor();
+  for (const p of [b.page, b2.page, c.page]) await p.locator('#room-incoming').waitFor();
+  await b.page.locator('#room-decline').click();
+  // The other device of b stops ringing because the server says so (its own ring lasts 30 s).
+  await b2.page.locator('#room-incoming').waitFor({ state: 'detached' });
+  assert.equal(await c.page.locator('#room-incoming').count(), 1, 'c still rings');
+  // The call ends while c's ring runs: c missed it, and is told so at once.
+  await a.page.locator('#room-leave').click();
+  await c.page.locator('#room-incoming').waitFor({ state: 'detached' });
+  const banner = c.page.locator('#missed-calls');
+  await banner.waitFor();
+  assert.match(await banner.textContent(), /You missed 1 call from .* \(Team \d+\)/);
+  await banner.locator('a').click();
+  const entry = c.page.locator('#call-history li.missed');
+  await entry.waitFor();
+  assert.match(await entry.textContent(), /Team \d+.*Missed group call from/);
+  // b declined: listed, not as missed.
+  await b2.page.goto(new URL('/calls', env.server.url).href);
+  const declined = b2.page.locator('#call-history li[data-reason="declined"]');
+  await declined.waitFor();
+  assert.equal(await declined.evaluate((li) => li.classList.contains('missed')), false);
+  for (const p of [...pages, b2]) await p.context.close();
+});
+
 /** Audio samples this page decoded from `who`'s packets (see `roomDecoded`'s `heard`). */
 const heardFrom = async (page, who) => (await roomDecoded(page))[who]?.heard ?? 0;
 

@@ -15,12 +15,19 @@ export async function historyView() {
       class: c.missed ? 'missed' : '', 'data-direction': c.direction, 'data-reason': c.reason,
     },
     h('div', { class: 'who' },
-      h('strong', {}, c.other ? c.other.display_name : 'deleted user'),
-      h('div', { class: 'muted' }, `${c.direction === 'placed' ? 'Outgoing' : c.missed ? 'Missed' : 'Incoming'} ${c.media} call · ${formatTime(c.started_at)}`)),
+      h('strong', {}, c.conv ? (c.conv_name || 'A group') : c.other ? c.other.display_name : 'deleted user'),
+      h('div', { class: 'muted' }, `${kind(c)} · ${formatTime(c.started_at)}`)),
     h('span', { class: 'muted' }, outcome(c))))));
+
+  /** "Missed video call", "Declined group call from Ann", ... @param {any} c */
+  function kind(c) {
+    if (c.conv) return `${c.missed ? 'Missed' : 'Declined'} group call from ${c.other ? c.other.display_name : 'a deleted user'}`;
+    return `${c.direction === 'placed' ? 'Outgoing' : c.missed ? 'Missed' : 'Incoming'} ${c.media} call`;
+  }
 
   /** The talk time of an answered call, or why it did not happen or ended badly. @param {any} c */
   function outcome(c) {
+    if (c.conv) return c.missed ? 'Not answered' : 'Declined';
     const why = END_TEXT[c.reason] || c.reason;
     if (!c.answered || c.reason === 'connect_failed') return why;
     return c.reason === 'media_lost' ? `${fmt(c.talk_secs)} · ${why}` : fmt(c.talk_secs);
@@ -36,7 +43,11 @@ export async function missedBanner(go) {
   const calls = await api('GET', '/calls?limit=100').catch(() => []);
   const missed = calls.filter((c) => c.missed && !c.seen);
   if (missed.length === 0) return null;
-  const names = [...new Set(missed.map((c) => c.other?.display_name || 'someone'))].join(', ');
+  const who = (/** @type {any} */ c) => {
+    const name = c.other?.display_name || 'someone';
+    return c.conv_name ? `${name} (${c.conv_name})` : name;
+  };
+  const names = [...new Set(missed.map(who))].join(', ');
   const banner = h('div', { id: 'missed-calls', class: 'banner', role: 'status' },
     `You missed ${missed.length} call${missed.length > 1 ? 's' : ''} from ${names}. `,
     h('a', { href: '/calls', onclick: (/** @type {Event} */ ev) => { ev.preventDefault(); banner.remove(); go('/calls'); } }, 'Show calls'));

@@ -216,11 +216,14 @@ export function shellView(session, onLoggedOut, joinConv) {
     content);
   show(location.pathname, false);
   if (joinConv !== undefined) joinMeeting(joinConv).catch(() => {});
-  // Missed calls while away: shown once per fresh connection.
-  sig.addEventListener('resync', async () => {
+  // Missed calls while away: shown once per fresh connection, and when a group call rang
+  // out here.
+  const refreshMissed = async () => {
     const banner = await missedBanner((p) => show(p));
     document.getElementById('missed-calls')?.remove();
     if (banner) view.insertBefore(banner, content);
-  });
+  };
+  sig.addEventListener('resync', refreshMissed);
+  rooms.addEventListener('missed', refreshMissed);
   return view;
 }

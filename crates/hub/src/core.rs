@@ -406,6 +406,9 @@ impl Hub {
                 self.room_request(dev, None, RoomOp::State { conv, muted, camera_off, hand })
             }
             (ClientMessage::RoomLeave { id, conv }, Some(dev)) => self.room_request(dev, id, RoomOp::Leave { conv }),
+            (ClientMessage::RoomDecline { id, conv }, Some(dev)) => {
+                self.room_request(dev, id, RoomOp::Decline { conv })
+            }
             (ClientMessage::RoomModerate { id, conv, participant, action }, Some(dev)) => {
                 self.room_request(dev, id, RoomOp::Moderate { conv, target: participant, action })
             }

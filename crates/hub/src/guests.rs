@@ -21,6 +21,7 @@ pub(crate) fn may(msg: &ClientMessage, scope: GuestScope) -> bool {
         | ClientMessage::RoomTiles { conv, .. }
         | ClientMessage::RoomState { conv, .. }
         | ClientMessage::RoomLeave { conv, .. }
+        | ClientMessage::RoomDecline { conv, .. }
         | ClientMessage::RoomModerate { conv, .. } => own(*conv),
         ClientMessage::SetPresence { .. }
         | ClientMessage::CallInvite { .. }

@@ -144,6 +144,10 @@ pub enum RoomOp {
     Leave {
         conv: i64,
     },
+    /// Not joining the call that rings this user.
+    Decline {
+        conv: i64,
+    },
     Moderate {
         conv: i64,
         target: u64,

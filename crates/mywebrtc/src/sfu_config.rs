@@ -117,6 +117,12 @@ mod tests {
     fn defaults_resolve_and_bad_values_are_named() {
         let c = SfuConfig::default().resolve(LOCAL).unwrap().unwrap();
         assert_eq!(c.listen, SocketAddr::new(LOCAL, 7882));
+        assert!(c.room.ice_tcp, "ICE over TCP is on by default");
+        assert_eq!(c.max_tcp_connections, sfu::DEFAULT_MAX_TCP_CONNECTIONS);
+        let c = SfuConfig { tcp: false, ..SfuConfig::default() }.resolve(LOCAL).unwrap().unwrap();
+        assert!(!c.room.ice_tcp);
+        let e = SfuConfig { max_tcp_connections: 0, ..SfuConfig::default() }.resolve(LOCAL).unwrap_err();
+        assert!(e.to_string().contains("max_tcp_connections"), "{e}");
         let c = SfuConfig { listen: "0.0.0.0:9000".into(), ..SfuConfig::default() }.resolve(LOCAL).unwrap().unwrap();
         assert_eq!(c.listen.port(), 9000);
         assert!(SfuConfig { enabled: false, ..SfuConfig::default() }.resolve(LOCAL).unwrap().is_none());

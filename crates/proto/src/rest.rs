@@ -208,14 +208,14 @@ pub struct CallEntry {
     pub id: i64,
     /// `placed` or `received`, from the caller's point of view.
     pub direction: String,
-    /// The other party (absent if their account was deleted).
+    /// The other party (absent if their account was deleted); for a group call, who started it.
     pub other: Option<UserInfo>,
-    /// `audio` or `video`.
+    /// `audio` or `video`; `group` for a group call that rang you (`conv`).
     pub media: String,
     pub answered: bool,
     /// How it ended: a `call_ended` reason of the signaling protocol (docs/protocol.md), e.g.
     /// hangup, declined, cancelled, no_answer, busy, unavailable, connection_lost, connect_failed,
-    /// media_lost.
+    /// media_lost; for a group call `missed` or `declined`.
     pub reason: String,
     /// A received call that was not answered.
     pub missed: bool,
@@ -224,6 +224,12 @@ pub struct CallEntry {
     pub started_at: i64,
     pub ring_secs: i64,
     pub talk_secs: i64,
+    /// For a group call: its conversation, and that conversation's name (absent if you are
+    /// no longer a member).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conv: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conv_name: Option<String>,
 }
 
 /// One ICE server for `RTCPeerConnection` (`GET /api/v1/ice-servers`).

@@ -386,6 +386,25 @@ pub enum ClientMessage {
         id: Option<u64>,
         conv: i64,
     },
+    /// You will not join the call that is ringing you (`room_running` with `started`): it
+    /// stops ringing on all your devices (`room_ring_ended`) and your call history says you
+    /// declined. Replied to with `ok` (also when nothing was ringing any more).
+    RoomDecline {
+        #[serde(default)]
+        id: Option<u64>,
+        conv: i64,
+    },
+}
+
+/// Why a group call stopped ringing you.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RingEnd {
+    /// You declined it (on this or another of your devices).
+    Declined,
+    /// You did not join within the ring time (or the call ended first): it is a missed call
+    /// in your history.
+    Missed,
 }
 
 /// What a moderator does to a participant.
@@ -494,6 +513,7 @@ impl ClientMessage {
             | ClientMessage::RoomJoin { id, .. }
             | ClientMessage::RoomSdp { id, .. }
             | ClientMessage::RoomLeave { id, .. }
+            | ClientMessage::RoomDecline { id, .. }
             | ClientMessage::RoomModerate { id, .. } => *id,
             ClientMessage::ChatTyping { .. } | ClientMessage::RoomTiles { .. } | ClientMessage::RoomState { .. } => {
                 None
@@ -666,6 +686,9 @@ pub enum ServerMessage {
         #[serde(default)]
         started: bool,
     },
+    /// To all your devices: the group call of `conv` stopped ringing you (you joined: see
+    /// `room_running`; otherwise `reason`).
+    RoomRingEnded { seq: u64, conv: i64, reason: RingEnd },
     /// To a meeting's hosts: who waits in its lobby now. `arrived`: the guest who just came
     /// (play a sound, show a notice); `null` when someone left the lobby or was let in.
     MeetingLobby {
@@ -698,6 +721,7 @@ impl ServerMessage {
             | ServerMessage::RoomSpeaker { seq, .. }
             | ServerMessage::RoomMemberState { seq, .. }
             | ServerMessage::RoomRunning { seq, .. }
+            | ServerMessage::RoomRingEnded { seq, .. }
             | ServerMessage::MeetingLobby { seq, .. }
             | ServerMessage::MeetingAdmitted { seq, .. }
             | ServerMessage::MeetingMatched { seq, .. }

@@ -378,13 +378,11 @@ impl Peer {
             }
             match self.rtc.poll_output() {
                 Ok(Output::Timeout(t)) => return t,
-                Ok(Output::Transmit(t)) => {
-                    out.push(PeerEvent::Transmit {
-                        proto: t.proto,
-                        destination: t.destination,
-                        contents: t.contents.to_vec(),
-                    })
-                }
+                Ok(Output::Transmit(t)) => out.push(PeerEvent::Transmit {
+                    proto: t.proto,
+                    destination: t.destination,
+                    contents: t.contents.to_vec(),
+                }),
                 Ok(Output::Event(e)) => self.event(e, now, out),
                 Err(e) => {
                     tracing::debug!(participant = self.id, error = %e, "session failed");

@@ -116,13 +116,10 @@ pub(crate) fn serve(listener: TcpListener, ctx: Arc<TcpContext>) {
             continue;
         }
         let c = ctx.clone();
-        let spawned = thread::Builder::new()
-            .name("sfu-tcp".into())
-            .stack_size(256 * 1024)
-            .spawn(move || {
-                connection(stream, &c);
-                c.open.fetch_sub(1, Ordering::AcqRel);
-            });
+        let spawned = thread::Builder::new().name("sfu-tcp".into()).stack_size(256 * 1024).spawn(move || {
+            connection(stream, &c);
+            c.open.fetch_sub(1, Ordering::AcqRel);
+        });
         if spawned.is_err() {
             ctx.open.fetch_sub(1, Ordering::AcqRel);
         }
@@ -172,7 +169,8 @@ fn serve_connection(stream: &TcpStream, peer: SocketAddr, ctx: &TcpContext) -> F
     }
     loop {
         let data = std::mem::replace(&mut buf, Vec::with_capacity(1500));
-        let msg = WorkerMsg::Packet { proto: Protocol::Tcp, source: peer, data, ufrag: ufrag.take(), at: Instant::now() };
+        let msg =
+            WorkerMsg::Packet { proto: Protocol::Tcp, source: peer, data, ufrag: ufrag.take(), at: Instant::now() };
         // A full queue drops the packet, as for datagrams.
         let _ = to_worker.try_send(msg);
         if let Err(e) = read_frame(&mut reader, &mut buf) {

@@ -77,14 +77,22 @@ impl Client {
                 (Link::Tcp { stream: s, buf: vec![] }, a, c)
             }
         };
-        let mut rtc = Rtc::builder().set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags())).build(Instant::now());
+        let mut rtc =
+            Rtc::builder().set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags())).build(Instant::now());
         rtc.add_local_candidate(candidate);
         let mut api = rtc.sdp_api();
         let audio = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
         let (offer, pending) = api.apply().unwrap();
         sfu.command(Command::Join { room: ROOM, who: id, user: id as i64 }, Some(1)).unwrap();
         sfu.command(
-            Command::Sdp { room: ROOM, who: id, offer: true, rev: 0, sdp: offer.to_sdp_string(), sources: HashMap::new() },
+            Command::Sdp {
+                room: ROOM,
+                who: id,
+                offer: true,
+                rev: 0,
+                sdp: offer.to_sdp_string(),
+                sources: HashMap::new(),
+            },
             Some(2),
         )
         .unwrap();

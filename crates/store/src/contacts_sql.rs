@@ -187,8 +187,8 @@ impl SqliteStore {
     pub(crate) fn record_call_impl(&self, c: &CallRow) -> Result<i64, StoreError> {
         let conn = self.conn();
         conn.execute(
-            "INSERT INTO calls (caller, callee, media, answered, reason, started_at, ring_secs, talk_secs, callee_seen)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO calls (caller, callee, media, answered, reason, started_at, ring_secs, talk_secs, callee_seen, conv)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 c.caller,
                 c.callee,
@@ -198,7 +198,8 @@ impl SqliteStore {
                 c.started_at,
                 c.ring_secs,
                 c.talk_secs,
-                c.callee_seen
+                c.callee_seen,
+                c.conv
             ],
         )?;
         Ok(conn.last_insert_rowid())
@@ -207,8 +208,9 @@ impl SqliteStore {
     pub(crate) fn list_calls_impl(&self, user: i64, limit: u32) -> Result<Vec<CallRow>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
-            "SELECT id, caller, callee, media, answered, reason, started_at, ring_secs, talk_secs, callee_seen
-             FROM calls WHERE caller = ?1 OR callee = ?1 ORDER BY started_at DESC, id DESC LIMIT ?2",
+            "SELECT id, caller, callee, media, answered, reason, started_at, ring_secs, talk_secs, callee_seen, conv
+             FROM calls WHERE (caller = ?1 AND conv IS NULL) OR callee = ?1
+             ORDER BY started_at DESC, id DESC LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![user, limit], |r| {
             Ok(CallRow {
@@ -222,6 +224,7 @@ impl SqliteStore {
                 ring_secs: r.get(7)?,
                 talk_secs: r.get(8)?,
                 callee_seen: r.get(9)?,
+                conv: r.get(10)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -187,6 +187,9 @@ pub struct CallRow {
     pub ring_secs: i64,
     pub talk_secs: i64,
     pub callee_seen: bool,
+    /// For a group call: its conversation (the row is the callee's, a member who was rung;
+    /// the caller started the call).
+    pub conv: Option<i64>,
 }
 
 /// Kinds of conversation.

@@ -175,4 +175,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         until INTEGER NOT NULL
     );
     "#,
+    // 7: group calls in the call history: a member rung for a group call who missed or
+    // declined it gets a row naming the call's conversation (the caller is who started it;
+    // the starter's own history does not list these rows).
+    r#"
+    ALTER TABLE calls ADD COLUMN conv INTEGER REFERENCES conversations(id) ON DELETE SET NULL;
+    "#,
 ];

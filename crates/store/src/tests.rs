@@ -196,6 +196,7 @@ fn call_history_and_missed_calls() {
         ring_secs: 45,
         talk_secs: 0,
         callee_seen: false,
+        conv: None,
     };
     s.record_call(&row(false, 10)).unwrap();
     s.record_call(&row(true, 20)).unwrap();
@@ -205,6 +206,34 @@ fn call_history_and_missed_calls() {
     assert_eq!(s.mark_missed_seen(b).unwrap(), 1);
     assert_eq!(s.mark_missed_seen(b).unwrap(), 0);
     assert_eq!(s.mark_missed_seen(a).unwrap(), 0, "the caller missed nothing");
+}
+
+#[test]
+fn group_calls_are_in_the_history_of_the_members_rung_not_of_the_starter() {
+    let (_d, s) = file_store();
+    let (a, b, c, _) = three_friends(&s);
+    let (g, _) = s.create_group(a, "Team", &[b, c], 5).unwrap();
+    for (callee, reason) in [(b, "missed"), (c, "declined")] {
+        s.record_call(&CallRow {
+            id: 0,
+            caller: Some(a),
+            callee: Some(callee),
+            media: "group".into(),
+            answered: false,
+            reason: reason.into(),
+            started_at: 10,
+            ring_secs: 30,
+            talk_secs: 0,
+            callee_seen: reason == "declined",
+            conv: Some(g),
+        })
+        .unwrap();
+    }
+    assert!(s.list_calls(a, 10).unwrap().is_empty(), "one row per member rung: not the starter's");
+    let mine = s.list_calls(b, 10).unwrap();
+    assert_eq!((mine.len(), mine[0].conv, mine[0].reason.as_str()), (1, Some(g), "missed"));
+    assert_eq!(s.mark_missed_seen(b).unwrap(), 1);
+    assert_eq!(s.mark_missed_seen(c).unwrap(), 0, "a declined call was seen");
 }
 
 // --- chat

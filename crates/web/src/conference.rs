@@ -1,7 +1,9 @@
 //! The conference server (crate `sfu`) wired to signaling: requests from the hub, after a
 //! membership check in the store, go to the SFU; its events go back to the hub as numbered
 //! pushes, and to every member of the conversation as `room_running` when the set of people
-//! in the call changes.
+//! in the call changes. A call starting in a group rings its other members ([`GroupRings`]):
+//! a decline stops the ring on all the member's devices, and a ring nobody answered is a
+//! missed call in their history.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,6 +15,7 @@ use proto::ws::{
 use sfu::{Command, LeaveReason, Moderation, Sfu, SfuError, SfuEvent, Signal, Source, TilePref};
 use tokio::sync::mpsc;
 
+use crate::group_ring::{GroupRings, RingEnded};
 use crate::signaling::HubHandle;
 
 /// The running conference server.
@@ -20,6 +23,8 @@ pub struct Conference {
     sfu: Sfu,
     /// Users in each running call, as last reported by the SFU (for REST readers).
     running: std::sync::Mutex<std::collections::HashMap<i64, Vec<i64>>>,
+    /// Who the starting group calls still ring.
+    rings: std::sync::Mutex<GroupRings>,
 }
 
 /// Starts the SFU's threads; its events reach the hub once [`Conference::bridge`] runs.
@@ -29,7 +34,7 @@ pub(crate) fn start(cfg: sfu::SfuConfig) -> std::io::Result<(Arc<Conference>, mp
         let _ = tx.send(e);
     });
     let sfu = Sfu::start(cfg, sink)?;
-    Ok((Arc::new(Conference { sfu, running: Default::default() }), rx))
+    Ok((Arc::new(Conference { sfu, running: Default::default(), rings: Default::default() }), rx))
 }
 
 impl Conference {
@@ -80,6 +85,16 @@ impl Conference {
                 Command::State { room: conv, who: device, muted, camera_off, hand }
             }
             RoomOp::Leave { conv } => Command::Leave { room: conv, who: device, reason: LeaveReason::Left },
+            RoomOp::Decline { conv } => {
+                let ended = self.with_rings(|r| r.decline(conv, user, crate::unix_now())).flatten();
+                tokio::spawn(async move {
+                    rings_ended(&hub, &store, ended.into_iter().collect()).await;
+                    if let Some(id) = id {
+                        hub.input(Input::Reply { device, msg: Box::new(ServerMessage::Ok { id }) }).await;
+                    }
+                });
+                return;
+            }
             RoomOp::Moderate { conv, target, action } => {
                 // Administrators moderate any call: that is in the store, not in the room.
                 let me = self.sfu.clone();
@@ -133,6 +148,10 @@ impl Conference {
         }
     }
 
+    fn with_rings<T>(&self, f: impl FnOnce(&mut GroupRings) -> T) -> Option<T> {
+        self.rings.lock().ok().map(|mut r| f(&mut r))
+    }
+
     /// A device is gone for good: it leaves its conference.
     pub(crate) fn device_gone(&self, device: u64) {
         self.sfu.device_gone(device);
@@ -141,6 +160,58 @@ impl Conference {
     /// A user is no longer a member of the conversation: out of its call at once.
     pub fn remove_user(&self, conv: i64, user: i64) {
         let _ = self.sfu.command(Command::RemoveUser { room: conv, user }, None);
+    }
+}
+
+/// Rings that ended without the member joining: the call history records it, then their
+/// devices stop ringing (a client told "missed" finds the call in its history).
+async fn rings_ended(hub: &HubHandle, store: &Arc<dyn store::Store>, ended: Vec<RingEnded>) {
+    if ended.is_empty() {
+        return;
+    }
+    let store = store.clone();
+    let rows: Vec<store::CallRow> = ended
+        .iter()
+        .map(|e| store::CallRow {
+            id: 0,
+            caller: Some(e.starter),
+            callee: Some(e.user),
+            media: "group".into(),
+            answered: false,
+            reason: match e.how {
+                proto::ws::RingEnd::Declined => "declined",
+                proto::ws::RingEnd::Missed => "missed",
+            }
+            .into(),
+            started_at: e.started_at,
+            ring_secs: e.ring_secs,
+            talk_secs: 0,
+            // A decline was the member's own act: nothing to notice.
+            callee_seen: e.how == proto::ws::RingEnd::Declined,
+            conv: Some(e.conv),
+        })
+        .collect();
+    let _ = tokio::task::spawn_blocking(move || {
+        for row in rows {
+            if let Err(e) = store.record_call(&row) {
+                tracing::error!(error = %e, "cannot record a group call in the history");
+            }
+        }
+    })
+    .await;
+    for e in ended {
+        let msg = ServerMessage::RoomRingEnded { seq: 0, conv: e.conv, reason: e.how };
+        hub.input(Input::Push { devices: vec![], users: vec![e.user], msg: Box::new(msg) }).await;
+    }
+}
+
+/// Ends the rings that lasted their time, every few seconds while any rings.
+async fn ring_sweeper(conf: Arc<Conference>, hub: HubHandle, store: Arc<dyn store::Store>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+    loop {
+        tick.tick().await;
+        let ended = conf.with_rings(|r| if r.is_empty() { vec![] } else { r.expire(crate::unix_now()) });
+        rings_ended(&hub, &store, ended.unwrap_or_default()).await;
     }
 }
 
@@ -254,6 +325,7 @@ pub(crate) async fn bridge(
     end_without_hosts: Option<std::time::Duration>,
 ) {
     let (hub, store) = (wiring.hub.clone(), wiring.store.clone());
+    tokio::spawn(ring_sweeper(conf.clone(), hub.clone(), store.clone()));
     while let Some(e) = rx.recv().await {
         match e {
             SfuEvent::Signal { room, to, signal } => {
@@ -279,9 +351,27 @@ pub(crate) async fn bridge(
                     tokio::spawn(async move { w.call_changed(room, before, now, end_without_hosts).await });
                 }
                 let s = store.clone();
-                let Ok(Ok(of_conv)) = tokio::task::spawn_blocking(move || s.conversation_members(room)).await else {
+                let starter = users.first().copied();
+                let conv = tokio::task::spawn_blocking(move || -> Result<_, store::StoreError> {
+                    let members = s.conversation_members(room)?;
+                    // Only groups ring with a record (a meeting's call is joined by its link).
+                    let group = match (started, starter) {
+                        (true, Some(u)) => {
+                            s.conversation(u, room)?.is_some_and(|c| c.kind == store::ConversationKind::Group)
+                        }
+                        _ => false,
+                    };
+                    Ok((members, group))
+                });
+                let Ok(Ok((of_conv, group))) = conv.await else {
                     continue;
                 };
+                let now = crate::unix_now();
+                let ended = conf.with_rings(|r| match starter {
+                    Some(s) if started && group => r.start(room, s, &of_conv, now),
+                    _ => r.in_call(room, &users, now),
+                });
+                rings_ended(&hub, &store, ended.unwrap_or_default()).await;
                 let msg = ServerMessage::RoomRunning { seq: 0, conv: room, users, started };
                 hub.input(Input::Push { devices: vec![], users: of_conv, msg: Box::new(msg) }).await;
             }

@@ -17,6 +17,7 @@ mod cookie;
 mod directory_sync;
 mod error;
 mod extract;
+mod group_ring;
 mod guest_gate;
 mod meetings;
 pub mod metrics;

@@ -124,3 +124,65 @@ async fn a_flood_of_joins_is_bounded_and_the_server_stays_responsive() {
     let pong = next_of(&mut c, "pong").await;
     assert_eq!(pong["id"], 1);
 }
+
+#[tokio::test]
+async fn a_started_group_call_rings_a_decline_stops_every_device_and_the_unanswered_miss_it() {
+    let srv = start_with(with_sfu).await;
+    let alice = srv.user("alice", false).await;
+    let bob = srv.user("bob", false).await;
+    let carol = srv.user("carol", false).await;
+    let eve = srv.user("eve", false).await;
+    befriend(&alice, &bob).await;
+    befriend(&alice, &carol).await;
+    let (_, g) = alice
+        .call(
+            "POST",
+            "/api/v1/conversations",
+            Some(json!({"kind": "group", "name": "Ward 3", "members": [bob.id, carol.id]})),
+        )
+        .await;
+    let conv = g["id"].as_i64().unwrap();
+    let mut a = alice.ws().await;
+    let (mut b1, mut b2) = (bob.ws().await, bob.ws().await);
+    let mut c = carol.ws().await;
+    let mut e = eve.ws().await;
+
+    a.send(json!({"type": "room_join", "id": 1, "conv": conv})).await;
+    next_of(&mut a, "room_welcome").await;
+    for ws in [&mut b1, &mut b2, &mut c] {
+        let r = next_of(ws, "room_running").await;
+        assert_eq!((r["users"].clone(), r["started"].as_bool()), (json!([alice.id]), Some(true)));
+    }
+    // Someone outside the group declining changes nothing (and learns nothing).
+    e.send(json!({"type": "room_decline", "id": 3, "conv": conv})).await;
+    assert_eq!(next_of(&mut e, "ok").await["id"], 3);
+    // Bob declines on one device: every device of his stops ringing.
+    b1.send(json!({"type": "room_decline", "id": 7, "conv": conv})).await;
+    for ws in [&mut b1, &mut b2] {
+        let ended = next_of(ws, "room_ring_ended").await;
+        assert_eq!((ended["conv"].as_i64(), ended["reason"].as_str()), (Some(conv), Some("declined")));
+    }
+    // Carol does nothing; the call ends before her ring does: she missed it.
+    a.send(json!({"type": "room_leave", "id": 2, "conv": conv})).await;
+    let ended = next_of(&mut c, "room_ring_ended").await;
+    assert_eq!(ended["reason"], "missed");
+
+    let (_, mine) = carol.call("GET", "/api/v1/calls", None).await;
+    let m = &mine.as_array().unwrap()[0];
+    assert_eq!(
+        (m["media"].as_str(), m["conv"].as_i64(), m["conv_name"].as_str(), m["other"]["id"].as_i64()),
+        (Some("group"), Some(conv), Some("Ward 3"), Some(alice.id))
+    );
+    assert_eq!(
+        (m["missed"].as_bool(), m["seen"].as_bool(), m["reason"].as_str()),
+        (Some(true), Some(false), Some("missed"))
+    );
+    let (_, bobs) = bob.call("GET", "/api/v1/calls", None).await;
+    let d = &bobs.as_array().unwrap()[0];
+    assert_eq!((d["reason"].as_str(), d["missed"].as_bool()), (Some("declined"), Some(false)), "{bobs}");
+    assert_eq!(bobs.as_array().unwrap().len(), 1, "declined once, recorded once");
+    for who in [&alice, &eve] {
+        let (_, h) = who.call("GET", "/api/v1/calls", None).await;
+        assert_eq!(h, json!([]), "the starter and outsiders have no group call rows");
+    }
+}

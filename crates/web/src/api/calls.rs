@@ -40,6 +40,13 @@ pub async fn history(
                     Some(id) => s.user_by_id(id)?.as_ref().map(user_info),
                     None => None,
                 };
+                let conv_name = match r.conv {
+                    Some(c) => s.conversation(me, c)?.map(|c| c.name),
+                    None => None,
+                };
+                // A group call the member declined was not missed (a 1:1 call's decline stays
+                // in the missed list, as before).
+                let missed = !placed && !r.answered && !(r.conv.is_some() && r.reason == "declined");
                 out.push(CallEntry {
                     id: r.id,
                     direction: if placed { "placed" } else { "received" }.into(),
@@ -47,11 +54,13 @@ pub async fn history(
                     media: r.media,
                     answered: r.answered,
                     reason: r.reason,
-                    missed: !placed && !r.answered,
+                    missed,
                     seen: placed || r.answered || r.callee_seen,
                     started_at: r.started_at,
                     ring_secs: r.ring_secs,
                     talk_secs: r.talk_secs,
+                    conv: r.conv,
+                    conv_name,
                 });
             }
             Ok(out)

@@ -272,6 +272,7 @@ fn persist_call(store: Arc<dyn store::Store>, r: CallRecord) {
         ring_secs: r.ring.as_secs() as i64,
         talk_secs: r.talk.as_secs() as i64,
         callee_seen: false,
+        conv: None,
     };
     tokio::task::spawn_blocking(move || {
         if let Err(e) = store.record_call(&row) {
