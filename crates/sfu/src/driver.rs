@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use str0m::net::Protocol;
 
 use crate::room::{Room, RoomOutput};
+use crate::stats::{Counters, SfuStats};
 use crate::tcp::{TcpContext, TcpWriters};
 use crate::{LeaveReason, Member, ParticipantId, RoomConfig, RoomId, SfuError, Signal, Source, TilePref, UserId};
 
@@ -125,6 +126,7 @@ pub struct Sfu {
     rooms_of: Arc<Mutex<HashMap<ParticipantId, RoomId>>>,
     local: SocketAddr,
     candidates: Vec<SocketAddr>,
+    counters: Arc<Counters>,
 }
 
 /// A connection per participant who cannot use UDP (browsers open one to the SFU).
@@ -146,6 +148,7 @@ impl Sfu {
         let crypto = Arc::new(str0m::crypto::from_feature_flags());
         let ufrags: Arc<RwLock<HashMap<String, usize>>> = Arc::default();
         let rooms_of: Arc<Mutex<HashMap<ParticipantId, RoomId>>> = Arc::default();
+        let counters = Arc::new(Counters::new(n));
         let mut workers = vec![];
         for i in 0..n {
             let (tx, rx) = mpsc::sync_channel(PACKET_QUEUE);
@@ -163,6 +166,7 @@ impl Sfu {
                 local,
                 candidates: candidates.clone(),
                 tcp: tcp_writers.clone(),
+                counters: counters.clone(),
             };
             thread::Builder::new().name(format!("sfu-worker-{i}")).spawn(move || w.run(rx))?;
             workers.push(tx);
@@ -173,16 +177,22 @@ impl Sfu {
                 ufrags: ufrags.clone(),
                 writers: tcp_writers,
                 max_connections: cfg.max_tcp_connections,
-                open: Default::default(),
+                counters: counters.clone(),
             });
             thread::Builder::new().name("sfu-tcp-accept".into()).spawn(move || crate::tcp::serve(listener, ctx))?;
         }
         let recv_workers = workers.clone();
-        thread::Builder::new().name("sfu-recv".into()).spawn(move || receive(socket, recv_workers, ufrags))?;
+        let c = counters.clone();
+        thread::Builder::new().name("sfu-recv".into()).spawn(move || receive(socket, recv_workers, ufrags, &c))?;
         // Addresses are not logged (IP addresses stay out of logs by default); the binary
         // prints the port on its console.
         tracing::info!(workers = n, candidates = candidates.len(), "conference media port ready");
-        Ok(Sfu { workers, rooms_of, local, candidates })
+        Ok(Sfu { workers, rooms_of, local, candidates, counters })
+    }
+
+    /// What the media path carried and holds (for metrics).
+    pub fn stats(&self) -> SfuStats {
+        self.counters.snapshot()
     }
 
     /// The media socket's address.
@@ -269,7 +279,12 @@ fn candidate_addrs(local: SocketAddr, announce: &[IpAddr]) -> Vec<SocketAddr> {
 }
 
 /// The receiving thread: routes each datagram to its worker.
-fn receive(socket: UdpSocket, workers: Vec<SyncSender<WorkerMsg>>, ufrags: Arc<RwLock<HashMap<String, usize>>>) {
+fn receive(
+    socket: UdpSocket,
+    workers: Vec<SyncSender<WorkerMsg>>,
+    ufrags: Arc<RwLock<HashMap<String, usize>>>,
+    counters: &Counters,
+) {
     /// Remembered source addresses; the map is cleared when it reaches this (addresses
     /// re-learn from the next connectivity check, which browsers send every few seconds).
     const MAX_ADDRS: usize = 65_536;
@@ -287,6 +302,7 @@ fn receive(socket: UdpSocket, workers: Vec<SyncSender<WorkerMsg>>, ufrags: Arc<R
             }
         };
         let data = &buf[..n];
+        counters.received(n);
         let ufrag = crate::stun_route::local_ufrag(data).map(str::to_owned);
         let worker = match &ufrag {
             Some(u) => {
@@ -304,7 +320,9 @@ fn receive(socket: UdpSocket, workers: Vec<SyncSender<WorkerMsg>>, ufrags: Arc<R
         let Some(w) = worker else { continue };
         let msg = WorkerMsg::Packet { proto: Protocol::Udp, source, data: data.to_vec(), ufrag, at: Instant::now() };
         // A full queue drops the packet: media tolerates loss, signaling must not wait.
-        let _ = workers[w].try_send(msg);
+        if workers[w].try_send(msg).is_err() {
+            counters.drop_one();
+        }
     }
 }
 
@@ -322,6 +340,7 @@ struct Worker {
     local: SocketAddr,
     candidates: Vec<SocketAddr>,
     tcp: TcpWriters,
+    counters: Arc<Counters>,
 }
 
 impl Worker {
@@ -489,8 +508,9 @@ impl Worker {
             while let Some(o) = room.poll_output() {
                 match o {
                     RoomOutput::Transmit { proto: Protocol::Udp, destination, contents } => {
-                        if let Err(e) = self.socket.send_to(&contents, destination) {
-                            tracing::trace!(error = %e, "media send failed");
+                        match self.socket.send_to(&contents, destination) {
+                            Ok(n) => self.counters.sent(n),
+                            Err(e) => tracing::trace!(error = %e, "media send failed"),
                         }
                     }
                     RoomOutput::Transmit { destination, contents, .. } => {
@@ -498,7 +518,10 @@ impl Worker {
                         // or a closed connection drops the packet.
                         let writer = self.tcp.read().ok().and_then(|w| w.get(&destination).cloned());
                         if let (Some(w), Some(f)) = (writer, crate::tcp::frame(&contents)) {
-                            let _ = w.try_send(f);
+                            match w.try_send(f) {
+                                Ok(()) => self.counters.sent(contents.len()),
+                                Err(_) => self.counters.drop_one(),
+                            }
                         }
                     }
                     RoomOutput::Signal { to, signal } => (self.sink)(SfuEvent::Signal { room: *id, to, signal }),
@@ -525,6 +548,8 @@ impl Worker {
         for id in emptied {
             self.rooms.remove(&id);
         }
+        let participants = self.rooms.values().map(Room::len).sum();
+        self.counters.hold(self.index, self.rooms.len(), participants);
     }
 }
 

@@ -19,6 +19,7 @@ pub mod layers;
 mod peer;
 mod room;
 pub mod speaker;
+mod stats;
 pub mod stun_route;
 pub mod tcp;
 
@@ -27,6 +28,7 @@ use std::time::Duration;
 pub use driver::{Command, Sfu, SfuConfig, SfuEvent, DEFAULT_MAX_TCP_CONNECTIONS};
 pub use peer::TrackInfo;
 pub use room::{Member, Room, RoomOutput};
+pub use stats::SfuStats;
 
 /// A room is a conversation's call: numbered by the conversation.
 pub type RoomId = i64;

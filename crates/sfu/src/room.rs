@@ -79,6 +79,11 @@ impl Room {
         self.peers.is_empty()
     }
 
+    /// Participants in the room.
+    pub fn len(&self) -> usize {
+        self.peers.len()
+    }
+
     pub fn members(&self) -> Vec<Member> {
         self.peers.iter().map(|p| p.member()).collect()
     }

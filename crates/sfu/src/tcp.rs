@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::io::{self, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, SyncSender};
 use std::sync::{Arc, RwLock};
 use std::thread;
@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use str0m::net::Protocol;
 
 use crate::driver::WorkerMsg;
+use crate::stats::Counters;
 
 /// A new connection must send a valid ICE check this soon.
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -95,7 +96,8 @@ pub(crate) struct TcpContext {
     pub ufrags: Arc<RwLock<HashMap<String, usize>>>,
     pub writers: TcpWriters,
     pub max_connections: usize,
-    pub open: AtomicUsize,
+    /// Counts the open connections too (`tcp_connections`).
+    pub counters: Arc<Counters>,
 }
 
 /// The accepting thread.
@@ -110,18 +112,19 @@ pub(crate) fn serve(listener: TcpListener, ctx: Arc<TcpContext>) {
                 continue;
             }
         };
-        if ctx.open.fetch_add(1, Ordering::AcqRel) >= ctx.max_connections {
-            ctx.open.fetch_sub(1, Ordering::AcqRel);
+        let open = &ctx.counters.tcp_connections;
+        if open.fetch_add(1, Ordering::AcqRel) >= ctx.max_connections as u64 {
+            open.fetch_sub(1, Ordering::AcqRel);
             tracing::debug!("media TCP connection refused: limit reached");
             continue;
         }
         let c = ctx.clone();
         let spawned = thread::Builder::new().name("sfu-tcp".into()).stack_size(256 * 1024).spawn(move || {
             connection(stream, &c);
-            c.open.fetch_sub(1, Ordering::AcqRel);
+            c.counters.tcp_connections.fetch_sub(1, Ordering::AcqRel);
         });
         if spawned.is_err() {
-            ctx.open.fetch_sub(1, Ordering::AcqRel);
+            open.fetch_sub(1, Ordering::AcqRel);
         }
     }
 }
@@ -147,6 +150,7 @@ fn serve_connection(stream: &TcpStream, peer: SocketAddr, ctx: &TcpContext) -> F
     if let Err(e) = read_frame(&mut reader, &mut buf) {
         return e;
     }
+    ctx.counters.received(buf.len());
     // The first frame says whose connection this is: an ICE check with a ufrag of ours.
     let Some(ufrag) = crate::stun_route::local_ufrag(&buf).map(str::to_owned) else {
         return FrameError::Io("first frame is not an ICE check for us".into());
@@ -172,10 +176,13 @@ fn serve_connection(stream: &TcpStream, peer: SocketAddr, ctx: &TcpContext) -> F
         let msg =
             WorkerMsg::Packet { proto: Protocol::Tcp, source: peer, data, ufrag: ufrag.take(), at: Instant::now() };
         // A full queue drops the packet, as for datagrams.
-        let _ = to_worker.try_send(msg);
+        if to_worker.try_send(msg).is_err() {
+            ctx.counters.drop_one();
+        }
         if let Err(e) = read_frame(&mut reader, &mut buf) {
             return e;
         }
+        ctx.counters.received(buf.len());
         ufrag = crate::stun_route::local_ufrag(&buf).map(str::to_owned);
     }
 }

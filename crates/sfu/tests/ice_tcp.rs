@@ -227,6 +227,10 @@ fn a_client_over_tcp_and_one_over_udp_hear_each_other_through_the_real_driver() 
             c.pump();
         }
         if clients.iter().all(|c| c.connected && c.received >= 50) {
+            // The figures the metrics show.
+            let s = sfu.stats();
+            assert_eq!((s.rooms, s.participants, s.tcp_connections), (1, 2, 1), "{s:?}");
+            assert!(s.packets_in > 100 && s.packets_out > 100 && s.bytes_out > s.packets_out, "{s:?}");
             return;
         }
         std::thread::sleep(Duration::from_millis(20));

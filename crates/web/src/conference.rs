@@ -128,6 +128,11 @@ impl Conference {
         }
     }
 
+    /// What the media path carried and holds (for metrics).
+    pub fn stats(&self) -> sfu::SfuStats {
+        self.sfu.stats()
+    }
+
     /// Where browsers send conference media (the SFU's ICE candidates).
     pub fn candidates(&self) -> Vec<std::net::SocketAddr> {
         self.sfu.candidates().to_vec()

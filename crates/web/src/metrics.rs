@@ -35,6 +35,7 @@ pub struct TurnFigures {
 }
 
 type TurnSource = Box<dyn Fn() -> TurnFigures + Send + Sync>;
+type SfuSource = Box<dyn Fn() -> sfu::SfuStats + Send + Sync>;
 
 fn latency_seconds() -> Histogram {
     // 0.5 ms .. ~16 s
@@ -58,6 +59,7 @@ pub struct Metrics {
 struct Snapshots {
     hub: Mutex<hub::HubStats>,
     turn: Mutex<Option<TurnSource>>,
+    sfu: Mutex<Option<SfuSource>>,
 }
 
 #[derive(Clone)]
@@ -127,6 +129,27 @@ impl Collector for SnapshotCollector {
                 "mywebrtc_turn_dropped_packets",
                 "Packets the TURN server refused or could not relay",
                 t.dropped,
+            )?;
+        }
+        let sfu = self.0.sfu.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|f| f());
+        if let Some(s) = sfu {
+            gauge(&mut e, "mywebrtc_sfu_rooms", "Group calls running", s.rooms as f64)?;
+            gauge(&mut e, "mywebrtc_sfu_participants", "Devices in group calls", s.participants as f64)?;
+            gauge(
+                &mut e,
+                "mywebrtc_sfu_tcp_connections",
+                "ICE-over-TCP media connections open",
+                s.tcp_connections as f64,
+            )?;
+            counter(&mut e, "mywebrtc_sfu_packets_in", "Media packets received by the SFU", s.packets_in)?;
+            counter(&mut e, "mywebrtc_sfu_bytes_in", "Media bytes received by the SFU", s.bytes_in)?;
+            counter(&mut e, "mywebrtc_sfu_packets_out", "Media packets sent by the SFU", s.packets_out)?;
+            counter(&mut e, "mywebrtc_sfu_bytes_out", "Media bytes sent by the SFU", s.bytes_out)?;
+            counter(
+                &mut e,
+                "mywebrtc_sfu_dropped_packets",
+                "Media packets dropped because a worker or a TCP connection could not keep up",
+                s.dropped,
             )?;
         }
         let p = crate::process_stats::read();
@@ -252,6 +275,11 @@ impl MetricsHandle {
     /// Where the TURN figures come from (the binary's TURN service).
     pub fn set_turn_source(&self, source: impl Fn() -> TurnFigures + Send + Sync + 'static) {
         *self.snapshots.turn.lock().unwrap_or_else(|p| p.into_inner()) = Some(Box::new(source));
+    }
+
+    /// Where the conference figures come from (the SFU).
+    pub(crate) fn set_sfu_source(&self, source: impl Fn() -> sfu::SfuStats + Send + Sync + 'static) {
+        *self.snapshots.sfu.lock().unwrap_or_else(|p| p.into_inner()) = Some(Box::new(source));
     }
 
     pub fn render(&self) -> String {

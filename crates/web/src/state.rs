@@ -46,6 +46,8 @@ impl AppState {
         let (conference, sfu_events) = match &config.sfu {
             Some(cfg) => {
                 let (c, rx) = crate::conference::start(cfg.clone())?;
+                let stats = c.clone();
+                metrics.set_sfu_source(move || stats.stats());
                 (Some(c), Some(rx))
             }
             None => (None, None),

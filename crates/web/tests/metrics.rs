@@ -59,7 +59,7 @@ async fn scrape_until(
 
 #[tokio::test]
 async fn metrics_follow_a_call_and_a_chat() {
-    let s = common::start().await;
+    let s = common::start_with(common::with_sfu).await;
     // (The binary feeds this from its TURN server.)
     s.metrics.set_turn_source(web::metrics::TurnFigures::default);
     let (addr, _task) = web::metrics::serve("127.0.0.1:0".parse().unwrap(), s.metrics.clone()).await.unwrap();
@@ -88,6 +88,18 @@ async fn metrics_follow_a_call_and_a_chat() {
         .call("POST", &format!("/api/v1/conversations/{conv}/messages"), Some(json!({"client_id": "m1", "text": "hi"})))
         .await;
     assert_eq!(st, 201);
+
+    // A group call: the conference figures follow it.
+    let (_, g) = alice
+        .call("POST", "/api/v1/conversations", Some(json!({"kind": "group", "name": "G", "members": [bob.id]})))
+        .await;
+    a.send(json!({"type": "room_join", "id": 9, "conv": g["id"]})).await;
+    a.expect("room_welcome").await;
+    let m = scrape_until(addr, "a group call", |m| get(m, "mywebrtc_sfu_participants") == 1.0).await;
+    assert_eq!(get(&m, "mywebrtc_sfu_rooms"), 1.0);
+    assert_eq!(get(&m, "mywebrtc_sfu_tcp_connections"), 0.0);
+    a.send(json!({"type": "room_leave", "id": 10, "conv": g["id"]})).await;
+    scrape_until(addr, "the group call over", |m| get(m, "mywebrtc_sfu_rooms") == 0.0).await;
 
     a.send(json!({"type": "call_hangup", "id": 3, "call_id": call})).await;
     b.expect("call_ended").await;
