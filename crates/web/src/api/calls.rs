@@ -46,7 +46,8 @@ pub async fn history(
                 };
                 // A group call the member declined was not missed (a 1:1 call's decline stays
                 // in the missed list, as before).
-                let missed = !placed && !r.answered && !(r.conv.is_some() && r.reason == "declined");
+                let declined_group = r.conv.is_some() && r.reason == "declined";
+                let missed = !(placed || r.answered || declined_group);
                 out.push(CallEntry {
                     id: r.id,
                     direction: if placed { "placed" } else { "received" }.into(),
