@@ -3,17 +3,23 @@
 # one run, driven by the same load generator (bench/sfu-load: str0m peers publishing
 # camera-like simulcast, ~1.7 Mbit/s over three VP8 layers, plus Opus):
 #   (a) one publisher to N subscribers, N stepping up until delivery drops below 99 %;
-#   (b) 10 rooms of 5, everyone publishing and receiving the other four.
+#   (b) 10 rooms of 5, everyone publishing and receiving the other four;
+#   (c) (a) again with each server held to the same CPU budget (QUOTA % of one core, a
+#       cgroup): the largest N is then where the server runs out, not the generator.
 # Janus gathers no loopback candidates, so both servers run in a network namespace this
 # script creates, behind a veth pair (10.99.0.1 here, 10.99.0.2 there), and the generator's
 # peers send from the host side. Needs root (ip netns). The generator shares the machine's
 # two cores with the server: compare the two servers' figures, not absolute ones.
 # Usage: bench/sfu-vs-janus/run.sh [secs per step] [subscriber steps]
+#   ONLY=a|b|c runs one part; QUOTA (default 25) and QSTEPS set part (c).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECS="${1:-10}"
 STEPS="${2:-10,25,50,100,150,200}"
 NS="mwbench$$"
+ONLY="${ONLY:-abc}"
+QUOTA="${QUOTA:-25}"
+QSTEPS="${QSTEPS:-20,40,60,80,100,120,140,160,180,200,240}"
 command -v janus >/dev/null || { echo "janus is needed: apt-get install janus" >&2; exit 1; }
 cargo build --release -q -p mywebrtc -p sfu-load
 cleanup() { ip link del mwb0 2>/dev/null || true; ip netns del "$NS" 2>/dev/null || true; }
@@ -28,10 +34,19 @@ ip netns exec "$NS" ip link set mwb1 up
 ip netns exec "$NS" ip link set lo up
 
 gen() { ./target/release/sfu-load --netns "$NS" --server-ip 10.99.0.2 --client-ip 10.99.0.1 --interface mwb1 --secs "$SECS" "$@"; }
-echo "== (a) one publisher, N subscribers"
-gen --target ours --scenario fanout --subscribers "$STEPS"
-gen --target janus --scenario fanout --subscribers "$STEPS"
-echo "== (b) 10 rooms of 5"
-gen --target ours --scenario rooms --rooms 10 --size 5
-gen --target janus --scenario rooms --rooms 10 --size 5
+if [[ $ONLY == *a* ]]; then
+  echo "== (a) one publisher, N subscribers"
+  gen --target ours --scenario fanout --subscribers "$STEPS"
+  gen --target janus --scenario fanout --subscribers "$STEPS"
+fi
+if [[ $ONLY == *b* ]]; then
+  echo "== (b) 10 rooms of 5"
+  gen --target ours --scenario rooms --rooms 10 --size 5
+  gen --target janus --scenario rooms --rooms 10 --size 5
+fi
+if [[ $ONLY == *c* ]]; then
+  echo "== (c) one publisher, N subscribers, each server held to ${QUOTA}% of one core"
+  gen --target ours --scenario fanout --subscribers "$QSTEPS" --cpu-quota "$QUOTA"
+  gen --target janus --scenario fanout --subscribers "$QSTEPS" --cpu-quota "$QUOTA"
+fi
 janus --version 2>/dev/null | head -1 || true

@@ -12,7 +12,11 @@
 //! more than 1 % loss), video frames per second per received stream, frame latency
 //! p50/p99 (publisher write to subscriber read, one process, one clock), and the server's
 //! RSS per participant. See bench/README.md.
+//!
+//! `--cpu-quota PCT` holds the server to PCT % of one core (a cgroup), so that the largest N
+//! is found where the server, not the generator beside it, runs out.
 
+mod cgroup;
 mod janus;
 mod ours;
 mod peer;
@@ -40,6 +44,8 @@ struct Args {
     server_ip: std::net::IpAddr,
     client_ip: std::net::IpAddr,
     interface: String,
+    /// Hold the server to this percentage of one core.
+    cpu_quota: Option<u32>,
 }
 
 fn args() -> Result<Args> {
@@ -57,6 +63,7 @@ fn args() -> Result<Args> {
         server_ip: [127, 0, 0, 1].into(),
         client_ip: [127, 0, 0, 1].into(),
         interface: "lo".into(),
+        cpu_quota: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -75,6 +82,7 @@ fn args() -> Result<Args> {
             "--server-ip" => a.server_ip = v()?.parse()?,
             "--client-ip" => a.client_ip = v()?.parse()?,
             "--interface" => a.interface = v()?,
+            "--cpu-quota" => a.cpu_quota = Some(v()?.parse()?),
             _ => bail!("unknown argument {k}"),
         }
     }
@@ -227,6 +235,13 @@ async fn main() -> Result<()> {
         t => bail!("unknown target {t}"),
     };
     let label = if a.target == "ours" { "mywebrtc" } else { "janus" };
+    let limit = match a.cpu_quota {
+        Some(pct) => {
+            println!("{label:9} held to {pct}% of one core");
+            Some(cgroup::CpuLimit::apply(server.pid(), pct)?)
+        }
+        None => None,
+    };
     let result = async {
         if a.scenario == "fanout" {
             let mut held = 0;
@@ -248,5 +263,6 @@ async fn main() -> Result<()> {
         Server::Ours(o) => o.server.stop().await,
         Server::Janus(j) => j.stop().await,
     }
+    drop(limit);
     result
 }
