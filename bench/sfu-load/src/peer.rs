@@ -47,12 +47,19 @@ fn epoch() -> Instant {
     *E.get_or_init(Instant::now)
 }
 
+/// One-way delay beyond which an audio frame counts as lost.
+pub const LATE_MS: u64 = 400;
+
 /// Counters over every peer of a run.
 #[derive(Default)]
 pub struct Totals {
     pub datagrams_in: AtomicU64,
     pub audio_frames: AtomicU64,
+    /// Audio and video frames that arrived more than [`LATE_MS`] after they were sent: too
+    /// late for a conversation (ITU-T G.114's limit; a jitter buffer would have dropped them).
+    pub audio_late: AtomicU64,
     pub video_frames: AtomicU64,
+    pub video_late: AtomicU64,
     pub connected: AtomicU64,
     /// Every 8th frame's latency, in microseconds (bounded).
     pub latencies: Mutex<Vec<u32>>,
@@ -68,11 +75,20 @@ impl Totals {
             MediaKind::Audio => self.audio_frames.fetch_add(1, Ordering::Relaxed),
             MediaKind::Video => self.video_frames.fetch_add(1, Ordering::Relaxed),
         };
-        if n % 8 == 0 && data.len() >= STAMP + 8 {
-            let mut ts = [0u8; 8];
-            ts.copy_from_slice(&data[STAMP..STAMP + 8]);
-            let sent = u64::from_be_bytes(ts);
-            let now = epoch().elapsed().as_micros() as u64;
+        if data.len() < STAMP + 8 {
+            return;
+        }
+        let mut ts = [0u8; 8];
+        ts.copy_from_slice(&data[STAMP..STAMP + 8]);
+        let sent = u64::from_be_bytes(ts);
+        let now = epoch().elapsed().as_micros() as u64;
+        if now.saturating_sub(sent) > LATE_MS * 1000 {
+            match kind {
+                MediaKind::Audio => self.audio_late.fetch_add(1, Ordering::Relaxed),
+                MediaKind::Video => self.video_late.fetch_add(1, Ordering::Relaxed),
+            };
+        }
+        if n % 8 == 0 {
             if let Ok(mut l) = self.latencies.lock() {
                 if l.len() < 500_000 {
                     l.push(now.saturating_sub(sent).min(u32::MAX as u64) as u32);
