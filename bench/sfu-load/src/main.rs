@@ -262,7 +262,7 @@ async fn main() -> Result<()> {
                     break;
                 }
             }
-            println!("{label:9} fanout largest N with >= 99% of audio delivered within 400 ms: {held}");
+            println!("{label:9} fanout largest N with >= 99% of audio and video frames on time (400 ms): {held}");
         } else {
             step(&server, &a, label, a.rooms, a.size, 0).await?;
         }
