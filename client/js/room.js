@@ -133,7 +133,8 @@ export class RoomCall extends EventTarget {
     ]);
     this.local = media.stream;
     this.problem = media.problem;
-    const welcome = await this.sig.request({ type: 'room_join', conv: this.conv });
+    // A rejoin (server restart, broken media path) that starts the call again does not ring.
+    const welcome = await this.sig.request({ type: 'room_join', conv: this.conv, ...(reuse ? { rejoin: true } : {}) });
     this.participant = welcome.participant;
     /** Who started the call (with administrators, may mute and remove others). */
     this.starter = welcome.starter;

@@ -394,7 +394,9 @@ impl Hub {
             (ClientMessage::FileEnd { id, transfer_id, reason }, Some(dev)) => {
                 self.file_end(dev, id, transfer_id, reason)
             }
-            (ClientMessage::RoomJoin { id, conv }, Some(dev)) => self.room_request(dev, id, RoomOp::Join { conv }),
+            (ClientMessage::RoomJoin { id, conv, rejoin }, Some(dev)) => {
+                self.room_request(dev, id, RoomOp::Join { conv, rejoin })
+            }
             (ClientMessage::RoomSdp { id, conv, kind, rev, sdp, sources }, Some(dev)) => {
                 let offer = kind == ws::SdpKind::Offer;
                 self.room_request(dev, id, RoomOp::Sdp { conv, offer, rev, sdp, sources })

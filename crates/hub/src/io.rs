@@ -123,6 +123,9 @@ pub struct RoomRequest {
 pub enum RoomOp {
     Join {
         conv: i64,
+        /// Back after a restart or a broken media path: a call that starts again by it
+        /// does not ring.
+        rejoin: bool,
     },
     Sdp {
         conv: i64,

@@ -34,7 +34,7 @@ fn room_requests_go_to_the_driver_with_device_and_user() {
     let ops: Vec<_> = w.rooms.iter().map(|r| (r.device, r.user, r.id, r.op.clone())).collect();
     assert_eq!(ops.len(), 5);
     assert!(ops.iter().all(|(d, u, _, _)| *d == dev && *u == ALICE));
-    assert_eq!(ops[0].3, RoomOp::Join { conv: 77 });
+    assert_eq!(ops[0].3, RoomOp::Join { conv: 77, rejoin: false });
     assert!(matches!(&ops[1].3, RoomOp::Sdp { conv: 77, offer: true, sources, .. } if sources.len() == 1));
     assert!(matches!(&ops[3].3, RoomOp::State { muted: true, camera_off: false, hand: false, .. }));
     assert_eq!(ops[4].3, RoomOp::Leave { conv: 77 });

@@ -338,6 +338,10 @@ pub enum ClientMessage {
         #[serde(default)]
         id: Option<u64>,
         conv: i64,
+        /// You were in this call a moment ago (the server restarted, or your media path
+        /// broke): if it has to start again, it starts without ringing the members.
+        #[serde(default)]
+        rejoin: bool,
     },
     /// WebRTC negotiation with the conference server: your offer (what you publish; answered
     /// with a `room_sdp` answer) or your answer to its offer `rev`. At most

@@ -25,7 +25,12 @@ pub struct Conference {
     running: std::sync::Mutex<std::collections::HashMap<i64, Vec<i64>>>,
     /// Who the starting group calls still ring.
     rings: std::sync::Mutex<GroupRings>,
+    /// Calls that a rejoining participant is about to start again (after a server restart):
+    /// they start without ringing. Forgotten after [`QUIET_FOR`] if that join never came.
+    quiet: std::sync::Mutex<std::collections::HashMap<i64, std::time::Instant>>,
 }
+
+const QUIET_FOR: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Starts the SFU's threads; its events reach the hub once [`Conference::bridge`] runs.
 pub(crate) fn start(cfg: sfu::SfuConfig) -> std::io::Result<(Arc<Conference>, mpsc::UnboundedReceiver<SfuEvent>)> {
@@ -34,7 +39,8 @@ pub(crate) fn start(cfg: sfu::SfuConfig) -> std::io::Result<(Arc<Conference>, mp
         let _ = tx.send(e);
     });
     let sfu = Sfu::start(cfg, sink)?;
-    Ok((Arc::new(Conference { sfu, running: Default::default(), rings: Default::default() }), rx))
+    let conf = Conference { sfu, running: Default::default(), rings: Default::default(), quiet: Default::default() };
+    Ok((Arc::new(conf), rx))
 }
 
 impl Conference {
@@ -48,7 +54,12 @@ impl Conference {
     pub(crate) fn request(&self, req: RoomRequest, store: Arc<dyn store::Store>, hub: HubHandle) {
         let RoomRequest { device, user, id, op, .. } = req;
         let cmd = match op {
-            RoomOp::Join { conv } => {
+            RoomOp::Join { conv, rejoin } => {
+                if rejoin && self.users_in(conv).is_empty() {
+                    if let Ok(mut q) = self.quiet.lock() {
+                        q.insert(conv, std::time::Instant::now());
+                    }
+                }
                 let me = self.sfu.clone();
                 tokio::spawn(async move {
                     // Only the member list: the whole conversation (last message, unread
@@ -151,6 +162,13 @@ impl Conference {
                 m.insert(conv, users.to_vec());
             }
         }
+    }
+
+    /// Whether a call starting now was started again by a rejoin (so it does not ring).
+    fn quiet_start(&self, conv: i64) -> bool {
+        let Ok(mut q) = self.quiet.lock() else { return false };
+        q.retain(|_, at| at.elapsed() < QUIET_FOR);
+        q.remove(&conv).is_some()
     }
 
     fn with_rings<T>(&self, f: impl FnOnce(&mut GroupRings) -> T) -> Option<T> {
@@ -348,7 +366,7 @@ pub(crate) async fn bridge(
                 let before = conf.users_in(room);
                 // Said in the event: a client that loaded the running calls (GET /conversations)
                 // just before it would otherwise take the start for a change and never ring.
-                let started = before.is_empty() && !users.is_empty();
+                let started = before.is_empty() && !users.is_empty() && !conf.quiet_start(room);
                 conf.set_running(room, &users);
                 if before != users {
                     // Ending a meeting talks to the SFU and the hub, which feed this loop: not inline.

@@ -186,3 +186,32 @@ async fn a_started_group_call_rings_a_decline_stops_every_device_and_the_unanswe
         assert_eq!(h, json!([]), "the starter and outsiders have no group call rows");
     }
 }
+
+#[tokio::test]
+async fn a_call_started_again_by_a_rejoin_does_not_ring() {
+    let srv = start_with(with_sfu).await;
+    let alice = srv.user("alice", false).await;
+    let bob = srv.user("bob", false).await;
+    befriend(&alice, &bob).await;
+    let (_, g) = alice
+        .call("POST", "/api/v1/conversations", Some(json!({"kind": "group", "name": "G", "members": [bob.id]})))
+        .await;
+    let conv = g["id"].as_i64().unwrap();
+    let (mut a, mut b) = (alice.ws().await, bob.ws().await);
+    // As after a server restart: alice was in the call and comes back first.
+    a.send(json!({"type": "room_join", "id": 1, "conv": conv, "rejoin": true})).await;
+    next_of(&mut a, "room_welcome").await;
+    let r = next_of(&mut b, "room_running").await;
+    assert_eq!((r["users"].clone(), r["started"].as_bool()), (json!([alice.id]), Some(false)));
+    a.send(json!({"type": "room_leave", "id": 2, "conv": conv})).await;
+    let r = next_of(&mut b, "room_running").await;
+    assert_eq!(r["users"], json!([]));
+    // A later start rings as usual.
+    a.send(json!({"type": "room_join", "id": 3, "conv": conv})).await;
+    let r = next_of(&mut b, "room_running").await;
+    assert_eq!(r["started"].as_bool(), Some(true));
+    a.send(json!({"type": "room_leave", "id": 4, "conv": conv})).await;
+    assert_eq!(next_of(&mut b, "room_ring_ended").await["reason"], "missed");
+    let (_, h) = bob.call("GET", "/api/v1/calls", None).await;
+    assert_eq!(h.as_array().unwrap().len(), 1, "only the call that rang is a missed call: {h}");
+}
