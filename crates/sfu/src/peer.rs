@@ -190,6 +190,8 @@ pub(crate) struct Peer {
     pub muted_by_moderator: bool,
     /// Events found outside `poll_output` (see [`Peer::accept_offer`]), given out by the next poll.
     queued: Vec<PeerEvent>,
+    /// Its session had input since it was last polled until quiet (see `Room::drive`).
+    pub dirty: bool,
 }
 
 impl Peer {
@@ -218,6 +220,7 @@ impl Peer {
             hand: false,
             muted_by_moderator: false,
             queued: vec![],
+            dirty: true,
         }
     }
 
@@ -497,6 +500,7 @@ impl Peer {
         }
         let writer = self.rtc.writer(mid)?;
         let pt = writer.match_params(data.params)?;
+        self.dirty = true;
         if let Err(e) = writer.write(pt, data.network_time, data.time, data.data.clone()) {
             tracing::debug!(participant = self.id, error = %e, "write failed");
         }

@@ -258,7 +258,11 @@ impl Room {
         if let Err(e) = p.rtc.handle_input(input) {
             tracing::debug!(participant = who, error = %e, "packet refused");
         }
-        self.drive(now);
+        // Only this session had input: the others are polled if what it gives them (media,
+        // keyframe requests) touches them. Polling every session for every packet made each
+        // subscriber's feedback cost as much as the room is large.
+        p.dirty = true;
+        self.drive_dirty(now);
     }
 
     /// The address a packet from `source` was sent to, as ICE knows it: one of our candidates.
@@ -303,10 +307,22 @@ impl Room {
     }
 
     /// Polls every session until quiet, carrying what each produced to the others.
+    /// Polls every session until quiet (after input that may touch any of them: time, SDP,
+    /// preferences, a member leaving).
     fn drive(&mut self, now: Instant) {
+        for p in &mut self.peers {
+            p.dirty = true;
+        }
+        self.drive_dirty(now);
+    }
+
+    /// Polls the sessions that had input until quiet, carrying what one produces to the others
+    /// (which then had input too).
+    fn drive_dirty(&mut self, now: Instant) {
         for _ in 0..64 {
             let mut events: Vec<(ParticipantId, PeerEvent)> = vec![];
-            for p in &mut self.peers {
+            for p in self.peers.iter_mut().filter(|p| p.dirty) {
+                p.dirty = false;
                 let mut ev = vec![];
                 p.poll(now, &mut ev);
                 events.extend(ev.into_iter().map(|e| (p.id, e)));
@@ -331,11 +347,13 @@ impl Room {
                 PeerEvent::TrackOpen { mid, kind, source } => {
                     for p in self.peers.iter_mut().filter(|p| p.id != from) {
                         p.tracks_out.push(new_out(from, mid, kind, source));
+                        p.dirty = true;
                     }
                     self.next_layer_check = Some(now);
                 }
                 PeerEvent::TrackClosed { mid } => {
                     for p in self.peers.iter_mut() {
+                        p.dirty = true;
                         for t in p.tracks_out.iter_mut().filter(|t| t.origin == from && t.origin_mid == mid) {
                             close_out(t);
                         }
@@ -360,11 +378,13 @@ impl Room {
                     }
                     let mut wanted = vec![];
                     for p in self.peers.iter_mut().filter(|p| p.id != from) {
+                        // (A peer it writes to is marked for polling.)
                         if let Some(rid) = p.forward(from, &data) {
                             wanted.push(rid);
                         }
                     }
                     if let Some(publisher) = self.peers.iter_mut().find(|p| p.id == from) {
+                        publisher.dirty |= !wanted.is_empty();
                         for rid in wanted {
                             publisher.request_keyframe(data.mid, rid, KeyframeRequestKind::Pli, now);
                         }
@@ -372,6 +392,7 @@ impl Room {
                 }
                 PeerEvent::Keyframe { origin, origin_mid, rid, kind } => {
                     if let Some(publisher) = self.peers.iter_mut().find(|p| p.id == origin) {
+                        publisher.dirty = true;
                         publisher.request_keyframe(origin_mid, rid, kind, now);
                     }
                 }
