@@ -333,6 +333,10 @@ impl Peer {
         if self.pending.is_some() || !self.connected {
             return None;
         }
+        // Called after every packet: most of the time there is nothing to negotiate.
+        if !self.tracks_out.iter().any(|t| matches!(t.state, OutState::ToOpen | OutState::ToStop(_))) {
+            return None;
+        }
         let mut change = self.rtc.sdp_api();
         for t in &mut self.tracks_out {
             match t.state {
