@@ -192,6 +192,8 @@ pub(crate) struct Peer {
     queued: Vec<PeerEvent>,
     /// Its session had input since it was last polled until quiet (see `Room::drive`).
     pub dirty: bool,
+    /// When its session next needs time (as of its last poll).
+    pub next_timeout: Instant,
 }
 
 impl Peer {
@@ -221,6 +223,7 @@ impl Peer {
             muted_by_moderator: false,
             queued: vec![],
             dirty: true,
+            next_timeout: now,
         }
     }
 
@@ -375,8 +378,14 @@ impl Peer {
         Some((self.rev, offer.to_sdp_string(), tracks))
     }
 
-    /// Polls the session until it only waits for time; returns its next timeout.
+    /// Polls the session until it only waits for time; returns (and keeps) its next timeout.
     pub fn poll(&mut self, now: Instant, out: &mut Vec<PeerEvent>) -> Instant {
+        let t = self.poll_until_quiet(now, out);
+        self.next_timeout = t;
+        t
+    }
+
+    fn poll_until_quiet(&mut self, now: Instant, out: &mut Vec<PeerEvent>) -> Instant {
         out.append(&mut self.queued);
         loop {
             if !self.rtc.is_alive() {

@@ -275,35 +275,28 @@ impl Room {
     }
 
     /// Advances time.
+    /// Only the sessions whose time has come get it (each has its own timers: pacing,
+    /// feedback, consent); the room's own checks run with them.
     pub fn handle_timeout(&mut self, now: Instant) {
-        for p in &mut self.peers {
+        for p in self.peers.iter_mut().filter(|p| p.next_timeout <= now) {
             if let Err(e) = p.rtc.handle_input(Input::Timeout(now)) {
                 tracing::debug!(participant = p.id, error = %e, "timeout handling failed");
             }
+            p.dirty = true;
         }
-        self.drive(now);
+        self.drive_dirty(now);
     }
 
     pub fn poll_output(&mut self) -> Option<RoomOutput> {
         self.out.pop_front()
     }
 
-    /// When the room next needs [`Room::handle_timeout`].
+    /// When the room next needs [`Room::handle_timeout`]. Every session is polled until
+    /// quiet after each input (`drive_dirty`), so its own next timeout is known; a session
+    /// that was never polled is due at once.
     pub fn poll_timeout(&mut self, now: Instant) -> Instant {
-        let mut t = self.next_layer_check.unwrap_or(now + Duration::from_secs(1));
-        let mut events = vec![];
-        for p in &mut self.peers {
-            let mut ev = vec![];
-            t = t.min(p.poll(now, &mut ev));
-            events.extend(ev.into_iter().map(|e| (p.id, e)));
-        }
-        // Polling after input is done in `drive`; anything left (a session that ended) is
-        // carried out here.
-        if !events.is_empty() {
-            self.apply(events, now);
-            self.check_ended(now);
-        }
-        t
+        let t = self.next_layer_check.unwrap_or(now + Duration::from_secs(1));
+        self.peers.iter().map(|p| p.next_timeout).fold(t, Instant::min)
     }
 
     /// Polls every session until quiet, carrying what each produced to the others.
