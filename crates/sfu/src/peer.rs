@@ -470,6 +470,8 @@ impl Peer {
             return;
         }
         t.last_keyframe_request.insert(rid, now);
+        // The request is input to this session: poll it.
+        self.dirty = true;
         if let Some(mut w) = self.rtc.writer(mid) {
             if let Err(e) = w.request_keyframe(rid, kind) {
                 tracing::debug!(participant = self.id, error = %e, "keyframe request refused");

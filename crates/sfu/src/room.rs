@@ -299,7 +299,6 @@ impl Room {
         self.peers.iter().map(|p| p.next_timeout).fold(t, Instant::min)
     }
 
-    /// Polls every session until quiet, carrying what each produced to the others.
     /// Polls every session until quiet (after input that may touch any of them: time, SDP,
     /// preferences, a member leaving).
     fn drive(&mut self, now: Instant) {
@@ -377,7 +376,6 @@ impl Room {
                         }
                     }
                     if let Some(publisher) = self.peers.iter_mut().find(|p| p.id == from) {
-                        publisher.dirty |= !wanted.is_empty();
                         for rid in wanted {
                             publisher.request_keyframe(data.mid, rid, KeyframeRequestKind::Pli, now);
                         }
@@ -385,7 +383,6 @@ impl Room {
                 }
                 PeerEvent::Keyframe { origin, origin_mid, rid, kind } => {
                     if let Some(publisher) = self.peers.iter_mut().find(|p| p.id == origin) {
-                        publisher.dirty = true;
                         publisher.request_keyframe(origin_mid, rid, kind, now);
                     }
                 }

@@ -116,8 +116,7 @@ impl Client {
                         let _ = s.send_to(&t.contents, t.destination);
                     }
                     Link::Tcp { stream, .. } => {
-                        let mut f = (t.contents.len() as u16).to_be_bytes().to_vec();
-                        f.extend_from_slice(&t.contents);
+                        let f = sfu::tcp::frame(&t.contents).unwrap();
                         stream.set_nonblocking(false).unwrap();
                         stream.write_all(&f).unwrap();
                         stream.set_nonblocking(true).unwrap();
@@ -271,8 +270,7 @@ fn connections_that_do_not_start_with_an_ice_check_of_ours_are_closed() {
     stun.extend_from_slice(&[7u8; 12]);
     stun.extend_from_slice(&[0x00, 0x06, 0x00, 0x08]);
     stun.extend_from_slice(b"nobo:dyx");
-    let mut framed = (stun.len() as u16).to_be_bytes().to_vec();
-    framed.extend_from_slice(&stun);
+    let framed = sfu::tcp::frame(&stun).unwrap();
     let mut stranger = TcpStream::connect(addr).unwrap();
     stranger.write_all(&framed).unwrap();
     wait_closed(&mut stranger);

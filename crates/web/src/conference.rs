@@ -233,7 +233,7 @@ async fn ring_sweeper(conf: Arc<Conference>, hub: HubHandle, store: Arc<dyn stor
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
     loop {
         tick.tick().await;
-        let ended = conf.with_rings(|r| if r.is_empty() { vec![] } else { r.expire(crate::unix_now()) });
+        let ended = conf.with_rings(|r| r.expire(crate::unix_now()));
         rings_ended(&hub, &store, ended.unwrap_or_default()).await;
     }
 }

@@ -85,8 +85,9 @@ impl GroupRings {
         due.into_iter().flat_map(|c| self.finish(c, now)).collect()
     }
 
-    /// Whether anyone is being rung (the sweeper has work).
-    pub fn is_empty(&self) -> bool {
+    /// Whether anyone is being rung.
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
         self.calls.is_empty()
     }
 

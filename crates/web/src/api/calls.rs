@@ -33,6 +33,8 @@ pub async fn history(
         .blocking(move |s| {
             let rows = s.list_calls(me, limit)?;
             let mut out = Vec::with_capacity(rows.len());
+            // Group calls of one conversation repeat: its name is read once.
+            let mut conv_names: std::collections::HashMap<i64, Option<String>> = Default::default();
             for r in rows {
                 let placed = r.caller == Some(me);
                 let other_id = if placed { r.callee } else { r.caller };
@@ -41,7 +43,14 @@ pub async fn history(
                     None => None,
                 };
                 let conv_name = match r.conv {
-                    Some(c) => s.conversation(me, c)?.map(|c| c.name),
+                    Some(c) => match conv_names.get(&c) {
+                        Some(name) => name.clone(),
+                        None => {
+                            let name = s.conversation(me, c)?.map(|c| c.name);
+                            conv_names.insert(c, name.clone());
+                            name
+                        }
+                    },
                     None => None,
                 };
                 // A group call the member declined was not missed (a 1:1 call's decline stays
