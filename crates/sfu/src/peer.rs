@@ -359,6 +359,7 @@ impl Peer {
             return None;
         }
         let (offer, pending) = change.apply()?;
+        self.dirty = true;
         tracing::debug!(participant = self.id, "offering track changes");
         self.rev += 1;
         self.pending = Some((self.rev, pending));
@@ -541,6 +542,7 @@ impl Peer {
             }
         }
         let wanted: u64 = self.tracks_out.len() as u64 * 1_500_000;
+        self.dirty = true;
         self.rtc.bwe().set_bitrate(Bitrate::kbps(300), Bitrate::bps(wanted.max(1_000_000)));
     }
 }

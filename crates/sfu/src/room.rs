@@ -295,6 +295,10 @@ impl Room {
     /// quiet after each input (`drive_dirty`), so its own next timeout is known; a session
     /// that was never polled is due at once.
     pub fn poll_timeout(&mut self, now: Instant) -> Instant {
+        // Sessions touched after the last poll (layer choice, a new offer) are polled first.
+        if self.peers.iter().any(|p| p.dirty) {
+            self.drive_dirty(now);
+        }
         let t = self.next_layer_check.unwrap_or(now + Duration::from_secs(1));
         self.peers.iter().map(|p| p.next_timeout).fold(t, Instant::min)
     }
