@@ -1,14 +1,13 @@
-//! Conversations, members and messages on SQLite.
+//! Conversations, members and messages.
 //!
 //! Visibility rule: a member sees the messages after the point they joined (`joined_seq`), so
 //! someone added to a group does not read what was said before. Outsiders see nothing: every
 //! query that reads a conversation first looks up the caller's membership, and a missing
 //! membership is indistinguishable from a missing conversation.
 
-use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
-
+use crate::accounts_sql::{user_from_row_at, USER_COLS_U, USER_NCOLS};
 use crate::contacts_sql::{are_contacts, blocked_either};
-use crate::sqlite::{user_from_row_at, SqliteStore, USER_COLS_U, USER_NCOLS};
+use crate::sql::{args, Conn, Row};
 use crate::{
     ChatRefusal, ChatWrite, ChatWritten, ConversationKind, ConversationRow, MemberRow, MembershipChange, MessageKind,
     MessageRow, StoreError,
@@ -16,73 +15,65 @@ use crate::{
 
 const MSG_COLS: &str = "id, conv_id, seq, rev, sender, client_id, kind, body, created_at, edited_at, deleted";
 
-fn message_from_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
-    let kind: String = r.get(6)?;
+fn message_from_row(r: &Row) -> Result<MessageRow, StoreError> {
     Ok(MessageRow {
-        id: r.get(0)?,
-        conv: r.get(1)?,
-        seq: r.get(2)?,
-        rev: r.get(3)?,
-        sender: r.get(4)?,
-        client_id: r.get(5)?,
-        kind: MessageKind::parse(&kind),
-        body: r.get(7)?,
-        created_at: r.get(8)?,
-        edited_at: r.get(9)?,
-        deleted: r.get(10)?,
+        id: r.int(0)?,
+        conv: r.int(1)?,
+        seq: r.int(2)?,
+        rev: r.int(3)?,
+        sender: r.opt_int(4)?,
+        client_id: r.text(5)?,
+        kind: MessageKind::parse(&r.text(6)?),
+        body: r.text(7)?,
+        created_at: r.int(8)?,
+        edited_at: r.opt_int(9)?,
+        deleted: r.bool(10)?,
     })
 }
 
+fn opt_message(c: &mut dyn Conn, sql: &str, args: &[crate::sql::Arg<'_>]) -> Result<Option<MessageRow>, StoreError> {
+    c.opt(sql, args)?.as_ref().map(message_from_row).transpose()
+}
+
 /// The member's `joined_seq` (messages at or before it are hidden from them), if a member.
-fn membership(conn: &Connection, conv: i64, user: i64) -> rusqlite::Result<Option<i64>> {
-    conn.prepare_cached("SELECT joined_seq FROM conversation_members WHERE conv_id = ?1 AND user_id = ?2")?
-        .query_row(params![conv, user], |r| r.get(0))
-        .optional()
+fn membership(c: &mut dyn Conn, conv: i64, user: i64) -> Result<Option<i64>, StoreError> {
+    c.opt("SELECT joined_seq FROM conversation_members WHERE conv_id = ?1 AND user_id = ?2", args![conv, user])?
+        .map(|r| r.int(0))
+        .transpose()
 }
 
-fn member_ids(conn: &Connection, conv: i64) -> rusqlite::Result<Vec<i64>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT user_id FROM conversation_members WHERE conv_id = ?1 ORDER BY user_id")?;
-    let rows = stmt.query_map([conv], |r| r.get(0))?;
-    rows.collect()
+pub(crate) fn member_ids(c: &mut dyn Conn, conv: i64) -> Result<Vec<i64>, StoreError> {
+    c.ints("SELECT user_id FROM conversation_members WHERE conv_id = ?1 ORDER BY user_id", args![conv])
 }
 
-fn kind_of(conn: &Connection, conv: i64) -> rusqlite::Result<Option<ConversationKind>> {
-    conn.prepare_cached("SELECT kind FROM conversations WHERE id = ?1")?
-        .query_row([conv], |r| r.get::<_, String>(0))
-        .optional()
-        .map(|k| k.map(|k| ConversationKind::parse(&k)))
+fn kind_of(c: &mut dyn Conn, conv: i64) -> Result<Option<ConversationKind>, StoreError> {
+    c.opt("SELECT kind FROM conversations WHERE id = ?1", args![conv])?
+        .map(|r| r.text(0).map(|k| ConversationKind::parse(&k)))
+        .transpose()
 }
 
 /// Takes the conversation's next sequence number.
-fn next_seq(conn: &Connection, conv: i64) -> rusqlite::Result<i64> {
-    conn.prepare_cached("UPDATE conversations SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq")?
-        .query_row([conv], |r| r.get(0))
-}
-
-fn message_by_id(conn: &Connection, conv: i64, id: i64) -> rusqlite::Result<Option<MessageRow>> {
-    conn.prepare_cached(&format!("SELECT {MSG_COLS} FROM messages WHERE conv_id = ?1 AND id = ?2"))?
-        .query_row(params![conv, id], message_from_row)
-        .optional()
+fn next_seq(c: &mut dyn Conn, conv: i64) -> Result<i64, StoreError> {
+    c.int("UPDATE conversations SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq", args![conv])
 }
 
 fn insert_message(
-    conn: &Connection,
+    c: &mut dyn Conn,
     conv: i64,
     sender: Option<i64>,
     client_id: &str,
     kind: MessageKind,
     body: &str,
     now: i64,
-) -> rusqlite::Result<MessageRow> {
-    let seq = next_seq(conn, conv)?;
-    conn.prepare_cached(
+) -> Result<MessageRow, StoreError> {
+    let seq = next_seq(c, conv)?;
+    let id = c.int(
         "INSERT INTO messages (conv_id, seq, rev, sender, client_id, kind, body, created_at)
-         VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![conv, seq, sender, client_id, kind.as_str(), body, now])?;
+         VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+        args![conv, seq, sender, client_id, kind.as_str(), body, now],
+    )?;
     Ok(MessageRow {
-        id: conn.last_insert_rowid(),
+        id,
         conv,
         seq,
         rev: seq,
@@ -97,12 +88,12 @@ fn insert_message(
 }
 
 /// In a direct conversation both users must still be contacts and neither may block the other.
-fn direct_allowed(conn: &Connection, conv: i64, user: i64) -> rusqlite::Result<bool> {
-    if kind_of(conn, conv)? != Some(ConversationKind::Direct) {
+fn direct_allowed(c: &mut dyn Conn, conv: i64, user: i64) -> Result<bool, StoreError> {
+    if kind_of(c, conv)? != Some(ConversationKind::Direct) {
         return Ok(true);
     }
-    for other in member_ids(conn, conv)? {
-        if other != user && (!are_contacts(conn, user, other)? || blocked_either(conn, user, other)?) {
+    for other in member_ids(c, conv)? {
+        if other != user && (!are_contacts(c, user, other)? || blocked_either(c, user, other)?) {
             return Ok(false);
         }
     }
@@ -110,60 +101,60 @@ fn direct_allowed(conn: &Connection, conv: i64, user: i64) -> rusqlite::Result<b
 }
 
 fn add_member_row(
-    conn: &Connection,
+    c: &mut dyn Conn,
     conv: i64,
     user: i64,
     owner: bool,
     joined_seq: i64,
     now: i64,
-) -> rusqlite::Result<()> {
-    conn.execute(
+) -> Result<(), StoreError> {
+    c.exec(
         "INSERT INTO conversation_members (conv_id, user_id, role, joined_at, joined_seq, delivered_seq, read_seq)
          VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?5)",
-        params![conv, user, if owner { "owner" } else { "member" }, now, joined_seq],
+        args![conv, user, if owner { "owner" } else { "member" }, now, joined_seq],
     )?;
     Ok(())
 }
 
-fn username(conn: &Connection, user: i64) -> rusqlite::Result<Option<String>> {
-    conn.query_row("SELECT username FROM users WHERE id = ?1 AND disabled = 0", [user], |r| r.get(0)).optional()
+fn username(c: &mut dyn Conn, user: i64) -> Result<Option<String>, StoreError> {
+    c.opt("SELECT username FROM users WHERE id = ?1 AND disabled = 0", args![user])?.map(|r| r.text(0)).transpose()
 }
 
-fn apply_write(tx: &Transaction<'_>, w: &ChatWrite, now: i64) -> Result<Result<ChatWritten, ChatRefusal>, StoreError> {
+fn apply_write(c: &mut dyn Conn, w: &ChatWrite, now: i64) -> Result<Result<ChatWritten, ChatRefusal>, StoreError> {
     match w {
         ChatWrite::Send { user, conv, client_id, text } => {
-            post(tx, *user, *conv, client_id, MessageKind::Text, text, now)
+            post(c, *user, *conv, client_id, MessageKind::Text, text, now)
         }
         ChatWrite::SendFile { user, conv, client_id, body, file } => {
-            let posted = post(tx, *user, *conv, client_id, MessageKind::File, body, now)?;
+            let posted = post(c, *user, *conv, client_id, MessageKind::File, body, now)?;
             if let Ok(ChatWritten::Message { message, fresh: true, .. }) = &posted {
-                crate::attachments_sql::insert(tx, *conv, message.id, *user, file, now)?;
+                crate::attachments_sql::insert(c, *conv, message.id, *user, file, now)?;
             }
             Ok(posted)
         }
-        ChatWrite::Edit { user, conv, message, text } => change_own(tx, *user, *conv, *message, Some(text), now),
-        ChatWrite::Delete { user, conv, message } => change_own(tx, *user, *conv, *message, None, now),
+        ChatWrite::Edit { user, conv, message, text } => change_own(c, *user, *conv, *message, Some(text), now),
+        ChatWrite::Delete { user, conv, message } => change_own(c, *user, *conv, *message, None, now),
         ChatWrite::Receipt { user, conv, delivered, read } => {
-            if membership(tx, *conv, *user)?.is_none() {
+            if membership(c, *conv, *user)?.is_none() {
                 return Ok(Err(ChatRefusal::NoConversation));
             }
-            let (old_d, old_r, last): (i64, i64, i64) = tx
-                .prepare_cached(
-                    "SELECT m.delivered_seq, m.read_seq, c.last_seq FROM conversation_members m
-                     JOIN conversations c ON c.id = m.conv_id WHERE m.conv_id = ?1 AND m.user_id = ?2",
-                )?
-                .query_row(params![conv, user], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            let r = c.one(
+                "SELECT m.delivered_seq, m.read_seq, c.last_seq FROM conversation_members m
+                 JOIN conversations c ON c.id = m.conv_id WHERE m.conv_id = ?1 AND m.user_id = ?2",
+                args![*conv, *user],
+            )?;
+            let (old_d, old_r, last) = (r.int(0)?, r.int(1)?, r.int(2)?);
             // Marks only move forward, never past the end, and reading implies delivery.
             let read_seq = old_r.max((*read).min(last));
             let delivered_seq = old_d.max((*delivered).min(last)).max(read_seq);
             let changed = (delivered_seq, read_seq) != (old_d, old_r);
             if changed {
-                tx.prepare_cached(
+                c.exec(
                     "UPDATE conversation_members SET delivered_seq = ?3, read_seq = ?4 WHERE conv_id = ?1 AND user_id = ?2",
-                )?
-                .execute(params![conv, user, delivered_seq, read_seq])?;
+                    args![*conv, *user, delivered_seq, read_seq],
+                )?;
             }
-            let members = member_ids(tx, *conv)?;
+            let members = member_ids(c, *conv)?;
             Ok(Ok(ChatWritten::Receipt { conv: *conv, user: *user, delivered_seq, read_seq, members, changed }))
         }
     }
@@ -171,7 +162,7 @@ fn apply_write(tx: &Transaction<'_>, w: &ChatWrite, now: i64) -> Result<Result<C
 
 /// Posts a member's message of `kind` (text or file), or finds the earlier copy of a retry.
 fn post(
-    tx: &Transaction<'_>,
+    c: &mut dyn Conn,
     user: i64,
     conv: i64,
     client_id: &str,
@@ -179,28 +170,27 @@ fn post(
     body: &str,
     now: i64,
 ) -> Result<Result<ChatWritten, ChatRefusal>, StoreError> {
-    if membership(tx, conv, user)?.is_none() {
+    if membership(c, conv, user)?.is_none() {
         return Ok(Err(ChatRefusal::NoConversation));
     }
-    let earlier = tx
-        .prepare_cached(&format!(
-            "SELECT {MSG_COLS} FROM messages WHERE conv_id = ?1 AND sender = ?2 AND client_id = ?3 AND kind = ?4"
-        ))?
-        .query_row(params![conv, user, client_id, kind.as_str()], message_from_row)
-        .optional()?;
-    let members = member_ids(tx, conv)?;
+    let earlier = opt_message(
+        c,
+        &format!("SELECT {MSG_COLS} FROM messages WHERE conv_id = ?1 AND sender = ?2 AND client_id = ?3 AND kind = ?4"),
+        args![conv, user, client_id, kind.as_str()],
+    )?;
+    let members = member_ids(c, conv)?;
     if let Some(message) = earlier {
         return Ok(Ok(ChatWritten::Message { message, members, fresh: false }));
     }
-    if !direct_allowed(tx, conv, user)? {
+    if !direct_allowed(c, conv, user)? {
         return Ok(Err(ChatRefusal::NotAllowed));
     }
-    let message = insert_message(tx, conv, Some(user), client_id, kind, body, now)?;
+    let message = insert_message(c, conv, Some(user), client_id, kind, body, now)?;
     // The sender has obviously read everything up to their own message.
-    tx.prepare_cached(
+    c.exec(
         "UPDATE conversation_members SET delivered_seq = ?3, read_seq = ?3 WHERE conv_id = ?1 AND user_id = ?2",
-    )?
-    .execute(params![conv, user, message.seq])?;
+        args![conv, user, message.seq],
+    )?;
     Ok(Ok(ChatWritten::Message { message, members, fresh: true }))
 }
 
@@ -208,16 +198,18 @@ fn post(
 /// a file only deleted (its record goes with it; the file on disk follows, see
 /// [`crate::Store::purge_attachments`]).
 fn change_own(
-    tx: &Transaction<'_>,
+    c: &mut dyn Conn,
     user: i64,
     conv: i64,
     id: i64,
     text: Option<&String>,
     now: i64,
 ) -> Result<Result<ChatWritten, ChatRefusal>, StoreError> {
-    let Some(joined) = membership(tx, conv, user)? else { return Ok(Err(ChatRefusal::NoConversation)) };
+    let Some(joined) = membership(c, conv, user)? else { return Ok(Err(ChatRefusal::NoConversation)) };
     let editable = |k: MessageKind| k == MessageKind::Text || (text.is_none() && k == MessageKind::File);
-    let Some(mut m) = message_by_id(tx, conv, id)?.filter(|m| m.seq > joined && editable(m.kind)) else {
+    let found =
+        opt_message(c, &format!("SELECT {MSG_COLS} FROM messages WHERE conv_id = ?1 AND id = ?2"), args![conv, id])?;
+    let Some(mut m) = found.filter(|m| m.seq > joined && editable(m.kind)) else {
         return Ok(Err(ChatRefusal::NoMessage));
     };
     if m.sender != Some(user) {
@@ -226,10 +218,10 @@ fn change_own(
     if m.deleted {
         return Ok(Err(ChatRefusal::Deleted));
     }
-    if text.is_some() && !direct_allowed(tx, conv, user)? {
+    if text.is_some() && !direct_allowed(c, conv, user)? {
         return Ok(Err(ChatRefusal::NotAllowed));
     }
-    m.rev = next_seq(tx, conv)?;
+    m.rev = next_seq(c, conv)?;
     match text {
         Some(t) => {
             m.body = t.clone();
@@ -238,47 +230,47 @@ fn change_own(
         None => {
             m.body.clear();
             m.deleted = true;
-            tx.prepare_cached("DELETE FROM attachments WHERE message_id = ?1")?.execute([m.id])?;
+            c.exec("DELETE FROM attachments WHERE message_id = ?1", args![m.id])?;
         }
     }
-    tx.prepare_cached("UPDATE messages SET rev = ?2, body = ?3, edited_at = ?4, deleted = ?5 WHERE id = ?1")?
-        .execute(params![m.id, m.rev, m.body, m.edited_at, m.deleted])?;
-    let members = member_ids(tx, conv)?;
+    c.exec(
+        "UPDATE messages SET rev = ?2, body = ?3, edited_at = ?4, deleted = ?5 WHERE id = ?1",
+        args![m.id, m.rev, &m.body, m.edited_at, m.deleted],
+    )?;
+    let members = member_ids(c, conv)?;
     Ok(Ok(ChatWritten::Message { message: m, members, fresh: true }))
 }
 
-fn conversation_row(conn: &Connection, conv: i64, viewer: i64) -> Result<Option<ConversationRow>, StoreError> {
-    let Some(joined) = membership(conn, conv, viewer)? else { return Ok(None) };
-    let (kind, name, created_at, last_seq): (String, String, i64, i64) = conn
-        .prepare_cached("SELECT kind, name, created_at, last_seq FROM conversations WHERE id = ?1")?
-        .query_row([conv], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {USER_COLS_U}, m.role, m.delivered_seq, m.read_seq FROM conversation_members m
-         JOIN users u ON u.id = m.user_id WHERE m.conv_id = ?1 ORDER BY m.joined_at, u.id"
-    ))?;
-    let members = stmt
-        .query_map([conv], |r| {
+pub(crate) fn conversation(c: &mut dyn Conn, conv: i64, viewer: i64) -> Result<Option<ConversationRow>, StoreError> {
+    let Some(joined) = membership(c, conv, viewer)? else { return Ok(None) };
+    let r = c.one("SELECT kind, name, created_at, last_seq FROM conversations WHERE id = ?1", args![conv])?;
+    let (kind, name, created_at, last_seq) = (r.text(0)?, r.text(1)?, r.int(2)?, r.int(3)?);
+    let members = c.map(
+        &format!(
+            "SELECT {USER_COLS_U}, m.role, m.delivered_seq, m.read_seq FROM conversation_members m
+             JOIN users u ON u.id = m.user_id WHERE m.conv_id = ?1 ORDER BY m.joined_at, u.id"
+        ),
+        args![conv],
+        |r| {
             Ok(MemberRow {
                 user: user_from_row_at(r, 0)?,
-                owner: r.get::<_, String>(USER_NCOLS)? == "owner",
-                delivered_seq: r.get(USER_NCOLS + 1)?,
-                read_seq: r.get(USER_NCOLS + 2)?,
+                owner: r.text(USER_NCOLS)? == "owner",
+                delivered_seq: r.int(USER_NCOLS + 1)?,
+                read_seq: r.int(USER_NCOLS + 2)?,
             })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+        },
+    )?;
     let read_seq = members.iter().find(|m| m.user.id == viewer).map(|m| m.read_seq).unwrap_or(0);
-    let unread: i64 = conn
-        .prepare_cached(
-            "SELECT COUNT(*) FROM messages WHERE conv_id = ?1 AND seq > ?2 AND kind IN ('text', 'file') AND deleted = 0
-             AND (sender IS NULL OR sender != ?3)",
-        )?
-        .query_row(params![conv, read_seq.max(joined), viewer], |r| r.get(0))?;
-    let last_message = conn
-        .prepare_cached(&format!(
-            "SELECT {MSG_COLS} FROM messages WHERE conv_id = ?1 AND seq > ?2 ORDER BY seq DESC LIMIT 1"
-        ))?
-        .query_row(params![conv, joined], message_from_row)
-        .optional()?;
+    let unread = c.int(
+        "SELECT COUNT(*) FROM messages WHERE conv_id = ?1 AND seq > ?2 AND kind IN ('text', 'file') AND deleted = 0
+         AND (sender IS NULL OR sender != ?3)",
+        args![conv, read_seq.max(joined), viewer],
+    )?;
+    let last_message = opt_message(
+        c,
+        &format!("SELECT {MSG_COLS} FROM messages WHERE conv_id = ?1 AND seq > ?2 ORDER BY seq DESC LIMIT 1"),
+        args![conv, joined],
+    )?;
     Ok(Some(ConversationRow {
         id: conv,
         kind: ConversationKind::parse(&kind),
@@ -291,226 +283,194 @@ fn conversation_row(conn: &Connection, conv: i64, viewer: i64) -> Result<Option<
     }))
 }
 
-fn require_group_member(conn: &Connection, conv: i64, user: i64) -> Result<(), StoreError> {
-    if membership(conn, conv, user)?.is_none() {
+fn require_group_member(c: &mut dyn Conn, conv: i64, user: i64) -> Result<(), StoreError> {
+    if membership(c, conv, user)?.is_none() {
         return Err(StoreError::NotFound);
     }
-    if kind_of(conn, conv)? != Some(ConversationKind::Group) {
+    if kind_of(c, conv)? != Some(ConversationKind::Group) {
         return Err(StoreError::Forbidden);
     }
     Ok(())
 }
 
-impl SqliteStore {
-    pub(crate) fn chat_write_impl(
-        &self,
-        writes: &[ChatWrite],
-        now: i64,
-    ) -> Result<Vec<Result<ChatWritten, ChatRefusal>>, StoreError> {
-        self.write_tx(|tx| writes.iter().map(|w| apply_write(tx, w, now)).collect())
-    }
+pub(crate) fn chat_write(
+    c: &mut dyn Conn,
+    writes: &[ChatWrite],
+    now: i64,
+) -> Result<Vec<Result<ChatWritten, ChatRefusal>>, StoreError> {
+    writes.iter().map(|w| apply_write(c, w, now)).collect()
+}
 
-    pub(crate) fn conversation_members_impl(&self, conv: i64) -> Result<Vec<i64>, StoreError> {
-        Ok(member_ids(&self.conn(), conv)?)
+pub(crate) fn direct_conversation(c: &mut dyn Conn, a: i64, b: i64, now: i64) -> Result<(i64, bool), StoreError> {
+    if a == b || username(c, b)?.is_none() {
+        return Err(StoreError::NotFound);
     }
-
-    pub(crate) fn direct_conversation_impl(&self, a: i64, b: i64, now: i64) -> Result<(i64, bool), StoreError> {
-        self.write_tx(|tx| {
-            if a == b || username(tx, b)?.is_none() {
-                return Err(StoreError::NotFound);
-            }
-            if blocked_either(tx, a, b)? {
-                return Err(StoreError::Blocked);
-            }
-            if !are_contacts(tx, a, b)? {
-                return Err(StoreError::NotContacts);
-            }
-            let key = format!("{}:{}", a.min(b), a.max(b));
-            let existing: Option<i64> =
-                tx.query_row("SELECT id FROM conversations WHERE direct_key = ?1", [&key], |r| r.get(0)).optional()?;
-            if let Some(id) = existing {
-                return Ok((id, false));
-            }
-            tx.execute(
-                "INSERT INTO conversations (kind, direct_key, created_by, created_at) VALUES ('direct', ?1, ?2, ?3)",
-                params![key, a, now],
-            )?;
-            let id = tx.last_insert_rowid();
-            add_member_row(tx, id, a, false, 0, now)?;
-            add_member_row(tx, id, b, false, 0, now)?;
-            Ok((id, true))
-        })
+    if blocked_either(c, a, b)? {
+        return Err(StoreError::Blocked);
     }
-
-    pub(crate) fn create_group_impl(
-        &self,
-        owner: i64,
-        name: &str,
-        members: &[i64],
-        now: i64,
-    ) -> Result<(i64, Vec<MessageRow>), StoreError> {
-        self.write_tx(|tx| {
-            let mut others: Vec<i64> = members.iter().copied().filter(|m| *m != owner).collect();
-            others.sort_unstable();
-            others.dedup();
-            for m in &others {
-                if username(tx, *m)?.is_none() {
-                    return Err(StoreError::NotFound);
-                }
-                if blocked_either(tx, owner, *m)? || !are_contacts(tx, owner, *m)? {
-                    return Err(StoreError::NotContacts);
-                }
-            }
-            tx.execute(
-                "INSERT INTO conversations (kind, name, created_by, created_at) VALUES ('group', ?1, ?2, ?3)",
-                params![name, owner, now],
-            )?;
-            let id = tx.last_insert_rowid();
-            add_member_row(tx, id, owner, true, 0, now)?;
-            let mut log = vec![insert_message(tx, id, Some(owner), "", MessageKind::Created, name, now)?];
-            for m in others {
-                add_member_row(tx, id, m, false, 0, now)?;
-                let name = username(tx, m)?.unwrap_or_default();
-                log.push(insert_message(tx, id, Some(owner), "", MessageKind::Added, &name, now)?);
-            }
-            Ok((id, log))
-        })
+    if !are_contacts(c, a, b)? {
+        return Err(StoreError::NotContacts);
     }
-
-    pub(crate) fn rename_group_impl(
-        &self,
-        user: i64,
-        conv: i64,
-        name: &str,
-        now: i64,
-    ) -> Result<MembershipChange, StoreError> {
-        self.write_tx(|tx| {
-            require_group_member(tx, conv, user)?;
-            tx.execute("UPDATE conversations SET name = ?2 WHERE id = ?1", params![conv, name])?;
-            let message = insert_message(tx, conv, Some(user), "", MessageKind::Renamed, name, now)?;
-            Ok(MembershipChange { message, members: member_ids(tx, conv)? })
-        })
+    let key = format!("{}:{}", a.min(b), a.max(b));
+    if let Some(r) = c.opt("SELECT id FROM conversations WHERE direct_key = ?1", args![&key])? {
+        return Ok((r.int(0)?, false));
     }
+    let id = c.int(
+        "INSERT INTO conversations (kind, direct_key, created_by, created_at) VALUES ('direct', ?1, ?2, ?3) RETURNING id",
+        args![&key, a, now],
+    )?;
+    add_member_row(c, id, a, false, 0, now)?;
+    add_member_row(c, id, b, false, 0, now)?;
+    Ok((id, true))
+}
 
-    pub(crate) fn add_member_impl(
-        &self,
-        user: i64,
-        conv: i64,
-        new: i64,
-        now: i64,
-    ) -> Result<MembershipChange, StoreError> {
-        self.write_tx(|tx| {
-            require_group_member(tx, conv, user)?;
-            let Some(name) = username(tx, new)? else { return Err(StoreError::NotFound) };
-            if blocked_either(tx, user, new)? || !are_contacts(tx, user, new)? {
-                return Err(StoreError::NotContacts);
-            }
-            if membership(tx, conv, new)?.is_some() {
-                return Err(StoreError::Forbidden);
-            }
-            // The new member sees the conversation from the message announcing them.
-            let last: i64 = tx.query_row("SELECT last_seq FROM conversations WHERE id = ?1", [conv], |r| r.get(0))?;
-            add_member_row(tx, conv, new, false, last, now)?;
-            let message = insert_message(tx, conv, Some(user), "", MessageKind::Added, &name, now)?;
-            Ok(MembershipChange { message, members: member_ids(tx, conv)? })
-        })
-    }
-
-    /// `user` removes `who` (only the owner may remove others) or leaves (`who == user`).
-    /// A leaving owner hands the group to the longest-standing member.
-    pub(crate) fn remove_member_impl(
-        &self,
-        user: i64,
-        conv: i64,
-        who: i64,
-        now: i64,
-    ) -> Result<MembershipChange, StoreError> {
-        self.write_tx(|tx| {
-            require_group_member(tx, conv, user)?;
-            let role = |u: i64| -> rusqlite::Result<Option<String>> {
-                tx.query_row(
-                    "SELECT role FROM conversation_members WHERE conv_id = ?1 AND user_id = ?2",
-                    params![conv, u],
-                    |r| r.get(0),
-                )
-                .optional()
-            };
-            let Some(who_role) = role(who)? else { return Err(StoreError::NotFound) };
-            if who != user && role(user)?.as_deref() != Some("owner") {
-                return Err(StoreError::Forbidden);
-            }
-            tx.execute("DELETE FROM conversation_members WHERE conv_id = ?1 AND user_id = ?2", params![conv, who])?;
-            if who_role == "owner" {
-                tx.execute(
-                    "UPDATE conversation_members SET role = 'owner' WHERE conv_id = ?1 AND user_id =
-                     (SELECT user_id FROM conversation_members WHERE conv_id = ?1 ORDER BY joined_at, user_id LIMIT 1)",
-                    [conv],
-                )?;
-            }
-            let message = if who == user {
-                insert_message(tx, conv, Some(user), "", MessageKind::Left, "", now)?
-            } else {
-                let name =
-                    tx.query_row("SELECT username FROM users WHERE id = ?1", [who], |r| r.get::<_, String>(0))?;
-                insert_message(tx, conv, Some(user), "", MessageKind::Removed, &name, now)?
-            };
-            Ok(MembershipChange { message, members: member_ids(tx, conv)? })
-        })
-    }
-
-    pub(crate) fn list_conversations_impl(&self, user: i64) -> Result<Vec<ConversationRow>, StoreError> {
-        let conn = self.conn();
-        let ids: Vec<i64> = conn
-            .prepare_cached("SELECT conv_id FROM conversation_members WHERE user_id = ?1")?
-            .query_map([user], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(c) = conversation_row(&conn, id, user)? {
-                out.push(c);
-            }
+pub(crate) fn create_group(
+    c: &mut dyn Conn,
+    owner: i64,
+    name: &str,
+    members: &[i64],
+    now: i64,
+) -> Result<(i64, Vec<MessageRow>), StoreError> {
+    let mut others: Vec<i64> = members.iter().copied().filter(|m| *m != owner).collect();
+    others.sort_unstable();
+    others.dedup();
+    for &m in &others {
+        if username(c, m)?.is_none() {
+            return Err(StoreError::NotFound);
         }
-        // Most recently active first.
-        out.sort_by_key(|c| std::cmp::Reverse((c.last_message.as_ref().map_or(c.created_at, |m| m.created_at), c.id)));
-        Ok(out)
+        if blocked_either(c, owner, m)? || !are_contacts(c, owner, m)? {
+            return Err(StoreError::NotContacts);
+        }
     }
-
-    pub(crate) fn conversation_impl(&self, user: i64, conv: i64) -> Result<Option<ConversationRow>, StoreError> {
-        conversation_row(&self.conn(), conv, user)
+    let id = c.int(
+        "INSERT INTO conversations (kind, name, created_by, created_at) VALUES ('group', ?1, ?2, ?3) RETURNING id",
+        args![name, owner, now],
+    )?;
+    add_member_row(c, id, owner, true, 0, now)?;
+    let mut log = vec![insert_message(c, id, Some(owner), "", MessageKind::Created, name, now)?];
+    for m in others {
+        add_member_row(c, id, m, false, 0, now)?;
+        let name = username(c, m)?.unwrap_or_default();
+        log.push(insert_message(c, id, Some(owner), "", MessageKind::Added, &name, now)?);
     }
+    Ok((id, log))
+}
 
-    pub(crate) fn messages_before_impl(
-        &self,
-        user: i64,
-        conv: i64,
-        before: Option<i64>,
-        limit: u32,
-    ) -> Result<Vec<MessageRow>, StoreError> {
-        let conn = self.conn();
-        let Some(joined) = membership(&conn, conv, user)? else { return Err(StoreError::NotFound) };
-        let mut stmt = conn.prepare_cached(&format!(
+pub(crate) fn rename_group(
+    c: &mut dyn Conn,
+    user: i64,
+    conv: i64,
+    name: &str,
+    now: i64,
+) -> Result<MembershipChange, StoreError> {
+    require_group_member(c, conv, user)?;
+    c.exec("UPDATE conversations SET name = ?2 WHERE id = ?1", args![conv, name])?;
+    let message = insert_message(c, conv, Some(user), "", MessageKind::Renamed, name, now)?;
+    Ok(MembershipChange { message, members: member_ids(c, conv)? })
+}
+
+pub(crate) fn add_member(
+    c: &mut dyn Conn,
+    user: i64,
+    conv: i64,
+    new: i64,
+    now: i64,
+) -> Result<MembershipChange, StoreError> {
+    require_group_member(c, conv, user)?;
+    let Some(name) = username(c, new)? else { return Err(StoreError::NotFound) };
+    if blocked_either(c, user, new)? || !are_contacts(c, user, new)? {
+        return Err(StoreError::NotContacts);
+    }
+    if membership(c, conv, new)?.is_some() {
+        return Err(StoreError::Forbidden);
+    }
+    // The new member sees the conversation from the message announcing them.
+    let last = c.int("SELECT last_seq FROM conversations WHERE id = ?1", args![conv])?;
+    add_member_row(c, conv, new, false, last, now)?;
+    let message = insert_message(c, conv, Some(user), "", MessageKind::Added, &name, now)?;
+    Ok(MembershipChange { message, members: member_ids(c, conv)? })
+}
+
+fn role(c: &mut dyn Conn, conv: i64, user: i64) -> Result<Option<String>, StoreError> {
+    c.opt("SELECT role FROM conversation_members WHERE conv_id = ?1 AND user_id = ?2", args![conv, user])?
+        .map(|r| r.text(0))
+        .transpose()
+}
+
+/// `user` removes `who` (only the owner may remove others) or leaves (`who == user`).
+/// A leaving owner hands the group to the longest-standing member.
+pub(crate) fn remove_member(
+    c: &mut dyn Conn,
+    user: i64,
+    conv: i64,
+    who: i64,
+    now: i64,
+) -> Result<MembershipChange, StoreError> {
+    require_group_member(c, conv, user)?;
+    let Some(who_role) = role(c, conv, who)? else { return Err(StoreError::NotFound) };
+    if who != user && role(c, conv, user)?.as_deref() != Some("owner") {
+        return Err(StoreError::Forbidden);
+    }
+    c.exec("DELETE FROM conversation_members WHERE conv_id = ?1 AND user_id = ?2", args![conv, who])?;
+    if who_role == "owner" {
+        c.exec(
+            "UPDATE conversation_members SET role = 'owner' WHERE conv_id = ?1 AND user_id =
+             (SELECT user_id FROM conversation_members WHERE conv_id = ?1 ORDER BY joined_at, user_id LIMIT 1)",
+            args![conv],
+        )?;
+    }
+    let message = if who == user {
+        insert_message(c, conv, Some(user), "", MessageKind::Left, "", now)?
+    } else {
+        let name = c.one("SELECT username FROM users WHERE id = ?1", args![who])?.text(0)?;
+        insert_message(c, conv, Some(user), "", MessageKind::Removed, &name, now)?
+    };
+    Ok(MembershipChange { message, members: member_ids(c, conv)? })
+}
+
+pub(crate) fn list_conversations(c: &mut dyn Conn, user: i64) -> Result<Vec<ConversationRow>, StoreError> {
+    let ids = c.ints("SELECT conv_id FROM conversation_members WHERE user_id = ?1", args![user])?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(row) = conversation(c, id, user)? {
+            out.push(row);
+        }
+    }
+    // Most recently active first.
+    out.sort_by_key(|c| std::cmp::Reverse((c.last_message.as_ref().map_or(c.created_at, |m| m.created_at), c.id)));
+    Ok(out)
+}
+
+pub(crate) fn messages_before(
+    c: &mut dyn Conn,
+    user: i64,
+    conv: i64,
+    before: Option<i64>,
+    limit: u32,
+) -> Result<Vec<MessageRow>, StoreError> {
+    let Some(joined) = membership(c, conv, user)? else { return Err(StoreError::NotFound) };
+    let mut rows = c.map(
+        &format!(
             "SELECT {MSG_COLS} FROM messages WHERE conv_id = ?1 AND seq > ?2 AND seq < ?3 ORDER BY seq DESC LIMIT ?4"
-        ))?;
-        let mut rows: Vec<MessageRow> = stmt
-            .query_map(params![conv, joined, before.unwrap_or(i64::MAX), limit], message_from_row)?
-            .collect::<Result<_, _>>()?;
-        rows.reverse();
-        Ok(rows)
-    }
+        ),
+        args![conv, joined, before.unwrap_or(i64::MAX), limit],
+        message_from_row,
+    )?;
+    rows.reverse();
+    Ok(rows)
+}
 
-    pub(crate) fn messages_changed_after_impl(
-        &self,
-        user: i64,
-        conv: i64,
-        after_rev: i64,
-        limit: u32,
-    ) -> Result<Vec<MessageRow>, StoreError> {
-        let conn = self.conn();
-        let Some(joined) = membership(&conn, conv, user)? else { return Err(StoreError::NotFound) };
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {MSG_COLS} FROM messages WHERE conv_id = ?1 AND rev > ?2 AND seq > ?3 ORDER BY rev LIMIT ?4"
-        ))?;
-        let rows = stmt.query_map(params![conv, after_rev, joined, limit], message_from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
+pub(crate) fn messages_changed_after(
+    c: &mut dyn Conn,
+    user: i64,
+    conv: i64,
+    after_rev: i64,
+    limit: u32,
+) -> Result<Vec<MessageRow>, StoreError> {
+    let Some(joined) = membership(c, conv, user)? else { return Err(StoreError::NotFound) };
+    c.map(
+        &format!("SELECT {MSG_COLS} FROM messages WHERE conv_id = ?1 AND rev > ?2 AND seq > ?3 ORDER BY rev LIMIT ?4"),
+        args![conv, after_rev, joined, limit],
+        message_from_row,
+    )
 }

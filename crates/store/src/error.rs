@@ -21,11 +21,78 @@ pub enum StoreError {
     /// A meeting's code or link token is in use already (draw another).
     #[error("meeting code or link already in use")]
     CodeTaken,
-    #[error("database error: {0}")]
-    Db(#[from] rusqlite::Error),
+    /// The database failed; `kind` says whether trying again can help.
+    #[error("database error: {message}")]
+    Db { kind: DbErrorKind, message: String },
     #[error("cannot open database: {0}")]
     Open(String),
     /// A backup or restore refused or failed; the text says why and what to do.
     #[error("{0}")]
     Backup(String),
+}
+
+/// What kind of database failure a [`StoreError::Db`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbErrorKind {
+    /// A unique constraint refused the row.
+    Unique,
+    /// A concurrent transaction conflicted (serialization failure, deadlock): run it again.
+    Conflict,
+    /// The database cannot be reached or the connection broke: try again later.
+    Unavailable,
+    Other,
+}
+
+impl StoreError {
+    pub(crate) fn db_other(message: String) -> Self {
+        StoreError::Db { kind: DbErrorKind::Other, message }
+    }
+
+    pub(crate) fn is_unique_violation(&self) -> bool {
+        matches!(self, StoreError::Db { kind: DbErrorKind::Unique, .. })
+    }
+
+    /// Whether the same call may succeed later (the database was unreachable or busy).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StoreError::Db { kind: DbErrorKind::Conflict | DbErrorKind::Unavailable, .. })
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ffi::ErrorCode;
+        let kind = match &e {
+            rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE => {
+                DbErrorKind::Unique
+            }
+            rusqlite::Error::SqliteFailure(f, _)
+                if matches!(f.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) =>
+            {
+                DbErrorKind::Conflict
+            }
+            _ => DbErrorKind::Other,
+        };
+        StoreError::Db { kind, message: e.to_string() }
+    }
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        use postgres::error::SqlState;
+        let kind = match e.code() {
+            Some(c) if *c == SqlState::UNIQUE_VIOLATION => DbErrorKind::Unique,
+            Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED => {
+                DbErrorKind::Conflict
+            }
+            Some(c) if c.code().starts_with("08") || c.code().starts_with("57P") => DbErrorKind::Unavailable,
+            None if e.is_closed() || e.as_db_error().is_none() => DbErrorKind::Unavailable,
+            _ => DbErrorKind::Other,
+        };
+        // The driver's own text; for a server-side error, the server's message and detail.
+        let message = match e.as_db_error() {
+            Some(db) => format!("{}: {}", db.code().code(), db.message()),
+            None => e.to_string(),
+        };
+        StoreError::Db { kind, message }
+    }
 }

@@ -1,14 +1,20 @@
 //! Persistence for mywebrtc.
 //!
-//! One [`Store`] trait holds every query the server needs; [`SqliteStore`] implements it on
-//! an embedded SQLite file (the default), and a PostgreSQL implementation will sit beside it
-//! for scale-out. Methods are synchronous and take the current time as an argument, so the
-//! store never reads a clock itself: the async server calls them from blocking tasks.
+//! One [`Store`] trait holds every query the server needs. [`SqlStore`] implements it once,
+//! over a backend: [`SqliteStore`] on an embedded SQLite file (the default) and [`PgStore`] on
+//! PostgreSQL (several nodes sharing one state). Every query is written once, in SQL both
+//! databases read alike (see `sql`), so the two cannot drift apart; the same test suite runs
+//! against both. Methods are synchronous and take the current time as an argument, so the
+//! store never reads a clock itself: the async server calls them from blocking tasks (the
+//! PostgreSQL driver blocks on its own runtime, which tokio refuses on an async thread).
 //!
-//! Durability: SQLite runs in WAL mode with `synchronous=FULL`, so a write that returned
-//! `Ok` survives a `kill -9` or power loss; callers acknowledge to clients only after that.
+//! Durability: SQLite runs in WAL mode with `synchronous=FULL`, and PostgreSQL commits are
+//! durable by default, so a write that returned `Ok` survives a `kill -9` or power loss;
+//! callers acknowledge to clients only after that.
 
+mod accounts_sql;
 mod attachments_sql;
+mod backend;
 pub mod backup;
 mod chat_sql;
 mod contacts_sql;
@@ -16,12 +22,27 @@ mod directory_sql;
 mod error;
 mod meetings_sql;
 mod model;
+mod postgres;
 mod schema;
+mod sql;
 mod sqlite;
+mod store_impl;
 
-pub use error::StoreError;
+pub use error::{DbErrorKind, StoreError};
 pub use model::*;
-pub use sqlite::SqliteStore;
+pub use postgres::{PgDb, PgOptions, PgStore};
+pub use sqlite::{SqliteDb, SqliteStore};
+
+/// The store on a database backend ([`SqliteDb`] or [`PgDb`]).
+pub struct SqlStore<B> {
+    db: B,
+}
+
+impl<B> SqlStore<B> {
+    fn new(db: B) -> Self {
+        Self { db }
+    }
+}
 
 /// Every query of the server, over whatever database backs it.
 pub trait Store: Send + Sync + 'static {

@@ -1,4 +1,5 @@
-//! Store behaviour against a real SQLite file.
+//! Store behaviour, each test run against a real SQLite file and against a real PostgreSQL
+//! server (a fresh database per test; see testkit::postgres).
 
 use super::*;
 
@@ -12,9 +13,57 @@ fn file_store() -> (tempfile::TempDir, SqliteStore) {
     (dir, store)
 }
 
-#[test]
-fn usernames_are_unique() {
-    let (_d, s) = file_store();
+/// Runs each behaviour test on both backends.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(#[test]
+            fn $name() {
+                let (_d, s) = super::file_store();
+                super::$name(&s);
+            })*
+        }
+        mod on_postgres {
+            $(#[test]
+            fn $name() {
+                let s = super::pg_store();
+                super::$name(&s);
+            })*
+        }
+    };
+}
+
+on_both_backends!(
+    usernames_are_unique,
+    last_admin_cannot_be_removed_disabled_or_demoted,
+    sessions_expire_and_are_scoped_to_their_owner,
+    invites_work_once_and_expire,
+    taken_username_does_not_burn_the_invite,
+    setup_link_dies_once_an_admin_exists,
+    contact_requests_accept_remove_and_block,
+    directory_search_is_literal_and_skips_disabled,
+    call_history_and_missed_calls,
+    group_calls_are_in_the_history_of_the_members_rung_not_of_the_starter,
+    direct_conversations_need_contacts_and_are_unique_per_pair,
+    sends_are_deduplicated_by_client_id_and_ordered_by_seq,
+    blocking_or_unfriending_stops_a_direct_conversation,
+    only_the_sender_edits_or_deletes_and_changes_bump_rev,
+    receipts_only_move_forward_and_drive_unread_counts,
+    groups_show_members_only_what_came_after_they_joined,
+    history_pages_backwards,
+    attachments_are_readable_by_the_members_who_see_their_message_only,
+    a_deleted_file_message_takes_its_record_with_it_and_retention_ends_old_ones,
+    meetings_have_hosts_unique_codes_and_guests_who_wait_then_come_in_or_go,
+    burnt_codes_stay_burnt_until_their_time,
+    directory_accounts_follow_the_directory_but_never_take_over_local_ones,
+);
+
+fn pg_store() -> PgStore {
+    let pg = testkit::postgres::shared().unwrap();
+    PgStore::connect_postgres(&PgOptions { url: pg.fresh_database().unwrap(), ca_file: None, pool_size: 4 }).unwrap()
+}
+
+fn usernames_are_unique(s: &dyn Store) {
     s.create_user(&new_user("alice", false), 1).unwrap();
     assert!(matches!(s.create_user(&new_user("alice", false), 2), Err(StoreError::UsernameTaken)));
 }
@@ -33,9 +82,7 @@ fn data_survives_reopen_and_migrations_are_idempotent() {
     assert_eq!(bob.created_at, 5);
 }
 
-#[test]
-fn last_admin_cannot_be_removed_disabled_or_demoted() {
-    let (_d, s) = file_store();
+fn last_admin_cannot_be_removed_disabled_or_demoted(s: &dyn Store) {
     let a = s.create_user(&new_user("root", true), 1).unwrap();
     let u = s.create_user(&new_user("user", false), 1).unwrap();
     assert!(matches!(s.delete_user(a.id), Err(StoreError::LastAdmin)));
@@ -50,9 +97,7 @@ fn last_admin_cannot_be_removed_disabled_or_demoted() {
     assert!(matches!(s.delete_user(b.id), Err(StoreError::LastAdmin)));
 }
 
-#[test]
-fn sessions_expire_and_are_scoped_to_their_owner() {
-    let (_d, s) = file_store();
+fn sessions_expire_and_are_scoped_to_their_owner(s: &dyn Store) {
     let a = s.create_user(&new_user("a", false), 1).unwrap();
     let b = s.create_user(&new_user("b", false), 1).unwrap();
     let sid = s
@@ -78,9 +123,7 @@ fn sessions_expire_and_are_scoped_to_their_owner() {
     assert!(s.session_by_token_hash(&[1; 32], 150).unwrap().is_none());
 }
 
-#[test]
-fn invites_work_once_and_expire() {
-    let (_d, s) = file_store();
+fn invites_work_once_and_expire(s: &dyn Store) {
     let inv = |h: u8, exp| NewInvite {
         token_hash: vec![h; 32],
         kind: InviteKind::Registration,
@@ -98,9 +141,7 @@ fn invites_work_once_and_expire() {
     assert!(s.usable_invite(&[9; 32], 0).unwrap().is_none());
 }
 
-#[test]
-fn taken_username_does_not_burn_the_invite() {
-    let (_d, s) = file_store();
+fn taken_username_does_not_burn_the_invite(s: &dyn Store) {
     s.create_user(&new_user("taken", false), 0).unwrap();
     s.create_invite(&NewInvite {
         token_hash: vec![3; 32],
@@ -115,9 +156,7 @@ fn taken_username_does_not_burn_the_invite() {
     s.redeem_invite(&[3; 32], &new_user("free", false), 1).unwrap();
 }
 
-#[test]
-fn setup_link_dies_once_an_admin_exists() {
-    let (_d, s) = file_store();
+fn setup_link_dies_once_an_admin_exists(s: &dyn Store) {
     s.create_invite(&NewInvite {
         token_hash: vec![7; 32],
         kind: InviteKind::Setup,
@@ -132,9 +171,7 @@ fn setup_link_dies_once_an_admin_exists() {
     assert!(s.usable_invite(&[7; 32], 1).unwrap().is_none());
 }
 
-#[test]
-fn contact_requests_accept_remove_and_block() {
-    let (_d, s) = file_store();
+fn contact_requests_accept_remove_and_block(s: &dyn Store) {
     let a = s.create_user(&new_user("ann", false), 0).unwrap().id;
     let b = s.create_user(&new_user("ben", false), 0).unwrap().id;
     let c = s.create_user(&new_user("cat", false), 0).unwrap().id;
@@ -164,9 +201,7 @@ fn contact_requests_accept_remove_and_block() {
     assert!(matches!(s.request_contact(a, 999, 7), Err(StoreError::NotFound)));
 }
 
-#[test]
-fn directory_search_is_literal_and_skips_disabled() {
-    let (_d, s) = file_store();
+fn directory_search_is_literal_and_skips_disabled(s: &dyn Store) {
     let me = s.create_user(&new_user("me", false), 0).unwrap().id;
     s.create_user(&NewUser { display_name: "Alice Smith".into(), ..new_user("alice", false) }, 0).unwrap();
     let off = s.create_user(&new_user("alicia", false), 0).unwrap();
@@ -180,9 +215,7 @@ fn directory_search_is_literal_and_skips_disabled() {
     assert!(names("me").is_empty(), "never yourself");
 }
 
-#[test]
-fn call_history_and_missed_calls() {
-    let (_d, s) = file_store();
+fn call_history_and_missed_calls(s: &dyn Store) {
     let a = s.create_user(&new_user("ann", false), 0).unwrap().id;
     let b = s.create_user(&new_user("ben", false), 0).unwrap().id;
     let row = |answered, started_at| CallRow {
@@ -208,10 +241,8 @@ fn call_history_and_missed_calls() {
     assert_eq!(s.mark_missed_seen(a).unwrap(), 0, "the caller missed nothing");
 }
 
-#[test]
-fn group_calls_are_in_the_history_of_the_members_rung_not_of_the_starter() {
-    let (_d, s) = file_store();
-    let (a, b, c, _) = three_friends(&s);
+fn group_calls_are_in_the_history_of_the_members_rung_not_of_the_starter(s: &dyn Store) {
+    let (a, b, c, _) = three_friends(s);
     let (g, _) = s.create_group(a, "Team", &[b, c], 5).unwrap();
     for (callee, reason) in [(b, "missed"), (c, "declined")] {
         s.record_call(&CallRow {
@@ -238,7 +269,7 @@ fn group_calls_are_in_the_history_of_the_members_rung_not_of_the_starter() {
 
 // --- chat
 
-fn three_friends(s: &SqliteStore) -> (i64, i64, i64, i64) {
+fn three_friends(s: &dyn Store) -> (i64, i64, i64, i64) {
     let ids: Vec<i64> = ["alice", "bob", "carol", "mallory"]
         .iter()
         .map(|n| s.create_user(&new_user(n, false), 1).unwrap().id)
@@ -262,10 +293,8 @@ fn sent(r: &Result<ChatWritten, ChatRefusal>) -> (MessageRow, bool) {
     }
 }
 
-#[test]
-fn direct_conversations_need_contacts_and_are_unique_per_pair() {
-    let (_d, s) = file_store();
-    let (a, b, _c, m) = three_friends(&s);
+fn direct_conversations_need_contacts_and_are_unique_per_pair(s: &dyn Store) {
+    let (a, b, _c, m) = three_friends(s);
     let (conv, created) = s.direct_conversation(a, b, 2).unwrap();
     assert!(created);
     assert_eq!(s.direct_conversation(b, a, 3).unwrap(), (conv, false));
@@ -275,10 +304,8 @@ fn direct_conversations_need_contacts_and_are_unique_per_pair() {
     assert_eq!(s.conversation_members(conv).unwrap(), vec![a, b]);
 }
 
-#[test]
-fn sends_are_deduplicated_by_client_id_and_ordered_by_seq() {
-    let (_d, s) = file_store();
-    let (a, b, _c, m) = three_friends(&s);
+fn sends_are_deduplicated_by_client_id_and_ordered_by_seq(s: &dyn Store) {
+    let (a, b, _c, m) = three_friends(s);
     let (conv, _) = s.direct_conversation(a, b, 2).unwrap();
     let out = s
         .chat_write(&[send(a, conv, "c1", "hi"), send(b, conv, "c1", "hello"), send(a, conv, "c1", "hi (retry)")], 3)
@@ -298,10 +325,8 @@ fn sends_are_deduplicated_by_client_id_and_ordered_by_seq() {
     assert_eq!(all.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["hi", "hello"]);
 }
 
-#[test]
-fn blocking_or_unfriending_stops_a_direct_conversation() {
-    let (_d, s) = file_store();
-    let (a, b, c, _m) = three_friends(&s);
+fn blocking_or_unfriending_stops_a_direct_conversation(s: &dyn Store) {
+    let (a, b, c, _m) = three_friends(s);
     let (conv, _) = s.direct_conversation(a, b, 2).unwrap();
     s.block(b, a, 3).unwrap();
     assert_eq!(s.chat_write(&[send(a, conv, "1", "x")], 4).unwrap()[0], Err(ChatRefusal::NotAllowed));
@@ -313,10 +338,8 @@ fn blocking_or_unfriending_stops_a_direct_conversation() {
     assert!(s.messages_before(a, conv2, None, 10).unwrap().is_empty());
 }
 
-#[test]
-fn only_the_sender_edits_or_deletes_and_changes_bump_rev() {
-    let (_d, s) = file_store();
-    let (a, b, _c, _m) = three_friends(&s);
+fn only_the_sender_edits_or_deletes_and_changes_bump_rev(s: &dyn Store) {
+    let (a, b, _c, _m) = three_friends(s);
     let (conv, _) = s.direct_conversation(a, b, 2).unwrap();
     let (m1, _) = sent(&s.chat_write(&[send(a, conv, "1", "typo")], 3).unwrap()[0]);
     let (m2, _) = sent(&s.chat_write(&[send(b, conv, "2", "answer")], 3).unwrap()[0]);
@@ -344,10 +367,8 @@ fn only_the_sender_edits_or_deletes_and_changes_bump_rev() {
     assert_eq!(changed.iter().map(|m| (m.id, m.rev)).collect::<Vec<_>>(), [(m1.id, 3), (m2.id, 4)]);
 }
 
-#[test]
-fn receipts_only_move_forward_and_drive_unread_counts() {
-    let (_d, s) = file_store();
-    let (a, b, _c, _m) = three_friends(&s);
+fn receipts_only_move_forward_and_drive_unread_counts(s: &dyn Store) {
+    let (a, b, _c, _m) = three_friends(s);
     let (conv, _) = s.direct_conversation(a, b, 2).unwrap();
     let writes: Vec<ChatWrite> = (0..5).map(|i| send(a, conv, &i.to_string(), "m")).collect();
     s.chat_write(&writes, 3).unwrap();
@@ -374,10 +395,8 @@ fn receipts_only_move_forward_and_drive_unread_counts() {
     assert_eq!(s.conversation(b, conv).unwrap().unwrap().unread, 2);
 }
 
-#[test]
-fn groups_show_members_only_what_came_after_they_joined() {
-    let (_d, s) = file_store();
-    let (a, b, c, m) = three_friends(&s);
+fn groups_show_members_only_what_came_after_they_joined(s: &dyn Store) {
+    let (a, b, c, m) = three_friends(s);
     assert!(matches!(s.create_group(a, "g", &[b, m], 2), Err(StoreError::NotContacts)));
     let (g, log) = s.create_group(a, "team", &[b], 2).unwrap();
     assert_eq!(log.iter().map(|m| m.kind).collect::<Vec<_>>(), [MessageKind::Created, MessageKind::Added]);
@@ -407,10 +426,8 @@ fn groups_show_members_only_what_came_after_they_joined() {
     assert!(matches!(s.rename_group(a, direct, "x", 9), Err(StoreError::Forbidden)));
 }
 
-#[test]
-fn history_pages_backwards() {
-    let (_d, s) = file_store();
-    let (a, b, _c, _m) = three_friends(&s);
+fn history_pages_backwards(s: &dyn Store) {
+    let (a, b, _c, _m) = three_friends(s);
     let (conv, _) = s.direct_conversation(a, b, 2).unwrap();
     let writes: Vec<ChatWrite> = (1..=25).map(|i| send(a, conv, &i.to_string(), &format!("m{i}"))).collect();
     s.chat_write(&writes, 3).unwrap();
@@ -441,10 +458,8 @@ fn send_file(user: i64, conv: i64, client_id: &str, token: &str, size: i64) -> C
     }
 }
 
-#[test]
-fn attachments_are_readable_by_the_members_who_see_their_message_only() {
-    let (_d, s) = file_store();
-    let (a, b, c, m) = three_friends(&s);
+fn attachments_are_readable_by_the_members_who_see_their_message_only(s: &dyn Store) {
+    let (a, b, c, m) = three_friends(s);
     let (g, _) = s.create_group(a, "team", &[b], 2).unwrap();
     let out = s.chat_write(&[send_file(a, g, "f1", "tok1", 1000), send_file(m, g, "f2", "tok2", 5)], 3).unwrap();
     let (msg, fresh) = sent(&out[0]);
@@ -472,10 +487,8 @@ fn attachments_are_readable_by_the_members_who_see_their_message_only() {
     assert_eq!(s.attachment_for(b, "tok1").unwrap(), None);
 }
 
-#[test]
-fn a_deleted_file_message_takes_its_record_with_it_and_retention_ends_old_ones() {
-    let (_d, s) = file_store();
-    let (a, b, _c, _m) = three_friends(&s);
+fn a_deleted_file_message_takes_its_record_with_it_and_retention_ends_old_ones(s: &dyn Store) {
+    let (a, b, _c, _m) = three_friends(s);
     let (conv, _) = s.direct_conversation(a, b, 2).unwrap();
     let out = s.chat_write(&[send_file(a, conv, "f1", "old", 10), send_file(a, conv, "f2", "new", 20)], 3).unwrap();
     let (old, _) = sent(&out[0]);
@@ -519,9 +532,7 @@ fn dir_acc(name: &str, display: &str, admin: bool, active: bool) -> DirectoryAcc
     DirectoryAccount { username: name.into(), display_name: display.into(), is_admin: admin, active }
 }
 
-#[test]
-fn directory_accounts_follow_the_directory_but_never_take_over_local_ones() {
-    let s = SqliteStore::open_in_memory().unwrap();
+fn directory_accounts_follow_the_directory_but_never_take_over_local_ones(s: &dyn Store) {
     let local = s.create_user(&new_user("root", true), 1).unwrap();
     // A directory entry named like a local account never touches it.
     assert_eq!(
@@ -608,9 +619,7 @@ fn new_meeting(host: Option<i64>, code: &str, link: &str) -> NewMeeting {
     }
 }
 
-#[test]
-fn meetings_have_hosts_unique_codes_and_guests_who_wait_then_come_in_or_go() {
-    let (_d, s) = file_store();
+fn meetings_have_hosts_unique_codes_and_guests_who_wait_then_come_in_or_go(s: &dyn Store) {
     let host = s.create_user(&new_user("host", false), 1).unwrap();
     let m = s.create_meeting(&new_meeting(Some(host.id), "123456789012", "link-a"), 10).unwrap();
     assert!(m.live(10) && !m.live(1_000) && !m.by_code);
@@ -673,9 +682,7 @@ fn meetings_have_hosts_unique_codes_and_guests_who_wait_then_come_in_or_go() {
     s.create_meeting(&new_meeting(Some(host.id), "123456789012", "link-c"), 17).unwrap();
 }
 
-#[test]
-fn burnt_codes_stay_burnt_until_their_time() {
-    let (_d, s) = file_store();
+fn burnt_codes_stay_burnt_until_their_time(s: &dyn Store) {
     s.burn_code(b"h1", 100, 0).unwrap();
     assert!(s.code_burnt(b"h1", 99).unwrap());
     assert!(!s.code_burnt(b"h1", 100).unwrap());

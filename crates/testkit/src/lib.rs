@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod pebble;
 pub mod pki;
+pub mod postgres;
 pub mod process;
 pub mod slapd;
 pub mod ws;

@@ -1,0 +1,202 @@
+//! A real PostgreSQL server for the tests (Debian's `postgresql`): its own cluster in a
+//! temporary directory (`initdb`), on a free loopback port, TCP only, trust authentication
+//! for the local superuser `postgres`. Each test takes a fresh database of its own with
+//! [`Postgres::fresh_database`], so tests of one binary share the server and still cannot
+//! see each other's rows.
+//!
+//! PostgreSQL refuses to run as root: as root (CI) the cluster belongs to the `postgres`
+//! system user the package creates, and the server runs as that user. The server is stopped
+//! by its PID: on drop, and for the shared server of a test binary ([`shared`]) when the
+//! binary exits.
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use crate::process::{free_port, wait_listening};
+
+pub struct Postgres {
+    child: Child,
+    pub port: u16,
+    /// Kept until the server stops (its data directory lives inside).
+    _dir: tempfile::TempDir,
+}
+
+/// The newest installed server's `bin` directory.
+fn bin_dir() -> Result<PathBuf> {
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .map_err(|_| anyhow!("PostgreSQL is not installed (Debian package postgresql)"))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
+        .filter(|(_, bin)| bin.join("postgres").exists())
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin).ok_or_else(|| anyhow!("no PostgreSQL server under /usr/lib/postgresql"))
+}
+
+/// As root: the uid and gid of the `postgres` system user, to run the server as.
+fn run_as() -> Result<Option<(u32, u32)>> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(None);
+    }
+    let passwd = std::fs::read_to_string("/etc/passwd")?;
+    let line = passwd
+        .lines()
+        .find(|l| l.starts_with("postgres:"))
+        .ok_or_else(|| anyhow!("running as root and there is no postgres user to run PostgreSQL as"))?;
+    let f: Vec<&str> = line.split(':').collect();
+    let (uid, gid) = (f.get(2).and_then(|v| v.parse().ok()), f.get(3).and_then(|v| v.parse().ok()));
+    Ok(Some((uid.ok_or_else(|| anyhow!("bad passwd line"))?, gid.ok_or_else(|| anyhow!("bad passwd line"))?)))
+}
+
+fn command(bin: &Path, user: Option<(u32, u32)>) -> Command {
+    let mut cmd = Command::new(bin);
+    if let Some((uid, gid)) = user {
+        cmd.uid(uid).gid(gid);
+    }
+    cmd
+}
+
+impl Postgres {
+    /// Creates a cluster and starts its server.
+    pub fn start() -> Result<Self> {
+        let bin = bin_dir()?;
+        let user = run_as()?;
+        let dir = tempfile::Builder::new().prefix("mywebrtc-pg-").tempdir()?;
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data)?;
+        if let Some((uid, gid)) = user {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
+            std::os::unix::fs::chown(&data, Some(uid), Some(gid))?;
+        }
+        let out = command(&bin.join("initdb"), user)
+            .args(["-D"])
+            .arg(&data)
+            .args(["-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync"])
+            .output()
+            .context("running initdb")?;
+        if !out.status.success() {
+            bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let port = free_port()?;
+        let log = std::fs::File::create(dir.path().join("postgres.log"))?;
+        let mut child = command(&bin.join("postgres"), user)
+            .arg("-D")
+            .arg(&data)
+            .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="])
+            // A test server: nothing here must survive a power cut, so no flushes.
+            .args(["-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=300"])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .context("starting postgres")?;
+        if let Err(e) = wait_listening(port, &mut child, "postgres") {
+            let _ = child.kill();
+            let _ = child.wait();
+            let log = std::fs::read_to_string(dir.path().join("postgres.log")).unwrap_or_default();
+            bail!("{e}\n{log}");
+        }
+        let pg = Self { child, port, _dir: dir };
+        // Listening is not accepting yet (the server may still be starting up).
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while let Err(e) = pg.client("postgres") {
+            if Instant::now() > deadline {
+                bail!("postgres does not accept connections: {e}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(pg)
+    }
+
+    /// The URL of database `db` on this server.
+    pub fn url(&self, db: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{db}?sslmode=disable", self.port)
+    }
+
+    pub fn client(&self, db: &str) -> Result<postgres::Client> {
+        Ok(postgres::Client::connect(&self.url(db), postgres::NoTls)?)
+    }
+
+    /// Creates an empty database of its own for one test; its URL.
+    pub fn fresh_database(&self) -> Result<String> {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let name = format!("t{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        self.client("postgres")?.batch_execute(&format!("CREATE DATABASE {name}"))?;
+        Ok(self.url(&name))
+    }
+
+    /// The server's PID (to stop it, or to kill it in a fault test).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+/// Stops the server by its PID: a fast shutdown (SIGINT), SIGKILL after 10 s.
+fn stop(pid: u32) {
+    let Ok(pid) = libc::pid_t::try_from(pid) else { return };
+    // SAFETY: kill and waitpid on our own child's PID.
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut status = 0;
+        // SAFETY: as above.
+        let done = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if done != 0 {
+            return;
+        }
+        if Instant::now() > deadline {
+            // SAFETY: as above.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, &mut status, 0);
+            }
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        stop(self.child.id());
+    }
+}
+
+static SHARED_PID: AtomicU32 = AtomicU32::new(0);
+static SHARED_DIR: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+extern "C" fn stop_shared() {
+    let pid = SHARED_PID.load(Ordering::SeqCst);
+    if pid != 0 {
+        stop(pid);
+    }
+    if let Some(dir) = SHARED_DIR.lock().ok().and_then(|mut d| d.take()) {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// One server for the whole test binary, started by the first test that asks and stopped
+/// when the binary exits (statics are never dropped, so an exit handler does it).
+pub fn shared() -> Result<&'static Postgres> {
+    static SHARED: OnceLock<std::result::Result<Postgres, String>> = OnceLock::new();
+    SHARED
+        .get_or_init(|| {
+            let pg = Postgres::start().map_err(|e| format!("{e:#}"))?;
+            SHARED_PID.store(pg.pid(), Ordering::SeqCst);
+            if let Ok(mut d) = SHARED_DIR.lock() {
+                *d = Some(pg._dir.path().to_owned());
+            }
+            // SAFETY: registering a plain extern "C" function.
+            unsafe { libc::atexit(stop_shared) };
+            Ok(pg)
+        })
+        .as_ref()
+        .map_err(|e| anyhow!("{e}"))
+}
