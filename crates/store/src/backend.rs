@@ -7,8 +7,10 @@ use crate::StoreError;
 
 /// A database the store's SQL runs on (sealed: the crate's two backends).
 pub trait Backend: Send + Sync + 'static {
+    /// Whether this is PostgreSQL (for the few things only one of the two needs).
+    const POSTGRES: bool;
     /// Runs reads outside an explicit transaction.
-    fn read<T>(&self, f: impl FnOnce(&mut dyn Conn) -> Result<T, StoreError>) -> Result<T, StoreError>;
+    fn read<T>(&self, f: impl FnMut(&mut dyn Conn) -> Result<T, StoreError>) -> Result<T, StoreError>;
     /// Runs `f` in one serializable transaction, committed when it returns `Ok` and rolled
     /// back when it returns `Err`. A backend may run `f` again when a concurrent transaction
     /// conflicted, so `f` must have no effect outside the database.

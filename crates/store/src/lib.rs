@@ -18,6 +18,7 @@ mod backend;
 pub mod backup;
 mod chat_sql;
 mod contacts_sql;
+mod copy;
 mod directory_sql;
 mod error;
 mod meetings_sql;
@@ -28,6 +29,7 @@ mod sql;
 mod sqlite;
 mod store_impl;
 
+pub use copy::{AnyStore, CopyReport};
 pub use error::{DbErrorKind, StoreError};
 pub use model::*;
 pub use postgres::{PgDb, PgOptions, PgStore};
@@ -231,3 +233,5 @@ pub trait Store: Send + Sync + 'static {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_postgres;

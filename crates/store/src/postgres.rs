@@ -123,14 +123,25 @@ impl PgDb {
         self.slots[start].lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn with_client<T>(&self, f: impl FnOnce(&mut Pooled) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    /// Runs `f` on a pooled connection. A connection that broke while it sat in the pool (the
+    /// database restarted) is only found out by using it: when `f` fails that way before
+    /// anything reached the database ([`Failed::Early`]), it runs once more on a new one.
+    fn with_client<T>(&self, mut f: impl FnMut(&mut Pooled) -> Result<T, Failed>) -> Result<T, StoreError> {
         let mut slot = self.slot();
+        let reused = matches!(&*slot, Some(p) if !p.client.is_closed());
         let pooled = match slot.take() {
             Some(p) if !p.client.is_closed() => slot.insert(p),
             _ => slot.insert(self.connect()?),
         };
-        let out = f(pooled);
-        if let Err(StoreError::Db { kind: DbErrorKind::Unavailable, .. }) = &out {
+        let out = match f(pooled) {
+            Err(Failed::Early(e)) if reused && is_unavailable(&e) => {
+                *slot = None;
+                f(slot.insert(self.connect()?))
+            }
+            other => other,
+        };
+        let out = out.map_err(Failed::into_inner);
+        if out.as_ref().err().is_some_and(is_unavailable) {
             // The connection broke: the next call on this slot connects again.
             *slot = None;
         }
@@ -138,8 +149,12 @@ impl PgDb {
     }
 
     fn migrate(&self) -> Result<(), StoreError> {
-        self.with_client(|p| {
-            let mut tx = p.client.transaction()?;
+        self.with_client(|p| Self::migrate_on(&mut p.client).map_err(Failed::Early))
+    }
+
+    fn migrate_on(client: &mut Client) -> Result<(), StoreError> {
+        {
+            let mut tx = client.transaction()?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
             tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")?;
             let version = match tx.query_opt("SELECT version FROM schema_version", &[])? {
@@ -163,23 +178,46 @@ impl PgDb {
             }
             tx.commit()?;
             Ok(())
-        })
+        }
     }
 }
 
+/// How a call on a connection failed: before anything reached the database (safe to run
+/// again on another connection), or after.
+enum Failed {
+    Early(StoreError),
+    Late(StoreError),
+}
+
+impl Failed {
+    fn into_inner(self) -> StoreError {
+        match self {
+            Failed::Early(e) | Failed::Late(e) => e,
+        }
+    }
+}
+
+fn is_unavailable(e: &StoreError) -> bool {
+    matches!(e, StoreError::Db { kind: DbErrorKind::Unavailable, .. })
+}
+
 impl Backend for PgDb {
-    fn read<T>(&self, f: impl FnOnce(&mut dyn Conn) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        self.with_client(|p| f(&mut PgConn { client: &mut p.client, cache: &mut p.cache }))
+    const POSTGRES: bool = true;
+
+    fn read<T>(&self, mut f: impl FnMut(&mut dyn Conn) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        // A read changes nothing: whenever it failed, it can run again.
+        self.with_client(|p| f(&mut PgConn { client: &mut p.client, cache: &mut p.cache }).map_err(Failed::Early))
     }
 
     fn write<T>(&self, mut f: impl FnMut(&mut dyn Conn) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let mut attempt = 0;
         loop {
             let out = self.with_client(|p| {
-                let mut tx = p.client.build_transaction().isolation_level(IsolationLevel::Serializable).start()?;
+                let begin = p.client.build_transaction().isolation_level(IsolationLevel::Serializable).start();
+                let mut tx = begin.map_err(|e| Failed::Early(e.into()))?;
                 // On an error the transaction is dropped, which rolls it back.
-                let v = f(&mut PgConn { client: &mut tx, cache: &mut p.cache })?;
-                tx.commit()?;
+                let v = f(&mut PgConn { client: &mut tx, cache: &mut p.cache }).map_err(Failed::Late)?;
+                tx.commit().map_err(|e| Failed::Late(e.into()))?;
                 Ok(v)
             });
             match out {

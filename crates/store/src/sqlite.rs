@@ -72,7 +72,9 @@ impl SqliteDb {
 }
 
 impl Backend for SqliteDb {
-    fn read<T>(&self, f: impl FnOnce(&mut dyn Conn) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    const POSTGRES: bool = false;
+
+    fn read<T>(&self, mut f: impl FnMut(&mut dyn Conn) -> Result<T, StoreError>) -> Result<T, StoreError> {
         f(&mut SqliteConn(&self.lock()))
     }
 

@@ -3,7 +3,7 @@
 
 use super::*;
 
-fn new_user(name: &str, admin: bool) -> NewUser {
+pub(super) fn new_user(name: &str, admin: bool) -> NewUser {
     NewUser { username: name.into(), display_name: name.into(), password_hash: "h".into(), is_admin: admin }
 }
 
@@ -269,7 +269,7 @@ fn group_calls_are_in_the_history_of_the_members_rung_not_of_the_starter(s: &dyn
 
 // --- chat
 
-fn three_friends(s: &dyn Store) -> (i64, i64, i64, i64) {
+pub(super) fn three_friends(s: &dyn Store) -> (i64, i64, i64, i64) {
     let ids: Vec<i64> = ["alice", "bob", "carol", "mallory"]
         .iter()
         .map(|n| s.create_user(&new_user(n, false), 1).unwrap().id)
@@ -282,11 +282,11 @@ fn three_friends(s: &dyn Store) -> (i64, i64, i64, i64) {
     (a, b, c, ids[3])
 }
 
-fn send(user: i64, conv: i64, client_id: &str, text: &str) -> ChatWrite {
+pub(super) fn send(user: i64, conv: i64, client_id: &str, text: &str) -> ChatWrite {
     ChatWrite::Send { user, conv, client_id: client_id.into(), text: text.into() }
 }
 
-fn sent(r: &Result<ChatWritten, ChatRefusal>) -> (MessageRow, bool) {
+pub(super) fn sent(r: &Result<ChatWritten, ChatRefusal>) -> (MessageRow, bool) {
     match r {
         Ok(ChatWritten::Message { message, fresh, .. }) => (message.clone(), *fresh),
         other => panic!("expected a message, got {other:?}"),
@@ -442,7 +442,7 @@ fn history_pages_backwards(s: &dyn Store) {
     assert_eq!(list[0].last_message.as_ref().map(|m| m.body.as_str()), Some("m25"));
 }
 
-fn send_file(user: i64, conv: i64, client_id: &str, token: &str, size: i64) -> ChatWrite {
+pub(super) fn send_file(user: i64, conv: i64, client_id: &str, token: &str, size: i64) -> ChatWrite {
     ChatWrite::SendFile {
         user,
         conv,
@@ -516,7 +516,7 @@ fn a_deleted_file_message_takes_its_record_with_it_and_retention_ends_old_ones(s
     assert_eq!(s.attachment_usage(a).unwrap(), 30);
 }
 
-fn session_for(user_id: i64) -> NewSession {
+pub(super) fn session_for(user_id: i64) -> NewSession {
     NewSession {
         token_hash: vec![user_id as u8; 32],
         user_id,
@@ -607,7 +607,7 @@ fn backup_is_a_checked_snapshot_and_restore_refuses_to_lose_newer_data() {
     assert!(s.user_by_username("alice").unwrap().is_some());
 }
 
-fn new_meeting(host: Option<i64>, code: &str, link: &str) -> NewMeeting {
+pub(super) fn new_meeting(host: Option<i64>, code: &str, link: &str) -> NewMeeting {
     NewMeeting {
         title: "Ward round".into(),
         link_token: link.into(),

@@ -21,8 +21,10 @@ use anyhow::{anyhow, bail, Context, Result};
 use crate::process::{free_port, wait_listening};
 
 pub struct Postgres {
-    child: Child,
+    child: Option<Child>,
     pub port: u16,
+    bin: PathBuf,
+    user: Option<(u32, u32)>,
     /// Kept until the server stops (its data directory lives inside).
     _dir: tempfile::TempDir,
 }
@@ -85,34 +87,49 @@ impl Postgres {
         if !out.status.success() {
             bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr));
         }
-        let port = free_port()?;
-        let log = std::fs::File::create(dir.path().join("postgres.log"))?;
-        let mut child = command(&bin.join("postgres"), user)
+        let mut pg = Self { child: None, port: free_port()?, bin, user, _dir: dir };
+        pg.start_again()?;
+        Ok(pg)
+    }
+
+    /// Starts the server (again, after [`Postgres::stop`]) on the same data and port, and
+    /// returns once it accepts connections.
+    pub fn start_again(&mut self) -> Result<()> {
+        let data = self._dir.path().join("data");
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self._dir.path().join("postgres.log"))?;
+        let mut child = command(&self.bin.join("postgres"), self.user)
             .arg("-D")
             .arg(&data)
-            .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="])
+            .args(["-p", &self.port.to_string(), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="])
             // A test server: nothing here must survive a power cut, so no flushes.
             .args(["-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=300"])
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .context("starting postgres")?;
-        if let Err(e) = wait_listening(port, &mut child, "postgres") {
+        if let Err(e) = wait_listening(self.port, &mut child, "postgres") {
             let _ = child.kill();
             let _ = child.wait();
-            let log = std::fs::read_to_string(dir.path().join("postgres.log")).unwrap_or_default();
+            let log = std::fs::read_to_string(self._dir.path().join("postgres.log")).unwrap_or_default();
             bail!("{e}\n{log}");
         }
-        let pg = Self { child, port, _dir: dir };
+        self.child = Some(child);
         // Listening is not accepting yet (the server may still be starting up).
         let deadline = Instant::now() + Duration::from_secs(30);
-        while let Err(e) = pg.client("postgres") {
+        while let Err(e) = self.client("postgres") {
             if Instant::now() > deadline {
                 bail!("postgres does not accept connections: {e}");
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Ok(pg)
+        Ok(())
+    }
+
+    /// Stops the server (a fast shutdown: open connections are closed).
+    pub fn stop(&mut self) {
+        if let Some(child) = self.child.take() {
+            stop(child.id());
+        }
     }
 
     /// The URL of database `db` on this server.
@@ -133,8 +150,8 @@ impl Postgres {
     }
 
     /// The server's PID (to stop it, or to kill it in a fault test).
-    pub fn pid(&self) -> u32 {
-        self.child.id()
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 }
 
@@ -165,7 +182,7 @@ fn stop(pid: u32) {
 
 impl Drop for Postgres {
     fn drop(&mut self) {
-        stop(self.child.id());
+        self.stop();
     }
 }
 
@@ -189,7 +206,7 @@ pub fn shared() -> Result<&'static Postgres> {
     SHARED
         .get_or_init(|| {
             let pg = Postgres::start().map_err(|e| format!("{e:#}"))?;
-            SHARED_PID.store(pg.pid(), Ordering::SeqCst);
+            SHARED_PID.store(pg.pid().unwrap_or(0), Ordering::SeqCst);
             if let Ok(mut d) = SHARED_DIR.lock() {
                 *d = Some(pg._dir.path().to_owned());
             }
