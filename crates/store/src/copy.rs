@@ -46,14 +46,14 @@ pub struct CopyReport {
 /// A store on either backend, for the commands that need to know which (copying).
 pub enum AnyStore {
     Sqlite(SqliteStore),
-    Postgres(PgStore),
+    Postgres(Box<PgStore>),
 }
 
 impl AnyStore {
     pub fn as_store(&self) -> &dyn crate::Store {
         match self {
             AnyStore::Sqlite(s) => s,
-            AnyStore::Postgres(s) => s,
+            AnyStore::Postgres(s) => s.as_ref(),
         }
     }
 
@@ -62,9 +62,9 @@ impl AnyStore {
         use AnyStore::*;
         match (self, target) {
             (Sqlite(a), Sqlite(b)) => copy(a, b),
-            (Sqlite(a), Postgres(b)) => copy(a, b),
-            (Postgres(a), Sqlite(b)) => copy(a, b),
-            (Postgres(a), Postgres(b)) => copy(a, b),
+            (Sqlite(a), Postgres(b)) => copy(a, b.as_ref()),
+            (Postgres(a), Sqlite(b)) => copy(a.as_ref(), b),
+            (Postgres(a), Postgres(b)) => copy(a.as_ref(), b.as_ref()),
         }
     }
 }

@@ -169,7 +169,7 @@ fn a_whole_installation_moves_from_sqlite_to_postgres_and_back_unchanged() {
     let lite = SqliteStore::open(&dir.path().join("a.sqlite")).unwrap();
     fill(&lite);
     let pg = pg_at(&testkit::postgres::shared().unwrap().fresh_database().unwrap());
-    let (lite, pg) = (AnyStore::Sqlite(lite), AnyStore::Postgres(pg));
+    let (lite, pg) = (AnyStore::Sqlite(lite), AnyStore::Postgres(Box::new(pg)));
     let report = lite.copy_into(&pg).unwrap();
     assert!(report.tables.iter().all(|(_, n)| *n > 0), "every table had rows: {report:?}");
     let (AnyStore::Sqlite(l), AnyStore::Postgres(p)) = (&lite, &pg) else { unreachable!() };
