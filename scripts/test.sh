@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 echo "== cargo test"
 cargo build --workspace --locked
 cargo test --workspace --locked
+echo "== the server's integration tests again, on PostgreSQL (a real server the tests start)"
+MYWEBRTC_TEST_STORE=postgres cargo test --locked -p web --tests
 
 cd tests/e2e
 if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/typescript ]; then

@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::Duration;
 
-use postgres::{Client, IsolationLevel};
+use futures_executor::block_on;
+use tokio_postgres::{Client, IsolationLevel};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::backend::Backend;
@@ -42,10 +43,21 @@ struct Pooled {
 
 /// A PostgreSQL database as the store's backend.
 pub struct PgDb {
-    config: postgres::Config,
+    config: tokio_postgres::Config,
     tls: MakeRustlsConnect,
     slots: Vec<Mutex<Option<Pooled>>>,
     next: AtomicUsize,
+    /// Drives the connections (one thread); `None` only while dropping.
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        // Dropping a runtime waits for its tasks, which tokio refuses on an async thread.
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 /// The store on PostgreSQL.
@@ -92,18 +104,41 @@ fn tls(ca_file: Option<&Path>) -> Result<MakeRustlsConnect, StoreError> {
 
 impl PgDb {
     fn new(opts: &PgOptions) -> Result<Self, StoreError> {
-        let mut config: postgres::Config =
+        let mut config: tokio_postgres::Config =
             opts.url.parse().map_err(|e| StoreError::Open(format!("database URL: {e}")))?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
         config.application_name("mywebrtc");
         let slots = (0..opts.pool_size.max(1)).map(|_| Mutex::new(None)).collect();
-        Ok(Self { config, tls: tls(opts.ca_file.as_deref())?, slots, next: AtomicUsize::new(0) })
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("mywebrtc-postgres")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Open(format!("database runtime: {e}")))?;
+        Ok(Self {
+            config,
+            tls: tls(opts.ca_file.as_deref())?,
+            slots,
+            next: AtomicUsize::new(0),
+            runtime: Some(runtime),
+        })
     }
 
     fn connect(&self) -> Result<Pooled, StoreError> {
-        let client = self.config.connect(self.tls.clone())?;
+        let rt = self.runtime.as_ref().ok_or_else(|| StoreError::db_other("database closed".into()))?;
+        let (config, tls) = (self.config.clone(), self.tls.clone());
+        let connecting = rt.spawn(async move {
+            let (client, connection) = config.connect(tls).await?;
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::warn!(error = %e, "database connection ended");
+                }
+            });
+            Ok::<_, tokio_postgres::Error>(client)
+        });
+        let client = block_on(connecting).map_err(|e| StoreError::db_other(format!("connecting: {e}")))??;
         Ok(Pooled { client, cache: StatementCache::default() })
     }
 
@@ -154,13 +189,13 @@ impl PgDb {
 
     fn migrate_on(client: &mut Client) -> Result<(), StoreError> {
         {
-            let mut tx = client.transaction()?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
-            tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")?;
-            let version = match tx.query_opt("SELECT version FROM schema_version", &[])? {
+            let tx = block_on(client.transaction())?;
+            block_on(tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]))?;
+            block_on(tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)"))?;
+            let version = match block_on(tx.query_opt("SELECT version FROM schema_version", &[]))? {
                 Some(r) => r.try_get::<_, i64>(0)?,
                 None => {
-                    tx.execute("INSERT INTO schema_version (version) VALUES (0)", &[])?;
+                    block_on(tx.execute("INSERT INTO schema_version (version) VALUES (0)", &[]))?;
                     0
                 }
             };
@@ -172,11 +207,11 @@ impl PgDb {
                 )));
             }
             for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-                tx.batch_execute(&postgres_ddl(sql))?;
-                tx.execute("UPDATE schema_version SET version = $1", &[&((i + 1) as i64)])?;
+                block_on(tx.batch_execute(&postgres_ddl(sql)))?;
+                block_on(tx.execute("UPDATE schema_version SET version = $1", &[&((i + 1) as i64)]))?;
                 tracing::info!(migration = i + 1, "applied database migration");
             }
-            tx.commit()?;
+            block_on(tx.commit())?;
             Ok(())
         }
     }
@@ -206,18 +241,19 @@ impl Backend for PgDb {
 
     fn read<T>(&self, mut f: impl FnMut(&mut dyn Conn) -> Result<T, StoreError>) -> Result<T, StoreError> {
         // A read changes nothing: whenever it failed, it can run again.
-        self.with_client(|p| f(&mut PgConn { client: &mut p.client, cache: &mut p.cache }).map_err(Failed::Early))
+        self.with_client(|p| f(&mut PgConn { client: &p.client, cache: &mut p.cache }).map_err(Failed::Early))
     }
 
     fn write<T>(&self, mut f: impl FnMut(&mut dyn Conn) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let mut attempt = 0;
         loop {
             let out = self.with_client(|p| {
-                let begin = p.client.build_transaction().isolation_level(IsolationLevel::Serializable).start();
-                let mut tx = begin.map_err(|e| Failed::Early(e.into()))?;
+                let begin =
+                    block_on(p.client.build_transaction().isolation_level(IsolationLevel::Serializable).start());
+                let tx = begin.map_err(|e| Failed::Early(e.into()))?;
                 // On an error the transaction is dropped, which rolls it back.
-                let v = f(&mut PgConn { client: &mut tx, cache: &mut p.cache }).map_err(Failed::Late)?;
-                tx.commit().map_err(|e| Failed::Late(e.into()))?;
+                let v = f(&mut PgConn { client: &tx, cache: &mut p.cache }).map_err(Failed::Late)?;
+                block_on(tx.commit()).map_err(|e| Failed::Late(e.into()))?;
                 Ok(v)
             });
             match out {

@@ -99,8 +99,8 @@ fn migrations_run_once_and_a_newer_schema_is_refused() {
     drop(s);
     let s = pg_at(&url);
     assert!(s.user_by_username("kept").unwrap().is_some());
-    let mut admin = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
-    admin.batch_execute("UPDATE schema_version SET version = version + 1").unwrap();
+    let db = url.rsplit('/').next().unwrap().split('?').next().unwrap();
+    testkit::postgres::shared().unwrap().execute(db, "UPDATE schema_version SET version = version + 1").unwrap();
     let err = PgStore::connect_postgres(&PgOptions { url, ca_file: None, pool_size: 1 }).err().unwrap();
     assert!(err.to_string().contains("newer than this program"), "{err}");
 }

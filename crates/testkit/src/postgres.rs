@@ -116,7 +116,7 @@ impl Postgres {
         self.child = Some(child);
         // Listening is not accepting yet (the server may still be starting up).
         let deadline = Instant::now() + Duration::from_secs(30);
-        while let Err(e) = self.client("postgres") {
+        while let Err(e) = self.execute("postgres", "SELECT 1") {
             if Instant::now() > deadline {
                 bail!("postgres does not accept connections: {e}");
             }
@@ -137,15 +137,30 @@ impl Postgres {
         format!("postgres://postgres@127.0.0.1:{}/{db}?sslmode=disable", self.port)
     }
 
-    pub fn client(&self, db: &str) -> Result<postgres::Client> {
-        Ok(postgres::Client::connect(&self.url(db), postgres::NoTls)?)
+    /// Runs `sql` (any number of statements) on database `db`. Works from any thread, an
+    /// async test's included: the client runs on a runtime of its own, on a thread of its own.
+    pub fn execute(&self, db: &str, sql: &str) -> Result<()> {
+        let (url, sql) = (self.url(db), sql.to_owned());
+        std::thread::spawn(move || -> Result<()> {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            rt.block_on(async {
+                let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
+                let driver = tokio::spawn(connection);
+                client.batch_execute(&sql).await?;
+                drop(client);
+                let _ = driver.await;
+                Ok(())
+            })
+        })
+        .join()
+        .map_err(|_| anyhow!("the database client thread panicked"))?
     }
 
     /// Creates an empty database of its own for one test; its URL.
     pub fn fresh_database(&self) -> Result<String> {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let name = format!("t{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-        self.client("postgres")?.batch_execute(&format!("CREATE DATABASE {name}"))?;
+        self.execute("postgres", &format!("CREATE DATABASE {name}"))?;
         Ok(self.url(&name))
     }
 

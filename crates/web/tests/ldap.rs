@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use common::{TestServer, PASSWORD};
 use directory::{Directory, DirectoryConfig};
 use serde_json::{json, Value};
-use store::Store;
 use testkit::slapd::{password_of, Slapd, ADMINS_GROUP, BASE, SERVICE_DN, SERVICE_PW, USERS_GROUP};
 
 fn directory(url: &str, slapd: &Slapd, sync: Duration, import: bool) -> Directory {

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use common::{start_with, with_sfu, Client, TestServer};
 use serde_json::{json, Value};
-use store::Store;
 
 async fn next_of(ws: &mut common::ws::Ws, ty: &str) -> Value {
     tokio::time::timeout(Duration::from_secs(10), ws.expect(ty)).await.unwrap()

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use common::{befriend, start_with, ws, TestServer};
 use serde_json::json;
-use store::Store;
 use testkit::ws::Message;
 
 /// Short ring timeout and grace period. The heartbeat stays long: a test client answers

@@ -1,12 +1,18 @@
 //! [`Conn`] on a PostgreSQL client or transaction, with a statement cache per connection
 //! (a statement is parsed and planned once per connection, not on every call).
+//!
+//! The driver is asynchronous; its connections run on the backend's own runtime thread, and
+//! a call here waits for its answer with a plain executor, so the store stays synchronous and
+//! may be called from any thread, a tokio worker included, without the nested-runtime panic
+//! a blocking driver's own runtime would cause there.
 
 use std::collections::HashMap;
 use std::error::Error;
 
 use bytes::BytesMut;
-use postgres::types::{IsNull, ToSql, Type};
-use postgres::{GenericClient, Statement};
+use futures_executor::block_on;
+use tokio_postgres::types::{IsNull, ToSql, Type};
+use tokio_postgres::{GenericClient, Statement};
 
 use super::{dollar_placeholders, Arg, Conn, Row, Val};
 use crate::StoreError;
@@ -35,10 +41,10 @@ impl ToSql for Arg<'_> {
         true
     }
 
-    postgres::types::to_sql_checked!();
+    tokio_postgres::types::to_sql_checked!();
 }
 
-fn val(row: &postgres::Row, i: usize) -> Result<Val, StoreError> {
+fn val(row: &tokio_postgres::Row, i: usize) -> Result<Val, StoreError> {
     let ty = row.columns().get(i).map(|c| c.type_().clone()).unwrap_or(Type::UNKNOWN);
     let int = |v: Option<i64>| v.map_or(Val::Null, Val::Int);
     Ok(match ty {
@@ -63,7 +69,7 @@ const CACHE_LIMIT: usize = 512;
 
 /// A PostgreSQL client or transaction with its connection's statement cache.
 pub(crate) struct PgConn<'a, C: GenericClient> {
-    pub(crate) client: &'a mut C,
+    pub(crate) client: &'a C,
     pub(crate) cache: &'a mut StatementCache,
 }
 
@@ -72,7 +78,7 @@ impl<C: GenericClient> PgConn<'_, C> {
         if let Some(s) = self.cache.0.get(sql) {
             return Ok(s.clone());
         }
-        let stmt = self.client.prepare(&dollar_placeholders(sql))?;
+        let stmt = block_on(self.client.prepare(&dollar_placeholders(sql)))?;
         if self.cache.0.len() >= CACHE_LIMIT {
             self.cache.0.clear();
         }
@@ -88,12 +94,12 @@ impl<C: GenericClient> PgConn<'_, C> {
 impl<C: GenericClient> Conn for PgConn<'_, C> {
     fn exec(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StoreError> {
         let stmt = self.statement(sql)?;
-        Ok(self.client.execute(&stmt, &Self::params(args))?)
+        Ok(block_on(self.client.execute(&stmt, &Self::params(args)))?)
     }
 
     fn rows(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, StoreError> {
         let stmt = self.statement(sql)?;
-        let rows = self.client.query(&stmt, &Self::params(args))?;
+        let rows = block_on(self.client.query(&stmt, &Self::params(args)))?;
         rows.iter().map(|r| (0..r.len()).map(|i| val(r, i)).collect::<Result<Vec<_>, _>>().map(Row)).collect()
     }
 }

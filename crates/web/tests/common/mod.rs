@@ -1,4 +1,6 @@
-//! A real server on a free port with a real SQLite file, and HTTPS clients for it.
+//! A real server on a free port with a real SQLite file (or, with
+//! `MYWEBRTC_TEST_STORE=postgres`, a fresh database on a real PostgreSQL server), and HTTPS
+//! clients for it.
 
 #![allow(dead_code)]
 
@@ -25,7 +27,7 @@ pub fn with_sfu(cfg: &mut web::WebConfig) {
 
 pub struct TestServer {
     pub url: String,
-    pub store: Arc<store::SqliteStore>,
+    pub store: Arc<dyn Store>,
     _dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     pub redirect: Option<std::net::SocketAddr>,
@@ -40,13 +42,23 @@ impl Drop for TestServer {
     }
 }
 
+/// The store the test server runs on: SQLite unless `MYWEBRTC_TEST_STORE=postgres`.
+pub fn test_store(dir: &std::path::Path) -> Arc<dyn Store> {
+    if std::env::var("MYWEBRTC_TEST_STORE").as_deref() == Ok("postgres") {
+        let url = testkit::postgres::shared().unwrap().fresh_database().unwrap();
+        let opts = store::PgOptions { url, ca_file: None, pool_size: 4 };
+        return Arc::new(store::PgStore::connect_postgres(&opts).unwrap());
+    }
+    Arc::new(store::SqliteStore::open(&dir.join("db.sqlite")).unwrap())
+}
+
 pub async fn start() -> TestServer {
     start_with(|_| {}).await
 }
 
 pub async fn start_with(tweak: impl FnOnce(&mut web::WebConfig)) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(store::SqliteStore::open(&dir.path().join("db.sqlite")).unwrap());
+    let store = test_store(dir.path());
     let mut cfg = web::WebConfig::with_defaults("127.0.0.1:0".parse().unwrap(), dir.path());
     tweak(&mut cfg);
     let server = web::Server::bind(cfg, store.clone()).unwrap();
