@@ -1,5 +1,5 @@
 //! Command line: `serve` and the administration commands, which work on the same database
-//! file while the server runs (SQLite WAL lets both take turns).
+//! while the server runs (SQLite WAL lets both take turns; PostgreSQL serves both).
 
 use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand};
-use store::{SqliteStore, Store};
+use store::{AnyStore, Store};
 
 use crate::config::{Config, FlagOverrides};
 
@@ -56,6 +56,18 @@ enum Command {
         /// Restore even if the current database has activity newer than the backup.
         #[arg(long)]
         force: bool,
+    },
+    /// Bring the database's schema up to date and say which version it has (each node also
+    /// does this when it starts; run it first when upgrading several nodes).
+    Migrate,
+    /// Copy the whole database into an empty one: from the configured database to TARGET, a
+    /// `postgres://` URL or a SQLite file (how an installation moves to PostgreSQL). Stop the
+    /// server first; then set `[store] url` to TARGET and start it again.
+    CopyDatabase {
+        target: String,
+        /// PEM file of the CA of TARGET's PostgreSQL server, if not one of the system's roots.
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
     },
     /// The organisation's LDAP directory.
     Ldap {
@@ -129,6 +141,8 @@ pub fn run(args: Args) -> Result<()> {
         Command::Invite { command: InviteCommand::Create { expires_in, admin } } => invite(&cfg, expires_in, admin),
         Command::Backup { file } => backup(&cfg, &file),
         Command::Restore { file, force } => restore(&cfg, &file, force),
+        Command::Migrate => migrate(&cfg),
+        Command::CopyDatabase { target, ca_file } => copy_database(&cfg, &target, ca_file),
         Command::Ldap { command: LdapCommand::Test { user } } => ldap_test(&cfg, user.as_deref()),
         Command::Openapi => {
             println!("{}", web::openapi_json());
@@ -137,8 +151,40 @@ pub fn run(args: Args) -> Result<()> {
     }
 }
 
-fn open_store(cfg: &Config) -> Result<SqliteStore> {
-    SqliteStore::open(&cfg.db_path()).with_context(|| format!("opening database {}", cfg.db_path().display()))
+fn open_store(cfg: &Config) -> Result<AnyStore> {
+    cfg.database()?.open()
+}
+
+fn migrate(cfg: &Config) -> Result<()> {
+    let db = cfg.database()?;
+    db.open()?;
+    println!("database {} is at schema version {}", db.describe(), store::SCHEMA_VERSION);
+    Ok(())
+}
+
+fn copy_database(cfg: &Config, target: &str, ca_file: Option<PathBuf>) -> Result<()> {
+    // Holding the data directory's lock keeps this node's server from writing meanwhile.
+    let _lock = crate::datadir::lock(&cfg.data_dir).map_err(|e| anyhow!("{e}; stop the server before copying"))?;
+    let from = cfg.database()?;
+    let to = crate::store_config::Location::parse(target, ca_file, 2);
+    if from.describe() == to.describe() {
+        bail!("the target is the configured database itself");
+    }
+    let report = from.open()?.copy_into(&to.open()?).with_context(|| format!("copying into {}", to.describe()))?;
+    println!("copied {} into {}:", from.describe(), to.describe());
+    for (table, rows) in &report.tables {
+        println!("  {table:<22} {rows} rows");
+    }
+    println!("(attachments stay files in {}: every node needs them)", cfg.attachments_dir().display());
+    Ok(())
+}
+
+/// Backups and restores are of the SQLite file; PostgreSQL has its own tools.
+fn sqlite_only(cfg: &Config, what: &str) -> Result<()> {
+    if let crate::store_config::Location::Postgres(_) = cfg.database()? {
+        bail!("the database is PostgreSQL: {what} it with PostgreSQL's own tools (pg_dump / pg_restore, or continuous archiving)");
+    }
+    Ok(())
 }
 
 fn find(store: &dyn Store, username: &str) -> Result<store::User> {
@@ -162,6 +208,7 @@ fn read_password(from_stdin: bool) -> Result<String> {
 
 fn user(cfg: &Config, cmd: UserCommand) -> Result<()> {
     let store = open_store(cfg)?;
+    let store = store.as_store();
     match cmd {
         UserCommand::Add { username, display_name, admin, password_stdin } => {
             let password = read_password(password_stdin)?;
@@ -184,7 +231,7 @@ fn user(cfg: &Config, cmd: UserCommand) -> Result<()> {
             }
         }
         UserCommand::Passwd { username, password_stdin } => {
-            let u = find(&store, &username)?;
+            let u = find(store, &username)?;
             if u.source == store::AccountSource::Directory {
                 bail!("{} signs in with the organisation's directory; change the password there", u.username);
             }
@@ -198,17 +245,17 @@ fn user(cfg: &Config, cmd: UserCommand) -> Result<()> {
             println!("password of {} changed; {n} session(s) signed out", u.username);
         }
         UserCommand::Disable { username } => {
-            let u = find(&store, &username)?;
+            let u = find(store, &username)?;
             store.update_user_flags(u.id, Some(true), None)?;
             println!("disabled {} and signed it out everywhere", u.username);
         }
         UserCommand::Enable { username } => {
-            let u = find(&store, &username)?;
+            let u = find(store, &username)?;
             store.update_user_flags(u.id, Some(false), None)?;
             println!("enabled {}", u.username);
         }
         UserCommand::Delete { username } => {
-            let u = find(&store, &username)?;
+            let u = find(store, &username)?;
             store.delete_user(u.id)?;
             println!("deleted {}", u.username);
         }
@@ -224,6 +271,7 @@ fn describe_backup(info: &store::backup::BackupInfo) -> String {
 }
 
 fn backup(cfg: &Config, file: &Path) -> Result<()> {
+    sqlite_only(cfg, "back up")?;
     let info = store::backup::backup(&cfg.db_path(), file)?;
     println!("backup written to {}: {}", file.display(), describe_backup(&info));
     println!("(attachments live in files beside the database: copy {} too)", cfg.attachments_dir().display());
@@ -231,6 +279,7 @@ fn backup(cfg: &Config, file: &Path) -> Result<()> {
 }
 
 fn restore(cfg: &Config, file: &Path, force: bool) -> Result<()> {
+    sqlite_only(cfg, "restore")?;
     // Holding the data directory's lock keeps a server from starting while we work.
     let _lock = crate::datadir::lock(&cfg.data_dir).map_err(|e| anyhow!("{e}; stop the server before restoring"))?;
     let done = store::backup::restore(file, &cfg.db_path(), force, web::unix_now())?;
@@ -276,7 +325,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 fn invite(cfg: &Config, expires_in: Duration, admin: bool) -> Result<()> {
     let store = open_store(cfg)?;
     let link = auth::invites::create_link(
-        &store,
+        store.as_store(),
         &cfg.public_url()?,
         store::InviteKind::Registration,
         admin,

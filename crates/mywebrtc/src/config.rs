@@ -34,6 +34,7 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub sfu: crate::sfu_config::SfuConfig,
     pub meetings: crate::meetings_config::MeetingsConfig,
+    pub store: crate::store_config::StoreConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -218,6 +219,7 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             sfu: crate::sfu_config::SfuConfig::default(),
             meetings: crate::meetings_config::MeetingsConfig::default(),
+            store: crate::store_config::StoreConfig::default(),
         }
     }
 }
@@ -410,6 +412,11 @@ impl Config {
 
     pub fn db_path(&self) -> PathBuf {
         self.data_dir.join("mywebrtc.sqlite")
+    }
+
+    /// The configured database (`[store]`).
+    pub fn database(&self) -> Result<crate::store_config::Location> {
+        self.store.location(&self.data_dir)
     }
 
     /// Where attachments are kept.

@@ -9,6 +9,7 @@ mod logging;
 mod meetings_config;
 mod serve;
 mod sfu_config;
+mod store_config;
 mod turn_service;
 
 use clap::Parser;

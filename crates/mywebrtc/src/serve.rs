@@ -1,7 +1,5 @@
 //! `mywebrtc serve`: open the store, bind, announce, run until SIGINT/SIGTERM.
 
-use std::sync::Arc;
-
 use anyhow::{Context, Result};
 
 use crate::config::Config;
@@ -15,11 +13,12 @@ pub fn run(cfg: Config) -> Result<()> {
 async fn serve(cfg: Config) -> Result<()> {
     let started = std::time::Instant::now();
     let _lock = crate::datadir::lock(&cfg.data_dir)?;
-    let store = store::SqliteStore::open(&cfg.db_path())
-        .with_context(|| format!("opening database {}", cfg.db_path().display()))?;
+    let database = cfg.database()?;
+    let store = database.open()?.into_shared();
+    println!("database: {}", database.describe());
     let web_cfg = cfg.web_config()?;
     let ice_tcp = web_cfg.sfu.as_ref().is_some_and(|s| s.room.ice_tcp);
-    let mut server = web::Server::bind(web_cfg, Arc::new(store))?;
+    let mut server = web::Server::bind(web_cfg, store)?;
     // Kept alive for the life of the process; its tasks run on this runtime.
     let _turn = if cfg.turn.enabled {
         let (service, rest) = crate::turn_service::start(

@@ -26,7 +26,7 @@ fn messages_in(db: &std::path::Path, user: i64, conv: i64) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_under_chat_load_holds_every_acknowledged_message_and_restores() {
     let dir = tempfile::tempdir().unwrap();
-    let (cfg, mut server, alice, conv) = chat_server(dir.path()).await;
+    let (cfg, mut server, alice, conv) = chat_server(dir.path(), "").await;
     let url = server.url.clone();
 
     // A writer posts messages one after another and records each acknowledgement (201).

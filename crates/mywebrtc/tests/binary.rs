@@ -202,66 +202,7 @@ fn no_secret_or_address_in_logs() {
 #[tokio::test]
 async fn acknowledged_chat_messages_survive_kill_9_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
-    let (cfg, mut server, alice, conv) = chat_server(dir.path()).await;
-    let url = server.url.clone();
-
-    // Three sockets pipeline 40 messages each; the server is killed as soon as half of all
-    // acknowledgements have arrived, while the rest are still in flight.
-    const SOCKETS: usize = 3;
-    const PER_SOCKET: usize = 40;
-    let mut sockets = Vec::new();
-    for s in 0..SOCKETS {
-        let mut w = testkit::ws::connect(&url, Some(&alice.0), Some(&url)).await.unwrap();
-        w.hello().await;
-        for i in 0..PER_SOCKET {
-            let id = format!("s{s}-m{i}");
-            w.send(json!({"type": "chat_send", "id": i, "conv": conv, "client_id": id, "text": format!("text {id}")}))
-                .await;
-        }
-        sockets.push(w);
-    }
-    let mut acked: Vec<String> = Vec::new();
-    'read: loop {
-        for w in sockets.iter_mut() {
-            let v = w.recv().await.expect("socket ended before the kill");
-            if v["type"] == "chat_ack" {
-                acked.push(v["message"]["client_id"].as_str().unwrap().to_owned());
-                if acked.len() >= SOCKETS * PER_SOCKET / 2 {
-                    break 'read;
-                }
-            }
-        }
-    }
-    server.child.kill().unwrap();
-    server.child.wait().unwrap();
-    drop(server);
-
-    let server = start(&cfg);
-    let url = server.url.clone();
-    let bob = session(&url, "bob").await;
-    let (st, page) = rest(&url, "GET", &format!("/api/v1/conversations/{conv}/messages?limit=200"), &bob, None).await;
-    assert_eq!(st, 200);
-    let stored: Vec<String> =
-        page["messages"].as_array().unwrap().iter().map(|m| m["client_id"].as_str().unwrap().to_owned()).collect();
-    for id in &acked {
-        assert_eq!(stored.iter().filter(|s| *s == id).count(), 1, "acknowledged {id} must be there exactly once");
-    }
-    let seqs: Vec<i64> = page["messages"].as_array().unwrap().iter().map(|m| m["seq"].as_i64().unwrap()).collect();
-    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "no gaps or repeats in the order");
-
-    // The client retries everything it had sent: nothing is duplicated, all arrive.
-    let alice = session(&url, "alice").await;
-    let mut w = testkit::ws::connect(&url, Some(&alice.0), Some(&url)).await.unwrap();
-    w.hello().await;
-    for s in 0..SOCKETS {
-        for i in 0..PER_SOCKET {
-            let id = format!("s{s}-m{i}");
-            w.send(json!({"type": "chat_send", "conv": conv, "client_id": id, "text": format!("text {id}")})).await;
-            assert_eq!(w.expect("chat_ack").await["message"]["client_id"], id);
-        }
-    }
-    let (_, page) = rest(&url, "GET", &format!("/api/v1/conversations/{conv}/messages?limit=200"), &bob, None).await;
-    assert_eq!(page["messages"].as_array().unwrap().len(), SOCKETS * PER_SOCKET);
+    chat_survives_kill_9(dir.path(), "").await;
 }
 
 /// Files in `data/attachments/<sub>`.

@@ -50,6 +50,13 @@ pub enum AnyStore {
 }
 
 impl AnyStore {
+    pub fn into_shared(self) -> std::sync::Arc<dyn crate::Store> {
+        match self {
+            AnyStore::Sqlite(s) => std::sync::Arc::new(s),
+            AnyStore::Postgres(s) => std::sync::Arc::new(*s),
+        }
+    }
+
     pub fn as_store(&self) -> &dyn crate::Store {
         match self {
             AnyStore::Sqlite(s) => s,

@@ -35,6 +35,9 @@ pub use model::*;
 pub use postgres::{PgDb, PgOptions, PgStore};
 pub use sqlite::{SqliteDb, SqliteStore};
 
+/// The schema version this program brings a database to (the number of migrations).
+pub const SCHEMA_VERSION: usize = schema::MIGRATIONS.len();
+
 /// The store on a database backend ([`SqliteDb`] or [`PgDb`]).
 pub struct SqlStore<B> {
     db: B,
