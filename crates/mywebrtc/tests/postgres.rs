@@ -2,6 +2,8 @@
 //! from the SQLite file, `[store] url`, `migrate`, `serve`; a `kill -9` loses no
 //! acknowledged message; the database password appears in no output.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on what they set up
+
 mod common;
 
 use common::*;
