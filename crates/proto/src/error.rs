@@ -48,6 +48,9 @@ pub enum ErrorCode {
     /// The organisation's directory (LDAP) cannot be reached: directory accounts cannot sign
     /// in until it is back (local accounts can). Retry later.
     DirectoryUnavailable,
+    /// The database cannot be reached right now (a restart, a network fault between this
+    /// node and it). Nothing was changed; retry after the seconds in `retry_after_secs`.
+    DatabaseUnavailable,
     /// The account's password is managed by the organisation's directory; change it there.
     ManagedByDirectory,
     /// A guest (meeting participant without an account) tried something outside their

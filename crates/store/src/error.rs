@@ -91,7 +91,18 @@ impl From<tokio_postgres::Error> for StoreError {
         // The driver's own text; for a server-side error, the server's message and detail.
         let message = match e.as_db_error() {
             Some(db) => format!("{}: {}", db.code().code(), db.message()),
-            None => e.to_string(),
+            None => {
+                // The driver's text alone hides the cause ("error performing TLS handshake"):
+                // add its sources (the certificate the TLS library refused, and why).
+                let mut text = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(s) = source {
+                    text.push_str(": ");
+                    text.push_str(&s.to_string());
+                    source = s.source();
+                }
+                text
+            }
         };
         StoreError::Db { kind, message }
     }

@@ -207,3 +207,21 @@ fn the_copy_knows_every_table_and_column_of_the_schema() {
         assert_eq!(have, listed, "columns of {t}");
     }
 }
+
+#[test]
+fn tls_to_the_database_checks_its_certificate() {
+    let pg = testkit::postgres::Postgres::start_tls().unwrap();
+    let url = pg.fresh_database().unwrap().replace("sslmode=disable", "sslmode=require");
+    let opts = |ca_file| PgOptions { url: url.clone(), ca_file, pool_size: 1 };
+    // Trusting the CA that signed it: the connection is encrypted.
+    let s = PgStore::connect_postgres(&opts(pg.ca_file.clone())).unwrap();
+    let ssl =
+        s.db.read(|c| {
+            c.int("SELECT CASE WHEN ssl THEN 1 ELSE 0 END FROM pg_stat_ssl WHERE pid = pg_backend_pid()", args![])
+        })
+        .unwrap();
+    assert_eq!(ssl, 1);
+    // Without that CA (the system's roots only), the certificate is refused.
+    let err = PgStore::connect_postgres(&opts(None)).err().unwrap();
+    assert!(err.to_string().to_lowercase().contains("certificate"), "{err}");
+}

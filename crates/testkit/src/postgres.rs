@@ -25,6 +25,8 @@ pub struct Postgres {
     pub port: u16,
     bin: PathBuf,
     user: Option<(u32, u32)>,
+    /// PEM of the CA that signed the server's certificate, when it serves TLS.
+    pub ca_file: Option<PathBuf>,
     /// Kept until the server stops (its data directory lives inside).
     _dir: tempfile::TempDir,
 }
@@ -68,6 +70,16 @@ fn command(bin: &Path, user: Option<(u32, u32)>) -> Command {
 impl Postgres {
     /// Creates a cluster and starts its server.
     pub fn start() -> Result<Self> {
+        Self::start_with(false)
+    }
+
+    /// As [`Postgres::start`], the server also offering TLS with a certificate for
+    /// `localhost` and 127.0.0.1 from a CA of the test's own ([`Postgres::ca_file`]).
+    pub fn start_tls() -> Result<Self> {
+        Self::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Result<Self> {
         let bin = bin_dir()?;
         let user = run_as()?;
         let dir = tempfile::Builder::new().prefix("mywebrtc-pg-").tempdir()?;
@@ -87,7 +99,27 @@ impl Postgres {
         if !out.status.success() {
             bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr));
         }
-        let mut pg = Self { child: None, port: free_port()?, bin, user, _dir: dir };
+        let ca_file = if tls {
+            let ca = crate::pki::ca("postgres test CA")?;
+            let (cert, key) = crate::pki::localhost_cert(&ca)?;
+            let ca_file = dir.path().join("ca.pem");
+            std::fs::write(&ca_file, ca.0.pem())?;
+            std::fs::write(data.join("server.crt"), cert.pem())?;
+            std::fs::write(data.join("server.key"), key.serialize_pem())?;
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(data.join("server.key"), std::fs::Permissions::from_mode(0o600))?;
+            if let Some((uid, gid)) = user {
+                for f in ["server.crt", "server.key"] {
+                    std::os::unix::fs::chown(data.join(f), Some(uid), Some(gid))?;
+                }
+            }
+            let mut conf = std::fs::OpenOptions::new().append(true).open(data.join("postgresql.conf"))?;
+            std::io::Write::write_all(&mut conf, b"\nssl = on\n")?;
+            Some(ca_file)
+        } else {
+            None
+        };
+        let mut pg = Self { child: None, port: free_port()?, bin, user, ca_file, _dir: dir };
         pg.start_again()?;
         Ok(pg)
     }

@@ -91,6 +91,16 @@ impl From<store::StoreError> for HttpError {
                 Self::new(StatusCode::FORBIDDEN, ErrorCode::NotAllowed, "only possible with your contacts")
             }
             S::Forbidden => Self::forbidden("you may not do this"),
+            other if other.is_retryable() => {
+                tracing::warn!(error = %other, "database unavailable");
+                let mut e = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorCode::DatabaseUnavailable,
+                    "the database cannot be reached right now; retry shortly",
+                );
+                e.body.retry_after_secs = Some(2);
+                e
+            }
             other => Self::internal("store", other),
         }
     }

@@ -59,6 +59,15 @@ pub async fn start() -> TestServer {
 pub async fn start_with(tweak: impl FnOnce(&mut web::WebConfig)) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     let store = test_store(dir.path());
+    start_on(dir, store, tweak).await
+}
+
+/// A server on this store (its files in `dir`).
+pub async fn start_on(
+    dir: tempfile::TempDir,
+    store: Arc<dyn Store>,
+    tweak: impl FnOnce(&mut web::WebConfig),
+) -> TestServer {
     let mut cfg = web::WebConfig::with_defaults("127.0.0.1:0".parse().unwrap(), dir.path());
     tweak(&mut cfg);
     let server = web::Server::bind(cfg, store.clone()).unwrap();
