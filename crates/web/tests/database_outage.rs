@@ -3,6 +3,8 @@
 //! a chat send `unavailable`, to be retried with the same client_id), sockets stay open, and
 //! everything works again once the database is back, without a restart of the node.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on what they set up
+
 mod common;
 
 use std::sync::Arc;
