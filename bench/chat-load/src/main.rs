@@ -1,7 +1,9 @@
 //! Chat load generator. Starts the real server binary on a seeded data directory, then
 //!
 //! 1. **ack latency**: `--clients` users, each in a direct conversation, send messages over
-//!    their WebSockets at a total offered `--rate` (msg/s) for `--secs`; for each message it
+//!    their WebSockets at each total offered rate of `--rates` (msg/s) for `--secs`, on each
+//!    database of `--stores` (`sqlite`, `postgres`: a PostgreSQL server the generator starts
+//!    in a temporary directory with production durability); for each message it
 //!    measures the time from sending `chat_send` to receiving its `chat_ack` (which the server
 //!    sends only after the SQLite commit, synchronous=FULL), and reports p50/p99/max and the
 //!    acknowledged rate;
@@ -22,7 +24,6 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use store::Store;
 use testkit::bench::{summary, wait_for_slot, Seeder, ServerProcess};
 use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::Message;
@@ -30,7 +31,8 @@ use tokio_tungstenite::tungstenite::Message;
 struct Args {
     server_bin: String,
     clients: usize,
-    rate: u32,
+    rates: Vec<u32>,
+    stores: Vec<String>,
     secs: u64,
     group: usize,
     group_rate: u32,
@@ -41,7 +43,8 @@ fn args() -> Result<Args> {
     let mut a = Args {
         server_bin: "target/release/mywebrtc".into(),
         clients: 100,
-        rate: 1000,
+        rates: vec![1000],
+        stores: vec!["sqlite".into()],
         secs: 10,
         group: 100,
         group_rate: 20,
@@ -53,7 +56,8 @@ fn args() -> Result<Args> {
         match k.as_str() {
             "--server-bin" => a.server_bin = v,
             "--clients" => a.clients = v.parse()?,
-            "--rate" => a.rate = v.parse()?,
+            "--rate" | "--rates" => a.rates = v.split(',').map(str::parse).collect::<Result<_, _>>()?,
+            "--stores" => a.stores = v.split(',').map(str::to_owned).collect(),
             "--secs" => a.secs = v.parse()?,
             "--group" => a.group = v.parse()?,
             "--group-rate" => a.group_rate = v.parse()?,
@@ -61,8 +65,11 @@ fn args() -> Result<Args> {
             _ => bail!("unknown option {k}"),
         }
     }
-    if a.clients == 0 || a.group < 2 || a.rate == 0 || a.group_rate == 0 || a.secs == 0 || a.secs > 300 {
+    if a.clients == 0 || a.group < 2 || a.rates.contains(&0) || a.group_rate == 0 || a.secs == 0 || a.secs > 300 {
         bail!("need --clients ≥ 1, --group ≥ 2, rates ≥ 1 and 1 ≤ --secs ≤ 300");
+    }
+    if let Some(s) = a.stores.iter().find(|s| !matches!(s.as_str(), "sqlite" | "postgres")) {
+        bail!("unknown store {s:?} (sqlite or postgres)");
     }
     Ok(a)
 }
@@ -75,8 +82,7 @@ struct Seeded {
     group_conv: i64,
 }
 
-fn seed(dir: &std::path::Path, a: &Args) -> Result<Seeded> {
-    let s = Seeder::open(dir)?;
+fn seed(s: &Seeder, a: &Args) -> Result<Seeded> {
     let now = testkit::bench::unix_now();
     let (sink, _) = s.user("sink")?;
     let mut senders = Vec::with_capacity(a.clients);
@@ -101,7 +107,12 @@ fn source(i: usize) -> IpAddr {
 }
 
 /// Phase 1: offered load over many clients; returns ack latencies (ms) and refusals.
-async fn ack_latency(server: &ServerProcess, a: &Args, senders: &[(String, i64)]) -> Result<(Vec<f64>, usize, f64)> {
+async fn ack_latency(
+    server: &ServerProcess,
+    a: &Args,
+    rate: u32,
+    senders: &[(String, i64)],
+) -> Result<(Vec<f64>, usize, f64)> {
     let sent_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let acked: Arc<Mutex<Vec<f64>>> = Arc::default();
     let refused: Arc<Mutex<usize>> = Arc::default();
@@ -128,13 +139,13 @@ async fn ack_latency(server: &ServerProcess, a: &Args, senders: &[(String, i64)]
             }
         }));
     }
-    let total = (u64::from(a.rate) * a.secs) as usize;
-    let interval = Duration::from_secs_f64(1.0 / f64::from(a.rate));
+    let total = (u64::from(rate) * a.secs) as usize;
+    let interval = Duration::from_secs_f64(1.0 / f64::from(rate));
     let t0 = Instant::now();
     for k in 0..total {
         wait_for_slot(t0, interval, k).await;
         let ci = k % senders.len();
-        let client_id = format!("k{k}");
+        let client_id = format!("r{rate}k{k}");
         let frame = json!({"type": "chat_send", "conv": senders[ci].1, "client_id": client_id, "text": format!("load message {k}")});
         sent_at.lock().await.insert(client_id, Instant::now());
         sinks[ci].send(Message::Text(frame.to_string().into())).await?;
@@ -216,27 +227,64 @@ fn baseline(dir: &std::path::Path, commits: usize) -> Result<Vec<f64>> {
     Ok(lat)
 }
 
+/// One database's figures.
+struct Figures {
+    store: String,
+    /// Per offered rate: (rate, latencies, refused, span, server CPU seconds).
+    acks: Vec<(u32, Vec<f64>, usize, f64, f64)>,
+    fan: Vec<f64>,
+    expected: usize,
+}
+
+async fn measure(a: &Args, kind: &str) -> Result<Figures> {
+    let dir = std::env::temp_dir().join(format!("chat-load-{kind}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    // PostgreSQL: a server of our own with production durability, the node configured for it.
+    let (pg, store_cfg) = if kind == "postgres" {
+        let pg = tokio::task::spawn_blocking(testkit::postgres::Postgres::start_durable).await??;
+        let url = pg.fresh_database()?;
+        (Some(pg), format!("[store]\nurl = {url:?}\n"))
+    } else {
+        (None, String::new())
+    };
+    let seeder = match &pg {
+        Some(pg) => {
+            let opts = store::PgOptions { url: pg.url(&pg_db_name(&store_cfg)), ca_file: None, pool_size: 2 };
+            Seeder::on(Box::new(store::PgStore::connect_postgres(&opts)?))?
+        }
+        None => Seeder::open(&dir)?,
+    };
+    let seeded = seed(&seeder, a)?;
+    drop(seeder);
+    // The offered load is far above a person's posting rate: lift the per-user limit.
+    let extra = format!("[chat]\nrate_per_sec = 100000\nburst = 100000\n{store_cfg}");
+    let server = ServerProcess::start(&a.server_bin, &dir, &extra).await?;
+    println!("{kind}: server {} (pid {}); {} clients, {} s per rate", server.url, server.pid, a.clients, a.secs);
+    let mut acks = Vec::new();
+    for &rate in &a.rates {
+        let cpu0 = server.cpu_secs()?;
+        let (lat, refused, span) = ack_latency(&server, a, rate, &seeded.senders).await?;
+        acks.push((rate, lat, refused, span, server.cpu_secs()? - cpu0));
+    }
+    let (fan, expected) = fan_out(&server, a, &seeded.group, seeded.group_conv).await?;
+    server.stop().await;
+    drop(pg);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(Figures { store: kind.to_owned(), acks, fan, expected })
+}
+
+/// The database name in a `[store] url = "postgres://…/NAME?…"` line.
+fn pg_db_name(store_cfg: &str) -> String {
+    store_cfg.rsplit('/').next().unwrap_or_default().split('?').next().unwrap_or_default().to_owned()
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let a = args()?;
-    let dir = std::env::temp_dir().join(format!("chat-load-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let seeded = seed(&dir, &a)?;
-    // The offered load is far above a person's posting rate: lift the per-user limit.
-    let server = ServerProcess::start(&a.server_bin, &dir, "[chat]\nrate_per_sec = 100000\nburst = 100000\n").await?;
-    println!("server {} (pid {}); {} clients at {} msg/s for {} s", server.url, server.pid, a.clients, a.rate, a.secs);
-
-    let cpu0 = server.cpu_secs()?;
-    let (mut lat, refused, span) = ack_latency(&server, &a, &seeded.senders).await?;
-    let cpu = server.cpu_secs()? - cpu0;
-    let acked = lat.len();
-    let (p50, p99, max) = summary(&mut lat);
-    let offered = (u64::from(a.rate) * a.secs) as usize;
-
-    let (mut fan, expected) = fan_out(&server, &a, &seeded.group, seeded.group_conv).await?;
-    let delivered = fan.len();
-    let (f50, f99, fmax) = summary(&mut fan);
-    server.stop().await;
+    let mut all = Vec::new();
+    for kind in &a.stores {
+        all.push(measure(&a, kind).await?);
+    }
 
     let base_dir = std::env::temp_dir().join(format!("chat-load-base-{}", std::process::id()));
     std::fs::create_dir_all(&base_dir)?;
@@ -245,36 +293,40 @@ async fn main() -> Result<()> {
     let (b50, b99, bmax) = summary(&mut base);
 
     println!();
-    println!("{:<64} {:>9} {:>9} {:>9} {:>12}", "", "p50 ms", "p99 ms", "max ms", "rate");
+    println!("{:<72} {:>9} {:>9} {:>9} {:>12}", "", "p50 ms", "p99 ms", "max ms", "rate");
+    for f in &mut all {
+        for (rate, lat, refused, span, cpu) in &mut f.acks {
+            let acked = lat.len();
+            let offered = (u64::from(*rate) * a.secs) as usize;
+            let (p50, p99, max) = summary(lat);
+            println!(
+                "{:<72} {:>9.2} {:>9.2} {:>9.2} {:>8.0} msg/s",
+                format!("{}: chat_send -> chat_ack at {rate}/s ({acked}/{offered} acked, {refused} refused)", f.store),
+                p50,
+                p99,
+                max,
+                acked as f64 / *span
+            );
+            println!("{:<72} {:.0} µs of server CPU per message", "", *cpu * 1e6 / acked.max(1) as f64);
+        }
+        let delivered = f.fan.len();
+        let (f50, f99, fmax) = summary(&mut f.fan);
+        println!(
+            "{:<72} {:>9.2} {:>9.2} {:>9.2} {:>8.0} deliveries/s",
+            format!("{}: group of {}: post -> arrival at each member ({delivered}/{})", f.store, a.group, f.expected),
+            f50,
+            f99,
+            fmax,
+            f64::from(a.group_rate) * (a.group - 1) as f64
+        );
+    }
     println!(
-        "{:<64} {:>9.2} {:>9.2} {:>9.2} {:>8.0} msg/s",
-        format!("mywebrtc: chat_send -> chat_ack ({acked}/{offered} acked, {refused} refused)"),
-        p50,
-        p99,
-        max,
-        acked as f64 / span
-    );
-    println!(
-        "{:<64} {:>9.2} {:>9.2} {:>9.2} {:>8.0} msg/s",
+        "{:<72} {:>9.2} {:>9.2} {:>9.2} {:>8.0} msg/s",
         format!("baseline: raw SQLite INSERT+COMMIT, one at a time ({})", base.len()),
         b50,
         b99,
         bmax,
         base.len() as f64 / (base.iter().sum::<f64>() / 1000.0)
     );
-    println!(
-        "{:<64} {:>9.2} {:>9.2} {:>9.2} {:>8.0} deliveries/s",
-        format!("group of {}: post -> arrival at each member ({delivered}/{expected})", a.group),
-        f50,
-        f99,
-        fmax,
-        f64::from(a.group_rate) * (a.group - 1) as f64
-    );
-    println!(
-        "server CPU during the ack phase: {:.2} s for {acked} messages ({:.0} µs per message)",
-        cpu,
-        cpu * 1e6 / acked.max(1) as f64
-    );
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

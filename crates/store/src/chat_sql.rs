@@ -92,12 +92,33 @@ fn direct_allowed(c: &mut dyn Conn, conv: i64, user: i64) -> Result<bool, StoreE
     if kind_of(c, conv)? != Some(ConversationKind::Direct) {
         return Ok(true);
     }
-    for other in member_ids(c, conv)? {
-        if other != user && (!are_contacts(c, user, other)? || blocked_either(c, user, other)?) {
-            return Ok(false);
-        }
-    }
-    Ok(true)
+    direct_partners_allow(c, conv, user)
+}
+
+/// [`direct_allowed`] for a conversation known to be direct, in one query (on PostgreSQL each
+/// query is a network round trip on the chat path).
+fn direct_partners_allow(c: &mut dyn Conn, conv: i64, user: i64) -> Result<bool, StoreError> {
+    Ok(!c.exists(
+        "SELECT 1 FROM conversation_members m WHERE m.conv_id = ?1 AND m.user_id != ?2 AND (
+           NOT EXISTS (SELECT 1 FROM contacts WHERE user_id = ?2 AND contact_id = m.user_id)
+           OR EXISTS (SELECT 1 FROM blocks WHERE (blocker = ?2 AND blocked = m.user_id)
+                                              OR (blocker = m.user_id AND blocked = ?2)))",
+        args![conv, user],
+    )?)
+}
+
+/// The conversation's members with the point each joined, and its kind, in one query:
+/// `None` if the conversation has no members (or does not exist).
+fn members_and_kind(c: &mut dyn Conn, conv: i64) -> Result<Option<(Vec<(i64, i64)>, ConversationKind)>, StoreError> {
+    let rows = c.rows(
+        "SELECT m.user_id, m.joined_seq, c.kind FROM conversation_members m JOIN conversations c ON c.id = m.conv_id
+         WHERE m.conv_id = ?1 ORDER BY m.user_id",
+        args![conv],
+    )?;
+    let Some(first) = rows.first() else { return Ok(None) };
+    let kind = ConversationKind::parse(&first.text(2)?);
+    let members = rows.iter().map(|r| Ok((r.int(0)?, r.int(1)?))).collect::<Result<_, StoreError>>()?;
+    Ok(Some((members, kind)))
 }
 
 fn add_member_row(
@@ -170,19 +191,20 @@ fn post(
     body: &str,
     now: i64,
 ) -> Result<Result<ChatWritten, ChatRefusal>, StoreError> {
-    if membership(c, conv, user)?.is_none() {
+    let Some((rows, conv_kind)) = members_and_kind(c, conv)? else { return Ok(Err(ChatRefusal::NoConversation)) };
+    if !rows.iter().any(|(m, _)| *m == user) {
         return Ok(Err(ChatRefusal::NoConversation));
     }
+    let members: Vec<i64> = rows.iter().map(|(m, _)| *m).collect();
     let earlier = opt_message(
         c,
         &format!("SELECT {MSG_COLS} FROM messages WHERE conv_id = ?1 AND sender = ?2 AND client_id = ?3 AND kind = ?4"),
         args![conv, user, client_id, kind.as_str()],
     )?;
-    let members = member_ids(c, conv)?;
     if let Some(message) = earlier {
         return Ok(Ok(ChatWritten::Message { message, members, fresh: false }));
     }
-    if !direct_allowed(c, conv, user)? {
+    if conv_kind == ConversationKind::Direct && !direct_partners_allow(c, conv, user)? {
         return Ok(Err(ChatRefusal::NotAllowed));
     }
     let message = insert_message(c, conv, Some(user), client_id, kind, body, now)?;

@@ -54,6 +54,12 @@ pub trait Store: Send + Sync + 'static {
     /// Cheap round-trip to the database, for readiness checks.
     fn ping(&self) -> Result<(), StoreError>;
 
+    /// How many chat writers may commit at once to good effect: one on SQLite (one writer at
+    /// a time), several on PostgreSQL (commits wait on round trips others can overlap).
+    fn write_lanes(&self) -> usize {
+        1
+    }
+
     // --- users
     /// Fails with [`StoreError::UsernameTaken`] if the (normalised) name exists.
     fn create_user(&self, user: &NewUser, now: i64) -> Result<User, StoreError>;

@@ -239,17 +239,37 @@ fn is_unavailable(e: &StoreError) -> bool {
 impl Backend for PgDb {
     const POSTGRES: bool = true;
 
+    /// Half the pool: the other half stays free for reads and REST calls.
+    fn write_lanes(&self) -> usize {
+        (self.slots.len() / 2).max(1)
+    }
+
     fn read<T>(&self, mut f: impl FnMut(&mut dyn Conn) -> Result<T, StoreError>) -> Result<T, StoreError> {
         // A read changes nothing: whenever it failed, it can run again.
         self.with_client(|p| f(&mut PgConn { client: &p.client, cache: &mut p.cache }).map_err(Failed::Early))
     }
 
-    fn write<T>(&self, mut f: impl FnMut(&mut dyn Conn) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    fn write<T>(&self, f: impl FnMut(&mut dyn Conn) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        self.transaction(IsolationLevel::Serializable, f)
+    }
+
+    fn write_locked<T>(&self, f: impl FnMut(&mut dyn Conn) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        self.transaction(IsolationLevel::ReadCommitted, f)
+    }
+}
+
+impl PgDb {
+    /// Runs `f` in a transaction, again when PostgreSQL reports a conflict (serialization
+    /// failure, deadlock) with a concurrent one.
+    fn transaction<T>(
+        &self,
+        isolation: IsolationLevel,
+        mut f: impl FnMut(&mut dyn Conn) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let mut attempt = 0;
         loop {
             let out = self.with_client(|p| {
-                let begin =
-                    block_on(p.client.build_transaction().isolation_level(IsolationLevel::Serializable).start());
+                let begin = block_on(p.client.build_transaction().isolation_level(isolation).start());
                 let tx = begin.map_err(|e| Failed::Early(e.into()))?;
                 // On an error the transaction is dropped, which rolls it back.
                 let v = f(&mut PgConn { client: &tx, cache: &mut p.cache }).map_err(Failed::Late)?;

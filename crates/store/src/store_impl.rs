@@ -15,6 +15,10 @@ use crate::{
 };
 
 impl<B: Backend> Store for SqlStore<B> {
+    fn write_lanes(&self) -> usize {
+        self.db.write_lanes()
+    }
+
     fn ping(&self) -> Result<(), StoreError> {
         self.db.read(|c| c.int("SELECT 1", args![]).map(|_| ()))
     }
@@ -128,7 +132,7 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     fn chat_write(&self, writes: &[ChatWrite], now: i64) -> Result<Vec<Result<ChatWritten, ChatRefusal>>, StoreError> {
-        self.db.write(|c| chat::chat_write(c, writes, now))
+        self.db.write_locked(|c| chat::chat_write(c, writes, now))
     }
     fn conversation_members(&self, conv: i64) -> Result<Vec<i64>, StoreError> {
         self.db.read(|c| chat::member_ids(c, conv))

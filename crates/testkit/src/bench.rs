@@ -8,7 +8,6 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use store::Store;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 pub fn unix_now() -> i64 {
@@ -17,14 +16,18 @@ pub fn unix_now() -> i64 {
 
 /// Creates users with a one-day session each, directly in the store.
 pub struct Seeder {
-    pub store: store::SqliteStore,
+    pub store: Box<dyn store::Store>,
     hash: String,
 }
 
 impl Seeder {
     /// Opens (creating) the database the server will use in `dir`.
     pub fn open(dir: &Path) -> Result<Self> {
-        let store = store::SqliteStore::open(&dir.join("mywebrtc.sqlite"))?;
+        Self::on(Box::new(store::SqliteStore::open(&dir.join("mywebrtc.sqlite"))?))
+    }
+
+    /// Seeds this store (e.g. a PostgreSQL database the server is then configured with).
+    pub fn on(store: Box<dyn store::Store>) -> Result<Self> {
         let hash = auth::password::hash("load-test-password").map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(Self { store, hash })
     }

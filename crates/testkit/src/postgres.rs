@@ -27,6 +27,8 @@ pub struct Postgres {
     user: Option<(u32, u32)>,
     /// PEM of the CA that signed the server's certificate, when it serves TLS.
     pub ca_file: Option<PathBuf>,
+    /// Flushes commits to disk as a production server does (benchmarks); tests skip that.
+    durable: bool,
     /// Kept until the server stops (its data directory lives inside).
     _dir: tempfile::TempDir,
 }
@@ -70,16 +72,22 @@ fn command(bin: &Path, user: Option<(u32, u32)>) -> Command {
 impl Postgres {
     /// Creates a cluster and starts its server.
     pub fn start() -> Result<Self> {
-        Self::start_with(false)
+        Self::start_with(false, false)
+    }
+
+    /// As [`Postgres::start`] with PostgreSQL's production durability (`fsync`, full page
+    /// writes, synchronous commit): for benchmarks that compare durable writes.
+    pub fn start_durable() -> Result<Self> {
+        Self::start_with(false, true)
     }
 
     /// As [`Postgres::start`], the server also offering TLS with a certificate for
     /// `localhost` and 127.0.0.1 from a CA of the test's own ([`Postgres::ca_file`]).
     pub fn start_tls() -> Result<Self> {
-        Self::start_with(true)
+        Self::start_with(true, false)
     }
 
-    fn start_with(tls: bool) -> Result<Self> {
+    fn start_with(tls: bool, durable: bool) -> Result<Self> {
         let bin = bin_dir()?;
         let user = run_as()?;
         let dir = tempfile::Builder::new().prefix("mywebrtc-pg-").tempdir()?;
@@ -119,7 +127,7 @@ impl Postgres {
         } else {
             None
         };
-        let mut pg = Self { child: None, port: free_port()?, bin, user, ca_file, _dir: dir };
+        let mut pg = Self { child: None, port: free_port()?, bin, user, ca_file, durable, _dir: dir };
         pg.start_again()?;
         Ok(pg)
     }
@@ -133,8 +141,9 @@ impl Postgres {
             .arg("-D")
             .arg(&data)
             .args(["-p", &self.port.to_string(), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="])
+            .args(["-c", "max_connections=300"])
             // A test server: nothing here must survive a power cut, so no flushes.
-            .args(["-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=300"])
+            .args(if self.durable { &[][..] } else { &["-c", "fsync=off", "-c", "full_page_writes=off"][..] })
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -1,4 +1,9 @@
-//! The writer thread: drains the queue, commits a batch, then tells the hub what to deliver.
+//! The writer: drains the queue, commits a batch, then tells the hub what to deliver.
+//!
+//! Jobs are split into lanes by conversation, each lane a thread committing its own batches:
+//! one lane on SQLite (one writer at a time anyway), several on PostgreSQL, where a commit
+//! waits on network round trips that other lanes' commits can overlap. A conversation always
+//! goes to the same lane, so its messages keep the order they were sent in.
 
 use std::sync::Arc;
 
@@ -48,7 +53,7 @@ pub(crate) enum Origin {
     Internal,
 }
 
-/// Starts the writer thread. It ends when every sender of `rx` is gone.
+/// Starts the writer's threads. They end when every sender of `rx` is gone.
 /// `files_deleted` is woken when a file message was deleted, so its file goes from disk.
 pub(crate) fn spawn_writer(
     rx: mpsc::Receiver<Job>,
@@ -57,20 +62,75 @@ pub(crate) fn spawn_writer(
     files_deleted: Arc<Notify>,
     metrics: Arc<crate::metrics::Metrics>,
 ) -> std::io::Result<()> {
-    std::thread::Builder::new()
-        .name("chat-writer".into())
-        .spawn(move || run(rx, store, hub, files_deleted, metrics))?;
+    let mut lanes = Vec::new();
+    for i in 0..store.write_lanes().clamp(1, 16) {
+        let (tx, lane_rx) = std::sync::mpsc::channel();
+        let (store, hub, files_deleted, metrics) = (store.clone(), hub.clone(), files_deleted.clone(), metrics.clone());
+        std::thread::Builder::new()
+            .name(format!("chat-writer-{i}"))
+            .spawn(move || lane(lane_rx, store, hub, files_deleted, metrics))?;
+        lanes.push(tx);
+    }
+    std::thread::Builder::new().name("chat-writer".into()).spawn(move || dispatch(rx, lanes))?;
     Ok(())
 }
 
-fn run(
-    mut rx: mpsc::Receiver<Job>,
+/// The conversation a job writes to (its lane).
+fn conv_of(op: &Op) -> i64 {
+    match op {
+        Op::Chat(
+            ChatOp::Send { conv, .. }
+            | ChatOp::Edit { conv, .. }
+            | ChatOp::Delete { conv, .. }
+            | ChatOp::Receipt { conv, .. }
+            | ChatOp::Typing { conv },
+        ) => *conv,
+        Op::File(
+            ChatWrite::Send { conv, .. }
+            | ChatWrite::SendFile { conv, .. }
+            | ChatWrite::Edit { conv, .. }
+            | ChatWrite::Delete { conv, .. }
+            | ChatWrite::Receipt { conv, .. },
+        ) => *conv,
+        Op::Barrier(_) => 0,
+    }
+}
+
+/// Hands each job to its conversation's lane; a barrier goes to every lane and is answered
+/// once all of them passed it.
+fn dispatch(mut rx: mpsc::Receiver<Job>, lanes: Vec<std::sync::mpsc::Sender<Job>>) {
+    while let Some(job) = rx.blocking_recv() {
+        if let Op::Barrier(done) = job.op {
+            let mut passed = Vec::new();
+            for lane in &lanes {
+                let (tx, rx) = oneshot::channel();
+                if lane.send(Job { user: job.user, op: Op::Barrier(tx), origin: Origin::Internal }).is_ok() {
+                    passed.push(rx);
+                }
+            }
+            for p in passed {
+                let _ = p.blocking_recv();
+            }
+            let _ = done.send(());
+            continue;
+        }
+        let n = lanes.len() as i64;
+        let Some(lane) = usize::try_from(conv_of(&job.op).rem_euclid(n)).ok().and_then(|i| lanes.get(i)) else {
+            continue;
+        };
+        // A lane only stops when its receiver is gone, i.e. never before this thread.
+        let _ = lane.send(job);
+    }
+}
+
+fn lane(
+    rx: std::sync::mpsc::Receiver<Job>,
     store: Arc<dyn Store>,
     hub: HubHandle,
     files_deleted: Arc<Notify>,
     metrics: Arc<crate::metrics::Metrics>,
 ) {
-    while let Some(first) = rx.blocking_recv() {
+    while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
             match rx.try_recv() {
