@@ -107,9 +107,12 @@ fn direct_partners_allow(c: &mut dyn Conn, conv: i64, user: i64) -> Result<bool,
     )?)
 }
 
+/// Each member of a conversation with the `joined_seq` they joined at.
+type Joined = Vec<(i64, i64)>;
+
 /// The conversation's members with the point each joined, and its kind, in one query:
 /// `None` if the conversation has no members (or does not exist).
-fn members_and_kind(c: &mut dyn Conn, conv: i64) -> Result<Option<(Vec<(i64, i64)>, ConversationKind)>, StoreError> {
+fn members_and_kind(c: &mut dyn Conn, conv: i64) -> Result<Option<(Joined, ConversationKind)>, StoreError> {
     let rows = c.rows(
         "SELECT m.user_id, m.joined_seq, c.kind FROM conversation_members m JOIN conversations c ON c.id = m.conv_id
          WHERE m.conv_id = ?1 ORDER BY m.user_id",
