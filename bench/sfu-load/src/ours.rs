@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::json;
-use store::Store;
 use testkit::bench::{Seeder, ServerProcess};
 use testkit::ws::Frame;
 
