@@ -85,6 +85,8 @@ pub struct Hub {
     pub(crate) totals: Totals,
     /// `call_rejoin` claims waiting for the other side's, by (call, claiming user).
     pub(crate) rejoins: HashMap<(CallId, UserId), crate::rejoin::PendingRejoin>,
+    /// Presence on the other nodes of a cluster.
+    pub(crate) remote: crate::cluster::Remote,
 }
 
 /// Counts since start (metrics).
@@ -126,6 +128,7 @@ impl Hub {
             new_token,
             totals: Totals::default(),
             rejoins: HashMap::new(),
+            remote: crate::cluster::Remote::default(),
         }
     }
 
@@ -161,9 +164,12 @@ impl Hub {
         self.users.len()
     }
 
-    /// The presence a user currently shows to contacts.
+    /// The presence a user currently shows to contacts (over every node of a cluster).
     pub fn presence_of(&self, user: UserId) -> Presence {
-        self.users.get(&user).map(|u| u.shown).unwrap_or(Presence::Offline)
+        match self.users.get(&user) {
+            Some(u) => u.shown,
+            None => self.remote.shown.get(&user).copied().unwrap_or(Presence::Offline),
+        }
     }
 
     /// Every (user, session) with an open connection or a device, for re-validation.
@@ -245,6 +251,9 @@ impl Hub {
                     self.reply(conn, *msg);
                 }
             }
+            Input::RemotePresence { node, user, status } => self.remote_presence(&node, user, status),
+            Input::NodeState { node, users } => self.node_state(&node, &users),
+            Input::NodeGone { node } => self.node_state(&node, &[]),
         }
     }
 
@@ -432,11 +441,13 @@ impl Hub {
         let Some(c) = self.conns.get_mut(&conn) else { return };
         let (user, session) = (c.user, c.session);
         let relations = c.relations.take().unwrap_or_default();
+        // What local contacts were shown while the user had no device here (on another node).
+        let shown_elsewhere = self.remote.shown.remove(&user).unwrap_or(Presence::Offline);
         self.users.entry(user).or_insert_with(|| User {
             devices: Vec::new(),
             contacts: relations.contacts.iter().copied().collect(),
             blocked: relations.blocked.iter().copied().collect(),
-            shown: Presence::Offline,
+            shown: shown_elsewhere,
             chat_bucket: Bucket::new(self.cfg.chat_burst, now),
         });
 
@@ -564,7 +575,12 @@ impl Hub {
         };
         self.refresh_presence(d.user);
         if gone {
-            self.users.remove(&d.user);
+            if let Some(u) = self.users.remove(&d.user) {
+                // Still online on another node: what local contacts see stays as shown.
+                if u.shown != Presence::Offline {
+                    self.remote.shown.insert(d.user, u.shown);
+                }
+            }
         }
     }
 

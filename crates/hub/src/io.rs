@@ -65,6 +65,13 @@ pub enum Input {
     Push { devices: Vec<DeviceId>, users: Vec<UserId>, msg: Box<ServerMessage> },
     /// A reply (not numbered, not replayed) to a device's current connection.
     Reply { device: DeviceId, msg: Box<ServerMessage> },
+    /// Another node of the cluster says how `user` shows on its devices (see `cluster.rs`).
+    RemotePresence { node: String, user: UserId, status: proto::ws::Presence },
+    /// Another node's whole list of users and how they show there (periodic; repairs lost
+    /// updates). Users it does not list are offline on it.
+    NodeState { node: String, users: Vec<(UserId, proto::ws::Presence)> },
+    /// A node fell silent (or left): its users are offline on it.
+    NodeGone { node: String },
 }
 
 /// See [`Input::ChatDeliver`].
@@ -212,4 +219,7 @@ pub enum Output {
     /// A device is gone for good (closed, or its resume grace ran out): it leaves any
     /// conference.
     DeviceGone { device: DeviceId },
+    /// The user's presence from this node's devices alone changed: tell the other nodes of a
+    /// cluster (nothing to do on a single node).
+    LocalPresence { user: UserId, status: proto::ws::Presence },
 }

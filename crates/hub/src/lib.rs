@@ -18,6 +18,7 @@ mod bucket;
 pub use bucket::Bucket;
 mod calls;
 mod chat;
+mod cluster;
 mod config;
 mod core;
 mod files;

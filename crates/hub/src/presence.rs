@@ -5,9 +5,14 @@ use proto::ws::{ClientPresence, ContactEvent, ContactPresence, Presence, ServerM
 use crate::core::Hub;
 
 impl Hub {
-    /// A user's presence from all their devices: do-not-disturb wins, then in-a-call, then
-    /// any active tab, then away.
+    /// A user's presence over all their devices, here and on the other nodes of a cluster.
     pub(crate) fn aggregate(&self, user: UserId) -> Presence {
+        self.local_aggregate(user).max(self.remote.best(user))
+    }
+
+    /// A user's presence from their devices on this node: do-not-disturb wins, then in-a-call,
+    /// then any active tab, then away.
+    pub(crate) fn local_aggregate(&self, user: UserId) -> Presence {
         let Some(u) = self.users.get(&user) else { return Presence::Offline };
         let devices = u.devices.iter().filter_map(|d| self.devices.get(d));
         let mut best = Presence::Offline;
@@ -28,6 +33,7 @@ impl Hub {
 
     /// Recomputes a user's presence and pushes a change to every device of every contact.
     pub(crate) fn refresh_presence(&mut self, user: UserId) {
+        self.publish_local(user);
         let now_shown = self.aggregate(user);
         let Some(u) = self.users.get_mut(&user) else { return };
         if u.shown == now_shown {

@@ -69,6 +69,11 @@ enum Command {
         #[arg(long)]
         ca_file: Option<PathBuf>,
     },
+    /// The nodes of a cluster (`[cluster]`).
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
     /// The organisation's LDAP directory.
     Ldap {
         #[command(subcommand)]
@@ -76,6 +81,12 @@ enum Command {
     },
     /// Print the OpenAPI document of the REST API.
     Openapi,
+}
+
+#[derive(Subcommand, Debug)]
+enum ClusterCommand {
+    /// List the nodes heard on the bus and their load.
+    Status,
 }
 
 #[derive(Subcommand, Debug)]
@@ -142,6 +153,7 @@ pub fn run(args: Args) -> Result<()> {
         Command::Backup { file } => backup(&cfg, &file),
         Command::Restore { file, force } => restore(&cfg, &file, force),
         Command::Migrate => migrate(&cfg),
+        Command::Cluster { command: ClusterCommand::Status } => cluster_status(&cfg),
         Command::CopyDatabase { target, ca_file } => copy_database(&cfg, &target, ca_file),
         Command::Ldap { command: LdapCommand::Test { user } } => ldap_test(&cfg, user.as_deref()),
         Command::Openapi => {
@@ -153,6 +165,23 @@ pub fn run(args: Args) -> Result<()> {
 
 fn open_store(cfg: &Config) -> Result<AnyStore> {
     cfg.database()?.open()
+}
+
+fn cluster_status(cfg: &Config) -> Result<()> {
+    let postgres = matches!(cfg.database()?, crate::store_config::Location::Postgres(_));
+    let cluster = cfg.cluster.resolve(postgres)?.ok_or_else(|| anyhow!("not a cluster: set cluster.nats_url"))?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    // Every node publishes its list every STATE_EVERY: listen a little longer than that.
+    let listen = web::cluster::STATE_EVERY * 2 + Duration::from_millis(500);
+    let nodes = rt.block_on(web::cluster::cluster_status(&cluster, listen)).map_err(|e| anyhow!(e))?;
+    if nodes.is_empty() {
+        bail!("no node heard on the bus within {} s", listen.as_secs_f64());
+    }
+    println!("{:<24} {:>12} {:>12} {:>8}", "node", "connections", "online users", "calls");
+    for n in &nodes {
+        println!("{:<24} {:>12} {:>12} {:>8}", n.node, n.load.connections, n.load.online_users, n.load.active_calls);
+    }
+    Ok(())
 }
 
 fn migrate(cfg: &Config) -> Result<()> {

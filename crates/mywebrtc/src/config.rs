@@ -35,6 +35,7 @@ pub struct Config {
     pub sfu: crate::sfu_config::SfuConfig,
     pub meetings: crate::meetings_config::MeetingsConfig,
     pub store: crate::store_config::StoreConfig,
+    pub cluster: crate::cluster_config::ClusterConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -220,6 +221,7 @@ impl Default for Config {
             sfu: crate::sfu_config::SfuConfig::default(),
             meetings: crate::meetings_config::MeetingsConfig::default(),
             store: crate::store_config::StoreConfig::default(),
+            cluster: crate::cluster_config::ClusterConfig::default(),
         }
     }
 }
@@ -511,6 +513,8 @@ impl Config {
         w.directory = self.ldap.directory()?;
         w.sfu = self.sfu.resolve(w.listen.ip())?;
         w.meetings = self.meetings.resolve()?;
+        let postgres = matches!(self.database()?, crate::store_config::Location::Postgres(_));
+        w.cluster = self.cluster.resolve(postgres)?;
         Ok(w)
     }
 }

@@ -2,6 +2,7 @@
 //! administration commands. All behaviour lives in the library crates.
 
 mod cli;
+mod cluster_config;
 mod config;
 mod datadir;
 mod ldap_config;

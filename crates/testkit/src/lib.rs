@@ -2,6 +2,7 @@
 //! server: it trusts any certificate, which only a test client may do.
 
 pub mod bench;
+pub mod nats;
 pub mod pebble;
 pub mod pki;
 pub mod postgres;

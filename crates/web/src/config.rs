@@ -58,6 +58,8 @@ pub struct WebConfig {
     /// The conference server (group calls); None: off.
     pub sfu: Option<sfu::SfuConfig>,
     pub meetings: MeetingsConfig,
+    /// Several nodes as one service (the NATS bus); None: a single node.
+    pub cluster: Option<crate::cluster::ClusterConfig>,
 }
 
 /// Limits and place of attachments (files uploaded to a conversation).
@@ -160,6 +162,7 @@ impl WebConfig {
             },
             budgets: crate::budget::BudgetRates::default(),
             directory: None,
+            cluster: None,
             sfu: None,
             meetings: MeetingsConfig::default(),
         }

@@ -11,6 +11,7 @@ mod assets;
 mod attachments;
 mod budget;
 mod chat;
+pub mod cluster;
 pub mod conference;
 mod config;
 mod cookie;

@@ -59,6 +59,7 @@ impl AppState {
             chat.clone(),
             metrics.clone(),
             conference.clone(),
+            config.cluster.clone(),
         );
         if let (Some(rx), Some(c)) = (sfu_events, &conference) {
             let wiring =

@@ -21,6 +21,8 @@ pub struct World {
     pub rooms: Vec<hub::RoomRequest>,
     /// Devices the hub reported gone for good.
     pub gone: Vec<hub::DeviceId>,
+    /// What the hub published for the other nodes of a cluster.
+    pub published: Vec<(UserId, proto::ws::Presence)>,
     next_conn: ConnId,
 }
 
@@ -58,6 +60,7 @@ impl World {
             chat: Vec::new(),
             rooms: Vec::new(),
             gone: Vec::new(),
+            published: Vec::new(),
             next_conn: 1,
         }
     }
@@ -79,6 +82,7 @@ impl World {
                 Output::Chat(r) => self.chat.push(r),
                 Output::Room(r) => self.rooms.push(r),
                 Output::DeviceGone { device } => self.gone.push(device),
+                Output::LocalPresence { user, status } => self.published.push((user, status)),
             }
         }
     }

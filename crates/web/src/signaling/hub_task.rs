@@ -89,6 +89,7 @@ pub(crate) fn spawn_hub(
     chat: ChatQueue,
     metrics: crate::metrics::MetricsHandle,
     conference: Option<Arc<crate::conference::Conference>>,
+    cluster: Option<crate::cluster::ClusterConfig>,
 ) -> HubHandle {
     let (tx, rx) = mpsc::channel(16 * 1024);
     // Call ids of this run start above any an earlier run handed out (milliseconds since the
@@ -100,18 +101,33 @@ pub(crate) fn spawn_hub(
     cfg.first_call_id = cfg.first_call_id.max(millis.saturating_mul(1000));
     let hub = Hub::new(cfg, Box::new(auth::token::new_token));
     let handle = HubHandle { tx, next_conn: Arc::new(std::sync::atomic::AtomicU64::new(1)) };
-    let deps = Deps { store, chat, metrics, conference, me: handle.clone() };
-    tokio::spawn(run(hub, rx, session_recheck, deps));
+    let (cluster, remote) = match cluster {
+        Some(cfg) => {
+            let (bus, remote) = crate::cluster::Bus::start(cfg);
+            (Some(bus), Some(remote))
+        }
+        None => (None, None),
+    };
+    let deps = Deps { store, chat, metrics, conference, me: handle.clone(), cluster };
+    tokio::spawn(run(hub, rx, remote, session_recheck, deps));
     handle
 }
 
 /// Runs the hub. Every `session_recheck` the sessions behind open sockets are checked against
 /// the store, so sessions ended where the hub cannot hear it (admin CLI, expiry) close too.
-async fn run(mut hub: Hub, mut rx: mpsc::Receiver<Cmd>, session_recheck: std::time::Duration, deps: Deps) {
+async fn run(
+    mut hub: Hub,
+    mut rx: mpsc::Receiver<Cmd>,
+    mut remote: Option<mpsc::Receiver<Input>>,
+    session_recheck: std::time::Duration,
+    deps: Deps,
+) {
     let mut sinks: HashMap<ConnId, ConnSink> = HashMap::new();
     let mut draining = false;
     let mut session_check = tokio::time::interval(session_recheck);
     session_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut state_tick = tokio::time::interval(crate::cluster::STATE_EVERY);
+    state_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let deadline = hub.poll_timeout().map(tokio::time::Instant::from_std);
         tokio::select! {
@@ -141,8 +157,17 @@ async fn run(mut hub: Hub, mut rx: mpsc::Receiver<Cmd>, session_recheck: std::ti
                         if let Input::Closed { conn, .. } = &input {
                             sinks.remove(conn);
                         }
+                        if let Some(bus) = &deps.cluster {
+                            bus.relay(&input);
+                        }
                         hub.handle(input, now);
                     }
+                }
+            }
+            Some(input) = next_remote(&mut remote) => hub.handle(input, Instant::now()),
+            _ = state_tick.tick(), if deps.cluster.is_some() => {
+                if let Some(bus) = &deps.cluster {
+                    bus.publish_state(hub.local_presence(), hub.stats().into());
                 }
             }
             _ = sleep_until(deadline) => hub.handle_timeout(Instant::now()),
@@ -150,6 +175,14 @@ async fn run(mut hub: Hub, mut rx: mpsc::Receiver<Cmd>, session_recheck: std::ti
         }
         carry_out(&mut hub, &mut sinks, &deps);
         deps.metrics.publish_hub(hub.stats());
+    }
+}
+
+/// The next input from the other nodes (never, on a single node).
+async fn next_remote(remote: &mut Option<mpsc::Receiver<Input>>) -> Option<Input> {
+    match remote {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -168,10 +201,12 @@ struct Deps {
     conference: Option<Arc<crate::conference::Conference>>,
     /// The task's own handle (for work it spawns that reports back).
     me: HubHandle,
+    /// The bus to the other nodes, when this node is one of a cluster.
+    cluster: Option<crate::cluster::Bus>,
 }
 
 fn carry_out(hub: &mut Hub, sinks: &mut HashMap<ConnId, ConnSink>, deps: &Deps) {
-    let Deps { store, chat, metrics, conference, me } = deps;
+    let Deps { store, chat, metrics, conference, me, cluster } = deps;
     loop {
         let mut overflowed = Vec::new();
         while let Some(out) = hub.poll_output() {
@@ -224,6 +259,11 @@ fn carry_out(hub: &mut Hub, sinks: &mut HashMap<ConnId, ConnSink>, deps: &Deps) 
                 Output::DeviceGone { device } => {
                     if let Some(conf) = conference {
                         conf.device_gone(device);
+                    }
+                }
+                Output::LocalPresence { user, status } => {
+                    if let Some(bus) = cluster {
+                        bus.publish_presence(user, status);
                     }
                 }
             }

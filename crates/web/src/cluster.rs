@@ -1,0 +1,357 @@
+//! Several nodes as one service: the bus between them (NATS).
+//!
+//! Each node publishes on `<prefix>.event` what its hub must tell users wherever they are
+//! connected — its users' presence, chat deliveries (messages, receipts, typing), contact
+//! changes, ended sessions — and every `STATE_EVERY` its whole presence list and load on
+//! `<prefix>.state` (a heartbeat: a node not heard of for `NODE_TIMEOUT` is gone, and its
+//! users' presence with it). Each node feeds what the others publish into its own hub as
+//! inputs. The database (PostgreSQL) is the truth; the bus only carries who must be told
+//! what now, so a lost message costs a late presence update (repaired by the next list) or
+//! a live chat event (the device catches up from the store when it next reconnects).
+//!
+//! When NATS is unreachable a node goes on serving its own sockets; it reconnects by itself
+//! and the periodic lists bring presence back in line.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use hub::{ChatEvent, HubStats, Input};
+use proto::chat::ChatMessage;
+use proto::ws::{ContactEvent, Presence, UserId};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+/// How often a node publishes its list (and so says it is alive).
+pub const STATE_EVERY: Duration = Duration::from_secs(2);
+/// A node not heard of for this long is gone.
+pub const NODE_TIMEOUT: Duration = Duration::from_secs(7);
+
+/// `[cluster]` as the web server needs it.
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    /// `nats://host:4222` (or `tls://`), several separated by commas.
+    pub nats_url: String,
+    /// This node's name, unique in the cluster.
+    pub node: String,
+    /// NATS credentials file (`.creds`: JWT and NKey seed), if the server wants one.
+    pub credentials_file: Option<PathBuf>,
+    /// PEM of the CA of NATS's TLS certificate, if not a system root.
+    pub ca_file: Option<PathBuf>,
+    /// Subjects start with this (several clusters may share one NATS).
+    pub prefix: String,
+}
+
+/// What this node's hub does now, in every node's list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeLoad {
+    pub connections: usize,
+    pub online_users: usize,
+    pub active_calls: usize,
+}
+
+impl From<HubStats> for NodeLoad {
+    fn from(s: HubStats) -> Self {
+        Self { connections: s.connections, online_users: s.online_users, active_calls: s.active_calls }
+    }
+}
+
+/// A chat event as it travels between nodes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub(crate) enum BusChat {
+    Message { message: ChatMessage },
+    Receipt { conv: i64, user: UserId, delivered_seq: i64, read_seq: i64 },
+    Typing { conv: i64, user: UserId },
+    Removed { conv: i64 },
+}
+
+/// Everything on the bus.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum BusMsg {
+    Presence {
+        node: String,
+        user: UserId,
+        status: Presence,
+    },
+    State {
+        node: String,
+        users: Vec<(UserId, Presence)>,
+        load: NodeLoad,
+    },
+    Chat {
+        node: String,
+        to: Vec<UserId>,
+        event: BusChat,
+    },
+    Relation {
+        node: String,
+        a: UserId,
+        b: UserId,
+        contacts: bool,
+        blocked: bool,
+        event_for_a: Option<ContactEvent>,
+        event_for_b: Option<ContactEvent>,
+    },
+    SessionsEnded {
+        node: String,
+        user: UserId,
+        only: Option<i64>,
+        keep: Option<i64>,
+    },
+}
+
+impl BusMsg {
+    fn node(&self) -> &str {
+        match self {
+            BusMsg::Presence { node, .. }
+            | BusMsg::State { node, .. }
+            | BusMsg::Chat { node, .. }
+            | BusMsg::Relation { node, .. }
+            | BusMsg::SessionsEnded { node, .. } => node,
+        }
+    }
+
+    /// The same change for another node's hub, if this input is one the others must hear.
+    pub(crate) fn relayed(node: &str, input: &Input) -> Option<BusMsg> {
+        let node = node.to_owned();
+        Some(match input {
+            Input::ChatDeliver(d) => {
+                let event = match d.event.as_ref()? {
+                    ChatEvent::Message(message) => BusChat::Message { message: message.clone() },
+                    ChatEvent::Receipt { conv, user, delivered_seq, read_seq } => BusChat::Receipt {
+                        conv: *conv,
+                        user: *user,
+                        delivered_seq: *delivered_seq,
+                        read_seq: *read_seq,
+                    },
+                    ChatEvent::Typing { conv, user } => BusChat::Typing { conv: *conv, user: *user },
+                    ChatEvent::Removed { conv } => BusChat::Removed { conv: *conv },
+                };
+                if d.to.is_empty() {
+                    return None;
+                }
+                BusMsg::Chat { node, to: d.to.clone(), event }
+            }
+            Input::RelationChanged { a, b, contacts, blocked, event_for_a, event_for_b } => BusMsg::Relation {
+                node,
+                a: *a,
+                b: *b,
+                contacts: *contacts,
+                blocked: *blocked,
+                event_for_a: *event_for_a,
+                event_for_b: *event_for_b,
+            },
+            Input::SessionsEnded { user, only, keep } => {
+                BusMsg::SessionsEnded { node, user: *user, only: *only, keep: *keep }
+            }
+            _ => return None,
+        })
+    }
+
+    /// The input this node's hub takes for another node's message.
+    fn into_input(self) -> Option<Input> {
+        Some(match self {
+            BusMsg::Presence { node, user, status } => Input::RemotePresence { node, user, status },
+            BusMsg::State { node, users, .. } => Input::NodeState { node, users },
+            BusMsg::Chat { to, event, .. } => {
+                let event = match event {
+                    BusChat::Message { message } => ChatEvent::Message(message),
+                    BusChat::Receipt { conv, user, delivered_seq, read_seq } => {
+                        ChatEvent::Receipt { conv, user, delivered_seq, read_seq }
+                    }
+                    BusChat::Typing { conv, user } => ChatEvent::Typing { conv, user },
+                    BusChat::Removed { conv } => ChatEvent::Removed { conv },
+                };
+                Input::chat_deliver(None, to, None, Some(event))
+            }
+            BusMsg::Relation { a, b, contacts, blocked, event_for_a, event_for_b, .. } => {
+                Input::RelationChanged { a, b, contacts, blocked, event_for_a, event_for_b }
+            }
+            BusMsg::SessionsEnded { user, only, keep, .. } => Input::SessionsEnded { user, only, keep },
+        })
+    }
+}
+
+/// This node's end of the bus: cheap to clone, never blocks (a full queue drops, counted).
+#[derive(Clone)]
+pub struct Bus {
+    node: String,
+    out: mpsc::Sender<BusMsg>,
+}
+
+/// Messages waiting to go out; beyond it (NATS unreachable for long) they are dropped and
+/// the periodic lists repair presence.
+const OUT_QUEUE: usize = 64 * 1024;
+
+impl Bus {
+    /// Starts the node's bus task; what other nodes publish arrives on the returned receiver
+    /// as hub inputs.
+    pub fn start(cfg: ClusterConfig) -> (Bus, mpsc::Receiver<Input>) {
+        let (out, out_rx) = mpsc::channel(OUT_QUEUE);
+        let (in_tx, in_rx) = mpsc::channel(OUT_QUEUE);
+        let bus = Bus { node: cfg.node.clone(), out };
+        tokio::spawn(run(cfg, out_rx, in_tx));
+        (bus, in_rx)
+    }
+
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    fn send(&self, msg: BusMsg) {
+        if self.out.try_send(msg).is_err() {
+            tracing::warn!("cluster bus queue full: a message to the other nodes was dropped");
+        }
+    }
+
+    pub(crate) fn publish_presence(&self, user: UserId, status: Presence) {
+        self.send(BusMsg::Presence { node: self.node.clone(), user, status });
+    }
+
+    pub(crate) fn publish_state(&self, users: Vec<(UserId, Presence)>, load: NodeLoad) {
+        self.send(BusMsg::State { node: self.node.clone(), users, load });
+    }
+
+    /// Tells the other nodes about a change this node's hub was told of, if they must hear it.
+    pub(crate) fn relay(&self, input: &Input) {
+        if let Some(msg) = BusMsg::relayed(&self.node, input) {
+            self.send(msg);
+        }
+    }
+}
+
+async fn connect(cfg: &ClusterConfig) -> Result<async_nats::Client, String> {
+    let mut opts = async_nats::ConnectOptions::new()
+        .name(format!("mywebrtc {}", cfg.node))
+        .retry_on_initial_connect()
+        .max_reconnects(None);
+    if let Some(creds) = &cfg.credentials_file {
+        opts = opts.credentials_file(creds).await.map_err(|e| format!("NATS credentials {}: {e}", creds.display()))?;
+    }
+    if let Some(ca) = &cfg.ca_file {
+        opts = opts.add_root_certificates(ca.clone()).require_tls(true);
+    }
+    let urls: Vec<&str> = cfg.nats_url.split(',').map(str::trim).filter(|u| !u.is_empty()).collect();
+    opts.connect(urls).await.map_err(|e| format!("NATS: {e}"))
+}
+
+async fn run(cfg: ClusterConfig, mut out: mpsc::Receiver<BusMsg>, to_hub: mpsc::Sender<Input>) {
+    let client = match connect(&cfg).await {
+        Ok(c) => c,
+        Err(e) => return tracing::error!(error = %e, "cluster bus not started"),
+    };
+    let all = format!("{}.>", cfg.prefix);
+    let mut sub = match client.subscribe(all).await {
+        Ok(s) => s,
+        Err(e) => return tracing::error!(error = %e, "cannot subscribe to the cluster bus"),
+    };
+    let (event_subject, state_subject) = (format!("{}.event", cfg.prefix), format!("{}.state", cfg.prefix));
+    let mut heard: HashMap<String, Instant> = HashMap::new();
+    let mut check = tokio::time::interval(STATE_EVERY);
+    loop {
+        tokio::select! {
+            msg = out.recv() => {
+                let Some(msg) = msg else { break };
+                let subject = if matches!(msg, BusMsg::State { .. }) { &state_subject } else { &event_subject };
+                match serde_json::to_vec(&msg) {
+                    // While NATS is away the client buffers; errors mean the buffer is full.
+                    Ok(bytes) => if let Err(e) = client.publish(subject.clone(), bytes.into()).await {
+                        tracing::warn!(error = %e, "cannot publish on the cluster bus");
+                    },
+                    Err(e) => tracing::error!(error = %e, "cannot encode a bus message"),
+                }
+            }
+            m = sub.next() => {
+                let Some(m) = m else { break };
+                let msg: BusMsg = match serde_json::from_slice(&m.payload) {
+                    Ok(msg) => msg,
+                    Err(e) => {
+                        tracing::warn!(error = %e, subject = %m.subject, "ignoring a malformed bus message");
+                        continue;
+                    }
+                };
+                if msg.node() == cfg.node {
+                    continue;
+                }
+                heard.insert(msg.node().to_owned(), Instant::now());
+                if let Some(input) = msg.into_input() {
+                    if to_hub.send(input).await.is_err() {
+                        break;
+                    }
+                }
+            }
+            _ = check.tick() => {
+                let now = Instant::now();
+                let gone: Vec<String> =
+                    heard.iter().filter(|(_, at)| now.duration_since(**at) > NODE_TIMEOUT).map(|(n, _)| n.clone()).collect();
+                for node in gone {
+                    heard.remove(&node);
+                    tracing::info!(node = %node, "cluster node gone silent");
+                    if to_hub.send(Input::NodeGone { node }).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One node as `mywebrtc cluster status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeStatus {
+    pub node: String,
+    pub load: NodeLoad,
+}
+
+/// Listens to the bus for `listen` (longer than [`STATE_EVERY`]) and lists the nodes heard.
+pub async fn cluster_status(cfg: &ClusterConfig, listen: Duration) -> Result<Vec<NodeStatus>, String> {
+    let mut opts = async_nats::ConnectOptions::new().name("mywebrtc cluster status");
+    if let Some(creds) = &cfg.credentials_file {
+        opts = opts.credentials_file(creds).await.map_err(|e| format!("NATS credentials {}: {e}", creds.display()))?;
+    }
+    if let Some(ca) = &cfg.ca_file {
+        opts = opts.add_root_certificates(ca.clone()).require_tls(true);
+    }
+    let urls: Vec<&str> = cfg.nats_url.split(',').map(str::trim).filter(|u| !u.is_empty()).collect();
+    let client = opts.connect(urls).await.map_err(|e| format!("NATS: {e}"))?;
+    let mut sub = client.subscribe(format!("{}.state", cfg.prefix)).await.map_err(|e| format!("NATS: {e}"))?;
+    let mut nodes: HashMap<String, NodeLoad> = HashMap::new();
+    let deadline = tokio::time::Instant::now() + listen;
+    while let Ok(Some(m)) = tokio::time::timeout_at(deadline, sub.next()).await {
+        if let Ok(BusMsg::State { node, load, .. }) = serde_json::from_slice(&m.payload) {
+            nodes.insert(node, load);
+        }
+    }
+    let mut list: Vec<NodeStatus> = nodes.into_iter().map(|(node, load)| NodeStatus { node, load }).collect();
+    list.sort_by(|a, b| a.node.cmp(&b.node));
+    Ok(list)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relayed_inputs_come_back_as_the_same_inputs_and_replies_stay_local() {
+        let input = Input::SessionsEnded { user: 4, only: Some(9), keep: None };
+        let msg = BusMsg::relayed("n1", &input).unwrap();
+        let wire = serde_json::to_vec(&msg).unwrap();
+        let back: BusMsg = serde_json::from_slice(&wire).unwrap();
+        assert_eq!(back, msg);
+        assert!(matches!(back.into_input(), Some(Input::SessionsEnded { user: 4, only: Some(9), keep: None })));
+        // A reply to this node's own connection is not for the others.
+        let reply_only = Input::chat_deliver(Some((1, proto::ws::ServerMessage::Ok { id: 1 })), vec![], None, None);
+        assert!(BusMsg::relayed("n1", &reply_only).is_none());
+        assert!(BusMsg::relayed("n1", &Input::Activity { conn: 1 }).is_none());
+    }
+
+    #[test]
+    fn garbage_on_the_bus_is_refused_by_the_decoder() {
+        for bad in [&b"{}"[..], b"null", b"{\"type\":\"presence\",\"node\":1}", b"\xff\xfe", b"{\"type\":\"nuke\"}"] {
+            assert!(serde_json::from_slice::<BusMsg>(bad).is_err());
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! Two nodes on one PostgreSQL database, joined by a real NATS server: users connected to
+//! different nodes see each other's presence, chat with receipts and typing, a session ended
+//! on one node closes its socket on the other, the bus survives a NATS restart, and a node
+//! that goes away takes its users' presence with it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on what they set up
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+
+fn node_config(name: &str, nats: &str) -> impl FnOnce(&mut web::WebConfig) {
+    let cluster = web::cluster::ClusterConfig {
+        nats_url: nats.to_owned(),
+        node: name.to_owned(),
+        credentials_file: None,
+        ca_file: None,
+        prefix: "test".into(),
+    };
+    move |cfg: &mut web::WebConfig| cfg.cluster = Some(cluster)
+}
+
+async fn node(name: &str, db: &str, nats: &str) -> TestServer {
+    let url = db.to_owned();
+    let store = tokio::task::spawn_blocking(move || {
+        store::PgStore::connect_postgres(&store::PgOptions { url, ca_file: None, pool_size: 4 }).unwrap()
+    })
+    .await
+    .unwrap();
+    start_on(tempfile::tempdir().unwrap(), Arc::new(store), node_config(name, nats)).await
+}
+
+/// Waits until `ws` has been told that `user` shows `status` (in its welcome, or later).
+async fn until_presence(ws: &mut testkit::ws::Ws, welcome: &Value, user: i64, status: &str) {
+    let listed =
+        welcome["presence"].as_array().into_iter().flatten().any(|p| p["user"] == user && p["status"] == status);
+    if listed {
+        return;
+    }
+    loop {
+        let v = ws.expect("presence").await;
+        if v["user"] == user && v["status"] == status {
+            return;
+        }
+    }
+}
+
+async fn client_on(server: &TestServer, name: &str) -> Client {
+    let mut c = server.client();
+    assert_eq!(c.login(name, PASSWORD).await.0, 200);
+    c
+}
+
+async fn ws_of(c: &Client) -> (testkit::ws::Ws, Value) {
+    let mut w = testkit::ws::connect(&c.base, c.cookie.as_deref(), Some(&c.base)).await.unwrap();
+    let welcome = w.hello().await;
+    (w, welcome)
+}
+
+#[tokio::test]
+async fn users_on_two_nodes_see_and_write_each_other_as_on_one() {
+    let mut nats = tokio::task::spawn_blocking(|| testkit::nats::Nats::start().unwrap()).await.unwrap();
+    let db = testkit::postgres::shared().unwrap().fresh_database().unwrap();
+    let n1 = node("n1", &db, &nats.url()).await;
+    let n2 = node("n2", &db, &nats.url()).await;
+    n1.add_user("alice", false);
+    n1.add_user("bob", false);
+    let alice = client_on(&n1, "alice").await;
+    let bob = client_on(&n2, "bob").await;
+    befriend(&alice, &bob).await;
+    let (st, conv) = alice.call("POST", "/api/v1/conversations", Some(json!({"kind": "direct", "user": bob.id}))).await;
+    assert_eq!(st, 201);
+    let conv = conv["id"].as_i64().unwrap();
+
+    let (mut wa, welcome_a) = ws_of(&alice).await;
+    let (mut wb, welcome_b) = ws_of(&bob).await;
+    until_presence(&mut wa, &welcome_a, bob.id, "online").await;
+    until_presence(&mut wb, &welcome_b, alice.id, "online").await;
+
+    // Chat from node 1 reaches node 2; the receipt and typing come back.
+    wa.send(json!({"type": "chat_send", "id": 1, "conv": conv, "client_id": "c1", "text": "hello from n1"})).await;
+    let seq = wa.expect("chat_ack").await["message"]["seq"].as_i64().unwrap();
+    let m = wb.expect("chat_message").await;
+    assert_eq!(m["message"]["text"], "hello from n1");
+    wb.send(json!({"type": "chat_receipt", "id": 7, "conv": conv, "read": seq})).await;
+    let r = wa.expect("chat_receipt").await;
+    assert_eq!((r["user"].as_i64(), r["read_seq"].as_i64()), (Some(bob.id), Some(seq)));
+    wb.send(json!({"type": "chat_typing", "conv": conv})).await;
+    assert_eq!(wa.expect("chat_typing").await["user"], bob.id);
+
+    // Both nodes in the cluster's list.
+    let cfg = web::cluster::ClusterConfig {
+        nats_url: nats.url(),
+        node: "status".into(),
+        credentials_file: None,
+        ca_file: None,
+        prefix: "test".into(),
+    };
+    let nodes = web::cluster::cluster_status(&cfg, Duration::from_secs(5)).await.unwrap();
+    let names: Vec<&str> = nodes.iter().map(|n| n.node.as_str()).collect();
+    assert_eq!(names, ["n1", "n2"]);
+    assert!(nodes.iter().all(|n| n.load.connections >= 1), "{nodes:?}");
+
+    // NATS restarts under both nodes: the bus comes back by itself.
+    let _nats = tokio::task::spawn_blocking(move || {
+        nats.stop();
+        nats.start_again().unwrap();
+        nats
+    })
+    .await
+    .unwrap();
+    wa.send(json!({"type": "chat_send", "id": 2, "conv": conv, "client_id": "c2", "text": "after the restart"})).await;
+    wa.expect("chat_ack").await;
+    let mut got = None;
+    for _ in 0..6 {
+        // Bounded: a message sent while the client reconnected is delivered once it has.
+        if let Some(v) = wb.recv().await {
+            if v["type"] == "chat_message" {
+                got = Some(v);
+                break;
+            }
+        }
+    }
+    let got = got.expect("the message after the NATS restart reached node 2");
+    assert_eq!(got["message"]["text"], "after the restart");
+
+    // Alice signs out through node 2 (her session works on every node; behind a load balancer
+    // both have the same origin, here each its own): her socket on node 1 closes.
+    let resp = alice
+        .http
+        .delete(format!("{}/api/v1/session", n2.url))
+        .header("origin", &n2.url)
+        .header("x-csrf-token", alice.csrf.clone().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    assert!(wa.close_code().await.is_some(), "alice's socket on node 1 was closed");
+
+    // Bob leaves node 2 for good: node 1 tells nobody (alice is gone) but forgets him.
+    drop(wb);
+    drop(n2);
+    drop(n1);
+}
+
+#[tokio::test]
+async fn a_node_that_goes_away_takes_its_users_presence_with_it() {
+    let nats = tokio::task::spawn_blocking(|| testkit::nats::Nats::start().unwrap()).await.unwrap();
+    let db = testkit::postgres::shared().unwrap().fresh_database().unwrap();
+    let n1 = node("n1", &db, &nats.url()).await;
+    let mut n2 = node("n2", &db, &nats.url()).await;
+    n1.add_user("carol", false);
+    n1.add_user("dave", false);
+    let carol = client_on(&n1, "carol").await;
+    let dave = client_on(&n2, "dave").await;
+    befriend(&carol, &dave).await;
+    let (mut wc, welcome_c) = ws_of(&carol).await;
+    let (_wd, _) = ws_of(&dave).await;
+    until_presence(&mut wc, &welcome_c, dave.id, "online").await;
+    // Node 2 stops without a word (its bus task ends with it): node 1 stops hearing it and,
+    // after the node timeout, shows dave offline.
+    n2.shutdown();
+    let mut offline = false;
+    for _ in 0..4 {
+        if let Some(v) = wc.recv().await {
+            if v["type"] == "presence" && v["user"] == dave.id && v["status"] == "offline" {
+                offline = true;
+                break;
+            }
+        }
+    }
+    assert!(offline, "dave shown offline once his node went away");
+    drop(nats);
+}
