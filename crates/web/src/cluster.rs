@@ -2,7 +2,8 @@
 //!
 //! Each node publishes on `<prefix>.event` what its hub must tell users wherever they are
 //! connected — its users' presence, chat deliveries (messages, receipts, typing), contact
-//! changes, ended sessions — and every `STATE_EVERY` its whole presence list and load on
+//! changes, ended sessions, sign-in outcomes (each node's login backoff counts every node's
+//! failures) — and every `STATE_EVERY` its whole presence list and load on
 //! `<prefix>.state` (a heartbeat: a node not heard of for `NODE_TIMEOUT` is gone, and its
 //! users' presence with it). Each node feeds what the others publish into its own hub as
 //! inputs. The database (PostgreSQL) is the truth; the bus only carries who must be told
@@ -14,8 +15,10 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use auth::ratelimit::LoginLimiter;
 use futures_util::StreamExt;
 use hub::{ChatEvent, HubStats, Input};
 use proto::chat::ChatMessage;
@@ -101,6 +104,13 @@ pub(crate) enum BusMsg {
         only: Option<i64>,
         keep: Option<i64>,
     },
+    /// A sign-in attempt's outcome, for every node's login backoff.
+    Login {
+        node: String,
+        account: String,
+        ip: std::net::IpAddr,
+        ok: bool,
+    },
 }
 
 impl BusMsg {
@@ -110,7 +120,8 @@ impl BusMsg {
             | BusMsg::State { node, .. }
             | BusMsg::Chat { node, .. }
             | BusMsg::Relation { node, .. }
-            | BusMsg::SessionsEnded { node, .. } => node,
+            | BusMsg::SessionsEnded { node, .. }
+            | BusMsg::Login { node, .. } => node,
         }
     }
 
@@ -171,6 +182,7 @@ impl BusMsg {
                 Input::RelationChanged { a, b, contacts, blocked, event_for_a, event_for_b }
             }
             BusMsg::SessionsEnded { user, only, keep, .. } => Input::SessionsEnded { user, only, keep },
+            BusMsg::Login { .. } => return None,
         })
     }
 }
@@ -188,12 +200,12 @@ const OUT_QUEUE: usize = 64 * 1024;
 
 impl Bus {
     /// Starts the node's bus task; what other nodes publish arrives on the returned receiver
-    /// as hub inputs.
-    pub fn start(cfg: ClusterConfig) -> (Bus, mpsc::Receiver<Input>) {
+    /// as hub inputs, and their sign-in outcomes go into `limiter`.
+    pub fn start(cfg: ClusterConfig, limiter: Arc<Mutex<LoginLimiter>>) -> (Bus, mpsc::Receiver<Input>) {
         let (out, out_rx) = mpsc::channel(OUT_QUEUE);
         let (in_tx, in_rx) = mpsc::channel(OUT_QUEUE);
         let bus = Bus { node: cfg.node.clone(), out };
-        tokio::spawn(run(cfg, out_rx, in_tx));
+        tokio::spawn(run(cfg, out_rx, in_tx, limiter));
         (bus, in_rx)
     }
 
@@ -205,6 +217,10 @@ impl Bus {
         if self.out.try_send(msg).is_err() {
             tracing::warn!("cluster bus queue full: a message to the other nodes was dropped");
         }
+    }
+
+    pub(crate) fn publish_login(&self, account: &str, ip: std::net::IpAddr, ok: bool) {
+        self.send(BusMsg::Login { node: self.node.clone(), account: account.to_owned(), ip, ok });
     }
 
     pub(crate) fn publish_presence(&self, user: UserId, status: Presence) {
@@ -238,7 +254,12 @@ async fn connect(cfg: &ClusterConfig) -> Result<async_nats::Client, String> {
     opts.connect(urls).await.map_err(|e| format!("NATS: {e}"))
 }
 
-async fn run(cfg: ClusterConfig, mut out: mpsc::Receiver<BusMsg>, to_hub: mpsc::Sender<Input>) {
+async fn run(
+    cfg: ClusterConfig,
+    mut out: mpsc::Receiver<BusMsg>,
+    to_hub: mpsc::Sender<Input>,
+    limiter: Arc<Mutex<LoginLimiter>>,
+) {
     let client = match connect(&cfg).await {
         Ok(c) => c,
         Err(e) => return tracing::error!(error = %e, "cluster bus not started"),
@@ -277,6 +298,15 @@ async fn run(cfg: ClusterConfig, mut out: mpsc::Receiver<BusMsg>, to_hub: mpsc::
                     continue;
                 }
                 heard.insert(msg.node().to_owned(), Instant::now());
+                if let BusMsg::Login { account, ip, ok, .. } = &msg {
+                    let mut l = limiter.lock().unwrap_or_else(|p| p.into_inner());
+                    if *ok {
+                        l.record_success(account);
+                    } else {
+                        l.record_failure(account, *ip, Instant::now());
+                    }
+                    continue;
+                }
                 if let Some(input) = msg.into_input() {
                     if to_hub.send(input).await.is_err() {
                         break;

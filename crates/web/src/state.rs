@@ -16,6 +16,8 @@ pub struct AppState {
     /// The resolved public base URL (`https://host:port`, no trailing slash).
     pub public_url: Arc<str>,
     pub limiter: Arc<Mutex<LoginLimiter>>,
+    /// The bus to the other nodes, when this node is one of a cluster.
+    pub cluster: Option<crate::cluster::Bus>,
     /// Bounds concurrent argon2 computations (19 MiB each) so a login flood cannot exhaust memory.
     pub hashing: Arc<Semaphore>,
     /// The signaling hub's task.
@@ -52,6 +54,14 @@ impl AppState {
             }
             None => (None, None),
         };
+        let limiter = Arc::new(Mutex::new(LoginLimiter::default()));
+        let (cluster, remote) = match config.cluster.clone() {
+            Some(cfg) => {
+                let (bus, remote) = crate::cluster::Bus::start(cfg, limiter.clone());
+                (Some(bus), Some(remote))
+            }
+            None => (None, None),
+        };
         let hub = crate::signaling::spawn_hub(
             config.hub.clone(),
             config.session_recheck,
@@ -59,7 +69,7 @@ impl AppState {
             chat.clone(),
             metrics.clone(),
             conference.clone(),
-            config.cluster.clone(),
+            cluster.clone().zip(remote),
         );
         if let (Some(rx), Some(c)) = (sfu_events, &conference) {
             let wiring =
@@ -93,7 +103,8 @@ impl AppState {
             store,
             config: Arc::new(config),
             public_url: public_url.trim_end_matches('/').into(),
-            limiter: Arc::new(Mutex::new(LoginLimiter::default())),
+            limiter,
+            cluster,
             hashing: Arc::new(Semaphore::new(permits)),
         })
     }
@@ -149,6 +160,19 @@ impl AppState {
         };
         if tokio::time::timeout(limit, work).await.is_err() {
             tracing::warn!("draining took too long; stopping anyway");
+        }
+    }
+
+    /// Records a sign-in attempt's outcome here and on every other node of a cluster, so an
+    /// account's backoff holds whichever node the attempts reach.
+    pub fn login_outcome(&self, account: &str, ip: std::net::IpAddr, ok: bool) {
+        if ok {
+            self.limiter().record_success(account);
+        } else {
+            self.limiter().record_failure(account, ip, std::time::Instant::now());
+        }
+        if let Some(bus) = &self.cluster {
+            bus.publish_login(account, ip, ok);
         }
     }
 

@@ -128,6 +128,30 @@ async fn users_on_two_nodes_see_and_write_each_other_as_on_one() {
     let got = got.expect("the message after the NATS restart reached node 2");
     assert_eq!(got["message"]["text"], "after the restart");
 
+    // Password guessing spread over the nodes meets one backoff: five free failures on node 1,
+    // then node 2 refuses the account within fewer tries than its own five free ones.
+    let guess = |server: &TestServer| {
+        let c = server.client();
+        async move {
+            let r = c.req("POST", "/api/v1/session").json(&json!({"username": "alice", "password": "wrong guess"}));
+            send(r).await.0
+        }
+    };
+    for _ in 0..5 {
+        assert_eq!(guess(&n1).await, 401);
+    }
+    let mut refused = false;
+    for _ in 0..4 {
+        match guess(&n2).await {
+            429 => {
+                refused = true;
+                break;
+            }
+            st => assert_eq!(st, 401),
+        }
+    }
+    assert!(refused, "node 2 knew of node 1's failures");
+
     // Alice signs out through node 2 (her session works on every node; behind a load balancer
     // both have the same origin, here each its own): her socket on node 1 closes.
     let resp = alice

@@ -121,7 +121,7 @@ pub async fn login(
         }
     };
     let Some(user) = verified else {
-        state.limiter().record_failure(&account, ip, Instant::now());
+        state.login_outcome(&account, ip, false);
         tracing::info!("login failed");
         return Err(HttpError::new(
             StatusCode::UNAUTHORIZED,
@@ -129,7 +129,7 @@ pub async fn login(
             "wrong username or password",
         ));
     };
-    state.limiter().record_success(&account);
+    state.login_outcome(&account, ip, true);
     if user.disabled {
         return Err(HttpError::new(
             StatusCode::FORBIDDEN,

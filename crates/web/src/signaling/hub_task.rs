@@ -89,7 +89,7 @@ pub(crate) fn spawn_hub(
     chat: ChatQueue,
     metrics: crate::metrics::MetricsHandle,
     conference: Option<Arc<crate::conference::Conference>>,
-    cluster: Option<crate::cluster::ClusterConfig>,
+    cluster: Option<(crate::cluster::Bus, mpsc::Receiver<Input>)>,
 ) -> HubHandle {
     let (tx, rx) = mpsc::channel(16 * 1024);
     // Call ids of this run start above any an earlier run handed out (milliseconds since the
@@ -101,13 +101,7 @@ pub(crate) fn spawn_hub(
     cfg.first_call_id = cfg.first_call_id.max(millis.saturating_mul(1000));
     let hub = Hub::new(cfg, Box::new(auth::token::new_token));
     let handle = HubHandle { tx, next_conn: Arc::new(std::sync::atomic::AtomicU64::new(1)) };
-    let (cluster, remote) = match cluster {
-        Some(cfg) => {
-            let (bus, remote) = crate::cluster::Bus::start(cfg);
-            (Some(bus), Some(remote))
-        }
-        None => (None, None),
-    };
+    let (cluster, remote) = cluster.unzip();
     let deps = Deps { store, chat, metrics, conference, me: handle.clone(), cluster };
     tokio::spawn(run(hub, rx, remote, session_recheck, deps));
     handle
