@@ -10,7 +10,20 @@ echo "== cargo test"
 cargo build --workspace --locked
 cargo test --workspace --locked
 echo "== the server's integration tests again, on PostgreSQL (a real server the tests start)"
-MYWEBRTC_TEST_STORE=postgres cargo test --locked -p web --tests
+# The binaries the run above built (a `cargo test -p web` would build the crates again with
+# other features), run from the crate's directory as cargo runs them.
+cargo test --workspace --locked --no-run --message-format=json 2>/dev/null | python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    t = m.get("target", {})
+    if m.get("reason") == "compiler-artifact" and t.get("kind") == ["test"] and m.get("executable") \
+            and "/crates/web/tests/" in t.get("src_path", ""):
+        print(m["executable"])' > target/web-test-binaries.txt
+[ -s target/web-test-binaries.txt ] || { echo "no web test binaries found"; exit 1; }
+while read -r bin; do
+  (cd crates/web && MYWEBRTC_TEST_STORE=postgres "$bin")
+done < target/web-test-binaries.txt
 
 cd tests/e2e
 if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/typescript ]; then

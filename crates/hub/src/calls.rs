@@ -65,7 +65,7 @@ impl Held {
 }
 
 impl Call {
-    fn participant(&self, dev: DeviceId) -> bool {
+    pub(crate) fn participant(&self, dev: DeviceId) -> bool {
         dev == self.caller_dev
             || match &self.state {
                 CallState::Ringing(devs, _) => devs.contains(&dev),
@@ -87,12 +87,20 @@ impl Hub {
 
     /// Replies to a device's request with an error (calls and file transfers).
     pub(crate) fn error_to(&mut self, dev: DeviceId, id: Option<u64>, code: WsErrorCode) {
+        if self.send_to_proxy(dev, ServerMessage::Error { id, code, message: code.default_message().to_owned() }) {
+            return;
+        }
         if let Some(conn) = self.device_conn(dev) {
             self.reply_error(conn, id, code, code.default_message());
         }
     }
 
     pub(crate) fn ok_to(&mut self, dev: DeviceId, id: Option<u64>) {
+        if let Some(id) = id {
+            if self.send_to_proxy(dev, ServerMessage::Ok { id }) {
+                return;
+            }
+        }
         if let Some(conn) = self.device_conn(dev) {
             self.reply_ok(conn, id);
         }
@@ -110,7 +118,12 @@ impl Hub {
         if callee == caller || !self.may_call(caller, callee) {
             return refuse(self, EndReason::NotAllowed);
         }
-        let ringing: Vec<DeviceId> = self.users.get(&callee).map(|u| u.devices.clone()).unwrap_or_default();
+        let mut ringing: Vec<DeviceId> = self.users.get(&callee).map(|u| u.devices.clone()).unwrap_or_default();
+        // The callee's devices on the other nodes of a cluster ring too.
+        for (node, rdev) in self.remote.devices(callee) {
+            let proxy = self.proxy(&node, rdev, callee);
+            ringing.push(proxy);
+        }
         let outcome = match self.aggregate(callee) {
             _ if ringing.is_empty() => Some(EndReason::Unavailable),
             proto::ws::Presence::Dnd => Some(EndReason::Unavailable),
@@ -118,6 +131,9 @@ impl Hub {
             _ => None,
         };
         if let Some(reason) = outcome {
+            for dev in &ringing {
+                self.drop_proxy_if_idle(*dev);
+            }
             refuse(self, reason);
             self.out.push_back(Output::CallFinished(CallRecord {
                 call_id,
@@ -190,6 +206,7 @@ impl Hub {
                 call_id,
                 reason: proto::ws::EndReason::AnsweredElsewhere,
             });
+            self.drop_proxy_if_idle(other);
         }
         self.refresh_presence(callee);
         self.refresh_presence(caller);
@@ -299,6 +316,7 @@ impl Hub {
             if Some(dev) != origin {
                 self.push(dev, |seq| ServerMessage::CallEnded { seq, id: None, call_id, reason });
             }
+            self.drop_proxy_if_idle(dev);
         }
         let answered_at = c.answered;
         self.out.push_back(Output::CallFinished(CallRecord {

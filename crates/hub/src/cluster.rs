@@ -15,32 +15,49 @@ use std::collections::{BTreeSet, HashMap};
 use proto::ws::{Presence, ServerMessage, UserId};
 
 use crate::core::Hub;
-use crate::io::Output;
+use crate::io::{DeviceId, Output};
+
+/// What a node says of one of its users: how they show there, and their devices there (the
+/// devices a call to them rings).
+pub type NodeUser = (UserId, Presence, Vec<DeviceId>);
 
 /// Presence of users on the other nodes, by user, then node.
 #[derive(Default)]
 pub(crate) struct Remote {
-    pub by_user: HashMap<UserId, HashMap<String, Presence>>,
+    pub by_user: HashMap<UserId, HashMap<String, (Presence, Vec<DeviceId>)>>,
     /// Users each node has said something about (to replace a node's list at once).
     pub by_node: HashMap<String, BTreeSet<UserId>>,
     /// For users without a device here: the presence last shown to local contacts.
     pub shown: HashMap<UserId, Presence>,
-    /// Per user, the local presence last published (absent: offline).
-    pub published: HashMap<UserId, Presence>,
+    /// Per user, the local presence and devices last published (absent: offline).
+    pub published: HashMap<UserId, (Presence, Vec<DeviceId>)>,
 }
 
 impl Remote {
     pub fn best(&self, user: UserId) -> Presence {
-        self.by_user.get(&user).and_then(|m| m.values().copied().max()).unwrap_or(Presence::Offline)
+        self.by_user.get(&user).and_then(|m| m.values().map(|(p, _)| *p).max()).unwrap_or(Presence::Offline)
     }
 
-    /// Records `node`'s word about `user`; whether it changed anything.
-    fn set(&mut self, node: &str, user: UserId, status: Presence) -> bool {
+    /// The user's devices on other nodes, as (node, device there).
+    pub fn devices(&self, user: UserId) -> Vec<(String, DeviceId)> {
+        let mut all: Vec<(String, DeviceId)> = self
+            .by_user
+            .get(&user)
+            .into_iter()
+            .flatten()
+            .flat_map(|(node, (_, devs))| devs.iter().map(move |d| (node.clone(), *d)))
+            .collect();
+        all.sort();
+        all
+    }
+
+    /// Records `node`'s word about `user`; whether their presence changed.
+    fn set(&mut self, node: &str, user: UserId, status: Presence, devices: Vec<DeviceId>) -> bool {
         let entry = self.by_user.entry(user).or_default();
         let changed = if status == Presence::Offline {
-            entry.remove(node).is_some()
+            entry.remove(node).is_some_and(|(p, _)| p != Presence::Offline)
         } else {
-            entry.insert(node.to_owned(), status) != Some(status)
+            entry.insert(node.to_owned(), (status, devices)).map(|(p, _)| p) != Some(status)
         };
         if entry.is_empty() {
             self.by_user.remove(&user);
@@ -56,25 +73,25 @@ impl Remote {
 }
 
 impl Hub {
-    /// Another node says how `user` shows there.
-    pub(crate) fn remote_presence(&mut self, node: &str, user: UserId, status: Presence) {
-        if self.remote.set(node, user, status) {
+    /// Another node says how `user` shows there, and on which devices.
+    pub(crate) fn remote_presence(&mut self, node: &str, user: UserId, status: Presence, devices: Vec<DeviceId>) {
+        if self.remote.set(node, user, status, devices) {
             self.presence_changed_somewhere(user);
         }
     }
 
     /// Another node's whole list (`users` not listed are offline there).
-    pub(crate) fn node_state(&mut self, node: &str, users: &[(UserId, Presence)]) {
+    pub(crate) fn node_state(&mut self, node: &str, users: Vec<NodeUser>) {
         let before = self.remote.by_node.get(node).cloned().unwrap_or_default();
-        let listed: BTreeSet<UserId> = users.iter().map(|(u, _)| *u).collect();
+        let listed: BTreeSet<UserId> = users.iter().map(|(u, _, _)| *u).collect();
         let mut changed = Vec::new();
         for &user in before.difference(&listed) {
-            if self.remote.set(node, user, Presence::Offline) {
+            if self.remote.set(node, user, Presence::Offline, Vec::new()) {
                 changed.push(user);
             }
         }
-        for &(user, status) in users {
-            if self.remote.set(node, user, status) {
+        for (user, status, devices) in users {
+            if self.remote.set(node, user, status, devices) {
                 changed.push(user);
             }
         }
@@ -87,25 +104,29 @@ impl Hub {
     }
 
     /// What this node's devices show, user by user (for the driver's periodic list).
-    pub fn local_presence(&self) -> Vec<(UserId, Presence)> {
-        let mut list: Vec<(UserId, Presence)> = self.remote.published.iter().map(|(u, p)| (*u, *p)).collect();
+    pub fn local_presence(&self) -> Vec<NodeUser> {
+        let mut list: Vec<NodeUser> =
+            self.remote.published.iter().map(|(u, (p, devs))| (*u, *p, devs.clone())).collect();
         list.sort_unstable();
         list
     }
 
-    /// Publishes a change of the user's presence on this node's devices alone.
+    /// Publishes a change of the user's presence (or devices) on this node alone.
     pub(crate) fn publish_local(&mut self, user: UserId) {
         let local = self.local_aggregate(user);
-        let before = self.remote.published.get(&user).copied().unwrap_or(Presence::Offline);
-        if local == before {
+        let mut devices = self.users.get(&user).map(|u| u.devices.clone()).unwrap_or_default();
+        devices.sort_unstable();
+        let now = (local, if local == Presence::Offline { Vec::new() } else { devices });
+        let before = self.remote.published.get(&user).cloned().unwrap_or((Presence::Offline, Vec::new()));
+        if now == before {
             return;
         }
         if local == Presence::Offline {
             self.remote.published.remove(&user);
         } else {
-            self.remote.published.insert(user, local);
+            self.remote.published.insert(user, now.clone());
         }
-        self.out.push_back(Output::LocalPresence { user, status: local });
+        self.out.push_back(Output::LocalPresence { user, status: now.0, devices: now.1 });
     }
 
     /// The user's presence changed on another node: tell local contacts if what they see

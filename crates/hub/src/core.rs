@@ -40,6 +40,8 @@ pub(crate) struct Device {
     pub backlog: VecDeque<(u64, ServerMessage)>,
     /// Bumped at every detach, so a stale grace timer is recognised.
     pub grace_gen: u64,
+    /// A proxy for a device of another node (`remote_calls.rs`): (node, its device id).
+    pub remote: Option<(String, DeviceId)>,
 }
 
 pub(crate) struct User {
@@ -78,7 +80,7 @@ pub struct Hub {
     timers: BinaryHeap<Reverse<(Instant, Timer)>>,
     sweep_scheduled: bool,
     pub(crate) out: VecDeque<Output>,
-    next_device: DeviceId,
+    pub(crate) next_device: DeviceId,
     pub(crate) next_call: CallId,
     new_token: Box<dyn FnMut() -> String + Send>,
     /// Running totals for metrics.
@@ -87,6 +89,10 @@ pub struct Hub {
     pub(crate) rejoins: HashMap<(CallId, UserId), crate::rejoin::PendingRejoin>,
     /// Presence on the other nodes of a cluster.
     pub(crate) remote: crate::cluster::Remote,
+    /// Proxies for other nodes' devices in this node's calls, by (node, device there).
+    pub(crate) proxies: HashMap<(String, DeviceId), DeviceId>,
+    /// Calls held by another node that this node's devices take part in: (node, devices).
+    pub(crate) remote_calls: HashMap<CallId, (String, Vec<DeviceId>)>,
 }
 
 /// Counts since start (metrics).
@@ -129,6 +135,8 @@ impl Hub {
             totals: Totals::default(),
             rejoins: HashMap::new(),
             remote: crate::cluster::Remote::default(),
+            proxies: HashMap::new(),
+            remote_calls: HashMap::new(),
         }
     }
 
@@ -178,7 +186,7 @@ impl Hub {
             .conns
             .values()
             .map(|c| (c.user, c.session))
-            .chain(self.devices.values().map(|d| (d.user, d.session)))
+            .chain(self.devices.values().filter(|d| d.remote.is_none()).map(|d| (d.user, d.session)))
             .collect();
         all.sort_unstable();
         all.dedup();
@@ -251,9 +259,10 @@ impl Hub {
                     self.reply(conn, *msg);
                 }
             }
-            Input::RemotePresence { node, user, status } => self.remote_presence(&node, user, status),
-            Input::NodeState { node, users } => self.node_state(&node, &users),
-            Input::NodeGone { node } => self.node_state(&node, &[]),
+            Input::RemotePresence { node, user, status, devices } => self.remote_presence(&node, user, status, devices),
+            Input::NodeState { node, users } => self.node_state(&node, users),
+            Input::NodeGone { node } => self.node_state(&node, Vec::new()),
+            Input::FromNode { node, msg } => self.node_message(&node, msg, now),
         }
     }
 
@@ -348,6 +357,11 @@ impl Hub {
                     WsErrorCode::GuestForbidden,
                     WsErrorCode::GuestForbidden.default_message(),
                 );
+            }
+        }
+        if let Some(dev) = device {
+            if self.forward_call_request(dev, &msg) {
+                return;
             }
         }
         match (msg, device) {
@@ -496,6 +510,7 @@ impl Hub {
                 seq: 0,
                 backlog: VecDeque::new(),
                 grace_gen: 0,
+                remote: None,
             },
         );
         if let Some(c) = self.conns.get_mut(&conn) {
@@ -558,6 +573,7 @@ impl Hub {
 
     pub(crate) fn remove_device(&mut self, dev: DeviceId, now: Instant) {
         self.device_leaves_calls(dev, now);
+        self.device_leaves_remote_calls(dev);
         self.device_leaves_transfers(dev, now);
         self.device_leaves_rejoins(dev);
         let Some(d) = self.devices.remove(&dev) else { return };
@@ -623,6 +639,11 @@ impl Hub {
 
     /// Pushes an event to a device: numbered, kept for replay, sent if connected.
     pub(crate) fn push(&mut self, dev: DeviceId, make: impl FnOnce(u64) -> ServerMessage) {
+        if self.devices.get(&dev).is_some_and(|d| d.remote.is_some()) {
+            // Another node's device: that node numbers it.
+            self.send_to_proxy(dev, make(0));
+            return;
+        }
         let cap = self.cfg.replay_buffer;
         let Some(d) = self.devices.get_mut(&dev) else { return };
         d.seq += 1;
@@ -665,6 +686,11 @@ impl Hub {
     pub fn check_invariants(&self) -> Result<(), String> {
         use crate::calls::CallState;
         for (id, d) in &self.devices {
+            if let Some(call) = d.call.filter(|c| self.remote_calls.get(c).is_some_and(|(_, devs)| devs.contains(id))) {
+                // In a call another node holds (it answered there).
+                let _ = call;
+                continue;
+            }
             if let Some(call) = d.call {
                 let c = self.calls.get(&call).ok_or(format!("device {id} in vanished call {call}"))?;
                 let in_it = c.caller_dev == *id || matches!(c.state, CallState::Active(x) if x == *id);
@@ -676,6 +702,12 @@ impl Hub {
                 if self.conns.get(&conn).and_then(|c| c.device) != Some(*id) {
                     return Err(format!("device {id} and conn {conn} disagree"));
                 }
+            }
+            if d.remote.is_some() {
+                if !self.calls.values().any(|c| c.participant(*id)) {
+                    return Err(format!("proxy {id} in no call"));
+                }
+                continue;
             }
             if !self.users.get(&d.user).is_some_and(|u| u.devices.contains(id)) {
                 return Err(format!("device {id} missing from its user"));

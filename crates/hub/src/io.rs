@@ -65,11 +65,14 @@ pub enum Input {
     Push { devices: Vec<DeviceId>, users: Vec<UserId>, msg: Box<ServerMessage> },
     /// A reply (not numbered, not replayed) to a device's current connection.
     Reply { device: DeviceId, msg: Box<ServerMessage> },
-    /// Another node of the cluster says how `user` shows on its devices (see `cluster.rs`).
-    RemotePresence { node: String, user: UserId, status: proto::ws::Presence },
-    /// Another node's whole list of users and how they show there (periodic; repairs lost
-    /// updates). Users it does not list are offline on it.
-    NodeState { node: String, users: Vec<(UserId, proto::ws::Presence)> },
+    /// Another node of the cluster says how `user` shows on its devices, and which they are
+    /// (see `cluster.rs`).
+    RemotePresence { node: String, user: UserId, status: proto::ws::Presence, devices: Vec<DeviceId> },
+    /// Another node's whole list of users, how they show there and on which devices
+    /// (periodic; repairs lost updates). Users it does not list are offline on it.
+    NodeState { node: String, users: Vec<crate::NodeUser> },
+    /// Another node about a 1:1 call between its devices and this node's (`remote_calls.rs`).
+    FromNode { node: String, msg: NodeMsg },
     /// A node fell silent (or left): its users are offline on it.
     NodeGone { node: String },
 }
@@ -219,7 +222,22 @@ pub enum Output {
     /// A device is gone for good (closed, or its resume grace ran out): it leaves any
     /// conference.
     DeviceGone { device: DeviceId },
-    /// The user's presence from this node's devices alone changed: tell the other nodes of a
+    /// The user's presence (or devices) on this node alone changed: tell the other nodes of a
     /// cluster (nothing to do on a single node).
-    LocalPresence { user: UserId, status: proto::ws::Presence },
+    LocalPresence { user: UserId, status: proto::ws::Presence, devices: Vec<DeviceId> },
+    /// Tell one other node of the cluster about a call between its devices and ours.
+    ToNode { node: String, msg: NodeMsg },
+}
+
+/// Between the node that holds a 1:1 call (the caller's) and a node with devices of the
+/// callee: the holder's call state machine treats those devices as its own, through this.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NodeMsg {
+    /// For a device of the receiving node: an event of a call the sending node holds.
+    ToDevice { device: DeviceId, msg: ServerMessage },
+    /// From a device of the sending node, about a call the receiving node holds.
+    FromDevice { device: DeviceId, msg: proto::ws::ClientMessage },
+    /// A device of the sending node is gone: it leaves the receiving node's calls.
+    DeviceGone { device: DeviceId },
 }

@@ -26,12 +26,14 @@ mod guests;
 mod io;
 mod presence;
 mod rejoin;
+mod remote_calls;
 mod rooms;
 
+pub use cluster::NodeUser;
 pub use config::HubConfig;
 pub use core::{Hub, HubStats};
 pub use io::{
-    CallRecord, ChatDelivery, ChatEvent, ChatOp, ChatRequest, ConnId, DeviceId, GuestScope, Input, Output, Relations,
-    RoomOp, RoomRequest,
+    CallRecord, ChatDelivery, ChatEvent, ChatOp, ChatRequest, ConnId, DeviceId, GuestScope, Input, NodeMsg, Output,
+    Relations, RoomOp, RoomRequest,
 };
 pub use proto::ws::{CallId, UserId};

@@ -6,6 +6,8 @@ mod common;
 
 use common::World;
 use hub::Input;
+use std::time::Duration;
+
 use proto::ws::{Presence, ServerMessage};
 
 const ALICE: i64 = 1;
@@ -22,14 +24,14 @@ fn presence_updates(w: &World, conn: u64) -> Vec<(i64, Presence)> {
 }
 
 fn remote(w: &mut World, node: &str, user: i64, status: Presence) {
-    w.input(Input::RemotePresence { node: node.into(), user, status });
+    w.input(Input::RemotePresence { node: node.into(), user, status, devices: vec![] });
 }
 
 #[test]
 fn a_contact_on_another_node_shows_here_and_goes_when_its_node_does() {
     let mut w = World::new();
     let a = w.connect(ALICE, &[BOB]);
-    assert_eq!(w.published, vec![(ALICE, Presence::Online)], "alice's own presence is published");
+    assert_eq!(w.published.iter().map(|p| (p.0, p.1)).collect::<Vec<_>>(), vec![(ALICE, Presence::Online)]);
     remote(&mut w, "n2", BOB, Presence::Online);
     assert_eq!(presence_updates(&w, a), vec![(BOB, Presence::Online)]);
     // A second node with bob: no change to show; his away there neither (online wins).
@@ -61,15 +63,16 @@ fn a_user_on_two_nodes_stays_online_when_one_device_leaves() {
     // that bob is offline here.
     w.input(Input::Closed { conn: b, clean: true });
     assert_eq!(presence_updates(&w, a), vec![(BOB, Presence::Online)]);
-    assert_eq!(w.published.last(), Some(&(BOB, Presence::Offline)));
+    assert_eq!(w.published.last().map(|p| (p.0, p.1)), Some((BOB, Presence::Offline)));
     // Then n2's list no longer has him: offline.
-    w.input(Input::NodeState { node: "n2".into(), users: vec![(ALICE, Presence::Online)] });
+    w.input(Input::NodeState { node: "n2".into(), users: vec![(ALICE, Presence::Online, vec![7])] });
     assert_eq!(presence_updates(&w, a).last(), Some(&(BOB, Presence::Offline)));
     // bob back on this node: online again, published again.
     let _b = w.connect_session(BOB, 21, &[ALICE]);
     assert_eq!(presence_updates(&w, a).last(), Some(&(BOB, Presence::Online)));
-    assert_eq!(w.published.last(), Some(&(BOB, Presence::Online)));
-    assert_eq!(w.hub.local_presence(), vec![(ALICE, Presence::Online), (BOB, Presence::Online)]);
+    assert_eq!(w.published.last().map(|p| (p.0, p.1)), Some((BOB, Presence::Online)));
+    let listed: Vec<(i64, Presence)> = w.hub.local_presence().iter().map(|p| (p.0, p.1)).collect();
+    assert_eq!(listed, vec![(ALICE, Presence::Online), (BOB, Presence::Online)]);
 }
 
 #[test]
@@ -79,4 +82,123 @@ fn strangers_on_other_nodes_are_shown_to_nobody() {
     remote(&mut w, "n2", BOB, Presence::Online);
     assert!(presence_updates(&w, a).is_empty());
     w.hub.check_invariants().unwrap();
+}
+
+/// Carries what each hub publishes or sends to the other, until both are quiet.
+fn pump(n1: &mut World, n2: &mut World) {
+    for _ in 0..100 {
+        let mut moved = false;
+        for (from, to, name) in [(0usize, 1usize, "n1"), (1, 0, "n2")] {
+            let (src, dst) = if from == 0 { (&mut *n1, &mut *n2) } else { (&mut *n2, &mut *n1) };
+            let published = std::mem::take(&mut src.published);
+            let direct = std::mem::take(&mut src.to_nodes);
+            moved |= !published.is_empty() || !direct.is_empty();
+            for (user, status, devices) in published {
+                dst.input(Input::RemotePresence { node: name.into(), user, status, devices });
+            }
+            for (node, msg) in direct {
+                assert_eq!(node, if to == 1 { "n2" } else { "n1" });
+                dst.input(Input::FromNode { node: name.into(), msg });
+            }
+        }
+        if !moved {
+            return;
+        }
+    }
+    panic!("the two hubs never went quiet");
+}
+
+fn call_id_of(w: &World, conn: u64) -> u64 {
+    w.msgs(conn)
+        .iter()
+        .find_map(|m| match m {
+            ServerMessage::CallIncoming { call_id, .. } | ServerMessage::CallRinging { call_id, .. } => Some(*call_id),
+            _ => None,
+        })
+        .expect("a call")
+}
+
+fn ended_reason(w: &World, conn: u64) -> Option<proto::ws::EndReason> {
+    w.msgs(conn).iter().rev().find_map(|m| match m {
+        ServerMessage::CallEnded { reason, .. } => Some(*reason),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_call_rings_devices_on_two_nodes_is_answered_on_one_and_signals_cross() {
+    let (mut n1, mut n2) = (World::new(), World::new());
+    let a = n1.connect(ALICE, &[BOB]);
+    let b1 = n1.connect_session(BOB, 20, &[ALICE]);
+    let b2 = n2.connect_session(BOB, 21, &[ALICE]);
+    pump(&mut n1, &mut n2);
+    n1.text(a, r#"{"type":"call_invite","id":1,"callee":2,"media":"video"}"#);
+    pump(&mut n1, &mut n2);
+    let call = call_id_of(&n1, a);
+    assert_eq!(call_id_of(&n1, b1), call, "bob's device on node 1 rings");
+    assert_eq!(call_id_of(&n2, b2), call, "bob's device on node 2 rings");
+    // alice's offer while it rings is kept for whichever device answers.
+    n1.text(a, &format!(r#"{{"type":"call_signal","call_id":{call},"data":{{"sdp":"offer"}}}}"#));
+    n2.text(b2, &format!(r#"{{"type":"call_accept","id":5,"call_id":{call}}}"#));
+    pump(&mut n1, &mut n2);
+    assert!(n2.msgs(b2).contains(&ServerMessage::Ok { id: 5 }), "{:?}", n2.msgs(b2));
+    assert!(n1.msgs(a).iter().any(|m| matches!(m, ServerMessage::CallAccepted { .. })));
+    assert_eq!(ended_reason(&n1, b1), Some(proto::ws::EndReason::AnsweredElsewhere));
+    let got_offer =
+        n2.msgs(b2).iter().any(|m| matches!(m, ServerMessage::CallSignal { data, .. } if data["sdp"] == "offer"));
+    assert!(got_offer, "the held offer reached the answering device on node 2");
+    // Events on node 2 are numbered by node 2, in order.
+    let seqs: Vec<u64> = n2.msgs(b2).iter().filter_map(|m| serde_json::to_value(m).ok()?["seq"].as_u64()).collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+    // Signals both ways, then bob hangs up from node 2.
+    n2.text(b2, &format!(r#"{{"type":"call_signal","call_id":{call},"data":{{"sdp":"answer"}}}}"#));
+    pump(&mut n1, &mut n2);
+    assert!(n1.msgs(a).iter().any(|m| matches!(m, ServerMessage::CallSignal { data, .. } if data["sdp"] == "answer")));
+    assert_eq!(n2.hub.presence_of(BOB), Presence::Busy, "bob is busy in a call node 1 holds");
+    n2.text(b2, &format!(r#"{{"type":"call_hangup","id":6,"call_id":{call}}}"#));
+    pump(&mut n1, &mut n2);
+    assert_eq!(ended_reason(&n1, a), Some(proto::ws::EndReason::Hangup));
+    assert_eq!(n1.records.len(), 1);
+    assert!(n1.records[0].answered);
+    assert_eq!(n2.hub.presence_of(BOB), Presence::Online);
+    n1.hub.check_invariants().unwrap();
+    n2.hub.check_invariants().unwrap();
+}
+
+#[test]
+fn a_callee_whose_only_device_on_another_node_goes_away_leaves_the_call_unavailable() {
+    let (mut n1, mut n2) = (World::new(), World::new());
+    let a = n1.connect(ALICE, &[BOB]);
+    let b2 = n2.connect_session(BOB, 21, &[ALICE]);
+    pump(&mut n1, &mut n2);
+    n1.text(a, r#"{"type":"call_invite","id":1,"callee":2,"media":"audio"}"#);
+    pump(&mut n1, &mut n2);
+    assert!(n2.msgs(b2).iter().any(|m| matches!(m, ServerMessage::CallIncoming { .. })));
+    n2.input(Input::Closed { conn: b2, clean: true });
+    pump(&mut n1, &mut n2);
+    assert_eq!(ended_reason(&n1, a), Some(proto::ws::EndReason::Unavailable));
+    n1.hub.check_invariants().unwrap();
+    n2.hub.check_invariants().unwrap();
+}
+
+#[test]
+fn an_unanswered_call_stops_ringing_on_the_other_node_and_a_stranger_cannot_steer_it() {
+    let (mut n1, mut n2) = (World::new(), World::new());
+    let a = n1.connect(ALICE, &[BOB]);
+    let b2 = n2.connect_session(BOB, 21, &[ALICE]);
+    let m = n2.connect(66, &[]);
+    pump(&mut n1, &mut n2);
+    n1.text(a, r#"{"type":"call_invite","id":1,"callee":2,"media":"audio"}"#);
+    pump(&mut n1, &mut n2);
+    let call = call_id_of(&n2, b2);
+    // Another user on node 2 knows the call id: their requests go nowhere.
+    n2.text(m, &format!(r#"{{"type":"call_accept","id":9,"call_id":{call}}}"#));
+    pump(&mut n1, &mut n2);
+    assert!(matches!(n2.last(m), Some(ServerMessage::Error { .. })));
+    assert!(!n1.msgs(a).iter().any(|m| matches!(m, ServerMessage::CallAccepted { .. })));
+    n1.advance(Duration::from_secs(46));
+    pump(&mut n1, &mut n2);
+    assert_eq!(ended_reason(&n2, b2), Some(proto::ws::EndReason::NoAnswer));
+    n1.hub.check_invariants().unwrap();
+    n2.hub.check_invariants().unwrap();
 }

@@ -1,7 +1,8 @@
 //! Several nodes as one service: the bus between them (NATS).
 //!
 //! Each node publishes on `<prefix>.event` what its hub must tell users wherever they are
-//! connected — its users' presence, chat deliveries (messages, receipts, typing), contact
+//! connected — its users' presence and devices, 1:1 call events between its devices and
+//! another node's (addressed to that node), chat deliveries (messages, receipts, typing), contact
 //! changes, ended sessions, sign-in outcomes (each node's login backoff counts every node's
 //! failures) — and every `STATE_EVERY` its whole presence list and load on
 //! `<prefix>.state` (a heartbeat: a node not heard of for `NODE_TIMEOUT` is gone, and its
@@ -78,11 +79,19 @@ pub(crate) enum BusMsg {
         node: String,
         user: UserId,
         status: Presence,
+        /// The user's devices on that node (what a call to them rings there).
+        devices: Vec<hub::DeviceId>,
     },
     State {
         node: String,
-        users: Vec<(UserId, Presence)>,
+        users: Vec<hub::NodeUser>,
         load: NodeLoad,
+    },
+    /// For one node only: a 1:1 call between its devices and the sender's.
+    Direct {
+        node: String,
+        to: String,
+        msg: hub::NodeMsg,
     },
     Chat {
         node: String,
@@ -118,6 +127,7 @@ impl BusMsg {
         match self {
             BusMsg::Presence { node, .. }
             | BusMsg::State { node, .. }
+            | BusMsg::Direct { node, .. }
             | BusMsg::Chat { node, .. }
             | BusMsg::Relation { node, .. }
             | BusMsg::SessionsEnded { node, .. }
@@ -165,7 +175,8 @@ impl BusMsg {
     /// The input this node's hub takes for another node's message.
     fn into_input(self) -> Option<Input> {
         Some(match self {
-            BusMsg::Presence { node, user, status } => Input::RemotePresence { node, user, status },
+            BusMsg::Presence { node, user, status, devices } => Input::RemotePresence { node, user, status, devices },
+            BusMsg::Direct { node, msg, .. } => Input::FromNode { node, msg },
             BusMsg::State { node, users, .. } => Input::NodeState { node, users },
             BusMsg::Chat { to, event, .. } => {
                 let event = match event {
@@ -223,11 +234,15 @@ impl Bus {
         self.send(BusMsg::Login { node: self.node.clone(), account: account.to_owned(), ip, ok });
     }
 
-    pub(crate) fn publish_presence(&self, user: UserId, status: Presence) {
-        self.send(BusMsg::Presence { node: self.node.clone(), user, status });
+    pub(crate) fn publish_presence(&self, user: UserId, status: Presence, devices: Vec<hub::DeviceId>) {
+        self.send(BusMsg::Presence { node: self.node.clone(), user, status, devices });
     }
 
-    pub(crate) fn publish_state(&self, users: Vec<(UserId, Presence)>, load: NodeLoad) {
+    pub(crate) fn send_to_node(&self, to: String, msg: hub::NodeMsg) {
+        self.send(BusMsg::Direct { node: self.node.clone(), to, msg });
+    }
+
+    pub(crate) fn publish_state(&self, users: Vec<hub::NodeUser>, load: NodeLoad) {
         self.send(BusMsg::State { node: self.node.clone(), users, load });
     }
 
@@ -294,7 +309,7 @@ async fn run(
                         continue;
                     }
                 };
-                if msg.node() == cfg.node {
+                if msg.node() == cfg.node || matches!(&msg, BusMsg::Direct { to, .. } if *to != cfg.node) {
                     continue;
                 }
                 heard.insert(msg.node().to_owned(), Instant::now());

@@ -200,3 +200,46 @@ async fn a_node_that_goes_away_takes_its_users_presence_with_it() {
     assert!(offline, "dave shown offline once his node went away");
     drop(nats);
 }
+
+#[tokio::test]
+async fn a_call_from_one_node_rings_and_connects_a_device_on_the_other() {
+    let nats = tokio::task::spawn_blocking(|| testkit::nats::Nats::start().unwrap()).await.unwrap();
+    let db = testkit::postgres::shared().unwrap().fresh_database().unwrap();
+    let n1 = node("n1", &db, &nats.url()).await;
+    let n2 = node("n2", &db, &nats.url()).await;
+    n1.add_user("erin", false);
+    n1.add_user("frank", false);
+    let erin = client_on(&n1, "erin").await;
+    let frank = client_on(&n2, "frank").await;
+    befriend(&erin, &frank).await;
+    let (mut we, welcome_e) = ws_of(&erin).await;
+    let (mut wf, _) = ws_of(&frank).await;
+    // Frank's device on node 2 must be known on node 1 before it can ring there.
+    until_presence(&mut we, &welcome_e, frank.id, "online").await;
+
+    we.send(json!({"type": "call_invite", "id": 1, "callee": frank.id, "media": "video"})).await;
+    let call = we.expect("call_ringing").await["call_id"].as_u64().unwrap();
+    assert_eq!(wf.expect("call_incoming").await["call_id"].as_u64(), Some(call));
+    we.send(json!({"type": "call_signal", "call_id": call, "data": {"sdp": "offer"}})).await;
+    wf.send(json!({"type": "call_accept", "id": 2, "call_id": call})).await;
+    we.expect("call_accepted").await;
+    assert_eq!(wf.expect("call_signal").await["data"]["sdp"], "offer");
+    wf.send(json!({"type": "call_signal", "call_id": call, "data": {"sdp": "answer"}})).await;
+    assert_eq!(we.expect("call_signal").await["data"]["sdp"], "answer");
+    we.send(json!({"type": "call_hangup", "id": 3, "call_id": call})).await;
+    assert_eq!(wf.expect("call_ended").await["reason"], "hangup");
+    // The call is in the callee's history, read through the other node (one database; the
+    // record is written just after the hang-up, so look a few times).
+    let mut listed = Value::Null;
+    for _ in 0..50 {
+        let (st, calls) = frank.call("GET", "/api/v1/calls", None).await;
+        assert_eq!(st, 200);
+        if calls.as_array().is_some_and(|c| !c.is_empty()) {
+            listed = calls;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(listed[0]["answered"], true, "{listed}");
+    assert_eq!(listed[0]["other"]["username"], "erin");
+}

@@ -22,7 +22,9 @@ pub struct World {
     /// Devices the hub reported gone for good.
     pub gone: Vec<hub::DeviceId>,
     /// What the hub published for the other nodes of a cluster.
-    pub published: Vec<(UserId, proto::ws::Presence)>,
+    pub published: Vec<hub::NodeUser>,
+    /// Messages for one other node (calls between nodes).
+    pub to_nodes: Vec<(String, hub::NodeMsg)>,
     next_conn: ConnId,
 }
 
@@ -61,6 +63,7 @@ impl World {
             rooms: Vec::new(),
             gone: Vec::new(),
             published: Vec::new(),
+            to_nodes: Vec::new(),
             next_conn: 1,
         }
     }
@@ -82,7 +85,8 @@ impl World {
                 Output::Chat(r) => self.chat.push(r),
                 Output::Room(r) => self.rooms.push(r),
                 Output::DeviceGone { device } => self.gone.push(device),
-                Output::LocalPresence { user, status } => self.published.push((user, status)),
+                Output::LocalPresence { user, status, devices } => self.published.push((user, status, devices)),
+                Output::ToNode { node, msg } => self.to_nodes.push((node, msg)),
             }
         }
     }

@@ -255,9 +255,14 @@ fn carry_out(hub: &mut Hub, sinks: &mut HashMap<ConnId, ConnSink>, deps: &Deps) 
                         conf.device_gone(device);
                     }
                 }
-                Output::LocalPresence { user, status } => {
+                Output::LocalPresence { user, status, devices } => {
                     if let Some(bus) = cluster {
-                        bus.publish_presence(user, status);
+                        bus.publish_presence(user, status, devices);
+                    }
+                }
+                Output::ToNode { node, msg } => {
+                    if let Some(bus) = cluster {
+                        bus.send_to_node(node, msg);
                     }
                 }
             }

@@ -1,0 +1,207 @@
+//! 1:1 calls between devices on different nodes of a cluster.
+//!
+//! A call lives in the hub of the caller's node (its owner), whose state machine (`calls.rs`)
+//! rings, connects and ends it as on one node. The callee's devices on other nodes take part
+//! through **proxies**: local device ids standing for (node, device there), learnt from the
+//! nodes' presence lists. What the owner pushes to a proxy goes to that node
+//! ([`NodeMsg::ToDevice`]), which numbers it for its device like its own events; what that
+//! device sends about the call (accept, decline, hang up, signals) goes back
+//! ([`NodeMsg::FromDevice`]) and is handled as the proxy's own request; a device that goes
+//! away there is reported ([`NodeMsg::DeviceGone`]) and leaves the call as a local one would.
+//!
+//! On the callee's node, `remote_calls` remembers which of its devices take part in which
+//! call held elsewhere, and where: to forward their requests, and to mark a device that
+//! answered as in a call (busy, one call at a time) until the owner ends it.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use proto::ws::{CallId, ClientMessage, ClientPresence, ServerMessage, UserId};
+
+use crate::core::{Device, Hub};
+use crate::io::{DeviceId, NodeMsg, Output};
+
+impl Hub {
+    /// The local id standing for device `rdev` of `node` (made on first use).
+    pub(crate) fn proxy(&mut self, node: &str, rdev: DeviceId, user: UserId) -> DeviceId {
+        if let Some(d) = self.proxies.get(&(node.to_owned(), rdev)) {
+            return *d;
+        }
+        let dev = self.next_device;
+        self.next_device += 1;
+        self.devices.insert(
+            dev,
+            Device {
+                user,
+                session: 0,
+                conn: None,
+                token: String::new(),
+                status: ClientPresence::Online,
+                call: None,
+                seq: 0,
+                backlog: VecDeque::new(),
+                grace_gen: 0,
+                remote: Some((node.to_owned(), rdev)),
+            },
+        );
+        self.proxies.insert((node.to_owned(), rdev), dev);
+        dev
+    }
+
+    /// Forgets a proxy no call names any more.
+    pub(crate) fn drop_proxy_if_idle(&mut self, dev: DeviceId) {
+        let Some(remote) = self.devices.get(&dev).and_then(|d| d.remote.clone()) else { return };
+        if self.calls.values().any(|c| c.participant(dev)) {
+            return;
+        }
+        self.devices.remove(&dev);
+        self.proxies.remove(&remote);
+    }
+
+    /// Sends `msg` to the device a proxy stands for; false if `dev` is not a proxy.
+    pub(crate) fn send_to_proxy(&mut self, dev: DeviceId, msg: ServerMessage) -> bool {
+        let Some((node, device)) = self.devices.get(&dev).and_then(|d| d.remote.clone()) else { return false };
+        self.out.push_back(Output::ToNode { node, msg: NodeMsg::ToDevice { device, msg } });
+        true
+    }
+
+    pub(crate) fn node_message(&mut self, node: &str, msg: NodeMsg, now: Instant) {
+        match msg {
+            NodeMsg::ToDevice { device, msg } => self.deliver_from_owner(node, device, msg),
+            NodeMsg::FromDevice { device, msg } => {
+                let Some(&proxy) = self.proxies.get(&(node.to_owned(), device)) else { return };
+                match msg {
+                    ClientMessage::CallAccept { id, call_id } => self.call_accept(proxy, id, call_id, now),
+                    ClientMessage::CallDecline { id, call_id } => self.call_decline(proxy, id, call_id, now),
+                    ClientMessage::CallHangup { id, call_id, reason } => {
+                        self.call_hangup(proxy, id, call_id, reason, now)
+                    }
+                    ClientMessage::CallSignal { id, call_id, data } => self.call_signal(proxy, id, call_id, data),
+                    _ => {}
+                }
+                self.drop_proxy_if_idle(proxy);
+            }
+            NodeMsg::DeviceGone { device } => {
+                let Some(&proxy) = self.proxies.get(&(node.to_owned(), device)) else { return };
+                self.device_leaves_calls(proxy, now);
+                self.drop_proxy_if_idle(proxy);
+            }
+        }
+    }
+
+    /// An event of a call `node` holds, for one of this node's devices.
+    fn deliver_from_owner(&mut self, node: &str, device: DeviceId, msg: ServerMessage) {
+        let Some(d) = self.devices.get_mut(&device) else { return };
+        if d.remote.is_some() {
+            return;
+        }
+        let user = d.user;
+        match &msg {
+            ServerMessage::CallIncoming { call_id, .. } => {
+                let entry = self.remote_calls.entry(*call_id).or_insert_with(|| (node.to_owned(), Vec::new()));
+                if !entry.1.contains(&device) {
+                    entry.1.push(device);
+                }
+            }
+            ServerMessage::CallEnded { call_id, .. } => {
+                let call_id = *call_id;
+                let was_in = d.call == Some(call_id);
+                if was_in {
+                    d.call = None;
+                }
+                self.forget_remote_call(call_id, device);
+                if was_in {
+                    self.refresh_presence(user);
+                }
+            }
+            _ => {}
+        }
+        match msg {
+            // Replies are not numbered: they go to the device's connection as they are.
+            m @ (ServerMessage::Ok { .. } | ServerMessage::Error { .. }) => {
+                if let Some(conn) = self.device_conn(device) {
+                    self.reply(conn, m);
+                }
+            }
+            m => self.push(device, |seq| renumber(m, seq)),
+        }
+    }
+
+    fn forget_remote_call(&mut self, call_id: CallId, device: DeviceId) {
+        if let Some((_, devs)) = self.remote_calls.get_mut(&call_id) {
+            devs.retain(|d| *d != device);
+            if devs.is_empty() {
+                self.remote_calls.remove(&call_id);
+            }
+        }
+    }
+
+    /// A local device's request about a call another node holds goes there; false if the
+    /// request is not about such a call (the local state machine answers it).
+    pub(crate) fn forward_call_request(&mut self, dev: DeviceId, msg: &ClientMessage) -> bool {
+        let call_id = match msg {
+            ClientMessage::CallAccept { call_id, .. }
+            | ClientMessage::CallDecline { call_id, .. }
+            | ClientMessage::CallHangup { call_id, .. }
+            | ClientMessage::CallSignal { call_id, .. } => *call_id,
+            _ => return false,
+        };
+        if self.calls.contains_key(&call_id) {
+            return false;
+        }
+        let Some((node, devs)) = self.remote_calls.get(&call_id) else { return false };
+        if !devs.contains(&dev) {
+            return false;
+        }
+        let node = node.clone();
+        if let ClientMessage::CallAccept { .. } = msg {
+            // Busy from now on; the owner's `call_ended` frees it again if it lost the race.
+            if let Some(d) = self.devices.get_mut(&dev) {
+                if d.call.is_none() {
+                    d.call = Some(call_id);
+                    let user = d.user;
+                    self.refresh_presence(user);
+                }
+            }
+        }
+        if matches!(msg, ClientMessage::CallDecline { .. } | ClientMessage::CallHangup { .. }) {
+            let freed = self.devices.get_mut(&dev).filter(|d| d.call == Some(call_id)).map(|d| {
+                d.call = None;
+                d.user
+            });
+            self.forget_remote_call(call_id, dev);
+            if let Some(user) = freed {
+                self.refresh_presence(user);
+            }
+        }
+        self.out.push_back(Output::ToNode { node, msg: NodeMsg::FromDevice { device: dev, msg: msg.clone() } });
+        true
+    }
+
+    /// A local device goes: the nodes holding calls it took part in are told.
+    pub(crate) fn device_leaves_remote_calls(&mut self, dev: DeviceId) {
+        let mut owners: Vec<String> = Vec::new();
+        let involved: Vec<CallId> =
+            self.remote_calls.iter().filter(|(_, (_, devs))| devs.contains(&dev)).map(|(id, _)| *id).collect();
+        for call_id in involved {
+            if let Some((node, _)) = self.remote_calls.get(&call_id) {
+                if !owners.contains(node) {
+                    owners.push(node.clone());
+                }
+            }
+            self.forget_remote_call(call_id, dev);
+        }
+        for node in owners {
+            self.out.push_back(Output::ToNode { node, msg: NodeMsg::DeviceGone { device: dev } });
+        }
+    }
+}
+
+/// The same event numbered for the receiving device (the owner's number meant nothing here).
+fn renumber(msg: ServerMessage, seq: u64) -> ServerMessage {
+    let Ok(mut v) = serde_json::to_value(&msg) else { return msg };
+    if let Some(s) = v.get_mut("seq") {
+        *s = seq.into();
+    }
+    serde_json::from_value(v).unwrap_or(msg)
+}
