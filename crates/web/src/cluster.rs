@@ -173,7 +173,7 @@ impl BusMsg {
     }
 
     /// The input this node's hub takes for another node's message.
-    fn into_input(self) -> Option<Input> {
+    pub(crate) fn into_input(self) -> Option<Input> {
         Some(match self {
             BusMsg::Presence { node, user, status, devices } => Input::RemotePresence { node, user, status, devices },
             BusMsg::Direct { node, msg, .. } => Input::FromNode { node, msg },
@@ -391,6 +391,26 @@ mod tests {
         let reply_only = Input::chat_deliver(Some((1, proto::ws::ServerMessage::Ok { id: 1 })), vec![], None, None);
         assert!(BusMsg::relayed("n1", &reply_only).is_none());
         assert!(BusMsg::relayed("n1", &Input::Activity { conn: 1 }).is_none());
+    }
+
+    #[test]
+    fn the_fuzz_entry_drives_a_call_between_a_local_and_a_remote_device() {
+        // The seed of the `cluster_bus` fuzz target, and some garbage around it.
+        let seed = concat!(
+            r#"{"type":"presence","node":"n2","user":2,"status":"online","devices":[5]}"#,
+            "\n",
+            r#"{"type":"call_invite","id":1,"callee":3,"media":"video"}"#,
+            "\n",
+            r#"{"type":"presence","node":"n2","user":3,"status":"online","devices":[5,6]}"#,
+            "\n",
+            r#"{"type":"call_invite","id":1,"callee":3,"media":"video"}"#,
+            "\n",
+            r#"{"type":"direct","node":"n2","to":"me","msg":{"kind":"device_gone","device":5}}"#,
+            "\n\u{0}\u{ff}{\n",
+            r#"{"type":"state","node":"n2","users":[],"load":{"connections":0,"online_users":0,"active_calls":0}}"#,
+        );
+        crate::fuzzing::cluster_bus(seed.as_bytes());
+        crate::fuzzing::cluster_bus(b"\xff\n{}\n[]");
     }
 
     #[test]

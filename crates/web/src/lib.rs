@@ -51,6 +51,42 @@ pub mod fuzzing {
         crate::cookie::session_token(&headers)
     }
 
+    /// Lines of arbitrary bytes as a node of a cluster meets them: each line that decodes as a
+    /// message of the bus is fed to a hub as the input it becomes, every other line is a frame
+    /// from a local user's socket (so calls between local and remote devices are driven too);
+    /// the hub's invariants must hold after every line.
+    pub fn cluster_bus(data: &[u8]) {
+        use hub::{Hub, HubConfig, Input, Relations};
+        let mut n = 0u64;
+        let mut hub = Hub::new(
+            HubConfig::default(),
+            Box::new(move || {
+                n += 1;
+                format!("t{n}")
+            }),
+        );
+        let now = std::time::Instant::now();
+        for (conn, user, other) in [(1u64, 1i64, 2i64), (2, 2, 1)] {
+            let relations = Relations { contacts: vec![other, 3], blocked: vec![] };
+            hub.handle(Input::Open { conn, user, session: user, relations, guest: None }, now);
+            hub.handle(Input::Text { conn, text: r#"{"type":"hello","v":1}"#.into() }, now);
+        }
+        for (i, line) in data.split(|b| *b == b'\n').take(64).enumerate() {
+            let input = match serde_json::from_slice::<crate::cluster::BusMsg>(line) {
+                Ok(msg) => match msg.into_input() {
+                    Some(input) => input,
+                    None => continue,
+                },
+                Err(_) => Input::Text { conn: 1 + (i as u64 % 2), text: String::from_utf8_lossy(line).into_owned() },
+            };
+            hub.handle(input, now + std::time::Duration::from_secs(i as u64));
+            while hub.poll_output().is_some() {}
+            if let Err(e) = hub.check_invariants() {
+                panic!("hub invariant broken after line {i}: {e}");
+            }
+        }
+    }
+
     /// The headers of an upload and a download, from arbitrary bytes: checks what the parsers
     /// promise (a range inside the file, a type that is `type/subtype` and not a form).
     pub fn attachment_headers(range: &[u8], size: u64, content_type: &[u8]) {
