@@ -171,6 +171,12 @@ pub async fn chat_server(dir: &Path, extra: &str) -> (PathBuf, Running, (String,
 /// acknowledgements: after a restart every acknowledged message is there exactly once, in
 /// order, and the client's retries add nothing twice. `extra` is appended to the config.
 pub async fn chat_survives_kill_9(dir: &Path, extra: &str) {
+    chat_survives_kill_9_on(dir, extra, None).await
+}
+
+/// [`chat_survives_kill_9`]; with `survivor` (another node of a cluster, already running),
+/// the clients go on there instead of waiting for a restart.
+pub async fn chat_survives_kill_9_on(dir: &Path, extra: &str, survivor: Option<Running>) {
     let (cfg, mut server, alice, conv) = chat_server(dir, extra).await;
     let url = server.url.clone();
 
@@ -205,7 +211,10 @@ pub async fn chat_survives_kill_9(dir: &Path, extra: &str) {
     server.child.wait().unwrap();
     drop(server);
 
-    let server = start(&cfg);
+    let server = match survivor {
+        Some(other) => other,
+        None => start(&cfg),
+    };
     let url = server.url.clone();
     let bob = session(&url, "bob").await;
     let (st, page) = rest(&url, "GET", &format!("/api/v1/conversations/{conv}/messages?limit=200"), &bob, None).await;
