@@ -4,10 +4,9 @@
 // both sides.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, launchBrowser, befriend } from './harness.mjs';
+import { startServer, startFixture, launchBrowser, befriend } from './harness.mjs';
 import { waitMedia } from './media.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -17,17 +16,8 @@ const FIXTURE = process.env.E2E_CLUSTER_FIXTURE || resolve(here, '../../target/d
 const env = {};
 
 before(async () => {
-  env.fixture = spawn(FIXTURE, [], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const info = await new Promise((res, rej) => {
-    let out = '';
-    const timer = setTimeout(() => rej(new Error(`cluster-fixture did not start: ${out}`)), 60_000);
-    env.fixture.stdout.on('data', (d) => {
-      out += d;
-      const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (line && out.includes('\n')) { clearTimeout(timer); res(JSON.parse(line)); }
-    });
-    env.fixture.once('exit', () => { clearTimeout(timer); rej(new Error(`cluster-fixture exited: ${out}`)); });
-  });
+  env.fixture = await startFixture(FIXTURE);
+  const info = env.fixture.info;
   const node = (name) => `[store]\nurl = ${JSON.stringify(info.db_url)}\n[cluster]\nnats_url = ${JSON.stringify(info.nats_url)}\nnode_name = "${name}"\n`;
   env.n1 = await startServer({ config: node('n1') });
   env.n2 = await startServer({ config: node('n2') });
@@ -38,13 +28,7 @@ after(async () => {
   await env.browser?.close();
   await env.n1?.dispose();
   await env.n2?.dispose();
-  if (env.fixture) {
-    const exited = new Promise((res) => env.fixture.once('exit', res));
-    env.fixture.stdin.end();
-    const timer = setTimeout(() => env.fixture.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  }
+  await env.fixture?.stop();
 });
 
 test('users on two nodes see each other online, chat, and call with video and audio decoded on both sides', async () => {

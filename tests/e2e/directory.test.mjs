@@ -3,12 +3,11 @@
 // through the login page and calling a local user.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, launchBrowser, login, befriend, pageApi } from './harness.mjs';
+import { startServer, startFixture, launchBrowser, login, befriend, pageApi } from './harness.mjs';
 import { waitMedia } from './media.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -20,17 +19,8 @@ const env = {};
 before(async () => {
   env.ldapDir = mkdtempSync(join(tmpdir(), 'mywebrtc-ldap-'));
   // The fixture runs slapd until its stdin closes.
-  env.fixture = spawn(FIXTURE, [env.ldapDir], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const info = await new Promise((res, rej) => {
-    let out = '';
-    const timer = setTimeout(() => rej(new Error(`ldap-fixture did not start: ${out}`)), 30_000);
-    env.fixture.stdout.on('data', (d) => {
-      out += d;
-      const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (line && out.includes('\n')) { clearTimeout(timer); res(JSON.parse(line)); }
-    });
-    env.fixture.once('exit', () => { clearTimeout(timer); rej(new Error(`ldap-fixture exited: ${out}`)); });
-  });
+  env.fixture = await startFixture(FIXTURE, [env.ldapDir]);
+  const info = env.fixture.info;
   env.server = await startServer({
     config: `[ldap]
 url = ${JSON.stringify(info.ldap_url)}
@@ -48,13 +38,7 @@ admin_group = ${JSON.stringify(info.admins_group)}
 after(async () => {
   await env.browser?.close();
   await env.server?.dispose();
-  if (env.fixture && env.fixture.exitCode === null) {
-    env.fixture.stdin.end();
-    const exited = new Promise((res) => env.fixture.once('exit', res));
-    const timer = setTimeout(() => env.fixture.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  }
+  await env.fixture?.stop();
   if (env.ldapDir) rmSync(env.ldapDir, { recursive: true, force: true });
 });
 

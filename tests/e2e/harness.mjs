@@ -135,6 +135,36 @@ export async function waitForAsync(page, fn, arg, { timeout = 30_000 } = {}) {
  *   `listen`: the HTTPS address (default: a free loopback port).
  *   `config`: top-level keys and sections before `[turn]`; `turn`: extra keys of `[turn]`.
  */
+/**
+ * Starts one of testkit's fixture programs (a real directory, database, bus...), which prints
+ * one JSON line describing it and runs until its standard input closes.
+ * @param {string} bin
+ * @param {string[]} args
+ * @returns {Promise<{info: any, stop: () => Promise<void>}>}
+ */
+export async function startFixture(bin, args = []) {
+  const proc = spawn(bin, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const info = await new Promise((res, rej) => {
+    let out = '';
+    const timer = setTimeout(() => rej(new Error(`${bin} did not start: ${out}`)), 60_000);
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line && out.includes('\n')) { clearTimeout(timer); res(JSON.parse(line)); }
+    });
+    proc.once('exit', () => { clearTimeout(timer); rej(new Error(`${bin} exited: ${out}`)); });
+  });
+  async function stop() {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise((res) => proc.once('exit', res));
+    proc.stdin.end();
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+  return { info, stop };
+}
+
 export async function startServer(opts = {}) {
   const dataDir = opts.dataDir || mkdtempSync(join(tmpdir(), 'mywebrtc-e2e-'));
   const configPath = join(dataDir, 'test.toml');

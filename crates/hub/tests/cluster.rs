@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::World;
+use common::{presence_updates, World};
 use hub::Input;
 use std::time::Duration;
 
@@ -12,16 +12,6 @@ use proto::ws::{Presence, ServerMessage};
 
 const ALICE: i64 = 1;
 const BOB: i64 = 2;
-
-fn presence_updates(w: &World, conn: u64) -> Vec<(i64, Presence)> {
-    w.msgs(conn)
-        .iter()
-        .filter_map(|m| match m {
-            ServerMessage::Presence { user, status, .. } => Some((*user, *status)),
-            _ => None,
-        })
-        .collect()
-}
 
 fn remote(w: &mut World, node: &str, user: i64, status: Presence) {
     w.input(Input::RemotePresence { node: node.into(), user, status, devices: vec![] });

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::World;
+use common::{presence_updates, World};
 use hub::Input;
 use proto::ws::{close, EndReason, Presence, ServerMessage, WsErrorCode};
 
@@ -14,16 +14,6 @@ const ALICE: i64 = 1;
 const BOB: i64 = 2;
 const CAROL: i64 = 3;
 const MALLORY: i64 = 66;
-
-fn presence_updates(w: &World, conn: u64) -> Vec<(i64, Presence)> {
-    w.msgs(conn)
-        .iter()
-        .filter_map(|m| match m {
-            ServerMessage::Presence { user, status, .. } => Some((*user, *status)),
-            _ => None,
-        })
-        .collect()
-}
 
 fn ended(w: &World, conn: u64) -> Option<EndReason> {
     w.msgs(conn).iter().rev().find_map(|m| match m {

@@ -254,11 +254,13 @@ impl Bus {
     }
 }
 
-async fn connect(cfg: &ClusterConfig) -> Result<async_nats::Client, String> {
-    let mut opts = async_nats::ConnectOptions::new()
-        .name(format!("mywebrtc {}", cfg.node))
-        .retry_on_initial_connect()
-        .max_reconnects(None);
+/// Connects to NATS as `name` with the configured credentials and CA.
+async fn connect(cfg: &ClusterConfig, name: String, keep_trying: bool) -> Result<async_nats::Client, String> {
+    let mut opts = async_nats::ConnectOptions::new().name(name);
+    if keep_trying {
+        // A node starts even while NATS is away, and never gives up on it.
+        opts = opts.retry_on_initial_connect().max_reconnects(None);
+    }
     if let Some(creds) = &cfg.credentials_file {
         opts = opts.credentials_file(creds).await.map_err(|e| format!("NATS credentials {}: {e}", creds.display()))?;
     }
@@ -275,7 +277,7 @@ async fn run(
     to_hub: mpsc::Sender<Input>,
     limiter: Arc<Mutex<LoginLimiter>>,
 ) {
-    let client = match connect(&cfg).await {
+    let client = match connect(&cfg, format!("mywebrtc {}", cfg.node), true).await {
         Ok(c) => c,
         Err(e) => return tracing::error!(error = %e, "cluster bus not started"),
     };
@@ -353,15 +355,7 @@ pub struct NodeStatus {
 
 /// Listens to the bus for `listen` (longer than [`STATE_EVERY`]) and lists the nodes heard.
 pub async fn cluster_status(cfg: &ClusterConfig, listen: Duration) -> Result<Vec<NodeStatus>, String> {
-    let mut opts = async_nats::ConnectOptions::new().name("mywebrtc cluster status");
-    if let Some(creds) = &cfg.credentials_file {
-        opts = opts.credentials_file(creds).await.map_err(|e| format!("NATS credentials {}: {e}", creds.display()))?;
-    }
-    if let Some(ca) = &cfg.ca_file {
-        opts = opts.add_root_certificates(ca.clone()).require_tls(true);
-    }
-    let urls: Vec<&str> = cfg.nats_url.split(',').map(str::trim).filter(|u| !u.is_empty()).collect();
-    let client = opts.connect(urls).await.map_err(|e| format!("NATS: {e}"))?;
+    let client = connect(cfg, "mywebrtc cluster status".into(), false).await?;
     let mut sub = client.subscribe(format!("{}.state", cfg.prefix)).await.map_err(|e| format!("NATS: {e}"))?;
     let mut nodes: HashMap<String, NodeLoad> = HashMap::new();
     let deadline = tokio::time::Instant::now() + listen;

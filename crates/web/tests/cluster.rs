@@ -34,6 +34,12 @@ async fn node(name: &str, db: &str, nats: &str) -> TestServer {
     start_on(tempfile::tempdir().unwrap(), Arc::new(store), node_config(name, nats)).await
 }
 
+/// A NATS server of its own and two nodes on a fresh database of the shared PostgreSQL.
+async fn two_nodes() -> (testkit::nats::Nats, TestServer, TestServer) {
+    let (_nats, n1, n2) = two_nodes().await;
+    (nats, n1, n2)
+}
+
 /// Waits until `ws` has been told that `user` shows `status` (in its welcome, or later).
 async fn until_presence(ws: &mut testkit::ws::Ws, welcome: &Value, user: i64, status: &str) {
     let listed =
@@ -63,10 +69,7 @@ async fn ws_of(c: &Client) -> (testkit::ws::Ws, Value) {
 
 #[tokio::test]
 async fn users_on_two_nodes_see_and_write_each_other_as_on_one() {
-    let mut nats = tokio::task::spawn_blocking(|| testkit::nats::Nats::start().unwrap()).await.unwrap();
-    let db = testkit::postgres::shared().unwrap().fresh_database().unwrap();
-    let n1 = node("n1", &db, &nats.url()).await;
-    let n2 = node("n2", &db, &nats.url()).await;
+    let (mut nats, n1, n2) = two_nodes().await;
     n1.add_user("alice", false);
     n1.add_user("bob", false);
     let alice = client_on(&n1, "alice").await;
@@ -173,10 +176,7 @@ async fn users_on_two_nodes_see_and_write_each_other_as_on_one() {
 
 #[tokio::test]
 async fn a_node_that_goes_away_takes_its_users_presence_with_it() {
-    let nats = tokio::task::spawn_blocking(|| testkit::nats::Nats::start().unwrap()).await.unwrap();
-    let db = testkit::postgres::shared().unwrap().fresh_database().unwrap();
-    let n1 = node("n1", &db, &nats.url()).await;
-    let mut n2 = node("n2", &db, &nats.url()).await;
+    let (nats, n1, mut n2) = two_nodes().await;
     n1.add_user("carol", false);
     n1.add_user("dave", false);
     let carol = client_on(&n1, "carol").await;
@@ -203,10 +203,7 @@ async fn a_node_that_goes_away_takes_its_users_presence_with_it() {
 
 #[tokio::test]
 async fn a_call_from_one_node_rings_and_connects_a_device_on_the_other() {
-    let nats = tokio::task::spawn_blocking(|| testkit::nats::Nats::start().unwrap()).await.unwrap();
-    let db = testkit::postgres::shared().unwrap().fresh_database().unwrap();
-    let n1 = node("n1", &db, &nats.url()).await;
-    let n2 = node("n2", &db, &nats.url()).await;
+    let (_nats, n1, n2) = two_nodes().await;
     n1.add_user("erin", false);
     n1.add_user("frank", false);
     let erin = client_on(&n1, "erin").await;

@@ -179,3 +179,14 @@ impl World {
             .expect("no welcome")
     }
 }
+
+/// The presence updates a connection received, in order.
+pub fn presence_updates(w: &World, conn: ConnId) -> Vec<(UserId, proto::ws::Presence)> {
+    w.msgs(conn)
+        .iter()
+        .filter_map(|m| match m {
+            ServerMessage::Presence { user, status, .. } => Some((*user, *status)),
+            _ => None,
+        })
+        .collect()
+}
