@@ -36,7 +36,10 @@ async fn node(name: &str, db: &str, nats: &str) -> TestServer {
 
 /// A NATS server of its own and two nodes on a fresh database of the shared PostgreSQL.
 async fn two_nodes() -> (testkit::nats::Nats, TestServer, TestServer) {
-    let (_nats, n1, n2) = two_nodes().await;
+    let nats = tokio::task::spawn_blocking(|| testkit::nats::Nats::start().unwrap()).await.unwrap();
+    let db = testkit::postgres::shared().unwrap().fresh_database().unwrap();
+    let n1 = node("n1", &db, &nats.url()).await;
+    let n2 = node("n2", &db, &nats.url()).await;
     (nats, n1, n2)
 }
 
