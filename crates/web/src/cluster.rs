@@ -16,6 +16,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -203,6 +204,19 @@ impl BusMsg {
 pub struct Bus {
     node: String,
     out: mpsc::Sender<BusMsg>,
+    pub(crate) stats: Arc<BusStats>,
+}
+
+/// What the bus did, for metrics.
+#[derive(Debug, Default)]
+pub struct BusStats {
+    /// Other nodes heard recently.
+    pub nodes: AtomicU64,
+    /// 1 while connected to NATS.
+    pub connected: AtomicU64,
+    pub sent: AtomicU64,
+    pub received: AtomicU64,
+    pub dropped: AtomicU64,
 }
 
 /// Messages waiting to go out; beyond it (NATS unreachable for long) they are dropped and
@@ -215,8 +229,9 @@ impl Bus {
     pub fn start(cfg: ClusterConfig, limiter: Arc<Mutex<LoginLimiter>>) -> (Bus, mpsc::Receiver<Input>) {
         let (out, out_rx) = mpsc::channel(OUT_QUEUE);
         let (in_tx, in_rx) = mpsc::channel(OUT_QUEUE);
-        let bus = Bus { node: cfg.node.clone(), out };
-        tokio::spawn(run(cfg, out_rx, in_tx, limiter));
+        let stats = Arc::new(BusStats::default());
+        let bus = Bus { node: cfg.node.clone(), out, stats: stats.clone() };
+        tokio::spawn(run(cfg, out_rx, in_tx, limiter, stats));
         (bus, in_rx)
     }
 
@@ -226,6 +241,7 @@ impl Bus {
 
     fn send(&self, msg: BusMsg) {
         if self.out.try_send(msg).is_err() {
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
             tracing::warn!("cluster bus queue full: a message to the other nodes was dropped");
         }
     }
@@ -276,6 +292,7 @@ async fn run(
     mut out: mpsc::Receiver<BusMsg>,
     to_hub: mpsc::Sender<Input>,
     limiter: Arc<Mutex<LoginLimiter>>,
+    stats: Arc<BusStats>,
 ) {
     let client = match connect(&cfg, format!("mywebrtc {}", cfg.node), true).await {
         Ok(c) => c,
@@ -296,8 +313,12 @@ async fn run(
                 let subject = if matches!(msg, BusMsg::State { .. }) { &state_subject } else { &event_subject };
                 match serde_json::to_vec(&msg) {
                     // While NATS is away the client buffers; errors mean the buffer is full.
-                    Ok(bytes) => if let Err(e) = client.publish(subject.clone(), bytes.into()).await {
-                        tracing::warn!(error = %e, "cannot publish on the cluster bus");
+                    Ok(bytes) => match client.publish(subject.clone(), bytes.into()).await {
+                        Ok(()) => { stats.sent.fetch_add(1, Ordering::Relaxed); }
+                        Err(e) => {
+                            stats.dropped.fetch_add(1, Ordering::Relaxed);
+                            tracing::warn!(error = %e, "cannot publish on the cluster bus");
+                        }
                     },
                     Err(e) => tracing::error!(error = %e, "cannot encode a bus message"),
                 }
@@ -307,6 +328,7 @@ async fn run(
                 let msg: BusMsg = match serde_json::from_slice(&m.payload) {
                     Ok(msg) => msg,
                     Err(e) => {
+                        stats.dropped.fetch_add(1, Ordering::Relaxed);
                         tracing::warn!(error = %e, subject = %m.subject, "ignoring a malformed bus message");
                         continue;
                     }
@@ -314,6 +336,7 @@ async fn run(
                 if msg.node() == cfg.node || matches!(&msg, BusMsg::Direct { to, .. } if *to != cfg.node) {
                     continue;
                 }
+                stats.received.fetch_add(1, Ordering::Relaxed);
                 heard.insert(msg.node().to_owned(), Instant::now());
                 if let BusMsg::Login { account, ip, ok, .. } = &msg {
                     let mut l = limiter.lock().unwrap_or_else(|p| p.into_inner());
@@ -331,9 +354,12 @@ async fn run(
                 }
             }
             _ = check.tick() => {
+                let up = client.connection_state() == async_nats::connection::State::Connected;
+                stats.connected.store(u64::from(up), Ordering::Relaxed);
                 let now = Instant::now();
                 let gone: Vec<String> =
                     heard.iter().filter(|(_, at)| now.duration_since(**at) > NODE_TIMEOUT).map(|(n, _)| n.clone()).collect();
+                stats.nodes.store((heard.len() - gone.len()) as u64, Ordering::Relaxed);
                 for node in gone {
                     heard.remove(&node);
                     tracing::info!(node = %node, "cluster node gone silent");

@@ -60,6 +60,7 @@ struct Snapshots {
     hub: Mutex<hub::HubStats>,
     turn: Mutex<Option<TurnSource>>,
     sfu: Mutex<Option<SfuSource>>,
+    cluster: Mutex<Option<Arc<crate::cluster::BusStats>>>,
 }
 
 #[derive(Clone)]
@@ -150,6 +151,25 @@ impl Collector for SnapshotCollector {
                 "mywebrtc_sfu_dropped_packets",
                 "Media packets dropped because a worker or a TCP connection could not keep up",
                 s.dropped,
+            )?;
+        }
+        let cluster = self.0.cluster.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(c) = cluster {
+            use std::sync::atomic::Ordering::Relaxed;
+            gauge(&mut e, "mywebrtc_cluster_nodes", "Other nodes heard on the bus", c.nodes.load(Relaxed) as f64)?;
+            gauge(
+                &mut e,
+                "mywebrtc_cluster_bus_connected",
+                "Whether this node is connected to NATS (1) or not (0)",
+                c.connected.load(Relaxed) as f64,
+            )?;
+            counter(&mut e, "mywebrtc_cluster_messages_out", "Messages published on the bus", c.sent.load(Relaxed))?;
+            counter(&mut e, "mywebrtc_cluster_messages_in", "Messages from other nodes", c.received.load(Relaxed))?;
+            counter(
+                &mut e,
+                "mywebrtc_cluster_messages_dropped",
+                "Messages to other nodes dropped (queue full) or refused (malformed)",
+                c.dropped.load(Relaxed),
             )?;
         }
         let p = crate::process_stats::read();
@@ -280,6 +300,11 @@ impl MetricsHandle {
     /// Where the conference figures come from (the SFU).
     pub(crate) fn set_sfu_source(&self, source: impl Fn() -> sfu::SfuStats + Send + Sync + 'static) {
         *self.snapshots.sfu.lock().unwrap_or_else(|p| p.into_inner()) = Some(Box::new(source));
+    }
+
+    /// Where the cluster figures come from (the bus).
+    pub(crate) fn set_cluster_source(&self, stats: Arc<crate::cluster::BusStats>) {
+        *self.snapshots.cluster.lock().unwrap_or_else(|p| p.into_inner()) = Some(stats);
     }
 
     pub fn render(&self) -> String {

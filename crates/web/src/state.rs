@@ -58,6 +58,7 @@ impl AppState {
         let (cluster, remote) = match config.cluster.clone() {
             Some(cfg) => {
                 let (bus, remote) = crate::cluster::Bus::start(cfg, limiter.clone());
+                metrics.set_cluster_source(bus.stats.clone());
                 (Some(bus), Some(remote))
             }
             None => (None, None),

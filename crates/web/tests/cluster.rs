@@ -111,6 +111,18 @@ async fn users_on_two_nodes_see_and_write_each_other_as_on_one() {
     assert_eq!(names, ["n1", "n2"]);
     assert!(nodes.iter().all(|n| n.load.connections >= 1), "{nodes:?}");
 
+    // Each node's metrics show the other node and a connected bus (published every 2 s).
+    let mut seen = false;
+    for _ in 0..50 {
+        let text = n1.metrics.render();
+        if text.contains("mywebrtc_cluster_nodes 1") && text.contains("mywebrtc_cluster_bus_connected 1") {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(seen, "{}", n1.metrics.render());
+
     // NATS restarts under both nodes: the bus comes back by itself.
     let _nats = tokio::task::spawn_blocking(move || {
         nats.stop();
