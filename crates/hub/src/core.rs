@@ -686,12 +686,9 @@ impl Hub {
     pub fn check_invariants(&self) -> Result<(), String> {
         use crate::calls::CallState;
         for (id, d) in &self.devices {
-            if let Some(call) = d.call.filter(|c| self.remote_calls.get(c).is_some_and(|(_, devs)| devs.contains(id))) {
-                // In a call another node holds (it answered there).
-                let _ = call;
-                continue;
-            }
-            if let Some(call) = d.call {
+            // A device in a call another node holds (it answered there) is checked by that node.
+            let held_elsewhere = |c: &CallId| self.remote_calls.get(c).is_some_and(|(_, devs)| devs.contains(id));
+            if let Some(call) = d.call.filter(|c| !held_elsewhere(c)) {
                 let c = self.calls.get(&call).ok_or(format!("device {id} in vanished call {call}"))?;
                 let in_it = c.caller_dev == *id || matches!(c.state, CallState::Active(x) if x == *id);
                 if !in_it {
