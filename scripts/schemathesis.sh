@@ -77,11 +77,14 @@ special=(
   # `starts_at`/`ends_at` are checked against the clock (not past, at most the longest meeting).
   "POST /api/v1/meetings|422"
 )
+# --request-retries: a request whose connection broke (seen once in CI: "EOF occurred in
+# violation of protocol" on one of 64 requests, not reproduced in later runs) is sent again;
+# every response schemathesis does get is still checked.
 st_run() { # $1: a config file; the rest: more `st run` options
   (cd "$dir" && "$VENV/bin/st" --config-file "$1" run "$url/api/v1/openapi.json" --checks all \
     -H "Cookie: $cookie" -H "X-CSRF-Token: $csrf" -H "Origin: $url" --tls-verify false \
     --exclude-path /api/v1/session --exclude-path-regex '^/api/v1/sessions/' --exclude-path /api/v1/ws \
-    --max-examples 25 --seed 20261127 --generation-database none --no-color "${@:2}")
+    --max-examples 25 --seed 20261127 --generation-database none --request-retries 2 --no-color "${@:2}")
 }
 echo '# every check with its defaults' >"$dir/strict.toml"
 not_special=()
