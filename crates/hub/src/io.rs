@@ -168,8 +168,11 @@ pub enum RoomOp {
     },
 }
 
-/// What to push to the members of a conversation.
-#[derive(Debug, Clone, PartialEq)]
+/// What to push to the members of a conversation (also carried as it is between the nodes of
+/// a cluster).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+// Tagged `event`: a message's own fields include `kind`.
+#[serde(tag = "event", rename_all = "snake_case")]
 pub enum ChatEvent {
     Message(ChatMessage),
     Receipt {

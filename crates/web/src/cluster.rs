@@ -23,7 +23,6 @@ use std::time::{Duration, Instant};
 use auth::ratelimit::LoginLimiter;
 use futures_util::StreamExt;
 use hub::{ChatEvent, HubStats, Input};
-use proto::chat::ChatMessage;
 use proto::ws::{ContactEvent, Presence, UserId};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
@@ -62,16 +61,6 @@ impl From<HubStats> for NodeLoad {
     }
 }
 
-/// A chat event as it travels between nodes.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub(crate) enum BusChat {
-    Message { message: ChatMessage },
-    Receipt { conv: i64, user: UserId, delivered_seq: i64, read_seq: i64 },
-    Typing { conv: i64, user: UserId },
-    Removed { conv: i64 },
-}
-
 /// Everything on the bus.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -97,7 +86,7 @@ pub(crate) enum BusMsg {
     Chat {
         node: String,
         to: Vec<UserId>,
-        event: BusChat,
+        event: ChatEvent,
     },
     Relation {
         node: String,
@@ -141,17 +130,7 @@ impl BusMsg {
         let node = node.to_owned();
         Some(match input {
             Input::ChatDeliver(d) => {
-                let event = match d.event.as_ref()? {
-                    ChatEvent::Message(message) => BusChat::Message { message: message.clone() },
-                    ChatEvent::Receipt { conv, user, delivered_seq, read_seq } => BusChat::Receipt {
-                        conv: *conv,
-                        user: *user,
-                        delivered_seq: *delivered_seq,
-                        read_seq: *read_seq,
-                    },
-                    ChatEvent::Typing { conv, user } => BusChat::Typing { conv: *conv, user: *user },
-                    ChatEvent::Removed { conv } => BusChat::Removed { conv: *conv },
-                };
+                let event = d.event.clone()?;
                 if d.to.is_empty() {
                     return None;
                 }
@@ -179,17 +158,7 @@ impl BusMsg {
             BusMsg::Presence { node, user, status, devices } => Input::RemotePresence { node, user, status, devices },
             BusMsg::Direct { node, msg, .. } => Input::FromNode { node, msg },
             BusMsg::State { node, users, .. } => Input::NodeState { node, users },
-            BusMsg::Chat { to, event, .. } => {
-                let event = match event {
-                    BusChat::Message { message } => ChatEvent::Message(message),
-                    BusChat::Receipt { conv, user, delivered_seq, read_seq } => {
-                        ChatEvent::Receipt { conv, user, delivered_seq, read_seq }
-                    }
-                    BusChat::Typing { conv, user } => ChatEvent::Typing { conv, user },
-                    BusChat::Removed { conv } => ChatEvent::Removed { conv },
-                };
-                Input::chat_deliver(None, to, None, Some(event))
-            }
+            BusMsg::Chat { to, event, .. } => Input::chat_deliver(None, to, None, Some(event)),
             BusMsg::Relation { a, b, contacts, blocked, event_for_a, event_for_b, .. } => {
                 Input::RelationChanged { a, b, contacts, blocked, event_for_a, event_for_b }
             }
