@@ -93,6 +93,10 @@ pub struct Hub {
     pub(crate) proxies: HashMap<(String, DeviceId), DeviceId>,
     /// Calls held by another node that this node's devices take part in: (node, devices).
     pub(crate) remote_calls: HashMap<CallId, (String, Vec<DeviceId>)>,
+    /// This node's devices whose conference another node holds: (node, conversation).
+    pub(crate) remote_rooms: HashMap<DeviceId, (String, i64)>,
+    /// Proxies taking part in a conference this node holds.
+    pub(crate) room_proxies: HashSet<DeviceId>,
 }
 
 /// Counts since start (metrics).
@@ -137,6 +141,8 @@ impl Hub {
             remote: crate::cluster::Remote::default(),
             proxies: HashMap::new(),
             remote_calls: HashMap::new(),
+            remote_rooms: HashMap::new(),
+            room_proxies: HashSet::new(),
         }
     }
 
@@ -254,14 +260,14 @@ impl Hub {
                 self.chat_deliver(d.reply, &d.to, d.except, d.event)
             }
             Input::Push { devices, users, msg } => self.room_push(&devices, &users, *msg),
-            Input::Reply { device, msg } => {
-                if let Some(conn) = self.device_conn(device) {
-                    self.reply(conn, *msg);
-                }
-            }
+            Input::Reply { device, msg } => self.reply_to_device(device, *msg),
             Input::RemotePresence { node, user, status, devices } => self.remote_presence(&node, user, status, devices),
             Input::NodeState { node, users } => self.node_state(&node, users),
-            Input::NodeGone { node } => self.node_state(&node, Vec::new()),
+            Input::NodeGone { node } => {
+                self.node_state(&node, Vec::new());
+                self.node_rooms_gone(&node);
+            }
+            Input::RoomElsewhere { node, req } => self.room_elsewhere(node, req),
             Input::FromNode { node, msg } => self.node_message(&node, msg, now),
         }
     }
@@ -574,6 +580,7 @@ impl Hub {
     pub(crate) fn remove_device(&mut self, dev: DeviceId, now: Instant) {
         self.device_leaves_calls(dev, now);
         self.device_leaves_remote_calls(dev);
+        self.device_leaves_remote_room(dev);
         self.device_leaves_transfers(dev, now);
         self.device_leaves_rejoins(dev);
         let Some(d) = self.devices.remove(&dev) else { return };

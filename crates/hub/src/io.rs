@@ -75,6 +75,9 @@ pub enum Input {
     FromNode { node: String, msg: NodeMsg },
     /// A node fell silent (or left): its users are offline on it.
     NodeGone { node: String },
+    /// The conference of this request runs on another node (the driver found or placed it
+    /// there): the request goes there, and so do the device's later requests about it.
+    RoomElsewhere { node: String, req: RoomRequest },
 }
 
 /// See [`Input::ChatDeliver`].
@@ -127,9 +130,12 @@ pub struct RoomRequest {
     pub user: UserId,
     pub id: Option<u64>,
     pub op: RoomOp,
+    /// From a device of another node, which sent it here because this node holds the room.
+    pub forwarded: bool,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
 pub enum RoomOp {
     Join {
         conv: i64,
@@ -166,6 +172,21 @@ pub enum RoomOp {
         target: u64,
         action: proto::ws::ModerationAction,
     },
+}
+
+impl RoomOp {
+    /// The conversation whose call this is about.
+    pub fn conv(&self) -> i64 {
+        match self {
+            RoomOp::Join { conv, .. }
+            | RoomOp::Sdp { conv, .. }
+            | RoomOp::Tiles { conv, .. }
+            | RoomOp::State { conv, .. }
+            | RoomOp::Leave { conv }
+            | RoomOp::Decline { conv }
+            | RoomOp::Moderate { conv, .. } => *conv,
+        }
+    }
 }
 
 /// What to push to the members of a conversation (also carried as it is between the nodes of
@@ -232,8 +253,8 @@ pub enum Output {
     ToNode { node: String, msg: NodeMsg },
 }
 
-/// Between the node that holds a 1:1 call (the caller's) and a node with devices of the
-/// callee: the holder's call state machine treats those devices as its own, through this.
+/// Between the node that holds a 1:1 call (the caller's) or a conference and a node with
+/// devices taking part in it: the holder treats those devices as its own, through this.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum NodeMsg {
@@ -241,6 +262,8 @@ pub enum NodeMsg {
     ToDevice { device: DeviceId, msg: ServerMessage },
     /// From a device of the sending node, about a call the receiving node holds.
     FromDevice { device: DeviceId, msg: proto::ws::ClientMessage },
-    /// A device of the sending node is gone: it leaves the receiving node's calls.
+    /// A device of the sending node is gone: it leaves the receiving node's calls and rooms.
     DeviceGone { device: DeviceId },
+    /// From a device of the sending node, about a conference the receiving node holds.
+    Room { device: DeviceId, user: UserId, id: Option<u64>, op: RoomOp },
 }

@@ -27,6 +27,7 @@ mod io;
 mod presence;
 mod rejoin;
 mod remote_calls;
+mod remote_rooms;
 mod rooms;
 
 pub use cluster::NodeUser;

@@ -51,7 +51,7 @@ impl Hub {
     /// Forgets a proxy no call names any more.
     pub(crate) fn drop_proxy_if_idle(&mut self, dev: DeviceId) {
         let Some(remote) = self.devices.get(&dev).and_then(|d| d.remote.clone()) else { return };
-        if self.calls.values().any(|c| c.participant(dev)) {
+        if self.room_proxies.contains(&dev) || self.calls.values().any(|c| c.participant(dev)) {
             return;
         }
         self.devices.remove(&dev);
@@ -84,8 +84,10 @@ impl Hub {
             NodeMsg::DeviceGone { device } => {
                 let Some(&proxy) = self.proxies.get(&(node.to_owned(), device)) else { return };
                 self.device_leaves_calls(proxy, now);
+                self.room_proxy_gone(proxy);
                 self.drop_proxy_if_idle(proxy);
             }
+            NodeMsg::Room { device, user, id, op } => self.room_request_from_node(node, device, user, id, op),
         }
     }
 
@@ -103,6 +105,7 @@ impl Hub {
                     entry.1.push(device);
                 }
             }
+            ServerMessage::RoomRemoved { conv, .. } => self.remote_room_left(device, *conv),
             ServerMessage::CallEnded { call_id, .. } => {
                 let call_id = *call_id;
                 let was_in = d.call == Some(call_id);

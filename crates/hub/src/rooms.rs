@@ -14,17 +14,42 @@ pub const MAX_TILES: usize = 100;
 
 impl Hub {
     pub(crate) fn room_request(&mut self, dev: DeviceId, id: Option<u64>, op: RoomOp) {
-        let Some(conn) = self.device_conn(dev) else { return };
-        let Some(user) = self.devices.get(&dev).map(|d| d.user) else { return };
+        let Some(d) = self.devices.get(&dev) else { return };
+        let (user, forwarded) = (d.user, d.remote.is_some());
+        // A proxy (another node's device) has no connection here: replies go to its node.
+        let conn = match d.conn {
+            Some(c) => c,
+            None if forwarded => 0,
+            None => return,
+        };
         let too_large = match &op {
             RoomOp::Sdp { sdp, sources, .. } => sdp.len() > MAX_SIGNAL_BYTES || sources.len() > MAX_TILES,
             RoomOp::Tiles { tiles, .. } => tiles.len() > MAX_TILES,
             _ => false,
         };
         if too_large {
-            return self.reply_error(conn, id, WsErrorCode::TooLarge, WsErrorCode::TooLarge.default_message());
+            let msg = ServerMessage::Error {
+                id,
+                code: WsErrorCode::TooLarge,
+                message: WsErrorCode::TooLarge.default_message().to_owned(),
+            };
+            return self.reply_to_device(dev, msg);
         }
-        self.out.push_back(Output::Room(RoomRequest { conn, device: dev, user, id, op }));
+        let req = RoomRequest { conn, device: dev, user, id, op, forwarded };
+        if !forwarded && self.forward_room_request(&req) {
+            return;
+        }
+        self.out.push_back(Output::Room(req));
+    }
+
+    /// A reply (not numbered) to a device: its connection here, or its node for a proxy.
+    pub(crate) fn reply_to_device(&mut self, dev: DeviceId, msg: ServerMessage) {
+        if self.send_to_proxy(dev, msg.clone()) {
+            return;
+        }
+        if let Some(conn) = self.device_conn(dev) {
+            self.reply(conn, msg);
+        }
     }
 
     /// An event from the conference server: numbered per device, to these devices and every
@@ -34,9 +59,13 @@ impl Hub {
         to.extend(users.iter().filter_map(|u| self.users.get(u)).flat_map(|u| u.devices.iter().copied()));
         to.sort_unstable();
         to.dedup();
+        let removed = matches!(msg, ServerMessage::RoomRemoved { .. });
         for dev in to {
             let m = msg.clone();
             self.push(dev, |seq| m.numbered(seq));
+            if removed {
+                self.room_proxy_removed(dev);
+            }
         }
     }
 }

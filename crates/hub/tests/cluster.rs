@@ -5,7 +5,7 @@
 mod common;
 
 use common::{presence_updates, World};
-use hub::Input;
+use hub::{Input, RoomOp};
 use std::time::Duration;
 
 use proto::ws::{Presence, ServerMessage};
@@ -190,5 +190,99 @@ fn an_unanswered_call_stops_ringing_on_the_other_node_and_a_stranger_cannot_stee
     pump(&mut n1, &mut n2);
     assert_eq!(ended_reason(&n2, b2), Some(proto::ws::EndReason::NoAnswer));
     n1.hub.check_invariants().unwrap();
+    n2.hub.check_invariants().unwrap();
+}
+
+#[test]
+fn a_device_joins_a_room_another_node_holds_and_its_events_come_back_numbered_here() {
+    let (mut n1, mut n2) = (World::new(), World::new());
+    let a = n1.connect(ALICE, &[]);
+    n1.text(a, r#"{"type":"room_join","id":5,"conv":9}"#);
+    // The driver decides where the room is: n2 holds it.
+    let req = n1.rooms.pop().expect("a join for the driver");
+    assert!(!req.forwarded);
+    n1.input(Input::RoomElsewhere { node: "n2".into(), req });
+    pump(&mut n1, &mut n2);
+    // n2's conference gets the join as a proxy's, marked as forwarded.
+    let join = n2.rooms.pop().expect("the join on n2");
+    assert!(join.forwarded && join.user == ALICE && join.id == Some(5));
+    assert_eq!(join.op, RoomOp::Join { conv: 9, rejoin: false });
+    let proxy = join.device;
+    // What n2's conference answers and pushes reaches alice's device here, numbered here.
+    n2.input(Input::Reply { device: proxy, msg: Box::new(ServerMessage::Ok { id: 5 }) });
+    let speaker = ServerMessage::RoomSpeaker { seq: 0, conv: 9, participant: proxy };
+    n2.input(Input::Push { devices: vec![proxy], users: vec![], msg: Box::new(speaker) });
+    pump(&mut n1, &mut n2);
+    let got = n1.msgs(a);
+    assert!(got.contains(&ServerMessage::Ok { id: 5 }), "{got:?}");
+    let seq = got.iter().find_map(|m| match m {
+        ServerMessage::RoomSpeaker { seq, .. } => Some(*seq),
+        _ => None,
+    });
+    assert!(seq.is_some_and(|s| s > 0), "{got:?}");
+    // Later requests about that room go straight to n2, without asking the driver again.
+    n1.text(a, r#"{"type":"room_state","conv":9,"muted":true,"camera_off":false,"hand":false}"#);
+    assert!(n1.rooms.is_empty());
+    pump(&mut n1, &mut n2);
+    assert_eq!(
+        n2.rooms.pop().map(|r| (r.device, r.op)),
+        Some((proxy, RoomOp::State { conv: 9, muted: true, camera_off: false, hand: false }))
+    );
+    // Another conversation's request is this node's driver's to place.
+    n1.text(a, r#"{"type":"room_leave","id":6,"conv":10}"#);
+    assert_eq!(n1.rooms.pop().map(|r| r.op), Some(RoomOp::Leave { conv: 10 }));
+    // The device goes for good: n2's conference is told its proxy is gone.
+    n1.input(Input::Closed { conn: a, clean: true });
+    pump(&mut n1, &mut n2);
+    assert_eq!(n2.gone, vec![proxy]);
+    n1.hub.check_invariants().unwrap();
+    n2.hub.check_invariants().unwrap();
+}
+
+#[test]
+fn a_room_whose_node_falls_silent_is_lost_for_its_devices_and_a_silent_nodes_proxies_leave() {
+    let (mut n1, mut n2) = (World::new(), World::new());
+    let a = n1.connect(ALICE, &[]);
+    n1.text(a, r#"{"type":"room_join","id":1,"conv":4}"#);
+    let req = n1.rooms.pop().unwrap();
+    n1.input(Input::RoomElsewhere { node: "n2".into(), req });
+    pump(&mut n1, &mut n2);
+    let proxy = n2.rooms.pop().unwrap().device;
+    // n1 hears nothing from n2 any more: alice's client is told its media path is lost (and
+    // joins again, which places the room anew).
+    n1.input(Input::NodeGone { node: "n2".into() });
+    assert!(n1.msgs(a).iter().any(|m| matches!(
+        m,
+        ServerMessage::RoomRemoved { conv: 4, reason: proto::ws::RoomLeaveReason::MediaLost, .. }
+    )));
+    n1.text(a, r#"{"type":"room_sdp","id":2,"conv":4,"kind":"offer","rev":1,"sdp":"v=0"}"#);
+    assert_eq!(n1.rooms.len(), 1, "no longer forwarded to the silent node");
+    // n2 hears nothing from n1: alice's proxy leaves the room there.
+    n2.input(Input::NodeGone { node: "n1".into() });
+    assert_eq!(n2.gone, vec![proxy]);
+    n1.hub.check_invariants().unwrap();
+    n2.hub.check_invariants().unwrap();
+}
+
+#[test]
+fn a_proxy_removed_from_its_room_is_forgotten_on_both_sides() {
+    let (mut n1, mut n2) = (World::new(), World::new());
+    let a = n1.connect(ALICE, &[]);
+    n1.text(a, r#"{"type":"room_join","id":1,"conv":4}"#);
+    let req = n1.rooms.pop().unwrap();
+    n1.input(Input::RoomElsewhere { node: "n2".into(), req });
+    pump(&mut n1, &mut n2);
+    let proxy = n2.rooms.pop().unwrap().device;
+    let removed = ServerMessage::RoomRemoved { seq: 0, conv: 4, reason: proto::ws::RoomLeaveReason::Removed };
+    n2.input(Input::Push { devices: vec![proxy], users: vec![], msg: Box::new(removed) });
+    pump(&mut n1, &mut n2);
+    assert!(n1.msgs(a).iter().any(|m| matches!(m, ServerMessage::RoomRemoved { conv: 4, .. })));
+    // A later request about room 4 is placed by the driver again, not sent to n2.
+    n1.text(a, r#"{"type":"room_leave","id":2,"conv":4}"#);
+    assert_eq!(n1.rooms.len(), 1);
+    // n2 forgot the proxy: a reply to it goes nowhere, and the device going away is no news.
+    n1.input(Input::Closed { conn: a, clean: true });
+    pump(&mut n1, &mut n2);
+    assert!(n2.gone.is_empty());
     n2.hub.check_invariants().unwrap();
 }

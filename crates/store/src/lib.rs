@@ -24,6 +24,7 @@ mod error;
 mod meetings_sql;
 mod model;
 mod postgres;
+mod rooms_sql;
 mod schema;
 mod sql;
 mod sqlite;
@@ -238,6 +239,18 @@ pub trait Store: Send + Sync + 'static {
     /// Records a used meet-by-code code (by hash) until `until`.
     fn burn_code(&self, code_hash: &[u8], until: i64, now: i64) -> Result<(), StoreError>;
     fn code_burnt(&self, code_hash: &[u8], now: i64) -> Result<bool, StoreError>;
+
+    // --- conferences on several nodes
+    /// The node holding `conv`'s running conference, if one claimed it.
+    fn room_node(&self, conv: i64) -> Result<Option<String>, StoreError>;
+    /// Claims `conv`'s conference for `node` unless another node holds it; a claim of
+    /// `replacing` (a node known gone) is taken over. Returns the holder afterwards: of two
+    /// nodes claiming at once, one wins and both learn which.
+    fn claim_room(&self, conv: i64, node: &str, replacing: Option<&str>, now: i64) -> Result<String, StoreError>;
+    /// Gives up `node`'s claim on `conv` (its conference ended there).
+    fn release_room(&self, conv: i64, node: &str) -> Result<(), StoreError>;
+    /// Gives up all of `node`'s claims (it starts afresh); how many it had.
+    fn release_rooms_of(&self, node: &str) -> Result<u64, StoreError>;
 }
 
 #[cfg(test)]

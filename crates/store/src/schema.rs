@@ -181,4 +181,14 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE calls ADD COLUMN conv INTEGER REFERENCES conversations(id) ON DELETE SET NULL;
     "#,
+    // 8: where each running conference is, when several nodes share the database: the node
+    // named holds the room (placed on the least-loaded node by whoever started it). Only
+    // meaningful while that node runs; a node that is gone loses its claims to the next join.
+    r#"
+    CREATE TABLE room_nodes (
+        conv_id INTEGER PRIMARY KEY REFERENCES conversations(id) ON DELETE CASCADE,
+        node TEXT NOT NULL,
+        since INTEGER NOT NULL
+    );
+    "#,
 ];

@@ -6,7 +6,7 @@ use crate::backend::Backend;
 use crate::sql::args;
 use crate::{
     accounts_sql as accounts, attachments_sql as attachments, chat_sql as chat, contacts_sql as contacts,
-    directory_sql as directory, meetings_sql as meetings,
+    directory_sql as directory, meetings_sql as meetings, rooms_sql as rooms,
 };
 use crate::{
     AttachmentRow, CallRow, ChatRefusal, ChatWrite, ChatWritten, ContactList, ConversationRow, DirectoryAccount,
@@ -258,5 +258,18 @@ impl<B: Backend> Store for SqlStore<B> {
     }
     fn code_burnt(&self, code_hash: &[u8], now: i64) -> Result<bool, StoreError> {
         self.db.read(|c| meetings::code_burnt(c, code_hash, now))
+    }
+
+    fn room_node(&self, conv: i64) -> Result<Option<String>, StoreError> {
+        self.db.read(|c| rooms::room_node(c, conv))
+    }
+    fn claim_room(&self, conv: i64, node: &str, replacing: Option<&str>, now: i64) -> Result<String, StoreError> {
+        self.db.write(|c| rooms::claim_room(c, conv, node, replacing, now))
+    }
+    fn release_room(&self, conv: i64, node: &str) -> Result<(), StoreError> {
+        self.db.write(|c| rooms::release_room(c, conv, node))
+    }
+    fn release_rooms_of(&self, node: &str) -> Result<u64, StoreError> {
+        self.db.write(|c| rooms::release_rooms_of(c, node))
     }
 }

@@ -56,6 +56,7 @@ on_both_backends!(
     meetings_have_hosts_unique_codes_and_guests_who_wait_then_come_in_or_go,
     burnt_codes_stay_burnt_until_their_time,
     directory_accounts_follow_the_directory_but_never_take_over_local_ones,
+    a_room_is_claimed_by_one_node_taken_over_only_from_a_gone_one_and_released,
 );
 
 fn pg_store() -> PgStore {
@@ -687,4 +688,27 @@ fn burnt_codes_stay_burnt_until_their_time(s: &dyn Store) {
     assert!(s.code_burnt(b"h1", 99).unwrap());
     assert!(!s.code_burnt(b"h1", 100).unwrap());
     assert!(!s.code_burnt(b"h2", 0).unwrap());
+}
+
+fn a_room_is_claimed_by_one_node_taken_over_only_from_a_gone_one_and_released(s: &dyn Store) {
+    let (a, b, c, _) = three_friends(s);
+    let (g, _) = s.create_group(a, "Ward", &[b, c], 1).unwrap();
+    assert_eq!(s.room_node(g).unwrap(), None);
+    assert_eq!(s.claim_room(g, "n1", None, 2).unwrap(), "n1");
+    // Another node learns who won; it cannot take over a node it does not name as gone.
+    assert_eq!(s.claim_room(g, "n2", None, 3).unwrap(), "n1");
+    assert_eq!(s.claim_room(g, "n2", Some("n3"), 3).unwrap(), "n1");
+    assert_eq!(s.room_node(g).unwrap().as_deref(), Some("n1"));
+    // n1 is gone: n2 takes over; n3, also seeing n1 gone, learns n2 won.
+    assert_eq!(s.claim_room(g, "n2", Some("n1"), 4).unwrap(), "n2");
+    assert_eq!(s.claim_room(g, "n3", Some("n1"), 4).unwrap(), "n2");
+    // Only the holder's release counts.
+    s.release_room(g, "n3").unwrap();
+    assert_eq!(s.room_node(g).unwrap().as_deref(), Some("n2"));
+    s.release_room(g, "n2").unwrap();
+    assert_eq!(s.room_node(g).unwrap(), None);
+    // A node starting afresh drops whatever it held; a conversation deleted takes its claim.
+    s.claim_room(g, "n2", None, 5).unwrap();
+    assert_eq!(s.release_rooms_of("n2").unwrap(), 1);
+    assert_eq!(s.room_node(g).unwrap(), None);
 }

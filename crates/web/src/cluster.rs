@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use auth::ratelimit::LoginLimiter;
 use futures_util::StreamExt;
 use hub::{ChatEvent, HubStats, Input};
-use proto::ws::{ContactEvent, Presence, UserId};
+use proto::ws::{ContactEvent, Presence, ServerMessage, UserId};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
@@ -53,12 +53,108 @@ pub struct NodeLoad {
     pub connections: usize,
     pub online_users: usize,
     pub active_calls: usize,
+    /// Devices in the conferences this node holds (what places new rooms elsewhere).
+    #[serde(default)]
+    pub room_participants: usize,
 }
 
 impl From<HubStats> for NodeLoad {
     fn from(s: HubStats) -> Self {
-        Self { connections: s.connections, online_users: s.online_users, active_calls: s.active_calls }
+        Self {
+            connections: s.connections,
+            online_users: s.online_users,
+            active_calls: s.active_calls,
+            room_participants: 0,
+        }
     }
+}
+
+impl NodeLoad {
+    /// Orders nodes for a new conference: fewest people in rooms, then fewest sockets.
+    fn room_cost(&self) -> (usize, usize) {
+        (self.room_participants, self.connections)
+    }
+}
+
+/// Where a new conference goes: the least-loaded of `nodes` (ties: the first name).
+pub(crate) fn least_loaded(nodes: &[(String, NodeLoad)]) -> Option<&str> {
+    nodes.iter().min_by(|a, b| (a.1.room_cost(), &a.0).cmp(&(b.1.room_cost(), &b.0))).map(|(n, _)| n.as_str())
+}
+
+/// What this node knows of the others from the bus: who is alive with what load, and the
+/// conferences they hold (from their `room_running` events).
+#[derive(Default)]
+pub(crate) struct View {
+    nodes: Mutex<HashMap<String, (Instant, NodeLoad)>>,
+    mine: Mutex<NodeLoad>,
+    calls: Mutex<HashMap<i64, CallElsewhere>>,
+}
+
+/// A conference another node holds.
+#[derive(Debug, Clone)]
+struct CallElsewhere {
+    node: String,
+    /// Who is in it.
+    users: Vec<UserId>,
+    /// The conversation's members (told when it ends with its node).
+    members: Vec<UserId>,
+}
+
+impl View {
+    fn heard(&self, node: &str, load: Option<NodeLoad>) {
+        let mut nodes = lock(&self.nodes);
+        let entry = nodes.entry(node.to_owned()).or_insert_with(|| (Instant::now(), NodeLoad::default()));
+        entry.0 = Instant::now();
+        if let Some(l) = load {
+            entry.1 = l;
+        }
+    }
+
+    /// Nodes not heard of for [`NODE_TIMEOUT`], forgotten with the calls they held; for
+    /// each such call, the `room_running` that says it ended, for its members.
+    fn expire(&self, now: Instant) -> (Vec<String>, Vec<Input>) {
+        let gone: Vec<String> = {
+            let mut nodes = lock(&self.nodes);
+            let gone: Vec<String> = nodes
+                .iter()
+                .filter(|(_, (at, _))| now.duration_since(*at) > NODE_TIMEOUT)
+                .map(|(n, _)| n.clone())
+                .collect();
+            for n in &gone {
+                nodes.remove(n);
+            }
+            gone
+        };
+        let mut ended = Vec::new();
+        let mut calls = lock(&self.calls);
+        calls.retain(|conv, c| {
+            if !gone.contains(&c.node) {
+                return true;
+            }
+            let msg = ServerMessage::RoomRunning { seq: 0, conv: *conv, users: vec![], started: false };
+            ended.push(Input::Push { devices: vec![], users: c.members.clone(), msg: Box::new(msg) });
+            false
+        });
+        (gone, ended)
+    }
+
+    fn call_running(&self, node: &str, conv: i64, users: &[UserId], members: &[UserId]) {
+        let mut calls = lock(&self.calls);
+        if users.is_empty() {
+            if calls.get(&conv).is_some_and(|c| c.node == node) {
+                calls.remove(&conv);
+            }
+        } else {
+            calls.insert(
+                conv,
+                CallElsewhere { node: node.to_owned(), users: users.to_vec(), members: members.to_vec() },
+            );
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Everything on the bus.
@@ -103,6 +199,19 @@ pub(crate) enum BusMsg {
         only: Option<i64>,
         keep: Option<i64>,
     },
+    /// An event for every device of these users (on every node): a conference started,
+    /// changed or ended, a ring ended.
+    Push {
+        node: String,
+        users: Vec<UserId>,
+        msg: ServerMessage,
+    },
+    /// A user is out of a conversation: out of its conference, wherever it runs.
+    RemoveUser {
+        node: String,
+        conv: i64,
+        user: UserId,
+    },
     /// A sign-in attempt's outcome, for every node's login backoff.
     Login {
         node: String,
@@ -121,6 +230,8 @@ impl BusMsg {
             | BusMsg::Chat { node, .. }
             | BusMsg::Relation { node, .. }
             | BusMsg::SessionsEnded { node, .. }
+            | BusMsg::Push { node, .. }
+            | BusMsg::RemoveUser { node, .. }
             | BusMsg::Login { node, .. } => node,
         }
     }
@@ -148,7 +259,19 @@ impl BusMsg {
             Input::SessionsEnded { user, only, keep } => {
                 BusMsg::SessionsEnded { node, user: *user, only: *only, keep: *keep }
             }
+            // Events for users (not for one device of this node's conference).
+            Input::Push { devices, users, msg } if devices.is_empty() && !users.is_empty() => {
+                BusMsg::Push { node, users: users.clone(), msg: (**msg).clone() }
+            }
             _ => return None,
+        })
+    }
+
+    /// What this node does with another node's message.
+    pub(crate) fn into_remote(self) -> Option<Remote> {
+        Some(match self {
+            BusMsg::RemoveUser { conv, user, .. } => Remote::RemoveUser { conv, user },
+            m => Remote::Hub(m.into_input()?),
         })
     }
 
@@ -163,9 +286,19 @@ impl BusMsg {
                 Input::RelationChanged { a, b, contacts, blocked, event_for_a, event_for_b }
             }
             BusMsg::SessionsEnded { user, only, keep, .. } => Input::SessionsEnded { user, only, keep },
-            BusMsg::Login { .. } => return None,
+            BusMsg::Push { users, msg, .. } => Input::Push { devices: vec![], users, msg: Box::new(msg) },
+            BusMsg::Login { .. } | BusMsg::RemoveUser { .. } => return None,
         })
     }
+}
+
+/// What the bus brings to this node.
+#[derive(Debug)]
+pub(crate) enum Remote {
+    /// For the hub.
+    Hub(Input),
+    /// For the conference server, if it holds that conversation's call.
+    RemoveUser { conv: i64, user: UserId },
 }
 
 /// This node's end of the bus: cheap to clone, never blocks (a full queue drops, counted).
@@ -174,6 +307,7 @@ pub struct Bus {
     node: String,
     out: mpsc::Sender<BusMsg>,
     pub(crate) stats: Arc<BusStats>,
+    view: Arc<View>,
 }
 
 /// What the bus did, for metrics.
@@ -195,13 +329,32 @@ const OUT_QUEUE: usize = 64 * 1024;
 impl Bus {
     /// Starts the node's bus task; what other nodes publish arrives on the returned receiver
     /// as hub inputs, and their sign-in outcomes go into `limiter`.
-    pub fn start(cfg: ClusterConfig, limiter: Arc<Mutex<LoginLimiter>>) -> (Bus, mpsc::Receiver<Input>) {
+    pub(crate) fn start(cfg: ClusterConfig, limiter: Arc<Mutex<LoginLimiter>>) -> (Bus, mpsc::Receiver<Remote>) {
         let (out, out_rx) = mpsc::channel(OUT_QUEUE);
         let (in_tx, in_rx) = mpsc::channel(OUT_QUEUE);
         let stats = Arc::new(BusStats::default());
-        let bus = Bus { node: cfg.node.clone(), out, stats: stats.clone() };
-        tokio::spawn(run(cfg, out_rx, in_tx, limiter, stats));
+        let view = Arc::new(View::default());
+        let bus = Bus { node: cfg.node.clone(), out, stats: stats.clone(), view: view.clone() };
+        tokio::spawn(run(cfg, out_rx, in_tx, limiter, stats, view));
         (bus, in_rx)
+    }
+
+    /// The nodes alive now with their load, this one included.
+    pub(crate) fn live_nodes(&self) -> Vec<(String, NodeLoad)> {
+        let mut all: Vec<(String, NodeLoad)> =
+            lock(&self.view.nodes).iter().map(|(n, (_, l))| (n.clone(), *l)).collect();
+        all.push((self.node.clone(), *lock(&self.view.mine)));
+        all
+    }
+
+    /// Who is in `conv`'s conference, if another node holds one.
+    pub(crate) fn users_in_call_elsewhere(&self, conv: i64) -> Option<Vec<UserId>> {
+        lock(&self.view.calls).get(&conv).map(|c| c.users.clone())
+    }
+
+    /// `user` is out of `conv`: the node holding its conference takes them out.
+    pub(crate) fn publish_remove_user(&self, conv: i64, user: UserId) {
+        self.send(BusMsg::RemoveUser { node: self.node.clone(), conv, user });
     }
 
     pub fn node(&self) -> &str {
@@ -228,6 +381,7 @@ impl Bus {
     }
 
     pub(crate) fn publish_state(&self, users: Vec<hub::NodeUser>, load: NodeLoad) {
+        *lock(&self.view.mine) = load;
         self.send(BusMsg::State { node: self.node.clone(), users, load });
     }
 
@@ -259,9 +413,10 @@ async fn connect(cfg: &ClusterConfig, name: String, keep_trying: bool) -> Result
 async fn run(
     cfg: ClusterConfig,
     mut out: mpsc::Receiver<BusMsg>,
-    to_hub: mpsc::Sender<Input>,
+    to_node: mpsc::Sender<Remote>,
     limiter: Arc<Mutex<LoginLimiter>>,
     stats: Arc<BusStats>,
+    view: Arc<View>,
 ) {
     let client = match connect(&cfg, format!("mywebrtc {}", cfg.node), true).await {
         Ok(c) => c,
@@ -273,7 +428,6 @@ async fn run(
         Err(e) => return tracing::error!(error = %e, "cannot subscribe to the cluster bus"),
     };
     let (event_subject, state_subject) = (format!("{}.event", cfg.prefix), format!("{}.state", cfg.prefix));
-    let mut heard: HashMap<String, Instant> = HashMap::new();
     let mut check = tokio::time::interval(STATE_EVERY);
     loop {
         tokio::select! {
@@ -306,7 +460,14 @@ async fn run(
                     continue;
                 }
                 stats.received.fetch_add(1, Ordering::Relaxed);
-                heard.insert(msg.node().to_owned(), Instant::now());
+                let load = match &msg {
+                    BusMsg::State { load, .. } => Some(*load),
+                    _ => None,
+                };
+                view.heard(msg.node(), load);
+                if let BusMsg::Push { node, users, msg: ServerMessage::RoomRunning { conv, users: in_call, .. } } = &msg {
+                    view.call_running(node, *conv, in_call, users);
+                }
                 if let BusMsg::Login { account, ip, ok, .. } = &msg {
                     let mut l = limiter.lock().unwrap_or_else(|p| p.into_inner());
                     if *ok {
@@ -316,8 +477,8 @@ async fn run(
                     }
                     continue;
                 }
-                if let Some(input) = msg.into_input() {
-                    if to_hub.send(input).await.is_err() {
+                if let Some(remote) = msg.into_remote() {
+                    if to_node.send(remote).await.is_err() {
                         break;
                     }
                 }
@@ -325,14 +486,14 @@ async fn run(
             _ = check.tick() => {
                 let up = client.connection_state() == async_nats::connection::State::Connected;
                 stats.connected.store(u64::from(up), Ordering::Relaxed);
-                let now = Instant::now();
-                let gone: Vec<String> =
-                    heard.iter().filter(|(_, at)| now.duration_since(**at) > NODE_TIMEOUT).map(|(n, _)| n.clone()).collect();
-                stats.nodes.store((heard.len() - gone.len()) as u64, Ordering::Relaxed);
-                for node in gone {
-                    heard.remove(&node);
+                let (gone, calls_ended) = view.expire(Instant::now());
+                stats.nodes.store(lock(&view.nodes).len() as u64, Ordering::Relaxed);
+                let gone = gone.into_iter().map(|node| {
                     tracing::info!(node = %node, "cluster node gone silent");
-                    if to_hub.send(Input::NodeGone { node }).await.is_err() {
+                    Input::NodeGone { node }
+                });
+                for input in gone.chain(calls_ended) {
+                    if to_node.send(Remote::Hub(input)).await.is_err() {
                         return;
                     }
                 }
@@ -394,12 +555,59 @@ mod tests {
             "\n",
             r#"{"type":"call_invite","id":1,"callee":3,"media":"video"}"#,
             "\n",
+            r#"{"type":"direct","node":"n2","to":"me","msg":{"kind":"room","device":5,"user":3,"id":4,"op":{"op":"join","conv":9,"rejoin":false}}}"#,
+            "\n",
             r#"{"type":"direct","node":"n2","to":"me","msg":{"kind":"device_gone","device":5}}"#,
             "\n\u{0}\u{ff}{\n",
             r#"{"type":"state","node":"n2","users":[],"load":{"connections":0,"online_users":0,"active_calls":0}}"#,
         );
         crate::fuzzing::cluster_bus(seed.as_bytes());
         crate::fuzzing::cluster_bus(b"\xff\n{}\n[]");
+    }
+
+    #[test]
+    fn a_new_conference_goes_to_the_node_with_fewest_people_in_rooms_then_fewest_sockets() {
+        let load = |room_participants, connections| NodeLoad { connections, room_participants, ..NodeLoad::default() };
+        let nodes =
+            vec![("n1".to_owned(), load(12, 5)), ("n2".to_owned(), load(3, 900)), ("n3".to_owned(), load(3, 40))];
+        assert_eq!(least_loaded(&nodes), Some("n3"));
+        let tie = vec![("n2".to_owned(), load(0, 0)), ("n1".to_owned(), load(0, 0))];
+        assert_eq!(least_loaded(&tie), Some("n1"));
+        assert_eq!(least_loaded(&[]), None);
+        // A node of an older version says nothing of rooms: counted as none.
+        let old: NodeLoad = serde_json::from_str(r#"{"connections":1,"online_users":1,"active_calls":0}"#).unwrap();
+        assert_eq!(old.room_participants, 0);
+    }
+
+    #[test]
+    fn conference_events_for_users_cross_and_one_devices_events_do_not_and_a_gone_nodes_calls_end() {
+        let running = ServerMessage::RoomRunning { seq: 0, conv: 7, users: vec![1, 2], started: true };
+        let for_users = Input::Push { devices: vec![], users: vec![1, 2, 3], msg: Box::new(running) };
+        let msg = BusMsg::relayed("n1", &for_users).unwrap();
+        let back: BusMsg = serde_json::from_slice(&serde_json::to_vec(&msg).unwrap()).unwrap();
+        assert!(
+            matches!(back.clone().into_remote(), Some(Remote::Hub(Input::Push { users, .. })) if users == vec![1, 2, 3])
+        );
+        let speaker = ServerMessage::RoomSpeaker { seq: 0, conv: 7, participant: 4 };
+        let for_device = Input::Push { devices: vec![4], users: vec![], msg: Box::new(speaker) };
+        assert!(BusMsg::relayed("n1", &for_device).is_none());
+        // What the receiving node remembers of that call, and forgets with its node.
+        let view = View::default();
+        view.heard("n1", None);
+        view.call_running("n1", 7, &[1, 2], &[1, 2, 3]);
+        assert_eq!(lock(&view.calls).get(&7).map(|c| c.users.clone()), Some(vec![1, 2]));
+        let (gone, ended) = view.expire(Instant::now() + NODE_TIMEOUT + Duration::from_secs(1));
+        assert_eq!(gone, vec!["n1".to_owned()]);
+        match &ended[..] {
+            [Input::Push { users, msg, .. }] => {
+                assert_eq!(users, &vec![1, 2, 3]);
+                assert!(matches!(**msg, ServerMessage::RoomRunning { conv: 7, ref users, .. } if users.is_empty()));
+            }
+            e => panic!("{e:?}"),
+        }
+        assert!(lock(&view.calls).is_empty());
+        let removal = BusMsg::RemoveUser { node: "n2".into(), conv: 7, user: 2 };
+        assert!(matches!(removal.into_remote(), Some(Remote::RemoveUser { conv: 7, user: 2 })));
     }
 
     #[test]

@@ -15,7 +15,9 @@ use proto::ws::{
 use sfu::{Command, LeaveReason, Moderation, Sfu, SfuError, SfuEvent, Signal, Source, TilePref};
 use tokio::sync::mpsc;
 
+use crate::cluster::Bus;
 use crate::group_ring::{GroupRings, RingEnded};
+use crate::room_placement::Place;
 use crate::signaling::HubHandle;
 
 /// The running conference server.
@@ -28,6 +30,9 @@ pub struct Conference {
     /// Calls that a rejoining participant is about to start again (after a server restart):
     /// they start without ringing. Forgotten after [`QUIET_FOR`] if that join never came.
     quiet: std::sync::Mutex<std::collections::HashMap<i64, std::time::Instant>>,
+    /// The bus, when this node is one of a cluster: conferences may run on other nodes
+    /// (`room_placement.rs`).
+    cluster: std::sync::OnceLock<Bus>,
 }
 
 const QUIET_FOR: std::time::Duration = std::time::Duration::from_secs(30);
@@ -39,7 +44,13 @@ pub(crate) fn start(cfg: sfu::SfuConfig) -> std::io::Result<(Arc<Conference>, mp
         let _ = tx.send(e);
     });
     let sfu = Sfu::start(cfg, sink)?;
-    let conf = Conference { sfu, running: Default::default(), rings: Default::default(), quiet: Default::default() };
+    let conf = Conference {
+        sfu,
+        running: Default::default(),
+        rings: Default::default(),
+        quiet: Default::default(),
+        cluster: Default::default(),
+    };
     Ok((Arc::new(conf), rx))
 }
 
@@ -49,29 +60,63 @@ impl Conference {
         self.sfu.local_addr()
     }
 
+    /// This node is one of a cluster: conferences are placed over its nodes. The claims this
+    /// node held before it (re)started are void.
+    pub(crate) fn join_cluster(&self, bus: Bus, store: Arc<dyn store::Store>) {
+        let node = bus.node().to_owned();
+        if self.cluster.set(bus).is_ok() {
+            tokio::task::spawn_blocking(move || {
+                if let Err(e) = store.release_rooms_of(&node) {
+                    tracing::warn!(error = %e, "cannot clear this node's old conference claims");
+                }
+            });
+        }
+    }
+
     /// Carries out a request the hub accepted. Joining checks membership first (in the
-    /// store, off the hub's task); the rest only reaches a room the device is in.
-    pub(crate) fn request(&self, req: RoomRequest, store: Arc<dyn store::Store>, hub: HubHandle) {
-        let RoomRequest { device, user, id, op, .. } = req;
+    /// store, off the hub's task) and, on a cluster, where the conference runs: a request
+    /// for a conference on another node goes back to the hub to be sent there. The rest only
+    /// reaches a room the device is in.
+    pub(crate) fn request(self: &Arc<Self>, req: RoomRequest, store: Arc<dyn store::Store>, hub: HubHandle) {
+        let whole = req.clone();
+        let RoomRequest { device, user, id, op, forwarded, .. } = req;
         let cmd = match op {
             RoomOp::Join { conv, rejoin } => {
-                if rejoin && self.users_in(conv).is_empty() {
-                    if let Ok(mut q) = self.quiet.lock() {
-                        q.insert(conv, std::time::Instant::now());
-                    }
-                }
-                let me = self.sfu.clone();
+                let me = self.clone();
                 tokio::spawn(async move {
                     // Only the member list: the whole conversation (last message, unread
                     // counts) is not needed to decide.
-                    let members = tokio::task::spawn_blocking(move || store.conversation_members(conv)).await;
-                    match members.map(|r| r.map(|m| m.contains(&user))) {
-                        Ok(Ok(true)) => {
-                            if let Err(e) = me.command(Command::Join { room: conv, who: device, user }, id) {
+                    let s = store.clone();
+                    let cluster = me.cluster.get().cloned();
+                    let placed = tokio::task::spawn_blocking(move || -> Result<Option<Place>, store::StoreError> {
+                        if !s.conversation_members(conv)?.contains(&user) {
+                            return Ok(None);
+                        }
+                        match cluster {
+                            Some(bus) => {
+                                crate::room_placement::place(s.as_ref(), &bus, conv, crate::unix_now()).map(Some)
+                            }
+                            None => Ok(Some(Place::Here)),
+                        }
+                    })
+                    .await;
+                    match placed {
+                        Ok(Ok(Some(Place::Here))) => {
+                            if rejoin && me.local_users(conv).is_empty() {
+                                if let Ok(mut q) = me.quiet.lock() {
+                                    q.insert(conv, std::time::Instant::now());
+                                }
+                            }
+                            if let Err(e) = me.sfu.command(Command::Join { room: conv, who: device, user }, id) {
                                 fail(&hub, device, id, &e).await;
                             }
                         }
-                        Ok(Ok(false)) => {
+                        // A forwarded join is placed by the node that sent it: if the
+                        // conference moved meanwhile, the client tries again.
+                        Ok(Ok(Some(Place::On(node)))) if !forwarded => {
+                            hub.input(Input::RoomElsewhere { node, req: whole }).await;
+                        }
+                        Ok(Ok(None)) => {
                             let msg =
                                 error(id, WsErrorCode::NoConversation, WsErrorCode::NoConversation.default_message());
                             hub.input(Input::Reply { device, msg: Box::new(msg) }).await;
@@ -97,8 +142,19 @@ impl Conference {
             }
             RoomOp::Leave { conv } => Command::Leave { room: conv, who: device, reason: LeaveReason::Left },
             RoomOp::Decline { conv } => {
-                let ended = self.with_rings(|r| r.decline(conv, user, crate::unix_now())).flatten();
+                let me = self.clone();
                 tokio::spawn(async move {
+                    // The ring lives where the conference runs.
+                    if let (Some(bus), false) = (me.cluster.get().cloned(), forwarded) {
+                        let s = store.clone();
+                        let at =
+                            tokio::task::spawn_blocking(move || crate::room_placement::holder(s.as_ref(), &bus, conv))
+                                .await;
+                        if let Ok(Ok(Place::On(node))) = at {
+                            return hub.input(Input::RoomElsewhere { node, req: whole }).await;
+                        }
+                    }
+                    let ended = me.with_rings(|r| r.decline(conv, user, crate::unix_now())).flatten();
                     rings_ended(&hub, &store, ended.into_iter().collect()).await;
                     if let Some(id) = id {
                         hub.input(Input::Reply { device, msg: Box::new(ServerMessage::Ok { id }) }).await;
@@ -149,8 +205,17 @@ impl Conference {
         self.sfu.candidates().to_vec()
     }
 
-    /// Who is in a conversation's running call.
+    /// Who is in a conversation's running call (on this node or, in a cluster, another).
     pub fn users_in(&self, conv: i64) -> Vec<i64> {
+        let here = self.local_users(conv);
+        if !here.is_empty() {
+            return here;
+        }
+        self.cluster.get().and_then(|b| b.users_in_call_elsewhere(conv)).unwrap_or_default()
+    }
+
+    /// Who is in a conversation's call on this node.
+    fn local_users(&self, conv: i64) -> Vec<i64> {
         self.running.lock().ok().and_then(|m| m.get(&conv).cloned()).unwrap_or_default()
     }
 
@@ -180,8 +245,17 @@ impl Conference {
         self.sfu.device_gone(device);
     }
 
-    /// A user is no longer a member of the conversation: out of its call at once.
+    /// A user is no longer a member of the conversation: out of its call at once, on
+    /// whichever node it runs.
     pub fn remove_user(&self, conv: i64, user: i64) {
+        self.remove_user_here(conv, user);
+        if let Some(bus) = self.cluster.get() {
+            bus.publish_remove_user(conv, user);
+        }
+    }
+
+    /// [`Conference::remove_user`] for a call on this node.
+    pub(crate) fn remove_user_here(&self, conv: i64, user: i64) {
         let _ = self.sfu.command(Command::RemoveUser { room: conv, user }, None);
     }
 }
@@ -363,11 +437,20 @@ pub(crate) async fn bridge(
                 let mut users: Vec<i64> = members.iter().map(|m| m.user).collect();
                 users.sort_unstable();
                 users.dedup();
-                let before = conf.users_in(room);
+                let before = conf.local_users(room);
                 // Said in the event: a client that loaded the running calls (GET /conversations)
                 // just before it would otherwise take the start for a change and never ring.
                 let started = before.is_empty() && !users.is_empty() && !conf.quiet_start(room);
                 conf.set_running(room, &users);
+                if let (Some(bus), true) = (conf.cluster.get(), users.is_empty()) {
+                    // Ended here: the next join places it anew.
+                    let (s, node) = (store.clone(), bus.node().to_owned());
+                    tokio::task::spawn_blocking(move || {
+                        if let Err(e) = s.release_room(room, &node) {
+                            tracing::warn!(error = %e, "cannot release a conference claim");
+                        }
+                    });
+                }
                 if before != users {
                     // Ending a meeting talks to the SFU and the hub, which feed this loop: not inline.
                     let (w, now) = (wiring.clone(), users.clone());

@@ -25,6 +25,7 @@ pub mod metrics;
 mod openapi;
 mod process_stats;
 mod redirect;
+mod room_placement;
 mod security;
 mod server;
 mod signaling;

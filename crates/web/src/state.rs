@@ -59,6 +59,9 @@ impl AppState {
             Some(cfg) => {
                 let (bus, remote) = crate::cluster::Bus::start(cfg, limiter.clone());
                 metrics.set_cluster_source(bus.stats.clone());
+                if let Some(c) = &conference {
+                    c.join_cluster(bus.clone(), store.clone());
+                }
                 (Some(bus), Some(remote))
             }
             None => (None, None),

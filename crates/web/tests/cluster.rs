@@ -1,7 +1,8 @@
 //! Two nodes on one PostgreSQL database, joined by a real NATS server: users connected to
 //! different nodes see each other's presence, chat with receipts and typing, a session ended
 //! on one node closes its socket on the other, the bus survives a NATS restart, and a node
-//! that goes away takes its users' presence with it.
+//! that goes away takes its users' presence with it; a group call with members on both nodes
+//! runs on one of them, and starts again on the other when its node goes away.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on what they set up
 
@@ -21,7 +22,10 @@ fn node_config(name: &str, nats: &str) -> impl FnOnce(&mut web::WebConfig) {
         ca_file: None,
         prefix: "test".into(),
     };
-    move |cfg: &mut web::WebConfig| cfg.cluster = Some(cluster)
+    move |cfg: &mut web::WebConfig| {
+        cfg.cluster = Some(cluster);
+        with_sfu(cfg);
+    }
 }
 
 async fn node(name: &str, db: &str, nats: &str) -> TestServer {
@@ -254,4 +258,99 @@ async fn a_call_from_one_node_rings_and_connects_a_device_on_the_other() {
     }
     assert_eq!(listed[0]["answered"], true, "{listed}");
     assert_eq!(listed[0]["other"]["username"], "erin");
+}
+
+/// The next message of type `ty`, waiting longer than a node takes to be found gone.
+async fn next_of(ws: &mut testkit::ws::Ws, ty: &str) -> Value {
+    let wait = async {
+        loop {
+            match ws.recv().await {
+                Some(v) if v["type"] == ty => return v,
+                Some(_) => {}
+                // Quiet for a while (or closed: then the deadline ends it).
+                None => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), wait).await.unwrap_or_else(|_| panic!("no {ty}"))
+}
+
+#[tokio::test]
+async fn a_group_call_with_members_on_two_nodes_runs_on_one_and_moves_when_it_goes() {
+    let (_nats, n1, mut n2) = two_nodes().await;
+    for name in ["gina", "hank", "iris"] {
+        n1.add_user(name, false);
+    }
+    let gina = client_on(&n1, "gina").await;
+    let hank = client_on(&n2, "hank").await;
+    let iris = client_on(&n2, "iris").await;
+    befriend(&gina, &hank).await;
+    befriend(&gina, &iris).await;
+    let (st, conv) = gina
+        .call(
+            "POST",
+            "/api/v1/conversations",
+            Some(json!({"kind": "group", "name": "Ward", "members": [hank.id, iris.id]})),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let conv = conv["id"].as_i64().unwrap();
+    let (mut wg, welcome_g) = ws_of(&gina).await;
+    let (mut wh, _) = ws_of(&hank).await;
+    let (mut wi, _) = ws_of(&iris).await;
+    // The call is placed on node 2 (as if it were the least loaded), though gina, who
+    // starts it, is connected to node 1.
+    let s = n1.store.clone();
+    tokio::task::spawn_blocking(move || s.claim_room(conv, "n2", None, web::unix_now()).unwrap()).await.unwrap();
+    // Node 1 must have heard of node 2 to send anything there (hank's presence is news from it).
+    until_presence(&mut wg, &welcome_g, hank.id, "online").await;
+
+    wg.send(json!({"type": "room_join", "id": 1, "conv": conv})).await;
+    let w = next_of(&mut wg, "room_welcome").await;
+    assert_eq!((w["id"].as_u64(), w["starter"].as_i64()), (Some(1), Some(gina.id)));
+    // Members on both nodes hear it started (and ring).
+    let running = next_of(&mut wh, "room_running").await;
+    assert_eq!((running["users"].clone(), running["started"].clone()), (json!([gina.id]), json!(true)));
+    next_of(&mut wi, "room_running").await;
+    // Iris declines on node 2: her ring ends there.
+    wi.send(json!({"type": "room_decline", "id": 2, "conv": conv})).await;
+    assert_eq!(next_of(&mut wi, "room_ring_ended").await["reason"], "declined");
+    // Hank joins on node 2: the same room, with gina in it; gina is told.
+    wh.send(json!({"type": "room_join", "id": 3, "conv": conv})).await;
+    let w = next_of(&mut wh, "room_welcome").await;
+    let members: Vec<i64> = w["members"].as_array().unwrap().iter().map(|m| m["user"].as_i64().unwrap()).collect();
+    assert_eq!(members, vec![gina.id], "{w}");
+    assert_eq!(next_of(&mut wg, "room_joined").await["member"]["user"], hank.id);
+    // Either node answers who is in the call.
+    for c in [&gina, &iris] {
+        let mut seen = Value::Null;
+        for _ in 0..50 {
+            let (_, list) = c.call("GET", &format!("/api/v1/conversations/{conv}"), None).await;
+            seen = list["call"].clone();
+            if seen.as_array().is_some_and(|a| a.len() == 2) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(seen.as_array().map(Vec::len), Some(2), "{seen}");
+    }
+    // Gina's state reaches the room on node 2 and comes back to hank.
+    wg.send(json!({"type": "room_state", "conv": conv, "muted": true, "camera_off": false, "hand": true})).await;
+    let st = next_of(&mut wh, "room_member_state").await;
+    assert_eq!((st["muted"].clone(), st["hand"].clone()), (json!(true), json!(true)));
+    // Hank is taken out of the conversation through node 1: out of the call on node 2.
+    let (st, _) = gina.call("DELETE", &format!("/api/v1/conversations/{conv}/members/{}", hank.id), None).await;
+    assert_eq!(st, 204);
+    assert_eq!(next_of(&mut wh, "room_removed").await["reason"], "removed");
+    assert!(next_of(&mut wg, "room_left").await["participant"].is_u64());
+
+    // Node 2 goes away: gina's call there is lost; her client joins again, on node 1 now.
+    n2.shutdown();
+    assert_eq!(next_of(&mut wg, "room_removed").await["reason"], "media_lost");
+    wg.send(json!({"type": "room_join", "id": 4, "conv": conv, "rejoin": true})).await;
+    let w = next_of(&mut wg, "room_welcome").await;
+    assert_eq!(w["id"].as_u64(), Some(4));
+    let s = n1.store.clone();
+    let holder = tokio::task::spawn_blocking(move || s.room_node(conv).unwrap()).await.unwrap();
+    assert_eq!(holder.as_deref(), Some("n1"));
 }

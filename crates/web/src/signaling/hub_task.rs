@@ -89,7 +89,7 @@ pub(crate) fn spawn_hub(
     chat: ChatQueue,
     metrics: crate::metrics::MetricsHandle,
     conference: Option<Arc<crate::conference::Conference>>,
-    cluster: Option<(crate::cluster::Bus, mpsc::Receiver<Input>)>,
+    cluster: Option<(crate::cluster::Bus, mpsc::Receiver<crate::cluster::Remote>)>,
 ) -> HubHandle {
     let (tx, rx) = mpsc::channel(16 * 1024);
     // Call ids of this run start above any an earlier run handed out (milliseconds since the
@@ -112,7 +112,7 @@ pub(crate) fn spawn_hub(
 async fn run(
     mut hub: Hub,
     mut rx: mpsc::Receiver<Cmd>,
-    mut remote: Option<mpsc::Receiver<Input>>,
+    mut remote: Option<mpsc::Receiver<crate::cluster::Remote>>,
     session_recheck: std::time::Duration,
     deps: Deps,
 ) {
@@ -158,10 +158,19 @@ async fn run(
                     }
                 }
             }
-            Some(input) = next_remote(&mut remote) => hub.handle(input, Instant::now()),
+            Some(remote) = next_remote(&mut remote) => match remote {
+                crate::cluster::Remote::Hub(input) => hub.handle(input, Instant::now()),
+                crate::cluster::Remote::RemoveUser { conv, user } => {
+                    if let Some(conf) = &deps.conference {
+                        conf.remove_user_here(conv, user);
+                    }
+                }
+            },
             _ = state_tick.tick(), if deps.cluster.is_some() => {
                 if let Some(bus) = &deps.cluster {
-                    bus.publish_state(hub.local_presence(), hub.stats().into());
+                    let mut load: crate::cluster::NodeLoad = hub.stats().into();
+                    load.room_participants = deps.conference.as_ref().map_or(0, |c| c.stats().participants as usize);
+                    bus.publish_state(hub.local_presence(), load);
                 }
             }
             _ = sleep_until(deadline) => hub.handle_timeout(Instant::now()),
@@ -172,8 +181,8 @@ async fn run(
     }
 }
 
-/// The next input from the other nodes (never, on a single node).
-async fn next_remote(remote: &mut Option<mpsc::Receiver<Input>>) -> Option<Input> {
+/// The next message from the other nodes (never, on a single node).
+async fn next_remote(remote: &mut Option<mpsc::Receiver<crate::cluster::Remote>>) -> Option<crate::cluster::Remote> {
     match remote {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
