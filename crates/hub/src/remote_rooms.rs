@@ -35,7 +35,7 @@ impl Hub {
     /// The driver found the room of `req` on `node`: the request goes there, and after a
     /// join, the device's later requests about that room too.
     pub(crate) fn room_elsewhere(&mut self, node: String, req: RoomRequest) {
-        if !self.devices.get(&req.device).is_some_and(|d| d.remote.is_none()) {
+        if self.devices.get(&req.device).is_none_or(|d| d.remote.is_some()) {
             return;
         }
         if let RoomOp::Join { conv, .. } = req.op {
