@@ -1,13 +1,14 @@
 // Two nodes of a cluster (testkit's cluster-fixture: a real PostgreSQL and a real NATS on free
 // loopback ports): a user signed in on one node and a user signed in on the other become
 // contacts, see each other online, chat, and call each other with video and audio decoded on
-// both sides.
+// both sides; a group call with people on both nodes, in which everyone decodes everyone, and
+// which starts again on the surviving node when the node holding it is killed.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, startFixture, launchBrowser, befriend } from './harness.mjs';
-import { waitMedia } from './media.mjs';
+import { startServer, startFixture, launchBrowser, befriend, pageApi } from './harness.mjs';
+import { waitMedia, roomDecoded, eventually } from './media.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const FIXTURE = process.env.E2E_CLUSTER_FIXTURE || resolve(here, '../../target/debug/cluster-fixture');
@@ -57,4 +58,60 @@ test('users on two nodes see each other online, chat, and call with video and au
   await bob.page.locator('#messages li.msg[data-msg-id] .text', { hasText: 'hello across nodes' }).waitFor();
   await alice.page.locator('#messages li.msg.mine[data-state="delivered"], #messages li.msg.mine[data-state="read"]').first().waitFor();
   for (const p of [alice, bob]) await p.context.close();
+});
+
+/** This page's participant id in its group call, once welcomed (a new one after a rejoin). */
+async function participantOf(page, not = 0) {
+  await page.waitForFunction((n) => (window.mywebrtcRooms.current?.participant ?? 0) > 0
+    && window.mywebrtcRooms.current.participant !== n, not, { timeout: 60_000 });
+  return page.evaluate(() => window.mywebrtcRooms.current.participant);
+}
+
+/** Waits until `page` decodes video and audio from each of `others` (participant ids). */
+function decodesAll(page, others) {
+  return eventually(async () => {
+    const d = await roomDecoded(page);
+    return others.every((p) => d[p] && d[p].frames > 0 && d[p].samples > 0) && d;
+  }, { timeout: 60_000, what: `decoding ${others}` });
+}
+
+// Last: it kills node 1.
+test('a group call with people on two nodes: everyone decodes everyone; killed with its node, it starts again on the other', async () => {
+  const gina = await env.n1.userPage(env.browser, 'gina');
+  const hank = await env.n2.userPage(env.browser, 'hank');
+  const iris = await env.n2.userPage(env.browser, 'iris');
+  await befriend(gina.page, hank.page);
+  await befriend(gina.page, iris.page);
+  const ids = [];
+  for (const p of [hank, iris]) ids.push((await pageApi(p.page, 'GET', '/session')).user.id);
+  const conv = await pageApi(gina.page, 'POST', '/conversations', { kind: 'group', name: 'Across', members: ids });
+  for (const p of [gina, hank, iris]) {
+    await p.page.locator('#nav-chat').click();
+    await p.page.locator(`#conversation-list li[data-conv-id="${conv.id}"]`).click();
+  }
+  // Gina starts it on node 1; hank and iris, on node 2, are rung there and join.
+  await gina.page.locator('#start-room').click();
+  await gina.page.locator('#room').waitFor();
+  for (const p of [hank, iris]) {
+    await p.page.locator('#room-incoming').waitFor();
+    await p.page.locator('#room-join-video').click();
+    await p.page.locator('#room').waitFor();
+  }
+  const [g, h, i] = [await participantOf(gina.page), await participantOf(hank.page), await participantOf(iris.page)];
+  await decodesAll(gina.page, [h, i]);
+  await decodesAll(hank.page, [g, i]);
+  await decodesAll(iris.page, [g, h]);
+
+  // The call runs on node 1: the least loaded when it started (one socket against two).
+  await eventually(async () => /^mywebrtc_sfu_participants 3(\.0)?$/m.test(await (await fetch(env.n1.metricsUrl)).text()),
+    { what: 'the call on node 1' });
+  // Kill node 1: hank and iris, connected to node 2, join again by themselves, there, and
+  // decode each other again.
+  await env.n1.kill9();
+  const [h2, i2] = [await participantOf(hank.page, h), await participantOf(iris.page, i)];
+  await decodesAll(hank.page, [i2]);
+  await decodesAll(iris.page, [h2]);
+  await eventually(async () => /^mywebrtc_sfu_participants 2(\.0)?$/m.test(await (await fetch(env.n2.metricsUrl)).text()),
+    { what: 'the call on node 2' });
+  for (const p of [gina, hank, iris]) await p.context.close();
 });
