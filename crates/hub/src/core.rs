@@ -92,7 +92,11 @@ pub struct Hub {
     /// Proxies for other nodes' devices in this node's calls, by (node, device there).
     pub(crate) proxies: HashMap<(String, DeviceId), DeviceId>,
     /// Calls held by another node that this node's devices take part in: (node, devices).
-    pub(crate) remote_calls: HashMap<CallId, (String, Vec<DeviceId>)>,
+    pub(crate) remote_calls: HashMap<CallId, crate::remote_calls::RemoteCall>,
+    /// Calls of this run that lost their other side's node: claimable with `call_rejoin`.
+    pub(crate) reclaimable: HashSet<CallId>,
+    /// Other nodes were heard of: this hub is one node of a cluster.
+    pub(crate) clustered: bool,
     /// This node's devices whose conference another node holds: (node, conversation).
     pub(crate) remote_rooms: HashMap<DeviceId, (String, i64)>,
     /// Proxies taking part in a conference this node holds.
@@ -141,6 +145,8 @@ impl Hub {
             remote: crate::cluster::Remote::default(),
             proxies: HashMap::new(),
             remote_calls: HashMap::new(),
+            reclaimable: HashSet::new(),
+            clustered: false,
             remote_rooms: HashMap::new(),
             room_proxies: HashSet::new(),
         }
@@ -204,6 +210,12 @@ impl Hub {
     }
 
     pub fn handle(&mut self, input: Input, now: Instant) {
+        if matches!(
+            input,
+            Input::RemotePresence { .. } | Input::NodeState { .. } | Input::NodeGone { .. } | Input::FromNode { .. }
+        ) {
+            self.clustered = true;
+        }
         match input {
             Input::Open { conn, user, session, relations, guest } => {
                 let (of_user, of_session) = self
@@ -265,6 +277,7 @@ impl Hub {
             Input::NodeState { node, users } => self.node_state(&node, users),
             Input::NodeGone { node } => {
                 self.node_state(&node, Vec::new());
+                self.node_calls_gone(&node, now);
                 self.node_rooms_gone(&node);
             }
             Input::RoomElsewhere { node, req } => self.room_elsewhere(node, req),
@@ -694,7 +707,7 @@ impl Hub {
         use crate::calls::CallState;
         for (id, d) in &self.devices {
             // A device in a call another node holds (it answered there) is checked by that node.
-            let held_elsewhere = |c: &CallId| self.remote_calls.get(c).is_some_and(|(_, devs)| devs.contains(id));
+            let held_elsewhere = |c: &CallId| self.remote_calls.get(c).is_some_and(|rc| rc.devices.contains(id));
             if let Some(call) = d.call.filter(|c| !held_elsewhere(c)) {
                 let c = self.calls.get(&call).ok_or(format!("device {id} in vanished call {call}"))?;
                 let in_it = c.caller_dev == *id || matches!(c.state, CallState::Active(x) if x == *id);

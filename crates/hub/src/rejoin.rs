@@ -11,6 +11,8 @@
 //!
 //! Only call ids from before this run can be claimed ([`crate::HubConfig::first_call_id`]
 //! is above every id an earlier run handed out): a call of this run that ended stays ended.
+//! In a cluster, ids of other nodes' calls can be claimed too, and a call of this run whose
+//! other side's node died (`remote_calls.rs`, `node_calls_gone`).
 
 use std::time::{Duration, Instant};
 
@@ -46,7 +48,10 @@ impl Hub {
         if self.devices.get(&dev).is_some_and(|d| d.call.is_some()) {
             return self.error_to(dev, id, WsErrorCode::AlreadyInCall);
         }
-        if call_id >= self.cfg.first_call_id || self.calls.contains_key(&call_id) {
+        // This run's calls (not one whose other side's node died) cannot be claimed. In a
+        // cluster, ids above them are other nodes' calls, claimable once their holder is gone.
+        let this_run = call_id >= self.cfg.first_call_id && (!self.clustered || call_id < self.next_call);
+        if (this_run && !self.reclaimable.contains(&call_id)) || self.calls.contains_key(&call_id) {
             return self.error_to(dev, id, WsErrorCode::NoSuchCall);
         }
         if peer == me || !self.may_call(me, peer) {
@@ -67,6 +72,9 @@ impl Hub {
         };
         self.rejoins.remove(&(call_id, peer));
         self.rejoins.remove(&(call_id, me));
+        self.reclaimable.remove(&call_id);
+        // Another node's id: this node's own ids continue above it, never to meet it.
+        self.next_call = self.next_call.max(call_id + 1);
         let (caller, caller_dev, callee, callee_dev) = match role {
             CallRole::Caller => (me, dev, peer, other),
             CallRole::Callee => (peer, other, me, dev),
@@ -101,6 +109,9 @@ impl Hub {
             return;
         }
         if let Some(p) = self.rejoins.remove(&(call_id, user)) {
+            if !self.rejoins.keys().any(|(c, _)| *c == call_id) {
+                self.reclaimable.remove(&call_id);
+            }
             if self.devices.contains_key(&p.dev) {
                 self.push(p.dev, |seq| ServerMessage::CallEnded {
                     seq,

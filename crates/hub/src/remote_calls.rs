@@ -21,6 +21,17 @@ use proto::ws::{CallId, ClientMessage, ClientPresence, ServerMessage, UserId};
 use crate::core::{Device, Hub};
 use crate::io::{DeviceId, NodeMsg, Output};
 
+/// A call another node holds that devices of this node take part in.
+#[derive(Debug, Clone)]
+pub(crate) struct RemoteCall {
+    pub node: String,
+    /// This node's devices in it (ringing, or the one that answered).
+    pub devices: Vec<DeviceId>,
+    /// What a device that answered claims when the holder is gone (`node_calls_gone`).
+    pub caller: UserId,
+    pub media: proto::ws::Media,
+}
+
 impl Hub {
     /// The local id standing for device `rdev` of `node` (made on first use).
     pub(crate) fn proxy(&mut self, node: &str, rdev: DeviceId, user: UserId) -> DeviceId {
@@ -99,10 +110,15 @@ impl Hub {
         }
         let user = d.user;
         match &msg {
-            ServerMessage::CallIncoming { call_id, .. } => {
-                let entry = self.remote_calls.entry(*call_id).or_insert_with(|| (node.to_owned(), Vec::new()));
-                if !entry.1.contains(&device) {
-                    entry.1.push(device);
+            ServerMessage::CallIncoming { call_id, caller, media, .. } => {
+                let entry = self.remote_calls.entry(*call_id).or_insert_with(|| RemoteCall {
+                    node: node.to_owned(),
+                    devices: Vec::new(),
+                    caller: *caller,
+                    media: *media,
+                });
+                if !entry.devices.contains(&device) {
+                    entry.devices.push(device);
                 }
             }
             ServerMessage::RoomRemoved { conv, .. } => self.remote_room_left(device, *conv),
@@ -131,9 +147,9 @@ impl Hub {
     }
 
     fn forget_remote_call(&mut self, call_id: CallId, device: DeviceId) {
-        if let Some((_, devs)) = self.remote_calls.get_mut(&call_id) {
-            devs.retain(|d| *d != device);
-            if devs.is_empty() {
+        if let Some(rc) = self.remote_calls.get_mut(&call_id) {
+            rc.devices.retain(|d| *d != device);
+            if rc.devices.is_empty() {
                 self.remote_calls.remove(&call_id);
             }
         }
@@ -152,11 +168,11 @@ impl Hub {
         if self.calls.contains_key(&call_id) {
             return false;
         }
-        let Some((node, devs)) = self.remote_calls.get(&call_id) else { return false };
-        if !devs.contains(&dev) {
+        let Some(rc) = self.remote_calls.get(&call_id) else { return false };
+        if !rc.devices.contains(&dev) {
             return false;
         }
-        let node = node.clone();
+        let node = rc.node.clone();
         if let ClientMessage::CallAccept { .. } = msg {
             // Busy from now on; the owner's `call_ended` frees it again if it lost the race.
             if let Some(d) = self.devices.get_mut(&dev) {
@@ -181,15 +197,85 @@ impl Hub {
         true
     }
 
+    /// `node` fell silent. Media of an established 1:1 call flows peer to peer and goes on;
+    /// only the holder's memory of the call is lost, as when a server restarts
+    /// (`rejoin.rs`). So each call between this node's devices and that node's becomes a
+    /// claim of this node's device, as if it had sent `call_rejoin`: when the other side
+    /// reconnects (to this node) and claims it too, the call is re-established here; if it
+    /// does not within the rejoin window, it ends (`connection_lost`). A call that still rang
+    /// ends for the devices here (`connection_lost`).
+    pub(crate) fn node_calls_gone(&mut self, node: &str, now: Instant) {
+        use proto::ws::CallRole;
+        // Calls the gone node held.
+        let mut held: Vec<(CallId, RemoteCall)> =
+            self.remote_calls.iter().filter(|(_, rc)| rc.node == node).map(|(id, rc)| (*id, rc.clone())).collect();
+        held.sort_by_key(|(id, _)| *id);
+        for (call_id, rc) in held {
+            self.remote_calls.remove(&call_id);
+            for dev in rc.devices {
+                let Some(d) = self.devices.get_mut(&dev) else { continue };
+                let user = d.user;
+                if d.call == Some(call_id) {
+                    d.call = None;
+                    self.reclaimable.insert(call_id);
+                    self.call_rejoin(dev, None, call_id, rc.caller, CallRole::Callee, rc.media, now);
+                } else {
+                    self.push(dev, |seq| ServerMessage::CallEnded {
+                        seq,
+                        id: None,
+                        call_id,
+                        reason: proto::ws::EndReason::ConnectionLost,
+                    });
+                }
+                self.refresh_presence(user);
+            }
+        }
+        // Calls held here with a device of the gone node.
+        let of_node = |hub: &Hub, dev: DeviceId| {
+            hub.devices.get(&dev).and_then(|d| d.remote.as_ref()).is_some_and(|(n, _)| n == node)
+        };
+        let mut answered: Vec<CallId> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| matches!(c.state, crate::calls::CallState::Active(d) if of_node(self, d)))
+            .map(|(id, _)| *id)
+            .collect();
+        answered.sort_unstable();
+        for call_id in answered {
+            let Some(c) = self.calls.remove(&call_id) else { continue };
+            if let crate::calls::CallState::Active(proxy) = c.state {
+                self.drop_proxy_if_idle(proxy);
+            }
+            if let Some(d) = self.devices.get_mut(&c.caller_dev) {
+                d.call = None;
+            }
+            self.reclaimable.insert(call_id);
+            self.call_rejoin(c.caller_dev, None, call_id, c.callee, CallRole::Caller, c.media, now);
+            self.refresh_presence(c.caller);
+        }
+        let mut proxies: Vec<DeviceId> = self
+            .proxies
+            .iter()
+            .filter(|((n, _), _)| n == node)
+            .map(|(_, d)| *d)
+            .collect();
+        proxies.sort_unstable();
+        for proxy in proxies {
+            // Still ringing there: it stops ringing (the call ends if nothing else rings).
+            self.device_leaves_calls(proxy, now);
+            self.drop_proxy_if_idle(proxy);
+        }
+    }
+
     /// A local device goes: the nodes holding calls it took part in are told.
     pub(crate) fn device_leaves_remote_calls(&mut self, dev: DeviceId) {
         let mut owners: Vec<String> = Vec::new();
         let involved: Vec<CallId> =
-            self.remote_calls.iter().filter(|(_, (_, devs))| devs.contains(&dev)).map(|(id, _)| *id).collect();
+            self.remote_calls.iter().filter(|(_, rc)| rc.devices.contains(&dev)).map(|(id, _)| *id).collect();
         for call_id in involved {
-            if let Some((node, _)) = self.remote_calls.get(&call_id) {
-                if !owners.contains(node) {
-                    owners.push(node.clone());
+            if let Some(rc) = self.remote_calls.get(&call_id) {
+                if !owners.contains(&rc.node) {
+                    owners.push(rc.node.clone());
                 }
             }
             self.forget_remote_call(call_id, dev);

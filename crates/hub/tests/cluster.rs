@@ -286,3 +286,90 @@ fn a_proxy_removed_from_its_room_is_forgotten_on_both_sides() {
     assert!(n2.gone.is_empty());
     n2.hub.check_invariants().unwrap();
 }
+
+/// Alice on n1 calls bob on n2; bob answers: an active call n1 holds.
+fn call_across(n1: &mut World, n2: &mut World) -> (u64, u64, u64) {
+    let a = n1.connect(ALICE, &[BOB]);
+    let b = n2.connect_session(BOB, 21, &[ALICE]);
+    pump(n1, n2);
+    n1.text(a, r#"{"type":"call_invite","id":1,"callee":2,"media":"video"}"#);
+    pump(n1, n2);
+    let call = call_id_of(n1, a);
+    n2.text(b, &format!(r#"{{"type":"call_accept","id":5,"call_id":{call}}}"#));
+    pump(n1, n2);
+    assert!(n1.msgs(a).iter().any(|m| matches!(m, ServerMessage::CallAccepted { .. })));
+    (a, b, call)
+}
+
+fn rejoined(w: &World, conn: u64, call: u64) -> bool {
+    w.msgs(conn).iter().any(|m| matches!(m, ServerMessage::CallRejoined { call_id, .. } if *call_id == call))
+}
+
+#[test]
+fn a_call_whose_holder_dies_is_claimed_back_on_the_callees_node_when_the_caller_reconnects_there() {
+    let (mut n1, mut n2) = (World::new(), World::new());
+    let (_a, b, call) = call_across(&mut n1, &mut n2);
+    // n1 dies. Bob's device waits for alice to claim the call (media still flows between them).
+    n2.input(Input::NodeGone { node: "n1".into() });
+    assert_eq!(ended_reason(&n2, b), None, "not ended while alice may come back");
+    // Alice's tab reconnects to n2 (a fresh device) and claims the call as after a restart.
+    let a2 = n2.connect_session(ALICE, 31, &[BOB]);
+    n2.text(a2, &format!(r#"{{"type":"call_rejoin","id":7,"call_id":{call},"peer":2,"role":"caller","media":"video"}}"#));
+    assert!(rejoined(&n2, a2, call) && rejoined(&n2, b, call));
+    // The call is n2's now: signals pass, a hang-up ends it for both and records it.
+    n2.text(a2, &format!(r#"{{"type":"call_signal","call_id":{call},"data":{{"ice":"x"}}}}"#));
+    assert!(n2.msgs(b).iter().any(|m| matches!(m, ServerMessage::CallSignal { data, .. } if data["ice"] == "x")));
+    n2.text(b, &format!(r#"{{"type":"call_hangup","id":8,"call_id":{call}}}"#));
+    assert_eq!(ended_reason(&n2, a2), Some(proto::ws::EndReason::Hangup));
+    assert_eq!(n2.records.len(), 1);
+    n2.hub.check_invariants().unwrap();
+}
+
+#[test]
+fn a_call_whose_callees_node_dies_waits_for_the_callee_on_the_callers_node_then_ends_if_none_comes() {
+    let (mut n1, mut n2) = (World::new(), World::new());
+    let (a, _b, call) = call_across(&mut n1, &mut n2);
+    n1.input(Input::NodeGone { node: "n2".into() });
+    assert_eq!(ended_reason(&n1, a), None);
+    assert_eq!(n1.hub.presence_of(ALICE), Presence::Online, "not busy while waiting");
+    // Bob reconnects on n1 and claims it: re-established on n1.
+    let b2 = n1.connect_session(BOB, 32, &[ALICE]);
+    n1.text(b2, &format!(r#"{{"type":"call_rejoin","id":7,"call_id":{call},"peer":1,"role":"callee","media":"video"}}"#));
+    assert!(rejoined(&n1, a, call) && rejoined(&n1, b2, call));
+    assert_eq!(n1.hub.presence_of(ALICE), Presence::Busy);
+    n1.hub.check_invariants().unwrap();
+
+    // Another call, whose callee never comes back: it ends when the rejoin window closes.
+    let (mut m1, mut m2) = (World::new(), World::new());
+    let (a, _b, call) = call_across(&mut m1, &mut m2);
+    m1.input(Input::NodeGone { node: "n2".into() });
+    // (alice's socket stays alive meanwhile)
+    for _ in 0..=proto::ws::REJOIN_WINDOW_SECS / 5 {
+        m1.advance(Duration::from_secs(5));
+        m1.input(Input::Activity { conn: a });
+    }
+    assert_eq!(ended_reason(&m1, a), Some(proto::ws::EndReason::ConnectionLost));
+    // And this run's call, once ended, cannot be claimed again.
+    let b3 = m1.connect_session(BOB, 33, &[ALICE]);
+    m1.text(b3, &format!(r#"{{"type":"call_rejoin","id":9,"call_id":{call},"peer":1,"role":"callee","media":"video"}}"#));
+    assert!(m1.msgs(b3).iter().any(|m| matches!(m, ServerMessage::Error { id: Some(9), code: proto::ws::WsErrorCode::NoSuchCall, .. })));
+    m1.hub.check_invariants().unwrap();
+}
+
+#[test]
+fn a_call_still_ringing_on_a_node_that_dies_stops_ringing_there() {
+    let (mut n1, mut n2) = (World::new(), World::new());
+    let a = n1.connect(ALICE, &[BOB]);
+    let b = n2.connect_session(BOB, 21, &[ALICE]);
+    pump(&mut n1, &mut n2);
+    n1.text(a, r#"{"type":"call_invite","id":1,"callee":2,"media":"audio"}"#);
+    pump(&mut n1, &mut n2);
+    // The caller's node dies: bob's device stops ringing.
+    n2.input(Input::NodeGone { node: "n1".into() });
+    assert_eq!(ended_reason(&n2, b), Some(proto::ws::EndReason::ConnectionLost));
+    // The callee's node dies instead (seen from n1): nothing rings any more, the caller hears so.
+    n1.input(Input::NodeGone { node: "n2".into() });
+    assert_eq!(ended_reason(&n1, a), Some(proto::ws::EndReason::Unavailable));
+    n1.hub.check_invariants().unwrap();
+    n2.hub.check_invariants().unwrap();
+}
