@@ -2,13 +2,15 @@
 // loopback ports): a user signed in on one node and a user signed in on the other become
 // contacts, see each other online, chat, and call each other with video and audio decoded on
 // both sides; a group call with people on both nodes, in which everyone decodes everyone, and
-// which starts again on the surviving node when the node holding it is killed.
+// which starts again on the surviving node when the node holding it is killed; a 1:1 call
+// through load balancers that outlives the node holding it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, startFixture, launchBrowser, befriend, pageApi } from './harness.mjs';
-import { waitMedia, roomDecoded, eventually } from './media.mjs';
+import { startServer, startFixture, launchBrowser, befriend, pageApi, login } from './harness.mjs';
+import { waitMedia, roomDecoded, eventually, inbound } from './media.mjs';
+import { startBalancer } from './balancer.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const FIXTURE = process.env.E2E_CLUSTER_FIXTURE || resolve(here, '../../target/debug/cluster-fixture');
@@ -75,7 +77,7 @@ function decodesAll(page, others) {
   }, { timeout: 60_000, what: `decoding ${others}` });
 }
 
-// Last: it kills node 1.
+// It kills node 1 (the next test starts it again).
 test('a group call with people on two nodes: everyone decodes everyone; killed with its node, it starts again on the other', async () => {
   const gina = await env.n1.userPage(env.browser, 'gina');
   const hank = await env.n2.userPage(env.browser, 'hank');
@@ -114,4 +116,61 @@ test('a group call with people on two nodes: everyone decodes everyone; killed w
   await eventually(async () => /^mywebrtc_sfu_participants 2(\.0)?$/m.test(await (await fetch(env.n2.metricsUrl)).text()),
     { what: 'the call on node 2' });
   for (const p of [gina, hank, iris]) await p.context.close();
+});
+
+/** A new browser context signed in as `name` through `url` (a balancer). */
+async function pageVia(url, name) {
+  const context = await env.browser.newContext({ ignoreHTTPSErrors: true });
+  const page = await context.newPage();
+  await page.goto(url);
+  await login(page, name);
+  await page.locator('#whoami').waitFor();
+  return { context, page };
+}
+
+/** Whether a node's metrics say it hears `n` other nodes. */
+async function hears(server, n) {
+  return new RegExp(`^mywebrtc_cluster_nodes ${n}(\\.0)?$`, 'm').test(await (await fetch(server.metricsUrl)).text());
+}
+
+test('a 1:1 call through load balancers keeps its media when the node holding it dies, and is re-attached on the other', async () => {
+  // Node 1 is back (the previous test killed it); both nodes hear each other.
+  await env.n1.restart();
+  await eventually(async () => await hears(env.n1, 1) && hears(env.n2, 1), { what: 'the two nodes hearing each other' });
+  // Two balancers in front of the same two nodes, preferring one each (a node that is down
+  // is skipped): jack's tab lands on node 1, kate's on node 2.
+  const lb1 = await startBalancer(() => [env.n1.url, env.n2.url]);
+  const lb2 = await startBalancer(() => [env.n2.url, env.n1.url]);
+  env.n1.addUser('jack');
+  env.n1.addUser('kate');
+  const jack = await pageVia(lb1.url, 'jack');
+  const kate = await pageVia(lb2.url, 'kate');
+  await befriend(jack.page, kate.page);
+  // Jack calls: the call is held by node 1, his.
+  await jack.page.locator('#contact-list li[data-username="kate"] button.call-video').click();
+  await kate.page.locator('#accept-video').click();
+  await waitMedia(jack.page);
+  await waitMedia(kate.page);
+
+  const before = [await inbound(jack.page), await inbound(kate.page)];
+  await env.n1.kill9();
+  // Jack's tab reconnects through its balancer, to node 2 now, and claims the call back; kate's
+  // node, finding node 1 gone, claims it for her: the call is re-attached there.
+  for (const p of [jack.page, kate.page]) {
+    await p.waitForFunction(() => window.mywebrtcCalls.rejoins === 1, null, { timeout: 60_000 });
+    assert.equal(await p.evaluate(() => window.mywebrtcCalls.phase), 'active');
+  }
+  // The media never stopped.
+  for (const [i, p] of [jack.page, kate.page].entries()) {
+    await eventually(async () => {
+      const now = await inbound(p);
+      return now && now.frames > before[i].frames && now.samples > before[i].samples;
+    }, { what: 'media still decoded' });
+  }
+  // The re-attached call works: kate hangs up on node 2, jack's side ends.
+  await kate.page.locator('#hangup').click();
+  await jack.page.locator('#in-call').waitFor({ state: 'detached' });
+  for (const p of [jack, kate]) await p.context.close();
+  await lb1.close();
+  await lb2.close();
 });
