@@ -253,12 +253,7 @@ impl Hub {
             self.call_rejoin(c.caller_dev, None, call_id, c.callee, CallRole::Caller, c.media, now);
             self.refresh_presence(c.caller);
         }
-        let mut proxies: Vec<DeviceId> = self
-            .proxies
-            .iter()
-            .filter(|((n, _), _)| n == node)
-            .map(|(_, d)| *d)
-            .collect();
+        let mut proxies: Vec<DeviceId> = self.proxies.iter().filter(|((n, _), _)| n == node).map(|(_, d)| *d).collect();
         proxies.sort_unstable();
         for proxy in proxies {
             // Still ringing there: it stops ringing (the call ends if nothing else rings).

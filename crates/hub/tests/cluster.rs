@@ -314,7 +314,10 @@ fn a_call_whose_holder_dies_is_claimed_back_on_the_callees_node_when_the_caller_
     assert_eq!(ended_reason(&n2, b), None, "not ended while alice may come back");
     // Alice's tab reconnects to n2 (a fresh device) and claims the call as after a restart.
     let a2 = n2.connect_session(ALICE, 31, &[BOB]);
-    n2.text(a2, &format!(r#"{{"type":"call_rejoin","id":7,"call_id":{call},"peer":2,"role":"caller","media":"video"}}"#));
+    n2.text(
+        a2,
+        &format!(r#"{{"type":"call_rejoin","id":7,"call_id":{call},"peer":2,"role":"caller","media":"video"}}"#),
+    );
     assert!(rejoined(&n2, a2, call) && rejoined(&n2, b, call));
     // The call is n2's now: signals pass, a hang-up ends it for both and records it.
     n2.text(a2, &format!(r#"{{"type":"call_signal","call_id":{call},"data":{{"ice":"x"}}}}"#));
@@ -334,7 +337,10 @@ fn a_call_whose_callees_node_dies_waits_for_the_callee_on_the_callers_node_then_
     assert_eq!(n1.hub.presence_of(ALICE), Presence::Online, "not busy while waiting");
     // Bob reconnects on n1 and claims it: re-established on n1.
     let b2 = n1.connect_session(BOB, 32, &[ALICE]);
-    n1.text(b2, &format!(r#"{{"type":"call_rejoin","id":7,"call_id":{call},"peer":1,"role":"callee","media":"video"}}"#));
+    n1.text(
+        b2,
+        &format!(r#"{{"type":"call_rejoin","id":7,"call_id":{call},"peer":1,"role":"callee","media":"video"}}"#),
+    );
     assert!(rejoined(&n1, a, call) && rejoined(&n1, b2, call));
     assert_eq!(n1.hub.presence_of(ALICE), Presence::Busy);
     n1.hub.check_invariants().unwrap();
@@ -351,8 +357,14 @@ fn a_call_whose_callees_node_dies_waits_for_the_callee_on_the_callers_node_then_
     assert_eq!(ended_reason(&m1, a), Some(proto::ws::EndReason::ConnectionLost));
     // And this run's call, once ended, cannot be claimed again.
     let b3 = m1.connect_session(BOB, 33, &[ALICE]);
-    m1.text(b3, &format!(r#"{{"type":"call_rejoin","id":9,"call_id":{call},"peer":1,"role":"callee","media":"video"}}"#));
-    assert!(m1.msgs(b3).iter().any(|m| matches!(m, ServerMessage::Error { id: Some(9), code: proto::ws::WsErrorCode::NoSuchCall, .. })));
+    m1.text(
+        b3,
+        &format!(r#"{{"type":"call_rejoin","id":9,"call_id":{call},"peer":1,"role":"callee","media":"video"}}"#),
+    );
+    assert!(m1
+        .msgs(b3)
+        .iter()
+        .any(|m| matches!(m, ServerMessage::Error { id: Some(9), code: proto::ws::WsErrorCode::NoSuchCall, .. })));
     m1.hub.check_invariants().unwrap();
 }
 

@@ -109,6 +109,11 @@ impl PgDb {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
+        // A database cut off by the network (not refusing, just silent) fails a query within
+        // seconds instead of the kernel's quarter of an hour: unacknowledged data times out,
+        // and idle connections are probed.
+        config.tcp_user_timeout(Duration::from_secs(15));
+        config.keepalives(true).keepalives_idle(Duration::from_secs(30));
         config.application_name("mywebrtc");
         let slots = (0..opts.pool_size.max(1)).map(|_| Mutex::new(None)).collect();
         let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod nats;
+pub mod netns;
 pub mod pebble;
 pub mod pki;
 pub mod postgres;

@@ -29,6 +29,8 @@ pub struct Postgres {
     pub ca_file: Option<PathBuf>,
     /// Flushes commits to disk as a production server does (benchmarks); tests skip that.
     durable: bool,
+    /// Addresses it listens on besides 127.0.0.1 (clients there are trusted too).
+    also: Option<String>,
     /// Kept until the server stops (its data directory lives inside).
     _dir: tempfile::TempDir,
 }
@@ -87,6 +89,25 @@ impl Postgres {
         Self::start_with(true, false)
     }
 
+    /// As [`Postgres::start`], also listening on `ip` (an address of this machine, e.g. a
+    /// test namespace's pair), where clients are trusted as on loopback.
+    pub fn start_also_on(ip: &str) -> Result<Self> {
+        let mut pg = Self::start_with(false, false)?;
+        pg.stop();
+        let hba = pg._dir.path().join("data").join("pg_hba.conf");
+        let mut f = std::fs::OpenOptions::new().append(true).open(hba)?;
+        // The test namespaces' range (`netns.rs`): their processes connect from there.
+        std::io::Write::write_all(&mut f, b"\nhost all all 10.231.0.0/16 trust\n")?;
+        pg.also = Some(ip.to_owned());
+        pg.start_again()?;
+        Ok(pg)
+    }
+
+    /// The URL of database `db` on this server at `ip` (see [`Postgres::start_also_on`]).
+    pub fn url_at(&self, ip: &str, db: &str) -> String {
+        format!("postgres://postgres@{ip}:{}/{db}?sslmode=disable", self.port)
+    }
+
     fn start_with(tls: bool, durable: bool) -> Result<Self> {
         let bin = bin_dir()?;
         let user = run_as()?;
@@ -127,7 +148,7 @@ impl Postgres {
         } else {
             None
         };
-        let mut pg = Self { child: None, port: free_port()?, bin, user, ca_file, durable, _dir: dir };
+        let mut pg = Self { child: None, port: free_port()?, bin, user, ca_file, durable, also: None, _dir: dir };
         pg.start_again()?;
         Ok(pg)
     }
@@ -137,10 +158,14 @@ impl Postgres {
     pub fn start_again(&mut self) -> Result<()> {
         let data = self._dir.path().join("data");
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self._dir.path().join("postgres.log"))?;
+        let listen = match &self.also {
+            Some(ip) => format!("listen_addresses=127.0.0.1,{ip}"),
+            None => "listen_addresses=127.0.0.1".to_owned(),
+        };
         let mut child = command(&self.bin.join("postgres"), self.user)
             .arg("-D")
             .arg(&data)
-            .args(["-p", &self.port.to_string(), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="])
+            .args(["-p", &self.port.to_string(), "-c", &listen, "-c", "unix_socket_directories="])
             .args(["-c", "max_connections=300"])
             // A test server: nothing here must survive a power cut, so no flushes.
             .args(if self.durable { &[][..] } else { &["-c", "fsync=off", "-c", "full_page_writes=off"][..] })

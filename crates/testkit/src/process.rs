@@ -14,8 +14,13 @@ pub fn free_port() -> Result<u16> {
 /// Returns once `port` on 127.0.0.1 accepts connections; fails if `child` exits first or
 /// nothing listens within 20 s.
 pub fn wait_listening(port: u16, child: &mut Child, what: &str) -> Result<()> {
+    wait_listening_at("127.0.0.1", port, child, what)
+}
+
+/// [`wait_listening`] on another address of this machine.
+pub fn wait_listening_at(ip: &str, port: u16, child: &mut Child, what: &str) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+    while std::net::TcpStream::connect((ip, port)).is_err() {
         if let Ok(Some(status)) = child.try_wait() {
             bail!("{what} exited at start: {status}");
         }

@@ -395,7 +395,9 @@ impl Bus {
 
 /// Connects to NATS as `name` with the configured credentials and CA.
 async fn connect(cfg: &ClusterConfig, name: String, keep_trying: bool) -> Result<async_nats::Client, String> {
-    let mut opts = async_nats::ConnectOptions::new().name(name);
+    // A NATS server cut off by the network is found out within seconds (two pings
+    // unanswered), and the node reconnects, rather than after minutes.
+    let mut opts = async_nats::ConnectOptions::new().name(name).ping_interval(Duration::from_secs(5));
     if keep_trying {
         // A node starts even while NATS is away, and never gives up on it.
         opts = opts.retry_on_initial_connect().max_reconnects(None);
