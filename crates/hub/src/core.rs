@@ -97,6 +97,8 @@ pub struct Hub {
     pub(crate) reclaimable: HashSet<CallId>,
     /// Other nodes were heard of: this hub is one node of a cluster.
     pub(crate) clustered: bool,
+    /// File transfers held by another node (the sender's) offered to this node's devices.
+    pub(crate) remote_transfers: HashMap<TransferId, (String, Vec<DeviceId>)>,
     /// This node's devices whose conference another node holds: (node, conversation).
     pub(crate) remote_rooms: HashMap<DeviceId, (String, i64)>,
     /// Proxies taking part in a conference this node holds.
@@ -146,6 +148,7 @@ impl Hub {
             proxies: HashMap::new(),
             remote_calls: HashMap::new(),
             reclaimable: HashSet::new(),
+            remote_transfers: HashMap::new(),
             clustered: false,
             remote_rooms: HashMap::new(),
             room_proxies: HashSet::new(),
@@ -379,7 +382,7 @@ impl Hub {
             }
         }
         if let Some(dev) = device {
-            if self.forward_call_request(dev, &msg) {
+            if self.forward_call_request(dev, &msg) || self.forward_transfer_request(dev, &msg) {
                 return;
             }
         }

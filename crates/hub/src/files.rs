@@ -42,7 +42,7 @@ pub(crate) struct Transfer {
 }
 
 impl Transfer {
-    fn involves(&self, dev: DeviceId) -> bool {
+    pub(crate) fn involves(&self, dev: DeviceId) -> bool {
         dev == self.sender_dev
             || match &self.state {
                 TransferState::Offered(devs) => devs.contains(&dev),
@@ -93,7 +93,11 @@ impl Hub {
         if offer.to == sender || !self.may_call(sender, offer.to) {
             return refuse(self, FileEndReason::NotAllowed);
         }
-        let offered: Vec<DeviceId> = self.users.get(&offer.to).map(|u| u.devices.clone()).unwrap_or_default();
+        let mut offered: Vec<DeviceId> = self.users.get(&offer.to).map(|u| u.devices.clone()).unwrap_or_default();
+        // The receiver's devices on other nodes too, through proxies (`remote_calls.rs`).
+        for (node, rdev) in self.remote.devices(offer.to) {
+            offered.push(self.proxy(&node, rdev, offer.to));
+        }
         if offered.is_empty() {
             return refuse(self, FileEndReason::Unavailable);
         }
@@ -264,8 +268,11 @@ impl Hub {
             TransferState::Accepted(d) => notify.push(d),
             TransferState::Detached { .. } => {}
         }
-        for dev in notify.into_iter().filter(|d| Some(*d) != origin) {
-            self.push(dev, |seq| ServerMessage::FileEnded { seq, id: None, transfer_id, reason });
+        for dev in notify {
+            if Some(dev) != origin {
+                self.push(dev, |seq| ServerMessage::FileEnded { seq, id: None, transfer_id, reason });
+            }
+            self.drop_proxy_if_idle(dev);
         }
     }
 }

@@ -62,7 +62,10 @@ impl Hub {
     /// Forgets a proxy no call names any more.
     pub(crate) fn drop_proxy_if_idle(&mut self, dev: DeviceId) {
         let Some(remote) = self.devices.get(&dev).and_then(|d| d.remote.clone()) else { return };
-        if self.room_proxies.contains(&dev) || self.calls.values().any(|c| c.participant(dev)) {
+        if self.room_proxies.contains(&dev)
+            || self.calls.values().any(|c| c.participant(dev))
+            || self.transfers.values().any(|t| t.involves(dev))
+        {
             return;
         }
         self.devices.remove(&dev);
@@ -88,6 +91,13 @@ impl Hub {
                         self.call_hangup(proxy, id, call_id, reason, now)
                     }
                     ClientMessage::CallSignal { id, call_id, data } => self.call_signal(proxy, id, call_id, data),
+                    ClientMessage::FileAccept { id, transfer_id } => self.file_accept(proxy, id, transfer_id),
+                    ClientMessage::FileDecline { id, transfer_id } => self.file_decline(proxy, id, transfer_id),
+                    ClientMessage::FileSignal { id, transfer_id, data } => {
+                        self.file_signal(proxy, id, transfer_id, data)
+                    }
+                    ClientMessage::FileResume { id, transfer_id } => self.file_resume(proxy, id, transfer_id),
+                    ClientMessage::FileEnd { id, transfer_id, reason } => self.file_end(proxy, id, transfer_id, reason),
                     _ => {}
                 }
                 self.drop_proxy_if_idle(proxy);
@@ -95,6 +105,7 @@ impl Hub {
             NodeMsg::DeviceGone { device } => {
                 let Some(&proxy) = self.proxies.get(&(node.to_owned(), device)) else { return };
                 self.device_leaves_calls(proxy, now);
+                self.device_leaves_transfers(proxy, now);
                 self.room_proxy_gone(proxy);
                 self.drop_proxy_if_idle(proxy);
             }
@@ -122,6 +133,13 @@ impl Hub {
                 }
             }
             ServerMessage::RoomRemoved { conv, .. } => self.remote_room_left(device, *conv),
+            ServerMessage::FileIncoming { transfer_id, .. } => {
+                let entry = self.remote_transfers.entry(*transfer_id).or_insert_with(|| (node.to_owned(), Vec::new()));
+                if !entry.1.contains(&device) {
+                    entry.1.push(device);
+                }
+            }
+            ServerMessage::FileEnded { transfer_id, .. } => self.forget_remote_transfer(*transfer_id, device),
             ServerMessage::CallEnded { call_id, .. } => {
                 let call_id = *call_id;
                 let was_in = d.call == Some(call_id);
@@ -153,6 +171,41 @@ impl Hub {
                 self.remote_calls.remove(&call_id);
             }
         }
+    }
+
+    fn forget_remote_transfer(&mut self, transfer_id: proto::ws::TransferId, device: DeviceId) {
+        if let Some((_, devs)) = self.remote_transfers.get_mut(&transfer_id) {
+            devs.retain(|d| *d != device);
+            if devs.is_empty() {
+                self.remote_transfers.remove(&transfer_id);
+            }
+        }
+    }
+
+    /// A local device's request about a file transfer another node holds (the sender's)
+    /// goes there; false if it is not about such a transfer.
+    pub(crate) fn forward_transfer_request(&mut self, dev: DeviceId, msg: &ClientMessage) -> bool {
+        let transfer_id = match msg {
+            ClientMessage::FileAccept { transfer_id, .. }
+            | ClientMessage::FileDecline { transfer_id, .. }
+            | ClientMessage::FileSignal { transfer_id, .. }
+            | ClientMessage::FileResume { transfer_id, .. }
+            | ClientMessage::FileEnd { transfer_id, .. } => *transfer_id,
+            _ => return false,
+        };
+        if self.transfers.contains_key(&transfer_id) {
+            return false;
+        }
+        let Some((node, devs)) = self.remote_transfers.get(&transfer_id) else { return false };
+        if !devs.contains(&dev) {
+            return false;
+        }
+        let node = node.clone();
+        if matches!(msg, ClientMessage::FileDecline { .. } | ClientMessage::FileEnd { .. }) {
+            self.forget_remote_transfer(transfer_id, dev);
+        }
+        self.out.push_back(Output::ToNode { node, msg: NodeMsg::FromDevice { device: dev, msg: msg.clone() } });
+        true
     }
 
     /// A local device's request about a call another node holds goes there; false if the
@@ -253,11 +306,33 @@ impl Hub {
             self.call_rejoin(c.caller_dev, None, call_id, c.callee, CallRole::Caller, c.media, now);
             self.refresh_presence(c.caller);
         }
+        // Transfers the gone node held: over for the devices here (their data channel may
+        // finish, but nothing can be told about it any more).
+        let mut lost: Vec<(proto::ws::TransferId, Vec<DeviceId>)> = self
+            .remote_transfers
+            .iter()
+            .filter(|(_, (n, _))| n == node)
+            .map(|(id, (_, devs))| (*id, devs.clone()))
+            .collect();
+        lost.sort_unstable();
+        for (transfer_id, devs) in lost {
+            self.remote_transfers.remove(&transfer_id);
+            for dev in devs {
+                self.push(dev, |seq| ServerMessage::FileEnded {
+                    seq,
+                    id: None,
+                    transfer_id,
+                    reason: proto::ws::FileEndReason::ConnectionLost,
+                });
+            }
+        }
         let mut proxies: Vec<DeviceId> = self.proxies.iter().filter(|((n, _), _)| n == node).map(|(_, d)| *d).collect();
         proxies.sort_unstable();
         for proxy in proxies {
-            // Still ringing there: it stops ringing (the call ends if nothing else rings).
+            // Still ringing there: it stops ringing (the call ends if nothing else rings);
+            // its transfers held here end, or wait for another device of the receiver.
             self.device_leaves_calls(proxy, now);
+            self.device_leaves_transfers(proxy, now);
             self.drop_proxy_if_idle(proxy);
         }
     }
@@ -274,6 +349,16 @@ impl Hub {
                 }
             }
             self.forget_remote_call(call_id, dev);
+        }
+        let transfers: Vec<proto::ws::TransferId> =
+            self.remote_transfers.iter().filter(|(_, (_, devs))| devs.contains(&dev)).map(|(id, _)| *id).collect();
+        for transfer_id in transfers {
+            if let Some((node, _)) = self.remote_transfers.get(&transfer_id) {
+                if !owners.contains(node) {
+                    owners.push(node.clone());
+                }
+            }
+            self.forget_remote_transfer(transfer_id, dev);
         }
         for node in owners {
             self.out.push_back(Output::ToNode { node, msg: NodeMsg::DeviceGone { device: dev } });

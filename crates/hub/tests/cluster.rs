@@ -385,3 +385,63 @@ fn a_call_still_ringing_on_a_node_that_dies_stops_ringing_there() {
     n1.hub.check_invariants().unwrap();
     n2.hub.check_invariants().unwrap();
 }
+
+fn file_end_reason(w: &World, conn: u64) -> Option<proto::ws::FileEndReason> {
+    w.msgs(conn).iter().rev().find_map(|m| match m {
+        ServerMessage::FileEnded { reason, .. } => Some(*reason),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_file_offered_to_devices_on_two_nodes_is_taken_on_one_and_its_signals_cross() {
+    let (mut n1, mut n2) = (World::new(), World::new());
+    let a = n1.connect(ALICE, &[BOB]);
+    let b1 = n1.connect_session(BOB, 20, &[ALICE]);
+    let b2 = n2.connect_session(BOB, 21, &[ALICE]);
+    pump(&mut n1, &mut n2);
+    n1.text(a, r#"{"type":"file_offer","id":1,"to":2,"name":"scan.pdf","size":1234,"mime":"application/pdf"}"#);
+    pump(&mut n1, &mut n2);
+    let incoming = |w: &World, c: u64| {
+        w.msgs(c).iter().find_map(|m| match m {
+            ServerMessage::FileIncoming { transfer_id, name, .. } => Some((*transfer_id, name.clone())),
+            _ => None,
+        })
+    };
+    let (t, name) = incoming(&n2, b2).expect("offered on node 2");
+    assert_eq!((incoming(&n1, b1).map(|x| x.0), name.as_str()), (Some(t), "scan.pdf"));
+    // Taken on node 2: node 1's device of bob stops showing it; the sender hears it.
+    n2.text(b2, &format!(r#"{{"type":"file_accept","id":3,"transfer_id":{t}}}"#));
+    pump(&mut n1, &mut n2);
+    assert!(n2.msgs(b2).contains(&ServerMessage::Ok { id: 3 }), "{:?}", n2.msgs(b2));
+    assert!(n1.msgs(a).iter().any(|m| matches!(m, ServerMessage::FileAccepted { .. })));
+    assert_eq!(file_end_reason(&n1, b1), Some(proto::ws::FileEndReason::TakenElsewhere));
+    // Signals both ways, then the receiver says it is complete.
+    n1.text(a, &format!(r#"{{"type":"file_signal","transfer_id":{t},"data":{{"sdp":"offer"}}}}"#));
+    n2.text(b2, &format!(r#"{{"type":"file_signal","transfer_id":{t},"data":{{"sdp":"answer"}}}}"#));
+    pump(&mut n1, &mut n2);
+    assert!(n2.msgs(b2).iter().any(|m| matches!(m, ServerMessage::FileSignal { data, .. } if data["sdp"] == "offer")));
+    assert!(n1.msgs(a).iter().any(|m| matches!(m, ServerMessage::FileSignal { data, .. } if data["sdp"] == "answer")));
+    n2.text(b2, &format!(r#"{{"type":"file_end","id":5,"transfer_id":{t},"reason":"completed"}}"#));
+    pump(&mut n1, &mut n2);
+    assert_eq!(file_end_reason(&n1, a), Some(proto::ws::FileEndReason::Completed));
+    n1.hub.check_invariants().unwrap();
+    n2.hub.check_invariants().unwrap();
+}
+
+#[test]
+fn a_file_offer_held_by_a_node_that_dies_ends_for_the_devices_it_was_offered_to() {
+    let (mut n1, mut n2) = (World::new(), World::new());
+    let a = n1.connect(ALICE, &[BOB]);
+    let b = n2.connect_session(BOB, 21, &[ALICE]);
+    pump(&mut n1, &mut n2);
+    n1.text(a, r#"{"type":"file_offer","id":1,"to":2,"name":"x.txt","size":10,"mime":"text/plain"}"#);
+    pump(&mut n1, &mut n2);
+    n2.input(Input::NodeGone { node: "n1".into() });
+    assert_eq!(file_end_reason(&n2, b), Some(proto::ws::FileEndReason::ConnectionLost));
+    // And seen from the sender's node: the only device it was offered to is gone.
+    n1.input(Input::NodeGone { node: "n2".into() });
+    assert_eq!(file_end_reason(&n1, a), Some(proto::ws::FileEndReason::Unavailable));
+    n1.hub.check_invariants().unwrap();
+    n2.hub.check_invariants().unwrap();
+}

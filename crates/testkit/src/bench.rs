@@ -140,16 +140,23 @@ impl ServerProcess {
 
     /// A signaling connection from the loopback address `src`, after `hello`.
     pub async fn ws(&self, src: IpAddr, cookie: &str) -> Result<crate::ws::Ws> {
-        let sock = tokio::net::TcpSocket::new_v4()?;
-        sock.bind(SocketAddr::new(src, 0))?;
-        let tcp = sock.connect(self.addr).await?;
-        let tls = crate::ws::insecure_tls();
-        let mut ws = crate::ws::connect_over(tcp, &tls, &self.url, Some(cookie), Some(&self.url))
-            .await
-            .map_err(|s| anyhow::anyhow!("upgrade refused: {s}"))?;
-        ws.hello().await;
-        Ok(ws)
+        ws_to(&self.url, src, cookie).await
     }
+}
+
+/// A signaling connection to the server at `url` (`https://ip:port`) from the local address
+/// `src`, after `hello`.
+pub async fn ws_to(url: &str, src: IpAddr, cookie: &str) -> Result<crate::ws::Ws> {
+    let addr: SocketAddr = url.trim_start_matches("https://").parse()?;
+    let sock = tokio::net::TcpSocket::new_v4()?;
+    sock.bind(SocketAddr::new(src, 0))?;
+    let tcp = sock.connect(addr).await?;
+    let tls = crate::ws::insecure_tls();
+    let mut ws = crate::ws::connect_over(tcp, &tls, url, Some(cookie), Some(url))
+        .await
+        .map_err(|s| anyhow::anyhow!("upgrade refused: {s}"))?;
+    ws.hello().await;
+    Ok(ws)
 }
 
 /// CPU time (user + system) a process has used so far, in seconds.

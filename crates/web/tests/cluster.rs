@@ -354,3 +354,27 @@ async fn a_group_call_with_members_on_two_nodes_runs_on_one_and_moves_when_it_go
     let holder = tokio::task::spawn_blocking(move || s.room_node(conv).unwrap()).await.unwrap();
     assert_eq!(holder.as_deref(), Some("n1"));
 }
+
+#[tokio::test]
+async fn a_file_offered_from_one_node_is_accepted_on_the_other_and_its_signals_cross() {
+    let (_nats, n1, n2) = two_nodes().await;
+    n1.add_user("lena", false);
+    n1.add_user("mike", false);
+    let lena = client_on(&n1, "lena").await;
+    let mike = client_on(&n2, "mike").await;
+    befriend(&lena, &mike).await;
+    let (mut wl, welcome_l) = ws_of(&lena).await;
+    let (mut wm, _) = ws_of(&mike).await;
+    until_presence(&mut wl, &welcome_l, mike.id, "online").await;
+    wl.send(json!({"type": "file_offer", "id": 1, "to": mike.id, "name": "scan.pdf", "size": 4096, "mime": "application/pdf"}))
+        .await;
+    let t = next_of(&mut wm, "file_incoming").await;
+    assert_eq!(t["name"], "scan.pdf");
+    let t = t["transfer_id"].as_u64().unwrap();
+    wm.send(json!({"type": "file_accept", "id": 2, "transfer_id": t})).await;
+    next_of(&mut wl, "file_accepted").await;
+    wl.send(json!({"type": "file_signal", "transfer_id": t, "data": {"sdp": "offer"}})).await;
+    assert_eq!(next_of(&mut wm, "file_signal").await["data"]["sdp"], "offer");
+    wm.send(json!({"type": "file_end", "id": 3, "transfer_id": t, "reason": "completed"})).await;
+    assert_eq!(next_of(&mut wl, "file_ended").await["reason"], "completed");
+}
