@@ -266,4 +266,7 @@ pub enum NodeMsg {
     DeviceGone { device: DeviceId },
     /// From a device of the sending node, about a conference the receiving node holds.
     Room { device: DeviceId, user: UserId, id: Option<u64>, op: RoomOp },
+    /// A device of the sending node claims a 1:1 call back (`call_rejoin`) whose other side
+    /// has devices on the receiving node (`rejoin.rs`).
+    Rejoin { device: DeviceId, user: UserId, call_id: CallId, peer: UserId, role: proto::ws::CallRole, media: Media },
 }

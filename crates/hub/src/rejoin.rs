@@ -20,7 +20,7 @@ use proto::ws::{CallId, CallRole, EndReason, Media, ServerMessage, UserId, WsErr
 
 use crate::calls::{Call, CallState};
 use crate::core::{Hub, Timer};
-use crate::io::DeviceId;
+use crate::io::{DeviceId, NodeMsg, Output};
 
 /// One device's claim, waiting for the other side's.
 #[derive(Debug, Clone)]
@@ -68,7 +68,16 @@ impl Hub {
             let expires = now + Duration::from_secs(REJOIN_WINDOW_SECS);
             self.rejoins.insert((call_id, me), PendingRejoin { dev, peer, role, media, expires });
             self.schedule(expires, Timer::Rejoin(call_id, me));
-            return self.ok_to(dev, id);
+            self.ok_to(dev, id);
+            // The other side may have come back to another node of a cluster: tell those
+            // nodes, where a matching claim meets this one.
+            let mut nodes: Vec<String> = self.remote.devices(peer).into_iter().map(|(n, _)| n).collect();
+            nodes.dedup();
+            for node in nodes {
+                let msg = NodeMsg::Rejoin { device: dev, user: me, call_id, peer, role, media };
+                self.out.push_back(Output::ToNode { node, msg });
+            }
+            return;
         };
         self.rejoins.remove(&(call_id, peer));
         self.rejoins.remove(&(call_id, me));
@@ -100,6 +109,80 @@ impl Hub {
         self.push(dev, |seq| ServerMessage::CallRejoined { seq, id, call_id });
         self.refresh_presence(me);
         self.refresh_presence(peer);
+    }
+
+    /// A claim made on another node (`NodeMsg::Rejoin`) whose other side claimed here. The
+    /// call is re-established on the node of the caller's claim, so two nodes hearing each
+    /// other's claims at once never both make it: here if the local claim is the caller's
+    /// (the other side takes part as a proxy); otherwise the local claim goes to that node.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn remote_claim(
+        &mut self,
+        node: &str,
+        device: DeviceId,
+        user: UserId,
+        call_id: CallId,
+        peer: UserId,
+        role: CallRole,
+        media: Media,
+        now: Instant,
+    ) {
+        let Some(local) = self.rejoins.get(&(call_id, peer)).cloned() else { return };
+        let free =
+            self.devices.get(&local.dev).is_some_and(|d| d.call.is_none() && d.user == peer && d.remote.is_none());
+        if local.peer != user || local.role == role || local.media != media || !free || !self.may_call(peer, user) {
+            return;
+        }
+        if local.role == CallRole::Callee {
+            let msg = NodeMsg::Rejoin { device: local.dev, user: peer, call_id, peer: user, role: local.role, media };
+            self.out.push_back(Output::ToNode { node: node.to_owned(), msg });
+            return;
+        }
+        let proxy = self.proxy(node, device, user);
+        if self.calls.contains_key(&call_id) || self.devices.get(&proxy).is_some_and(|d| d.call.is_some()) {
+            return;
+        }
+        self.rejoins.remove(&(call_id, peer));
+        self.reclaimable.remove(&call_id);
+        self.next_call = self.next_call.max(call_id + 1);
+        self.calls.insert(
+            call_id,
+            Call {
+                caller: peer,
+                caller_dev: local.dev,
+                callee: user,
+                media,
+                state: CallState::Active(proxy),
+                started: now,
+                answered: Some(now),
+            },
+        );
+        for d in [local.dev, proxy] {
+            if let Some(device) = self.devices.get_mut(&d) {
+                device.call = Some(call_id);
+            }
+        }
+        self.push(proxy, |seq| ServerMessage::CallRejoined { seq, id: None, call_id });
+        self.push(local.dev, |seq| ServerMessage::CallRejoined { seq, id: None, call_id });
+        self.refresh_presence(peer);
+    }
+
+    /// The node of the caller's claim re-established a call with a local device's claim
+    /// (`remote_claim`): the call is held there now.
+    pub(crate) fn claim_met_elsewhere(&mut self, node: &str, dev: DeviceId, call_id: CallId) {
+        let Some(user) = self.devices.get(&dev).map(|d| d.user) else { return };
+        let Some(p) = self.rejoins.get(&(call_id, user)).filter(|p| p.dev == dev).cloned() else { return };
+        self.rejoins.remove(&(call_id, user));
+        self.reclaimable.remove(&call_id);
+        let caller = if p.role == CallRole::Callee { p.peer } else { user };
+        self.remote_calls.insert(
+            call_id,
+            crate::remote_calls::RemoteCall { node: node.to_owned(), devices: vec![dev], caller, media: p.media },
+        );
+        if let Some(d) = self.devices.get_mut(&dev) {
+            d.call = Some(call_id);
+        }
+        self.refresh_presence(user);
     }
 
     /// A claim's window ended without the other side's.

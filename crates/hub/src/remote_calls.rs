@@ -110,6 +110,9 @@ impl Hub {
                 self.drop_proxy_if_idle(proxy);
             }
             NodeMsg::Room { device, user, id, op } => self.room_request_from_node(node, device, user, id, op),
+            NodeMsg::Rejoin { device, user, call_id, peer, role, media } => {
+                self.remote_claim(node, device, user, call_id, peer, role, media, now)
+            }
         }
     }
 
@@ -133,6 +136,7 @@ impl Hub {
                 }
             }
             ServerMessage::RoomRemoved { conv, .. } => self.remote_room_left(device, *conv),
+            ServerMessage::CallRejoined { call_id, .. } => self.claim_met_elsewhere(node, device, *call_id),
             ServerMessage::FileIncoming { transfer_id, .. } => {
                 let entry = self.remote_transfers.entry(*transfer_id).or_insert_with(|| (node.to_owned(), Vec::new()));
                 if !entry.1.contains(&device) {

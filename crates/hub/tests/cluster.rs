@@ -445,3 +445,100 @@ fn a_file_offer_held_by_a_node_that_dies_ends_for_the_devices_it_was_offered_to(
     n1.hub.check_invariants().unwrap();
     n2.hub.check_invariants().unwrap();
 }
+
+/// [`pump`] over three nodes, named n1, n2, n3 in order.
+fn pump3(w: [&mut World; 3]) {
+    let names = ["n1", "n2", "n3"];
+    let mut w = w;
+    for _ in 0..100 {
+        let mut moved = false;
+        for from in 0..3 {
+            let published = std::mem::take(&mut w[from].published);
+            let direct = std::mem::take(&mut w[from].to_nodes);
+            moved |= !published.is_empty() || !direct.is_empty();
+            for to in (0..3).filter(|t| *t != from) {
+                for (user, status, devices) in &published {
+                    let input = Input::RemotePresence {
+                        node: names[from].into(),
+                        user: *user,
+                        status: *status,
+                        devices: devices.clone(),
+                    };
+                    w[to].input(input);
+                }
+            }
+            for (node, msg) in direct {
+                let to = names.iter().position(|n| *n == node).expect("a known node");
+                w[to].input(Input::FromNode { node: names[from].into(), msg });
+            }
+        }
+        if !moved {
+            return;
+        }
+    }
+    panic!("the hubs never went quiet");
+}
+
+#[test]
+fn a_call_whose_holder_dies_is_claimed_back_when_the_caller_reconnects_to_a_third_node() {
+    let (mut n1, mut n2, mut n3) = (World::new(), World::new(), World::new());
+    let (_a, b, call) = call_across(&mut n1, &mut n2);
+    pump3([&mut n1, &mut n2, &mut n3]);
+    // n1 dies (n2 and n3 stop hearing it). Bob's device on n2 waits for alice's claim.
+    n2.input(Input::NodeGone { node: "n1".into() });
+    n3.input(Input::NodeGone { node: "n1".into() });
+    // Alice's tab reconnects to n3 and claims the call; the claims meet across n2 and n3 and
+    // the call is re-established on n3, the caller's node, with bob's device as a proxy.
+    let a3 = n3.connect_session(ALICE, 31, &[BOB]);
+    pump3([&mut n1, &mut n2, &mut n3]);
+    n3.text(
+        a3,
+        &format!(r#"{{"type":"call_rejoin","id":7,"call_id":{call},"peer":2,"role":"caller","media":"video"}}"#),
+    );
+    pump3([&mut n1, &mut n2, &mut n3]);
+    assert!(rejoined(&n3, a3, call), "{:?}", n3.msgs(a3));
+    assert!(rejoined(&n2, b, call), "{:?}", n2.msgs(b));
+    assert_eq!(n2.hub.presence_of(BOB), Presence::Busy);
+    // The call works across n3 and n2, and its window passing ends nothing.
+    n2.text(b, &format!(r#"{{"type":"call_signal","call_id":{call},"data":{{"ice":"y"}}}}"#));
+    pump3([&mut n1, &mut n2, &mut n3]);
+    assert!(n3.msgs(a3).iter().any(|m| matches!(m, ServerMessage::CallSignal { data, .. } if data["ice"] == "y")));
+    for _ in 0..=proto::ws::REJOIN_WINDOW_SECS / 5 {
+        for (w, c) in [(&mut n2, b), (&mut n3, a3)] {
+            w.advance(Duration::from_secs(5));
+            w.input(Input::Activity { conn: c });
+        }
+        pump3([&mut n1, &mut n2, &mut n3]);
+    }
+    assert_eq!(ended_reason(&n2, b), None);
+    n3.text(a3, &format!(r#"{{"type":"call_hangup","id":8,"call_id":{call}}}"#));
+    pump3([&mut n1, &mut n2, &mut n3]);
+    assert_eq!(ended_reason(&n2, b), Some(proto::ws::EndReason::Hangup));
+    assert_eq!(n2.hub.presence_of(BOB), Presence::Online);
+    for w in [&n2, &n3] {
+        w.hub.check_invariants().unwrap();
+    }
+}
+
+#[test]
+fn claims_meet_on_a_third_node_whichever_comes_first() {
+    let (mut n1, mut n2, mut n3) = (World::new(), World::new(), World::new());
+    let (_a, b, call) = call_across(&mut n1, &mut n2);
+    pump3([&mut n1, &mut n2, &mut n3]);
+    // Alice is back on n3 and claims before n2 has noticed n1 is gone.
+    n3.input(Input::NodeGone { node: "n1".into() });
+    let a3 = n3.connect_session(ALICE, 31, &[BOB]);
+    pump3([&mut n1, &mut n2, &mut n3]);
+    n3.text(
+        a3,
+        &format!(r#"{{"type":"call_rejoin","id":7,"call_id":{call},"peer":2,"role":"caller","media":"video"}}"#),
+    );
+    pump3([&mut n1, &mut n2, &mut n3]);
+    assert!(!rejoined(&n3, a3, call));
+    // Then n2 notices: bob's side claims, and meets alice's claim on n3.
+    n2.input(Input::NodeGone { node: "n1".into() });
+    pump3([&mut n1, &mut n2, &mut n3]);
+    assert!(rejoined(&n3, a3, call) && rejoined(&n2, b, call));
+    n2.hub.check_invariants().unwrap();
+    n3.hub.check_invariants().unwrap();
+}
