@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
-use testkit::bench::summary;
+use testkit::bench::{summary, wait_for_slot};
 use testkit::ws::Ws;
 
 /// The next message of type `ty` within 10 s.
@@ -23,11 +23,17 @@ async fn next(ws: &mut Ws, ty: &str) -> Result<Value> {
     bail!("no {ty}")
 }
 
+/// Calls started per second: each side's socket stays within the server's signaling rate
+/// limit (30 messages/s), which is left as it is.
+const CALLS_PER_SEC: f64 = 5.0;
+
 /// Runs `n` calls one after another from `caller` to `callee` (user id `callee_id`) and
 /// returns (p50, p99) in ms from the invite to the answer's arrival at the caller.
 pub async fn setup_times(caller: &mut Ws, callee: &mut Ws, callee_id: i64, n: usize) -> Result<(f64, f64)> {
     let mut times = Vec::with_capacity(n);
+    let start = Instant::now();
     for k in 0..n as u64 {
+        wait_for_slot(start, Duration::from_secs_f64(1.0 / CALLS_PER_SEC), k as usize).await;
         let t0 = Instant::now();
         caller.send(json!({"type": "call_invite", "id": k, "callee": callee_id, "media": "audio"})).await;
         let call = next(callee, "call_incoming").await?["call_id"].as_u64().context("call id")?;

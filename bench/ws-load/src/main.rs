@@ -46,7 +46,7 @@ fn args() -> Result<Args> {
         secs: 5,
         sources: 8,
         cluster: false,
-        calls: 200,
+        calls: 100,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {

@@ -378,3 +378,57 @@ async fn a_file_offered_from_one_node_is_accepted_on_the_other_and_its_signals_c
     wm.send(json!({"type": "file_end", "id": 3, "transfer_id": t, "reason": "completed"})).await;
     assert_eq!(next_of(&mut wl, "file_ended").await["reason"], "completed");
 }
+
+#[tokio::test]
+async fn three_nodes_one_group_call_with_a_participant_arriving_through_each() {
+    let nats = tokio::task::spawn_blocking(|| testkit::nats::Nats::start().unwrap()).await.unwrap();
+    let db = testkit::postgres::shared().unwrap().fresh_database().unwrap();
+    let nodes =
+        [node("n1", &db, &nats.url()).await, node("n2", &db, &nats.url()).await, node("n3", &db, &nats.url()).await];
+    for name in ["nora", "omar", "pia"] {
+        nodes[0].add_user(name, false);
+    }
+    let nora = client_on(&nodes[0], "nora").await;
+    let omar = client_on(&nodes[1], "omar").await;
+    let pia = client_on(&nodes[2], "pia").await;
+    befriend(&nora, &omar).await;
+    befriend(&nora, &pia).await;
+    let (st, conv) = nora
+        .call(
+            "POST",
+            "/api/v1/conversations",
+            Some(json!({"kind": "group", "name": "Three", "members": [omar.id, pia.id]})),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let conv = conv["id"].as_i64().unwrap();
+    let (mut wn, welcome_n) = ws_of(&nora).await;
+    let (mut wo, _) = ws_of(&omar).await;
+    let (mut wp, _) = ws_of(&pia).await;
+    // Node 1 hears both others (their users' presence).
+    until_presence(&mut wn, &welcome_n, omar.id, "online").await;
+    until_presence(&mut wn, &welcome_n, pia.id, "online").await;
+    let mut participants = Vec::new();
+    for (i, ws) in [&mut wn, &mut wo, &mut wp].into_iter().enumerate() {
+        ws.send(json!({"type": "room_join", "id": 10 + i, "conv": conv})).await;
+        let w = next_of(ws, "room_welcome").await;
+        // Everyone who joined before is in the welcome: one call, wherever it runs.
+        let before: Vec<u64> =
+            w["members"].as_array().unwrap().iter().map(|m| m["participant"].as_u64().unwrap()).collect();
+        assert_eq!(before, participants, "{w}");
+        participants.push(w["participant"].as_u64().unwrap());
+    }
+    // The first two hear the third arrive.
+    for ws in [&mut wn, &mut wo] {
+        loop {
+            let j = next_of(ws, "room_joined").await;
+            if j["member"]["participant"].as_u64() == participants.last().copied() {
+                break;
+            }
+        }
+    }
+    // One node holds it; the store says which, and it is one of the three.
+    let s = nodes[0].store.clone();
+    let holder = tokio::task::spawn_blocking(move || s.room_node(conv).unwrap()).await.unwrap();
+    assert!(matches!(holder.as_deref(), Some("n1" | "n2" | "n3")), "{holder:?}");
+}
