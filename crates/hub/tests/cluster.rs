@@ -76,26 +76,35 @@ fn strangers_on_other_nodes_are_shown_to_nobody() {
 
 /// Carries what each hub publishes or sends to the other, until both are quiet.
 fn pump(n1: &mut World, n2: &mut World) {
+    pump_all(&mut [n1, n2]);
+}
+
+/// Carries what each hub publishes (to all the others) or sends to one other, until all are
+/// quiet; the hubs are nodes n1, n2, ... in order.
+fn pump_all(w: &mut [&mut World]) {
+    let name = |i: usize| format!("n{}", i + 1);
     for _ in 0..100 {
         let mut moved = false;
-        for (from, to, name) in [(0usize, 1usize, "n1"), (1, 0, "n2")] {
-            let (src, dst) = if from == 0 { (&mut *n1, &mut *n2) } else { (&mut *n2, &mut *n1) };
-            let published = std::mem::take(&mut src.published);
-            let direct = std::mem::take(&mut src.to_nodes);
+        for from in 0..w.len() {
+            let published = std::mem::take(&mut w[from].published);
+            let direct = std::mem::take(&mut w[from].to_nodes);
             moved |= !published.is_empty() || !direct.is_empty();
-            for (user, status, devices) in published {
-                dst.input(Input::RemotePresence { node: name.into(), user, status, devices });
+            for to in (0..w.len()).filter(|t| *t != from) {
+                for (user, status, devices) in &published {
+                    let (user, status, devices) = (*user, *status, devices.clone());
+                    w[to].input(Input::RemotePresence { node: name(from), user, status, devices });
+                }
             }
             for (node, msg) in direct {
-                assert_eq!(node, if to == 1 { "n2" } else { "n1" });
-                dst.input(Input::FromNode { node: name.into(), msg });
+                let to = (0..w.len()).find(|i| name(*i) == node).expect("a known node");
+                w[to].input(Input::FromNode { node: name(from), msg });
             }
         }
         if !moved {
             return;
         }
     }
-    panic!("the two hubs never went quiet");
+    panic!("the hubs never went quiet");
 }
 
 fn call_id_of(w: &World, conn: u64) -> u64 {
@@ -239,8 +248,8 @@ fn a_device_joins_a_room_another_node_holds_and_its_events_come_back_numbered_he
     n2.hub.check_invariants().unwrap();
 }
 
-#[test]
-fn a_room_whose_node_falls_silent_is_lost_for_its_devices_and_a_silent_nodes_proxies_leave() {
+/// Alice, on n1, joined room 4, which n2 holds: the two nodes, her connection, her proxy on n2.
+fn alice_in_a_room_on_n2() -> (World, World, u64, u64) {
     let (mut n1, mut n2) = (World::new(), World::new());
     let a = n1.connect(ALICE, &[]);
     n1.text(a, r#"{"type":"room_join","id":1,"conv":4}"#);
@@ -248,6 +257,12 @@ fn a_room_whose_node_falls_silent_is_lost_for_its_devices_and_a_silent_nodes_pro
     n1.input(Input::RoomElsewhere { node: "n2".into(), req });
     pump(&mut n1, &mut n2);
     let proxy = n2.rooms.pop().unwrap().device;
+    (n1, n2, a, proxy)
+}
+
+#[test]
+fn a_room_whose_node_falls_silent_is_lost_for_its_devices_and_a_silent_nodes_proxies_leave() {
+    let (mut n1, mut n2, a, proxy) = alice_in_a_room_on_n2();
     // n1 hears nothing from n2 any more: alice's client is told its media path is lost (and
     // joins again, which places the room anew).
     n1.input(Input::NodeGone { node: "n2".into() });
@@ -266,13 +281,7 @@ fn a_room_whose_node_falls_silent_is_lost_for_its_devices_and_a_silent_nodes_pro
 
 #[test]
 fn a_proxy_removed_from_its_room_is_forgotten_on_both_sides() {
-    let (mut n1, mut n2) = (World::new(), World::new());
-    let a = n1.connect(ALICE, &[]);
-    n1.text(a, r#"{"type":"room_join","id":1,"conv":4}"#);
-    let req = n1.rooms.pop().unwrap();
-    n1.input(Input::RoomElsewhere { node: "n2".into(), req });
-    pump(&mut n1, &mut n2);
-    let proxy = n2.rooms.pop().unwrap().device;
+    let (mut n1, mut n2, a, proxy) = alice_in_a_room_on_n2();
     let removed = ServerMessage::RoomRemoved { seq: 0, conv: 4, reason: proto::ws::RoomLeaveReason::Removed };
     n2.input(Input::Push { devices: vec![proxy], users: vec![], msg: Box::new(removed) });
     pump(&mut n1, &mut n2);
@@ -446,73 +455,45 @@ fn a_file_offer_held_by_a_node_that_dies_ends_for_the_devices_it_was_offered_to(
     n2.hub.check_invariants().unwrap();
 }
 
-/// [`pump`] over three nodes, named n1, n2, n3 in order.
-fn pump3(w: [&mut World; 3]) {
-    let names = ["n1", "n2", "n3"];
-    let mut w = w;
-    for _ in 0..100 {
-        let mut moved = false;
-        for from in 0..3 {
-            let published = std::mem::take(&mut w[from].published);
-            let direct = std::mem::take(&mut w[from].to_nodes);
-            moved |= !published.is_empty() || !direct.is_empty();
-            for to in (0..3).filter(|t| *t != from) {
-                for (user, status, devices) in &published {
-                    let input = Input::RemotePresence {
-                        node: names[from].into(),
-                        user: *user,
-                        status: *status,
-                        devices: devices.clone(),
-                    };
-                    w[to].input(input);
-                }
-            }
-            for (node, msg) in direct {
-                let to = names.iter().position(|n| *n == node).expect("a known node");
-                w[to].input(Input::FromNode { node: names[from].into(), msg });
-            }
-        }
-        if !moved {
-            return;
-        }
-    }
-    panic!("the hubs never went quiet");
+/// Alice's tab claims `call` (as its caller) back on `w`.
+fn claim_as_caller(w: &mut World, conn: u64, call: u64) {
+    w.text(
+        conn,
+        &format!(r#"{{"type":"call_rejoin","id":7,"call_id":{call},"peer":2,"role":"caller","media":"video"}}"#),
+    );
 }
 
 #[test]
 fn a_call_whose_holder_dies_is_claimed_back_when_the_caller_reconnects_to_a_third_node() {
     let (mut n1, mut n2, mut n3) = (World::new(), World::new(), World::new());
     let (_a, b, call) = call_across(&mut n1, &mut n2);
-    pump3([&mut n1, &mut n2, &mut n3]);
+    pump_all(&mut [&mut n1, &mut n2, &mut n3]);
     // n1 dies (n2 and n3 stop hearing it). Bob's device on n2 waits for alice's claim.
     n2.input(Input::NodeGone { node: "n1".into() });
     n3.input(Input::NodeGone { node: "n1".into() });
     // Alice's tab reconnects to n3 and claims the call; the claims meet across n2 and n3 and
     // the call is re-established on n3, the caller's node, with bob's device as a proxy.
     let a3 = n3.connect_session(ALICE, 31, &[BOB]);
-    pump3([&mut n1, &mut n2, &mut n3]);
-    n3.text(
-        a3,
-        &format!(r#"{{"type":"call_rejoin","id":7,"call_id":{call},"peer":2,"role":"caller","media":"video"}}"#),
-    );
-    pump3([&mut n1, &mut n2, &mut n3]);
+    pump_all(&mut [&mut n1, &mut n2, &mut n3]);
+    claim_as_caller(&mut n3, a3, call);
+    pump_all(&mut [&mut n1, &mut n2, &mut n3]);
     assert!(rejoined(&n3, a3, call), "{:?}", n3.msgs(a3));
     assert!(rejoined(&n2, b, call), "{:?}", n2.msgs(b));
     assert_eq!(n2.hub.presence_of(BOB), Presence::Busy);
     // The call works across n3 and n2, and its window passing ends nothing.
     n2.text(b, &format!(r#"{{"type":"call_signal","call_id":{call},"data":{{"ice":"y"}}}}"#));
-    pump3([&mut n1, &mut n2, &mut n3]);
+    pump_all(&mut [&mut n1, &mut n2, &mut n3]);
     assert!(n3.msgs(a3).iter().any(|m| matches!(m, ServerMessage::CallSignal { data, .. } if data["ice"] == "y")));
     for _ in 0..=proto::ws::REJOIN_WINDOW_SECS / 5 {
         for (w, c) in [(&mut n2, b), (&mut n3, a3)] {
             w.advance(Duration::from_secs(5));
             w.input(Input::Activity { conn: c });
         }
-        pump3([&mut n1, &mut n2, &mut n3]);
+        pump_all(&mut [&mut n1, &mut n2, &mut n3]);
     }
     assert_eq!(ended_reason(&n2, b), None);
     n3.text(a3, &format!(r#"{{"type":"call_hangup","id":8,"call_id":{call}}}"#));
-    pump3([&mut n1, &mut n2, &mut n3]);
+    pump_all(&mut [&mut n1, &mut n2, &mut n3]);
     assert_eq!(ended_reason(&n2, b), Some(proto::ws::EndReason::Hangup));
     assert_eq!(n2.hub.presence_of(BOB), Presence::Online);
     for w in [&n2, &n3] {
@@ -524,20 +505,17 @@ fn a_call_whose_holder_dies_is_claimed_back_when_the_caller_reconnects_to_a_thir
 fn claims_meet_on_a_third_node_whichever_comes_first() {
     let (mut n1, mut n2, mut n3) = (World::new(), World::new(), World::new());
     let (_a, b, call) = call_across(&mut n1, &mut n2);
-    pump3([&mut n1, &mut n2, &mut n3]);
+    pump_all(&mut [&mut n1, &mut n2, &mut n3]);
     // Alice is back on n3 and claims before n2 has noticed n1 is gone.
     n3.input(Input::NodeGone { node: "n1".into() });
     let a3 = n3.connect_session(ALICE, 31, &[BOB]);
-    pump3([&mut n1, &mut n2, &mut n3]);
-    n3.text(
-        a3,
-        &format!(r#"{{"type":"call_rejoin","id":7,"call_id":{call},"peer":2,"role":"caller","media":"video"}}"#),
-    );
-    pump3([&mut n1, &mut n2, &mut n3]);
+    pump_all(&mut [&mut n1, &mut n2, &mut n3]);
+    claim_as_caller(&mut n3, a3, call);
+    pump_all(&mut [&mut n1, &mut n2, &mut n3]);
     assert!(!rejoined(&n3, a3, call));
     // Then n2 notices: bob's side claims, and meets alice's claim on n3.
     n2.input(Input::NodeGone { node: "n1".into() });
-    pump3([&mut n1, &mut n2, &mut n3]);
+    pump_all(&mut [&mut n1, &mut n2, &mut n3]);
     assert!(rejoined(&n3, a3, call) && rejoined(&n2, b, call));
     n2.hub.check_invariants().unwrap();
     n3.hub.check_invariants().unwrap();
