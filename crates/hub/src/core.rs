@@ -101,6 +101,8 @@ pub struct Hub {
     pub(crate) remote_transfers: HashMap<TransferId, (String, Vec<DeviceId>)>,
     /// This node's devices whose conference another node holds: (node, conversation).
     pub(crate) remote_rooms: HashMap<DeviceId, (String, i64)>,
+    /// Nodes holding a proxy of a local device for a room (told when the device goes).
+    pub(crate) room_nodes_told: HashMap<DeviceId, Vec<String>>,
     /// Proxies taking part in a conference this node holds.
     pub(crate) room_proxies: HashSet<DeviceId>,
 }
@@ -151,6 +153,7 @@ impl Hub {
             remote_transfers: HashMap::new(),
             clustered: false,
             remote_rooms: HashMap::new(),
+            room_nodes_told: HashMap::new(),
             room_proxies: HashSet::new(),
         }
     }

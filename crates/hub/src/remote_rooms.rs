@@ -20,7 +20,13 @@ impl Hub {
     /// A local device's request about a room another node holds goes there; false if the
     /// driver decides (a join or a decline, placed anew each time) or the room is local.
     pub(crate) fn forward_room_request(&mut self, req: &RoomRequest) -> bool {
-        if matches!(req.op, RoomOp::Join { .. } | RoomOp::Decline { .. }) {
+        if let RoomOp::Join { .. } = req.op {
+            // Placed anew: until the driver says it is elsewhere, the device's requests are
+            // this node's (a room it left elsewhere is no longer where they go).
+            self.remote_rooms.remove(&req.device);
+            return false;
+        }
+        if let RoomOp::Decline { .. } = req.op {
             return false;
         }
         let Some((node, conv)) = self.remote_rooms.get(&req.device) else { return false };
@@ -40,6 +46,10 @@ impl Hub {
         }
         if let RoomOp::Join { conv, .. } = req.op {
             self.remote_rooms.insert(req.device, (node.clone(), conv));
+            let told = self.room_nodes_told.entry(req.device).or_default();
+            if !told.contains(&node) {
+                told.push(node.clone());
+            }
         }
         let msg = NodeMsg::Room { device: req.device, user: req.user, id: req.id, op: req.op };
         self.out.push_back(Output::ToNode { node, msg });
@@ -77,9 +87,10 @@ impl Hub {
         }
     }
 
-    /// A local device goes: the node holding its room is told.
+    /// A local device goes: the nodes that held its rooms are told (their proxies go).
     pub(crate) fn device_leaves_remote_room(&mut self, dev: DeviceId) {
-        if let Some((node, _)) = self.remote_rooms.remove(&dev) {
+        self.remote_rooms.remove(&dev);
+        for node in self.room_nodes_told.remove(&dev).unwrap_or_default() {
             self.out.push_back(Output::ToNode { node, msg: NodeMsg::DeviceGone { device: dev } });
         }
     }
@@ -97,6 +108,10 @@ impl Hub {
         let mut lost: Vec<(DeviceId, i64)> =
             self.remote_rooms.iter().filter(|(_, (n, _))| n == node).map(|(d, (_, c))| (*d, *c)).collect();
         lost.sort_unstable();
+        for told in self.room_nodes_told.values_mut() {
+            told.retain(|n| n != node);
+        }
+        self.room_nodes_told.retain(|_, told| !told.is_empty());
         for (dev, conv) in lost {
             self.remote_rooms.remove(&dev);
             self.push(dev, |seq| ServerMessage::RoomRemoved { seq, conv, reason: RoomLeaveReason::MediaLost });

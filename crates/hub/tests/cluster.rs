@@ -240,6 +240,14 @@ fn a_device_joins_a_room_another_node_holds_and_its_events_come_back_numbered_he
     // Another conversation's request is this node's driver's to place.
     n1.text(a, r#"{"type":"room_leave","id":6,"conv":10}"#);
     assert_eq!(n1.rooms.pop().map(|r| r.op), Some(RoomOp::Leave { conv: 10 }));
+    // Joining room 9 again: placed anew; this time the driver keeps it here (n2's room
+    // ended meanwhile), so the device's next request about it stays here too.
+    n1.text(a, r#"{"type":"room_join","id":7,"conv":9}"#);
+    assert!(matches!(n1.rooms.pop().map(|r| r.op), Some(RoomOp::Join { conv: 9, .. })));
+    n1.text(a, r#"{"type":"room_state","conv":9,"muted":false,"camera_off":false,"hand":false}"#);
+    assert!(matches!(n1.rooms.pop().map(|r| r.op), Some(RoomOp::State { conv: 9, .. })));
+    pump(&mut n1, &mut n2);
+    assert!(n2.rooms.is_empty());
     // The device goes for good: n2's conference is told its proxy is gone.
     n1.input(Input::Closed { conn: a, clean: true });
     pump(&mut n1, &mut n2);
