@@ -206,6 +206,12 @@ pub(crate) enum BusMsg {
         users: Vec<UserId>,
         msg: ServerMessage,
     },
+    /// A meeting's guest is out: their sockets close on every node.
+    GuestOut {
+        node: String,
+        user: UserId,
+        reason: String,
+    },
     /// A user is out of a conversation: out of its conference, wherever it runs.
     RemoveUser {
         node: String,
@@ -232,6 +238,7 @@ impl BusMsg {
             | BusMsg::SessionsEnded { node, .. }
             | BusMsg::Push { node, .. }
             | BusMsg::RemoveUser { node, .. }
+            | BusMsg::GuestOut { node, .. }
             | BusMsg::Login { node, .. } => node,
         }
     }
@@ -259,6 +266,7 @@ impl BusMsg {
             Input::SessionsEnded { user, only, keep } => {
                 BusMsg::SessionsEnded { node, user: *user, only: *only, keep: *keep }
             }
+            Input::GuestOut { user, reason } => BusMsg::GuestOut { node, user: *user, reason: (*reason).to_owned() },
             // Events for users (not for one device of this node's conference).
             Input::Push { devices, users, msg } if devices.is_empty() && !users.is_empty() => {
                 BusMsg::Push { node, users: users.clone(), msg: (**msg).clone() }
@@ -287,6 +295,7 @@ impl BusMsg {
             }
             BusMsg::SessionsEnded { user, only, keep, .. } => Input::SessionsEnded { user, only, keep },
             BusMsg::Push { users, msg, .. } => Input::Push { devices: vec![], users, msg: Box::new(msg) },
+            BusMsg::GuestOut { user, reason, .. } => Input::GuestOut { user, reason: guest_out_reason(&reason) },
             BusMsg::Login { .. } | BusMsg::RemoveUser { .. } => return None,
         })
     }
@@ -299,6 +308,15 @@ pub(crate) enum Remote {
     Hub(Input),
     /// For the conference server, if it holds that conversation's call.
     RemoveUser { conv: i64, user: UserId },
+}
+
+/// The close reason of a guest put out on another node (one of the reasons this program
+/// gives; anything else reads as "removed").
+fn guest_out_reason(reason: &str) -> &'static str {
+    ["ended", "declined", "nobody_came", "rejected", "removed", "left"]
+        .into_iter()
+        .find(|r| *r == reason)
+        .unwrap_or("removed")
 }
 
 /// This node's end of the bus: cheap to clone, never blocks (a full queue drops, counted).
@@ -608,6 +626,10 @@ mod tests {
             e => panic!("{e:?}"),
         }
         assert!(lock(&view.calls).is_empty());
+        let out = BusMsg::relayed("n2", &Input::GuestOut { user: 9, reason: "rejected" }).unwrap();
+        assert!(matches!(out.into_input(), Some(Input::GuestOut { user: 9, reason: "rejected" })));
+        let odd = BusMsg::GuestOut { node: "n2".into(), user: 9, reason: "\u{202e}whatever".into() };
+        assert!(matches!(odd.into_input(), Some(Input::GuestOut { reason: "removed", .. })));
         let removal = BusMsg::RemoveUser { node: "n2".into(), conv: 7, user: 2 };
         assert!(matches!(removal.into_remote(), Some(Remote::RemoveUser { conv: 7, user: 2 })));
     }
