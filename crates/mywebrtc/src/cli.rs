@@ -177,9 +177,13 @@ fn cluster_status(cfg: &Config) -> Result<()> {
     if nodes.is_empty() {
         bail!("no node heard on the bus within {} s", listen.as_secs_f64());
     }
-    println!("{:<24} {:>12} {:>12} {:>8}", "node", "connections", "online users", "calls");
+    println!("{:<24} {:>12} {:>12} {:>8} {:>14}", "node", "connections", "online users", "calls", "in group calls");
     for n in &nodes {
-        println!("{:<24} {:>12} {:>12} {:>8}", n.node, n.load.connections, n.load.online_users, n.load.active_calls);
+        let l = &n.load;
+        println!(
+            "{:<24} {:>12} {:>12} {:>8} {:>14}",
+            n.node, l.connections, l.online_users, l.active_calls, l.room_participants
+        );
     }
     Ok(())
 }
