@@ -99,6 +99,9 @@ pub struct Hub {
     pub(crate) clustered: bool,
     /// File transfers held by another node (the sender's) offered to this node's devices.
     pub(crate) remote_transfers: HashMap<TransferId, (String, Vec<DeviceId>)>,
+    /// Such transfers whose device here went away: (node, its user, until when another
+    /// device of that user may take them over).
+    pub(crate) resumable: HashMap<TransferId, (String, UserId, Instant)>,
     /// This node's devices whose conference another node holds: (node, conversation).
     pub(crate) remote_rooms: HashMap<DeviceId, (String, i64)>,
     /// Nodes holding a proxy of a local device for a room (told when the device goes).
@@ -151,6 +154,7 @@ impl Hub {
             remote_calls: HashMap::new(),
             reclaimable: HashSet::new(),
             remote_transfers: HashMap::new(),
+            resumable: HashMap::new(),
             clustered: false,
             remote_rooms: HashMap::new(),
             room_nodes_told: HashMap::new(),
@@ -598,7 +602,7 @@ impl Hub {
 
     pub(crate) fn remove_device(&mut self, dev: DeviceId, now: Instant) {
         self.device_leaves_calls(dev, now);
-        self.device_leaves_remote_calls(dev);
+        self.device_leaves_remote_calls(dev, now);
         self.device_leaves_remote_room(dev);
         self.device_leaves_transfers(dev, now);
         self.device_leaves_rejoins(dev);
@@ -707,7 +711,8 @@ impl Hub {
     /// Checks the hub's internal consistency; used by property tests and fuzzing.
     /// - a device is in at most one call, and that call names it;
     /// - every call's caller device (and answering device) points back at it;
-    /// - connections, devices and users agree on each other.
+    /// - connections, devices and users agree on each other;
+    /// - a proxy (another node's device) is kept only while a call, transfer or room has it.
     #[doc(hidden)]
     pub fn check_invariants(&self) -> Result<(), String> {
         use crate::calls::CallState;
@@ -727,8 +732,11 @@ impl Hub {
                 }
             }
             if d.remote.is_some() {
-                if !self.calls.values().any(|c| c.participant(*id)) {
-                    return Err(format!("proxy {id} in no call"));
+                let used = self.calls.values().any(|c| c.participant(*id))
+                    || self.transfers.values().any(|t| t.involves(*id))
+                    || self.room_proxies.contains(id);
+                if !used {
+                    return Err(format!("proxy {id} in no call, transfer or room"));
                 }
                 continue;
             }

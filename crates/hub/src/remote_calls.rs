@@ -82,6 +82,15 @@ impl Hub {
     pub(crate) fn node_message(&mut self, node: &str, msg: NodeMsg, now: Instant) {
         match msg {
             NodeMsg::ToDevice { device, msg } => self.deliver_from_owner(node, device, msg),
+            NodeMsg::FromDevice { device, msg: ClientMessage::FileResume { id, transfer_id } }
+                if !self.proxies.contains_key(&(node.to_owned(), device)) =>
+            {
+                // A new device of the receiver on that node (that node checked whose it is).
+                let Some(receiver) = self.transfers.get(&transfer_id).map(|t| t.receiver) else { return };
+                let proxy = self.proxy(node, device, receiver);
+                self.file_resume(proxy, id, transfer_id);
+                self.drop_proxy_if_idle(proxy);
+            }
             NodeMsg::FromDevice { device, msg } => {
                 let Some(&proxy) = self.proxies.get(&(node.to_owned(), device)) else { return };
                 match msg {
@@ -199,6 +208,15 @@ impl Hub {
         };
         if self.transfers.contains_key(&transfer_id) {
             return false;
+        }
+        let user = self.devices.get(&dev).map(|d| d.user);
+        let resumable = self.resumable.get(&transfer_id).filter(|(_, u, _)| Some(*u) == user);
+        if let (ClientMessage::FileResume { .. }, Some((node, _, _))) = (msg, resumable) {
+            // A new device of the receiver (checked here: the holder's proxy for it is the
+            // receiver's) takes over a transfer another node holds.
+            let node = node.clone();
+            self.resumable.remove(&transfer_id);
+            self.remote_transfers.entry(transfer_id).or_insert_with(|| (node, Vec::new())).1.push(dev);
         }
         let Some((node, devs)) = self.remote_transfers.get(&transfer_id) else { return false };
         if !devs.contains(&dev) {
@@ -342,7 +360,7 @@ impl Hub {
     }
 
     /// A local device goes: the nodes holding calls it took part in are told.
-    pub(crate) fn device_leaves_remote_calls(&mut self, dev: DeviceId) {
+    pub(crate) fn device_leaves_remote_calls(&mut self, dev: DeviceId, now: Instant) {
         let mut owners: Vec<String> = Vec::new();
         let involved: Vec<CallId> =
             self.remote_calls.iter().filter(|(_, rc)| rc.devices.contains(&dev)).map(|(id, _)| *id).collect();
@@ -356,11 +374,18 @@ impl Hub {
         }
         let transfers: Vec<proto::ws::TransferId> =
             self.remote_transfers.iter().filter(|(_, (_, devs))| devs.contains(&dev)).map(|(id, _)| *id).collect();
+        // Offers forgotten after the resume grace (a later departure sweeps them).
+        let grace = self.cfg.file_resume_grace;
+        self.resumable.retain(|_, (_, _, until)| *until > now);
         for transfer_id in transfers {
             if let Some((node, _)) = self.remote_transfers.get(&transfer_id) {
                 if !owners.contains(node) {
                     owners.push(node.clone());
                 }
+                // Another device of the receiver (a reloaded page) may take it over
+                // (`file_resume`) within the grace: it must know where the transfer is.
+                let user = self.devices.get(&dev).map_or(0, |d| d.user);
+                self.resumable.insert(transfer_id, (node.clone(), user, now + grace));
             }
             self.forget_remote_transfer(transfer_id, dev);
         }

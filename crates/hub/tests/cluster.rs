@@ -528,3 +528,45 @@ fn claims_meet_on_a_third_node_whichever_comes_first() {
     n2.hub.check_invariants().unwrap();
     n3.hub.check_invariants().unwrap();
 }
+
+#[test]
+fn a_transfer_held_on_another_node_is_taken_over_by_the_receivers_new_device_and_by_nobody_else() {
+    let (mut n1, mut n2) = (World::new(), World::new());
+    let a = n1.connect(ALICE, &[BOB]);
+    let b = n2.connect_session(BOB, 21, &[ALICE]);
+    let m = n2.connect(3, &[]);
+    pump(&mut n1, &mut n2);
+    n1.text(a, r#"{"type":"file_offer","id":1,"to":2,"name":"big.iso","size":1000000,"mime":""}"#);
+    pump(&mut n1, &mut n2);
+    let t = n2
+        .msgs(b)
+        .iter()
+        .find_map(|m| match m {
+            ServerMessage::FileIncoming { transfer_id, .. } => Some(*transfer_id),
+            _ => None,
+        })
+        .unwrap();
+    n2.text(b, &format!(r#"{{"type":"file_accept","id":2,"transfer_id":{t}}}"#));
+    pump(&mut n1, &mut n2);
+    // Bob reloads the page: his device goes, the transfer waits for another of his devices.
+    n2.input(Input::Closed { conn: b, clean: true });
+    pump(&mut n1, &mut n2);
+    assert_eq!(file_end_reason(&n1, a), None);
+    // Mallory, on the same node, cannot take it.
+    n2.text(m, &format!(r#"{{"type":"file_resume","id":3,"transfer_id":{t}}}"#));
+    pump(&mut n1, &mut n2);
+    assert!(n2.msgs(m).iter().any(|x| matches!(x, ServerMessage::Error { id: Some(3), .. })), "{:?}", n2.msgs(m));
+    // Bob's new page takes it over, and the sender's signals reach it.
+    let b2 = n2.connect_session(BOB, 22, &[ALICE]);
+    n2.text(b2, &format!(r#"{{"type":"file_resume","id":4,"transfer_id":{t}}}"#));
+    pump(&mut n1, &mut n2);
+    assert!(n2.msgs(b2).contains(&ServerMessage::Ok { id: 4 }), "{:?}", n2.msgs(b2));
+    n1.text(a, &format!(r#"{{"type":"file_signal","transfer_id":{t},"data":{{"resume_at":4096}}}}"#));
+    pump(&mut n1, &mut n2);
+    assert!(n2
+        .msgs(b2)
+        .iter()
+        .any(|x| matches!(x, ServerMessage::FileSignal { data, .. } if data["resume_at"] == 4096)));
+    n1.hub.check_invariants().unwrap();
+    n2.hub.check_invariants().unwrap();
+}
