@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields, default)]
 pub struct ClusterConfig {
     /// Empty: a single node. Otherwise the NATS server(s) the nodes share, e.g.
-    /// `nats://nats1:4222,nats://nats2:4222` (`tls://` for TLS). Needs `[store] url` (every
-    /// node on the same PostgreSQL database).
+    /// `nats://nats1:4222,nats://nats2:4222` (`tls://` for TLS; `tls://user:password@host:4222`
+    /// for a server that wants a password). Needs `[store] url` (every node on the same
+    /// PostgreSQL database).
     pub nats_url: String,
     /// This node's name, unique in the cluster; empty: the machine's host name.
     pub node_name: String,

@@ -15,6 +15,19 @@ pub struct Nats {
     pub port: u16,
     /// The address it listens on.
     pub ip: String,
+    /// With [`Nats::start_secure`]: TLS (certificate, key) and (user, password).
+    secure: Option<Secure>,
+}
+
+/// What [`Nats::start_secure`] adds.
+pub struct Secure {
+    /// PEM of the CA that signed the server's certificate (for `[cluster] ca_file`).
+    pub ca_file: std::path::PathBuf,
+    cert: std::path::PathBuf,
+    key: std::path::PathBuf,
+    pub user: String,
+    pub password: String,
+    _dir: tempfile::TempDir,
 }
 
 impl Nats {
@@ -27,9 +40,36 @@ impl Nats {
         if !std::path::Path::new(BIN).exists() {
             bail!("nats-server is not installed (Debian package nats-server)");
         }
-        let mut n = Self { child: None, port: free_port()?, ip: ip.to_owned() };
+        let mut n = Self { child: None, port: free_port()?, ip: ip.to_owned(), secure: None };
         n.start_again()?;
         Ok(n)
+    }
+
+    /// A server on loopback that speaks TLS only (a certificate for 127.0.0.1 from a CA of
+    /// the test's own) and wants a user and password.
+    pub fn start_secure() -> Result<Self> {
+        let dir = tempfile::Builder::new().prefix("mywebrtc-nats-").tempdir()?;
+        let ca = crate::pki::ca("nats test CA")?;
+        let (cert, key) = crate::pki::localhost_cert(&ca)?;
+        let secure = Secure {
+            ca_file: dir.path().join("ca.pem"),
+            cert: dir.path().join("cert.pem"),
+            key: dir.path().join("key.pem"),
+            user: "mywebrtc".into(),
+            password: "nats-pass-7f3a".into(),
+            _dir: dir,
+        };
+        std::fs::write(&secure.ca_file, ca.0.pem())?;
+        std::fs::write(&secure.cert, cert.pem())?;
+        std::fs::write(&secure.key, key.serialize_pem())?;
+        let mut n = Self { child: None, port: free_port()?, ip: "127.0.0.1".into(), secure: Some(secure) };
+        n.start_again()?;
+        Ok(n)
+    }
+
+    /// The TLS and credential files and names of [`Nats::start_secure`].
+    pub fn secure(&self) -> Option<&Secure> {
+        self.secure.as_ref()
     }
 
     /// `nats://IP:PORT`.
@@ -39,12 +79,13 @@ impl Nats {
 
     /// Starts the server (again, after [`Nats::stop`]) on the same port.
     pub fn start_again(&mut self) -> Result<()> {
-        let mut child = Command::new(BIN)
-            .args(["-a", &self.ip, "-p", &self.port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("starting nats-server")?;
+        let mut cmd = Command::new(BIN);
+        cmd.args(["-a", &self.ip, "-p", &self.port.to_string()]);
+        if let Some(s) = &self.secure {
+            cmd.arg("--tls").arg("--tlscert").arg(&s.cert).arg("--tlskey").arg(&s.key);
+            cmd.args(["--user", &s.user, "--pass", &s.password]);
+        }
+        let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().context("starting nats-server")?;
         wait_listening_at(&self.ip, self.port, &mut child, "nats-server")?;
         self.child = Some(child);
         Ok(())

@@ -426,8 +426,19 @@ async fn connect(cfg: &ClusterConfig, name: String, keep_trying: bool) -> Result
     if let Some(ca) = &cfg.ca_file {
         opts = opts.add_root_certificates(ca.clone()).require_tls(true);
     }
-    let urls: Vec<&str> = cfg.nats_url.split(',').map(str::trim).filter(|u| !u.is_empty()).collect();
-    opts.connect(urls).await.map_err(|e| format!("NATS: {e}"))
+    let mut addrs: Vec<async_nats::ServerAddr> = Vec::new();
+    for u in cfg.nats_url.split(',').map(str::trim).filter(|u| !u.is_empty()) {
+        // (Not echoing the URL: it may carry a password.)
+        addrs.push(u.parse().map_err(|e| format!("NATS: an address in `cluster.nats_url` is not valid: {e}"))?);
+    }
+    // A user and password in the URL (`tls://user:password@host:4222`): the client library
+    // parses them but does not send them by itself.
+    if let Some(a) = addrs.iter().find(|a| a.has_user_pass()) {
+        let (user, password) =
+            (a.username().unwrap_or_default().to_owned(), a.password().unwrap_or_default().to_owned());
+        opts = opts.user_and_password(user, password);
+    }
+    opts.connect(addrs).await.map_err(|e| format!("NATS: {e}"))
 }
 
 async fn run(

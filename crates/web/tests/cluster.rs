@@ -15,11 +15,15 @@ use common::*;
 use serde_json::{json, Value};
 
 fn node_config(name: &str, nats: &str) -> impl FnOnce(&mut web::WebConfig) {
+    node_config_with(name, nats, None)
+}
+
+fn node_config_with(name: &str, nats: &str, ca_file: Option<std::path::PathBuf>) -> impl FnOnce(&mut web::WebConfig) {
     let cluster = web::cluster::ClusterConfig {
         nats_url: nats.to_owned(),
         node: name.to_owned(),
         credentials_file: None,
-        ca_file: None,
+        ca_file,
         prefix: "test".into(),
     };
     move |cfg: &mut web::WebConfig| {
@@ -29,13 +33,17 @@ fn node_config(name: &str, nats: &str) -> impl FnOnce(&mut web::WebConfig) {
 }
 
 async fn node(name: &str, db: &str, nats: &str) -> TestServer {
+    node_with(db, node_config(name, nats)).await
+}
+
+async fn node_with(db: &str, tweak: impl FnOnce(&mut web::WebConfig)) -> TestServer {
     let url = db.to_owned();
     let store = tokio::task::spawn_blocking(move || {
         store::PgStore::connect_postgres(&store::PgOptions { url, ca_file: None, pool_size: 4 }).unwrap()
     })
     .await
     .unwrap();
-    start_on(tempfile::tempdir().unwrap(), Arc::new(store), node_config(name, nats)).await
+    start_on(tempfile::tempdir().unwrap(), Arc::new(store), tweak).await
 }
 
 /// A NATS server of its own and two nodes on a fresh database of the shared PostgreSQL.
@@ -431,4 +439,50 @@ async fn three_nodes_one_group_call_with_a_participant_arriving_through_each() {
     let s = nodes[0].store.clone();
     let holder = tokio::task::spawn_blocking(move || s.room_node(conv).unwrap()).await.unwrap();
     assert!(matches!(holder.as_deref(), Some("n1" | "n2" | "n3")), "{holder:?}");
+}
+
+#[tokio::test]
+async fn nodes_join_a_bus_that_wants_tls_and_a_password_and_a_wrong_password_stays_out() {
+    let nats = tokio::task::spawn_blocking(|| testkit::nats::Nats::start_secure().unwrap()).await.unwrap();
+    let sec = nats.secure().unwrap();
+    let url = |password: &str| format!("tls://{}:{password}@127.0.0.1:{}", sec.user, nats.port);
+    let db = testkit::postgres::shared().unwrap().fresh_database().unwrap();
+    let ca = Some(sec.ca_file.clone());
+    // Without the CA, or with a wrong password: refused, with a clear error.
+    let probe = |password: &str, ca_file: Option<std::path::PathBuf>| web::cluster::ClusterConfig {
+        nats_url: url(password),
+        node: "probe".into(),
+        credentials_file: None,
+        ca_file,
+        prefix: "test".into(),
+    };
+    let wrong = web::cluster::cluster_status(&probe("wrong", ca.clone()), Duration::from_secs(1)).await.unwrap_err();
+    assert!(wrong.contains("authorization"), "{wrong}");
+    let untrusted =
+        web::cluster::cluster_status(&probe(&sec.password, None), Duration::from_secs(1)).await.unwrap_err();
+    assert!(!untrusted.contains(&sec.password), "{untrusted}");
+    let n1 = node_with(&db, node_config_with("n1", &url(&sec.password), ca.clone())).await;
+    let n2 = node_with(&db, node_config_with("n2", &url(&sec.password), ca.clone())).await;
+    let n3 = node_with(&db, node_config_with("n3", &url("wrong"), ca)).await;
+    n1.add_user("quinn", false);
+    n1.add_user("rosa", false);
+    let quinn = client_on(&n1, "quinn").await;
+    let rosa = client_on(&n2, "rosa").await;
+    befriend(&quinn, &rosa).await;
+    let (mut wq, welcome) = ws_of(&quinn).await;
+    let (_wr, _) = ws_of(&rosa).await;
+    // Over TLS with the password: the two nodes hear each other.
+    until_presence(&mut wq, &welcome, rosa.id, "online").await;
+    // Node 1 hears exactly one other node, and node 3 (refused) none, connected to nothing.
+    let mut settled = false;
+    for _ in 0..50 {
+        let (t1, t3) = (n1.metrics.render(), n3.metrics.render());
+        if t1.contains("mywebrtc_cluster_nodes 1") && t3.contains("mywebrtc_cluster_bus_connected 0") {
+            settled = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(settled, "{}\n{}", n1.metrics.render(), n3.metrics.render());
+    assert!(n3.metrics.render().contains("mywebrtc_cluster_nodes 0"));
 }
