@@ -5,22 +5,14 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use serde_json::{json, Value};
 use testkit::bench::{summary, wait_for_slot};
 use testkit::ws::Ws;
 
 /// The next message of type `ty` within 10 s.
 async fn next(ws: &mut Ws, ty: &str) -> Result<Value> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if let Some(v) = ws.recv().await {
-            if v["type"] == ty {
-                return Ok(v);
-            }
-        }
-    }
-    bail!("no {ty}")
+    ws.wait_for(Duration::from_secs(10), |v| v["type"] == ty).await.with_context(|| format!("no {ty}"))
 }
 
 /// Calls started per second: each side's socket stays within the server's signaling rate

@@ -25,7 +25,7 @@ pub async fn run(a: &Args) -> Result<()> {
     let opts = store::PgOptions { url: db.clone(), ca_file: None, pool_size: 4 };
     println!("seeding PostgreSQL ({} watchers x {} broadcasters)...", a.watchers, a.broadcasters);
     let seeded = tokio::task::spawn_blocking({
-        let a = Args { rates: a.rates.clone(), server_bin: a.server_bin.clone(), ..*a };
+        let a = a.clone();
         move || -> Result<_> { seed(&Seeder::on(Box::new(store::PgStore::connect_postgres(&opts)?))?, &a) }
     })
     .await??;
@@ -46,14 +46,13 @@ pub async fn run(a: &Args) -> Result<()> {
     let per_node = a.idle / 2;
     let mut workers = Vec::new();
     let started = std::time::Instant::now();
-    for (i, n) in [&n1, &n2].into_iter().enumerate() {
+    for n in [&n1, &n2] {
         let mut left = per_node;
         while left > 0 {
             let count = left.min(PER_PROCESS);
             workers.push(idle::Child::spawn(&n.url, count, a.sources, &seeded.idle, &base, workers.len()).await?);
             left -= count;
         }
-        let _ = i;
     }
     let (mut open, mut failed) = (0, 0);
     for w in &mut workers {

@@ -13,18 +13,6 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 /// Most connections one process opens (this machine's open-files limit is 20,000).
 pub const PER_PROCESS: usize = 18_000;
 
-/// `--idle-worker URL,COUNT,SOURCES,COOKIE_FILE`.
-#[derive(Debug)]
-pub struct Worker(pub String);
-
-impl std::fmt::Display for Worker {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "idle worker {}", self.0)
-    }
-}
-
-impl std::error::Error for Worker {}
-
 /// Opens `count` connections to `url` with `cookies` (in turn), 200 at a time, within 15
 /// minutes; the connections and how many failed.
 pub async fn open(url: &str, cookies: &[String], count: usize, sources: &[IpAddr]) -> (Vec<Ws>, usize) {
@@ -85,7 +73,8 @@ pub async fn connect_all(servers: &[&ServerProcess], cookies: &[String], sources
     Ok(out)
 }
 
-/// A child process holding idle connections; see [`Worker`].
+/// A child process holding idle connections (this program run as
+/// `--idle-worker URL,COUNT,SOURCES,COOKIE_FILE`).
 pub struct Child {
     proc: tokio::process::Child,
     lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
@@ -130,7 +119,7 @@ impl Child {
     }
 }
 
-/// The worker's side: opens its connections, says "open N failed M", holds them until its
+/// The worker's side (`--idle-worker`): opens its connections, says "open N failed M", holds them until its
 /// standard input closes (or an hour passed).
 pub async fn worker(spec: &str) -> Result<()> {
     let parts: Vec<&str> = spec.splitn(4, ',').collect();

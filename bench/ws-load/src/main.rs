@@ -24,6 +24,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use testkit::bench::{Seeder, ServerProcess};
 
+#[derive(Clone)]
 pub(crate) struct Args {
     server_bin: String,
     idle: usize,
@@ -64,8 +65,6 @@ fn args() -> Result<Args> {
             "--secs" => a.secs = v.parse()?,
             "--sources" => a.sources = v.parse()?,
             "--calls" => a.calls = v.parse()?,
-            // Internal: a child process holding idle connections (see idle.rs).
-            "--idle-worker" => return Err(idle::Worker(v).into()),
             _ => bail!("unknown option {k}"),
         }
     }
@@ -106,13 +105,14 @@ pub(crate) fn sources(a: &Args) -> Vec<IpAddr> {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let a = match args() {
-        Ok(a) => a,
-        Err(e) => match e.downcast::<idle::Worker>() {
-            Ok(idle::Worker(spec)) => return idle::worker(&spec).await,
-            Err(e) => return Err(e),
-        },
-    };
+    // Internal: a child process holding idle connections (see idle.rs).
+    let argv: Vec<String> = std::env::args().collect();
+    if let [_, flag, spec] = &argv[..] {
+        if flag == "--idle-worker" {
+            return idle::worker(spec).await;
+        }
+    }
+    let a = args()?;
     if a.cluster {
         return cluster::run(&a).await;
     }

@@ -16,15 +16,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_mywebrtc");
 
 /// The first message `want` accepts within `secs` (other messages skipped).
 async fn wait_for(ws: &mut testkit::ws::Ws, secs: u64, what: &str, want: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        match ws.recv().await {
-            Some(v) if want(&v) => return v,
-            Some(_) => {}
-            None => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    }
-    panic!("no {what} within {secs} s");
+    ws.wait_for(Duration::from_secs(secs), want).await.unwrap_or_else(|| panic!("no {what} within {secs} s"))
 }
 
 fn presence(user: i64, status: &'static str) -> impl Fn(&Value) -> bool {

@@ -132,6 +132,21 @@ impl Ws {
         }
     }
 
+    /// The first message `want` accepts within `within` (others skipped); `None` if none
+    /// came. Quiet spells (longer than [`Ws::recv`] waits) do not end the wait; a closed
+    /// socket ends it at the deadline.
+    pub async fn wait_for(&mut self, within: Duration, want: impl Fn(&Value) -> bool) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + within;
+        while tokio::time::Instant::now() < deadline {
+            match self.recv().await {
+                Some(v) if want(&v) => return Some(v),
+                Some(_) => {}
+                None => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+        None
+    }
+
     /// Skips messages until one of type `ty` arrives.
     pub async fn expect(&mut self, ty: &str) -> Value {
         loop {

@@ -78,8 +78,10 @@ impl Conference {
     /// for a conference on another node goes back to the hub to be sent there. The rest only
     /// reaches a room the device is in.
     pub(crate) fn request(self: &Arc<Self>, req: RoomRequest, store: Arc<dyn store::Store>, hub: HubHandle) {
-        let whole = req.clone();
-        let RoomRequest { device, user, id, op, forwarded, .. } = req;
+        let RoomRequest { conn, device, user, id, op, forwarded } = req;
+        // Sent back to the hub when the conference is on another node (joins and declines
+        // only: no other request is cloned, SDP included).
+        let whole = move |op: RoomOp| RoomRequest { conn, device, user, id, op, forwarded };
         let cmd = match op {
             RoomOp::Join { conv, rejoin } => {
                 let me = self.clone();
@@ -114,7 +116,8 @@ impl Conference {
                         // A forwarded join is placed by the node that sent it: if the
                         // conference moved meanwhile, the client tries again.
                         Ok(Ok(Some(Place::On(node)))) if !forwarded => {
-                            hub.input(Input::RoomElsewhere { node, req: whole }).await;
+                            let req = whole(RoomOp::Join { conv, rejoin });
+                            hub.input(Input::RoomElsewhere { node, req }).await;
                         }
                         Ok(Ok(None)) => {
                             let msg =
@@ -151,7 +154,8 @@ impl Conference {
                             tokio::task::spawn_blocking(move || crate::room_placement::holder(s.as_ref(), &bus, conv))
                                 .await;
                         if let Ok(Ok(Place::On(node))) = at {
-                            return hub.input(Input::RoomElsewhere { node, req: whole }).await;
+                            let req = whole(RoomOp::Decline { conv });
+                            return hub.input(Input::RoomElsewhere { node, req }).await;
                         }
                     }
                     let ended = me.with_rings(|r| r.decline(conv, user, crate::unix_now())).flatten();

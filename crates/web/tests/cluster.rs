@@ -270,17 +270,7 @@ async fn a_call_from_one_node_rings_and_connects_a_device_on_the_other() {
 
 /// The next message of type `ty`, waiting longer than a node takes to be found gone.
 async fn next_of(ws: &mut testkit::ws::Ws, ty: &str) -> Value {
-    let wait = async {
-        loop {
-            match ws.recv().await {
-                Some(v) if v["type"] == ty => return v,
-                Some(_) => {}
-                // Quiet for a while (or closed: then the deadline ends it).
-                None => tokio::time::sleep(Duration::from_millis(200)).await,
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(30), wait).await.unwrap_or_else(|_| panic!("no {ty}"))
+    ws.wait_for(Duration::from_secs(30), |v| v["type"] == ty).await.unwrap_or_else(|| panic!("no {ty}"))
 }
 
 #[tokio::test]
