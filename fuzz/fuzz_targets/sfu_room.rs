@@ -52,6 +52,8 @@ fuzz_target!(|data: &[u8]| {
             }
             _ => room.leave(1 + u64::from(len as u8 % 2), sfu::LeaveReason::Left),
         }
+        // As the driver does after each batch: the sessions written to are polled.
+        let _ = room.poll_timeout(now);
         while room.poll_output().is_some() {}
     }
 });

@@ -27,7 +27,16 @@ impl Ours {
     /// Seeds `rooms` groups of `size` members and starts the server.
     /// `server_ip`: where the server listens (web and media); `client_ip`: where the peers
     /// and WebSockets connect from.
-    pub async fn start(bin: &str, rooms: usize, size: usize, server_ip: IpAddr, client_ip: IpAddr) -> Result<Ours> {
+    /// `adapt`: choose viewers' layers from their bandwidth estimates (`[sfu]
+    /// bandwidth_adaptation`); off, every viewer gets the full layer, as from Janus.
+    pub async fn start(
+        bin: &str,
+        rooms: usize,
+        size: usize,
+        server_ip: IpAddr,
+        client_ip: IpAddr,
+        adapt: bool,
+    ) -> Result<Ours> {
         let dir = std::env::temp_dir().join(format!("sfu-load-{}-{}", std::process::id(), testkit::bench::unix_now()));
         std::fs::create_dir_all(&dir)?;
         let seeder = Seeder::open(&dir)?;
@@ -48,7 +57,7 @@ impl Ours {
             out.push((conv, cookies));
         }
         drop(seeder);
-        let sfu = format!("[sfu]\nlisten = \"{server_ip}:0\"\n{LOOSENED}");
+        let sfu = format!("[sfu]\nlisten = \"{server_ip}:0\"\n{LOOSENED}bandwidth_adaptation = {adapt}\n");
         let server = ServerProcess::start_at(bin, &dir, &sfu, &server_ip.to_string()).await?;
         Ok(Ours { server, rooms: out, client_ip })
     }

@@ -59,6 +59,9 @@ pub struct Totals {
     /// late for a conversation (ITU-T G.114's limit; a jitter buffer would have dropped them).
     pub audio_late: AtomicU64,
     pub video_frames: AtomicU64,
+    /// Bytes of video frames received: which layer a server forwards shows here (a server
+    /// that drops to a lower layer delivers as many frames, with fewer bytes).
+    pub video_bytes: AtomicU64,
     pub video_late: AtomicU64,
     pub connected: AtomicU64,
     /// Every 8th frame's latency, in microseconds (bounded).
@@ -73,7 +76,10 @@ impl Totals {
         }
         let n = match kind {
             MediaKind::Audio => self.audio_frames.fetch_add(1, Ordering::Relaxed),
-            MediaKind::Video => self.video_frames.fetch_add(1, Ordering::Relaxed),
+            MediaKind::Video => {
+                self.video_bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+                self.video_frames.fetch_add(1, Ordering::Relaxed)
+            }
         };
         if data.len() < STAMP + 8 {
             return;

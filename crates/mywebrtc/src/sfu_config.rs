@@ -38,6 +38,9 @@ pub struct SfuConfig {
     pub tcp: bool,
     /// Most ICE-over-TCP connections open at once.
     pub max_tcp_connections: usize,
+    /// Each viewer gets the simulcast layer that fits its bandwidth estimate (and its tile
+    /// size); off, the tile size alone decides.
+    pub bandwidth_adaptation: bool,
 }
 
 impl Default for SfuConfig {
@@ -54,6 +57,7 @@ impl Default for SfuConfig {
             max_video_tiles: room.max_video_tiles,
             tcp: room.ice_tcp,
             max_tcp_connections: sfu::DEFAULT_MAX_TCP_CONNECTIONS,
+            bandwidth_adaptation: room.bandwidth_adaptation,
         }
     }
 }
@@ -101,6 +105,7 @@ impl SfuConfig {
                 connect_timeout: Duration::from_secs(self.connect_timeout_secs),
                 max_video_tiles: self.max_video_tiles,
                 ice_tcp: self.tcp,
+                bandwidth_adaptation: self.bandwidth_adaptation,
                 ..sfu::RoomConfig::default()
             },
         }))

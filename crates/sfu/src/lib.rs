@@ -17,6 +17,7 @@
 pub mod driver;
 pub mod layers;
 mod peer;
+pub mod renumber;
 mod room;
 pub mod speaker;
 mod stats;
@@ -133,6 +134,9 @@ pub struct RoomConfig {
     /// Also offer ICE over TCP (passive candidates on the media port), for networks that
     /// block UDP; the driver then listens on TCP as well.
     pub ice_tcp: bool,
+    /// Choose each viewer's simulcast layer from its bandwidth estimate as well as its tile
+    /// size. Off: the tile size alone decides (for a LAN, or to measure forwarding alone).
+    pub bandwidth_adaptation: bool,
 }
 
 impl Default for RoomConfig {
@@ -144,6 +148,7 @@ impl Default for RoomConfig {
             speaker_dwell: Duration::from_millis(1500),
             max_video_tiles: 9,
             ice_tcp: true,
+            bandwidth_adaptation: true,
         }
     }
 }

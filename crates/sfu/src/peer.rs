@@ -7,6 +7,11 @@
 //! offer still pending. When offers cross, the client's wins: accepting it invalidates the
 //! server's pending offer, whose changes are offered again afterwards (the client ignores a
 //! server offer that arrives while its own is outstanding).
+//!
+//! Media is forwarded packet by packet (str0m's RTP mode): a publisher's packet is handed to
+//! each subscriber as it arrives, with its payload shared, not reassembled into a frame and
+//! cut up again per subscriber. Each subscriber's outgoing track is renumbered
+//! ([`crate::renumber`]) so that switching simulcast layers or pausing keeps it one stream.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -14,11 +19,14 @@ use std::time::{Duration, Instant};
 
 use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
-use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaKind, Mid, Rid};
+use str0m::format::PayloadParams;
+use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid, Pt, Rid};
 use str0m::net::{Protocol, TcpType};
+use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Ssrc, Vp8Descriptor};
 use str0m::{Candidate, Event, IceConnectionState, Output, Rtc};
 
 use crate::layers;
+use crate::renumber::{Renumber, Vp8Ids};
 use crate::{ParticipantId, Source, UserId};
 
 /// Why a peer's session ended, as seen from its own connection.
@@ -36,6 +44,8 @@ pub(crate) struct TrackIn {
     pub mid: Mid,
     pub kind: MediaKind,
     pub source: Source,
+    /// The payload parameters of the last payload type seen (looked up once per change).
+    params: Option<PayloadParams>,
     /// Bytes seen per simulcast rank in the current measuring window, and the rates measured
     /// over the last complete one.
     bytes: [u64; 3],
@@ -52,6 +62,7 @@ impl TrackIn {
             mid,
             kind,
             source,
+            params: None,
             bytes: [0; 3],
             rates: [None; 3],
             plain: false,
@@ -109,9 +120,37 @@ pub(crate) struct TrackOut {
     pub paused: bool,
     /// Highest layer rank the tile needs.
     pub cap: usize,
+    /// This subscriber's numbering of the track.
+    pub renumber: Renumber,
+    /// The publisher's payload type and ours for it (looked up once per change).
+    pub pt: Option<(Pt, Pt)>,
 }
 
 impl TrackOut {
+    pub fn new(origin: ParticipantId, origin_mid: Mid, kind: MediaKind, source: Source) -> Self {
+        let clock = if kind == MediaKind::Audio { 48_000 } else { 90_000 };
+        Self {
+            origin,
+            origin_mid,
+            kind,
+            source,
+            state: OutState::ToOpen,
+            current: None,
+            target: None,
+            paused: false,
+            cap: 2,
+            renumber: Renumber::new(clock),
+            pt: None,
+        }
+    }
+
+    /// Stops forwarding until the next start (a keyframe for video): a pause, or a
+    /// moderator's mute.
+    pub fn halt(&mut self) {
+        self.current = None;
+        self.renumber.stop();
+    }
+
     pub fn mid(&self) -> Option<Mid> {
         match self.state {
             OutState::ToOpen => None,
@@ -140,7 +179,7 @@ pub(crate) enum PeerEvent {
     TrackClosed {
         mid: Mid,
     },
-    Media(Box<MediaData>),
+    Rtp(Box<Incoming>),
     /// The peer's browser wants a keyframe of a track it receives from `origin`.
     Keyframe {
         origin: ParticipantId,
@@ -149,6 +188,20 @@ pub(crate) enum PeerEvent {
         kind: KeyframeRequestKind,
     },
     Connected,
+}
+
+/// A media packet from a publisher, with what forwarding needs to know of it.
+#[derive(Debug)]
+pub(crate) struct Incoming {
+    pub mid: Mid,
+    pub rid: Option<Rid>,
+    pub kind: MediaKind,
+    pub params: Option<PayloadParams>,
+    /// Its VP8 payload descriptor (video), if it parses.
+    pub vp8: Option<Vp8Descriptor>,
+    /// The first packet of a VP8 keyframe.
+    pub keyframe: bool,
+    pub packet: RtpPacket,
 }
 
 /// Our client's description of one outgoing track in a server offer: which participant's,
@@ -175,6 +228,8 @@ pub(crate) struct Peer {
     declared: HashMap<String, Source>,
     pub tracks_in: Vec<TrackIn>,
     pub tracks_out: Vec<TrackOut>,
+    /// The incoming streams seen, by SSRC: which track and layer each carries.
+    rx_streams: Vec<(Ssrc, Mid, Option<Rid>)>,
     /// TWCC estimate of what can be sent to this peer.
     pub estimate: Option<u64>,
     /// Ingress budget (bytes), refilled over time: a peer sending far more than any camera
@@ -194,6 +249,8 @@ pub(crate) struct Peer {
     pub dirty: bool,
     /// When its session next needs time (as of its last poll).
     pub next_timeout: Instant,
+    /// The time its session was last given (str0m's clock: what it sends is stamped with it).
+    clock: Instant,
 }
 
 impl Peer {
@@ -212,6 +269,7 @@ impl Peer {
             declared: HashMap::new(),
             tracks_in: vec![],
             tracks_out: vec![],
+            rx_streams: vec![],
             estimate: None,
             ingress_tokens: rate,
             ingress_at: now,
@@ -224,6 +282,7 @@ impl Peer {
             queued: vec![],
             dirty: true,
             next_timeout: now,
+            clock: now,
         }
     }
 
@@ -248,10 +307,17 @@ impl Peer {
     ) -> (Rtc, String) {
         let creds = str0m::IceCreds::new();
         let ufrag = creds.ufrag.clone();
+        // Packets are forwarded as they are (RTP mode), so the room must understand their
+        // payload: Opus (without RED) and VP8, which every browser sends and our client
+        // publishes as simulcast. Keyframes are found in VP8's payload descriptor.
         let mut rtc = Rtc::builder()
             .set_ice_lite(true)
             .set_local_ice_credentials(creds)
             .set_crypto_provider(crypto.clone())
+            .set_rtp_mode(true)
+            .clear_codecs()
+            .enable_opus(true, false)
+            .enable_vp8(true)
             .enable_bwe(Some(Bitrate::kbps(1_000)))
             .build(now);
         for addr in candidates {
@@ -265,6 +331,29 @@ impl Peer {
             }
         }
         (rtc, ufrag)
+    }
+
+    /// Hands the session a datagram, at `now` or, if it already saw a later time (a packet
+    /// queued while the worker ran timers), at that: its clock never goes back.
+    pub fn receive(&mut self, input: str0m::net::Receive<'_>, now: Instant) {
+        self.clock = self.clock.max(now);
+        if let Err(e) = self.rtc.handle_input(str0m::Input::Receive(self.clock, input)) {
+            tracing::debug!(participant = self.id, error = %e, "packet refused");
+        }
+    }
+
+    /// Moves the session's clock to `now` (running the timers that are due). Forwarded
+    /// packets are stamped with the session's clock when polled: a clock left at the
+    /// subscriber's last own input makes its bandwidth estimate see delays that are not
+    /// there. Less than a millisecond behind is left alone (each call runs every timer check).
+    pub fn advance(&mut self, now: Instant, force: bool) {
+        if now <= self.clock || (!force && now.saturating_duration_since(self.clock) < Duration::from_millis(1)) {
+            return;
+        }
+        self.clock = now;
+        if let Err(e) = self.rtc.handle_input(str0m::Input::Timeout(now)) {
+            tracing::debug!(participant = self.id, error = %e, "timeout handling failed");
+        }
     }
 
     /// Whether a packet of `len` bytes fits the ingress budget (and takes it).
@@ -307,6 +396,7 @@ impl Peer {
             .collect();
         tracing::debug!(participant = self.id, ?stopped, tracks = self.tracks_in.len(), "offer accepted");
         self.tracks_in.retain(|t| !stopped.contains(&t.mid));
+        self.rx_streams.retain(|(_, mid, _)| !stopped.contains(mid));
         self.queued.extend(stopped.into_iter().map(|mid| PeerEvent::TrackClosed { mid }));
         Ok(answer.to_sdp_string())
     }
@@ -435,14 +525,28 @@ impl Peer {
                     out.push(PeerEvent::TrackClosed { mid: m.mid });
                 }
             }
-            Event::MediaData(data) => {
-                let Some(t) = self.tracks_in.iter_mut().find(|t| t.mid == data.mid) else { return };
-                t.count(data.rid, data.data.len(), now);
-                if !data.contiguous && t.kind == MediaKind::Video {
-                    let (mid, rid) = (data.mid, data.rid);
-                    self.request_keyframe(mid, rid, KeyframeRequestKind::Fir, now);
+            Event::RtpPacket(packet) => {
+                let Some((mid, rid)) = self.rx_stream(packet.header.ssrc) else { return };
+                let Some(t) = self.tracks_in.iter_mut().find(|t| t.mid == mid) else { return };
+                t.count(rid, packet.payload.len(), now);
+                let pt = packet.header.payload_type;
+                if t.params.is_none_or(|p| p.pt() != pt) {
+                    t.params = self.rtc.codec_config().find(|p| p.pt() == pt).copied();
                 }
-                out.push(PeerEvent::Media(Box::new(data)));
+                let vp8 = match t.kind {
+                    MediaKind::Video => Vp8Descriptor::parse(&packet.payload).ok(),
+                    MediaKind::Audio => None,
+                };
+                let keyframe = vp8.is_some_and(|d| d.starts_keyframe(&packet.payload));
+                out.push(PeerEvent::Rtp(Box::new(Incoming {
+                    mid,
+                    rid,
+                    kind: t.kind,
+                    params: t.params,
+                    vp8,
+                    keyframe,
+                    packet,
+                })));
             }
             Event::KeyframeRequest(req) => {
                 let Some(t) = self.tracks_out.iter().find(|t| t.mid() == Some(req.mid)) else { return };
@@ -460,6 +564,22 @@ impl Peer {
         }
     }
 
+    /// The track and layer an incoming SSRC carries (str0m maps it from the SDP and the
+    /// mid/rid header extensions; kept here to spare the lookup per packet).
+    fn rx_stream(&mut self, ssrc: Ssrc) -> Option<(Mid, Option<Rid>)> {
+        if let Some((_, mid, rid)) = self.rx_streams.iter().find(|(s, ..)| *s == ssrc) {
+            return Some((*mid, *rid));
+        }
+        let mut api = self.rtc.direct_api();
+        let s = api.stream_rx(&ssrc)?;
+        let found = (s.mid(), s.rid());
+        // Bounded: a few tracks of three layers each; a sender inventing SSRCs is looked up.
+        if self.rx_streams.len() < 32 {
+            self.rx_streams.push((ssrc, found.0, found.1));
+        }
+        Some(found)
+    }
+
     /// Asks this publisher for a keyframe of one of its tracks, at most once per 500 ms per
     /// layer (every subscriber switching at once must not flood the publisher).
     pub fn request_keyframe(&mut self, mid: Mid, rid: Option<Rid>, kind: KeyframeRequestKind, now: Instant) {
@@ -473,62 +593,111 @@ impl Peer {
         t.last_keyframe_request.insert(rid, now);
         // The request is input to this session: poll it.
         self.dirty = true;
-        if let Some(mut w) = self.rtc.writer(mid) {
-            if let Err(e) = w.request_keyframe(rid, kind) {
-                tracing::debug!(participant = self.id, error = %e, "keyframe request refused");
-            }
+        match self.rtc.direct_api().stream_rx_by_mid(mid, rid) {
+            Some(s) => s.request_keyframe(kind),
+            None => tracing::debug!(participant = self.id, "keyframe request for a stream not received"),
         }
     }
 
-    /// Forwards a frame from another participant's track, if this peer receives it and the
-    /// frame is of the layer it gets. Returns a keyframe request to make of the publisher
-    /// when this subscriber waits for one to switch layers.
-    pub fn forward(&mut self, origin: ParticipantId, data: &MediaData) -> Option<Option<Rid>> {
+    /// Forwards a packet of another participant's track, if this peer receives it and the
+    /// packet is of the layer it gets. Returns a keyframe request to make of the publisher
+    /// when this subscriber waits for one (to switch layers, or to start).
+    ///
+    /// Video starts, and switches layer, on the first packet of a keyframe; until the
+    /// target layer's keyframe comes, the current layer goes on. Audio starts anywhere.
+    pub fn forward(&mut self, origin: ParticipantId, inc: &Incoming) -> Option<Option<Rid>> {
         let t = self
             .tracks_out
             .iter_mut()
-            .find(|t| t.origin == origin && t.origin_mid == data.mid && matches!(t.state, OutState::Open(_)))?;
+            .find(|t| t.origin == origin && t.origin_mid == inc.mid && matches!(t.state, OutState::Open(_)))?;
         if t.paused {
+            t.halt();
             return None;
         }
-        let mid = t.mid()?;
+        let packet = &inc.packet;
+        let ids = vp8_ids(inc.vp8.as_ref(), &packet.payload);
+        let (seq, ts, at) = (*packet.seq_no, packet.header.timestamp, packet.timestamp);
         let mut want_keyframe = None;
-        if t.kind == MediaKind::Video && data.rid.is_some() {
-            if t.current == Some(t.target) && data.rid != t.target {
-                return None;
+        if t.kind == MediaKind::Audio {
+            if t.current.is_none() {
+                t.current = Some(inc.rid);
+                t.renumber.start(seq, ts, ids, at);
             }
-            if t.current != Some(t.target) {
-                // Switching (or starting): wait for a keyframe of the target layer; until then
-                // keep forwarding the current one.
-                if data.rid == t.target && data.is_keyframe() {
-                    t.current = Some(t.target);
-                } else {
-                    if data.rid == t.target {
-                        want_keyframe = Some(t.target);
-                    }
-                    if t.current != Some(data.rid) {
-                        return want_keyframe;
-                    }
+        } else {
+            // Without simulcast the only layer is `None`.
+            let target = if inc.rid.is_some() { t.target } else { None };
+            if t.current != Some(target) {
+                if inc.rid == target && inc.keyframe {
+                    t.current = Some(target);
+                    t.renumber.start(seq, ts, ids, at);
+                } else if inc.rid == target {
+                    want_keyframe = Some(target);
                 }
             }
-        } else if t.current.is_none() {
-            t.current = Some(data.rid);
+            if t.current != Some(inc.rid) {
+                return want_keyframe;
+            }
         }
-        let writer = self.rtc.writer(mid)?;
-        let pt = writer.match_params(data.params)?;
+        let mapped = t.renumber.map(seq, ts, ids, at)?;
+        let in_pt = packet.header.payload_type;
+        let pt = match t.pt {
+            Some((i, o)) if i == in_pt => o,
+            _ => {
+                let o = self.rtc.codec_config().match_params(inc.params?)?.pt();
+                t.pt = Some((in_pt, o));
+                o
+            }
+        };
+        let mid = t.mid()?;
+        let video = t.kind == MediaKind::Video;
+        let ext = ExtensionValues {
+            audio_level: packet.header.ext_vals.audio_level,
+            voice_activity: packet.header.ext_vals.voice_activity,
+            video_orientation: packet.header.ext_vals.video_orientation,
+            ..Default::default()
+        };
+        let mut write = RtpWrite::new(pt, mapped.seq.into(), mapped.timestamp, at, packet.payload.clone())
+            .marker(packet.header.marker)
+            .nackable(video)
+            .ext_vals(ext);
+        if let Some(d) = &inc.vp8 {
+            let mut patch = d.patch();
+            if let Some(p) = mapped.picture_id {
+                patch = patch.picture_id(p);
+            }
+            if let Some(x) = mapped.tl0_pic_idx {
+                patch = patch.tl0_pic_idx(x);
+            }
+            if let Ok(p) = patch.build() {
+                write = write.vp8_patch(p);
+            }
+        }
+        let mut api = self.rtc.direct_api();
+        let stream = api.stream_tx_by_mid(mid, None)?;
+        // The publisher's browser paced these packets already; pacing them again per
+        // subscriber only delays them (the estimate still steers the layer choice).
+        stream.set_unpaced(true);
+        stream.write_rtp(write);
         self.dirty = true;
-        if let Err(e) = writer.write(pt, data.network_time, data.time, data.data.clone()) {
-            tracing::debug!(participant = self.id, error = %e, "write failed");
-        }
         want_keyframe
     }
 
+    /// Stops forwarding a track of `origin` (its audio, muted by a moderator): forwarding
+    /// starts a new run when it resumes, so the subscriber sees no gap.
+    pub fn halt(&mut self, origin: ParticipantId, origin_mid: Mid) {
+        for t in self.tracks_out.iter_mut().filter(|t| t.origin == origin && t.origin_mid == origin_mid) {
+            t.halt();
+        }
+    }
+
     /// Re-chooses the layer of every simulcast track this peer receives, from its estimate
-    /// and tile sizes. `rates` gives each origin track's measured layer rates.
-    pub fn choose_layers(&mut self, rates: &dyn Fn(ParticipantId, Mid) -> Option<LayerRates>) {
+    /// and tile sizes (the tile sizes alone without `adapt`). `rates` gives each origin
+    /// track's measured layer rates.
+    pub fn choose_layers(&mut self, rates: &dyn Fn(ParticipantId, Mid) -> Option<LayerRates>, adapt: bool) {
         let audio = self.tracks_out.iter().filter(|t| t.kind == MediaKind::Audio).count();
         let video = self.tracks_out.iter().filter(|t| t.kind == MediaKind::Video && !t.paused).count();
-        let budget = layers::video_budget(self.estimate.unwrap_or(1_000_000), audio, video);
+        let estimate = if adapt { self.estimate.unwrap_or(1_000_000) } else { u64::MAX };
+        let budget = layers::video_budget(estimate, audio, video);
         for t in self.tracks_out.iter_mut().filter(|t| t.kind == MediaKind::Video) {
             let Some((r, plain)) = rates(t.origin, t.origin_mid) else { continue };
             if plain && r.iter().all(Option::is_none) {
@@ -544,5 +713,15 @@ impl Peer {
         let wanted: u64 = self.tracks_out.len() as u64 * 1_500_000;
         self.dirty = true;
         self.rtc.bwe().set_bitrate(Bitrate::kbps(300), Bitrate::bps(wanted.max(1_000_000)));
+    }
+}
+
+/// The VP8 descriptor's numbering fields, as [`Renumber`] takes them. The picture id's
+/// width is its first byte's M bit (RFC 7741 4.2: the id follows the two leading bytes).
+fn vp8_ids(d: Option<&Vp8Descriptor>, payload: &[u8]) -> Vp8Ids {
+    let long = payload.get(2).is_some_and(|b| b & 0x80 != 0);
+    Vp8Ids {
+        picture_id: d.and_then(|d| d.picture_id().map(|p| (p, long))),
+        tl0_pic_idx: d.and_then(Vp8Descriptor::tl0_pic_idx),
     }
 }

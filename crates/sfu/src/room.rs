@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use str0m::media::{KeyframeRequestKind, MediaKind};
 use str0m::net::{Protocol, Receive};
-use str0m::Input;
 
 use crate::peer::{LayerRates, OutState, Peer, PeerEnd, PeerEvent, TrackOut};
 use crate::speaker::SpeakerDetector;
@@ -254,15 +253,20 @@ impl Room {
             return;
         }
         let Ok(contents) = contents.try_into() else { return };
-        let input = Input::Receive(now, Receive { proto, source, destination, contents });
-        if let Err(e) = p.rtc.handle_input(input) {
-            tracing::debug!(participant = who, error = %e, "packet refused");
+        p.receive(Receive { proto, source, destination, contents }, now);
+        // Only this session had input, and it is polled at once (str0m holds one received
+        // media packet until polled). What it gives the others (media, keyframe requests)
+        // marks them for polling, which waits for `poll_timeout`: the driver calls it after
+        // a batch of packets, so a subscriber's session is polled once for all the packets
+        // written to it meanwhile (a video frame is several), not once per packet; the busier
+        // the room, the larger the batches. (Polling every session for every packet made
+        // each subscriber's feedback cost as much as the room is large.)
+        let mut events = vec![];
+        p.dirty = false;
+        p.poll(now, &mut events);
+        if !events.is_empty() {
+            self.apply(events.into_iter().map(|e| (who, e)).collect(), now);
         }
-        // Only this session had input: the others are polled if what it gives them (media,
-        // keyframe requests) touches them. Polling every session for every packet made each
-        // subscriber's feedback cost as much as the room is large.
-        p.dirty = true;
-        self.drive_dirty(now);
     }
 
     /// The address a packet from `source` was sent to, as ICE knows it: one of our candidates.
@@ -279,9 +283,7 @@ impl Room {
     /// feedback, consent); the room's own checks run with them.
     pub fn handle_timeout(&mut self, now: Instant) {
         for p in self.peers.iter_mut().filter(|p| p.next_timeout <= now) {
-            if let Err(e) = p.rtc.handle_input(Input::Timeout(now)) {
-                tracing::debug!(participant = p.id, error = %e, "timeout handling failed");
-            }
+            p.advance(now, true);
             p.dirty = true;
         }
         self.drive_dirty(now);
@@ -291,9 +293,10 @@ impl Room {
         self.out.pop_front()
     }
 
-    /// When the room next needs [`Room::handle_timeout`]. Every session is polled until
-    /// quiet after each input (`drive_dirty`), so its own next timeout is known; a session
-    /// that was never polled is due at once.
+    /// When the room next needs [`Room::handle_timeout`]. Sessions that had input since
+    /// they were last polled are polled first (and what they produce is carried on), so
+    /// every session's own next timeout is known; a session that was never polled is due at
+    /// once. Call it after each batch of input: it is what sends forwarded media.
     pub fn poll_timeout(&mut self, now: Instant) -> Instant {
         // Sessions touched after the last poll (layer choice, a new offer) are polled first.
         if self.peers.iter().any(|p| p.dirty) {
@@ -319,6 +322,7 @@ impl Room {
             let mut events: Vec<(ParticipantId, PeerEvent)> = vec![];
             for p in self.peers.iter_mut().filter(|p| p.dirty) {
                 p.dirty = false;
+                p.advance(now, false);
                 let mut ev = vec![];
                 p.poll(now, &mut ev);
                 events.extend(ev.into_iter().map(|e| (p.id, e)));
@@ -357,8 +361,9 @@ impl Room {
                             .retain(|t| !(t.origin == from && t.origin_mid == mid && t.state == OutState::ToOpen));
                     }
                 }
-                PeerEvent::Media(data) => {
-                    if let (Some(level), true) = (data.ext_vals.audio_level, self.is_audio(from, data.mid)) {
+                PeerEvent::Rtp(inc) => {
+                    let audio = inc.kind == MediaKind::Audio;
+                    if let (Some(level), true) = (inc.packet.header.ext_vals.audio_level, audio) {
                         if let Some(speaker) = self.speaker.level(from, level, now) {
                             for p in &self.peers {
                                 self.out.push_back(RoomOutput::Signal {
@@ -368,20 +373,23 @@ impl Room {
                             }
                         }
                     }
-                    let silenced = self.peers.iter().any(|p| p.id == from && p.muted_by_moderator);
-                    if silenced && self.is_audio(from, data.mid) {
-                        continue;
-                    }
+                    let silenced = audio && self.peers.iter().any(|p| p.id == from && p.muted_by_moderator);
                     let mut wanted = vec![];
                     for p in self.peers.iter_mut().filter(|p| p.id != from) {
+                        if silenced {
+                            p.halt(from, inc.mid);
+                            continue;
+                        }
                         // (A peer it writes to is marked for polling.)
-                        if let Some(rid) = p.forward(from, &data) {
-                            wanted.push(rid);
+                        if let Some(rid) = p.forward(from, &inc) {
+                            if !wanted.contains(&rid) {
+                                wanted.push(rid);
+                            }
                         }
                     }
                     if let Some(publisher) = self.peers.iter_mut().find(|p| p.id == from) {
                         for rid in wanted {
-                            publisher.request_keyframe(data.mid, rid, KeyframeRequestKind::Pli, now);
+                            publisher.request_keyframe(inc.mid, rid, KeyframeRequestKind::Pli, now);
                         }
                     }
                 }
@@ -392,14 +400,6 @@ impl Room {
                 }
             }
         }
-    }
-
-    fn is_audio(&self, who: ParticipantId, mid: str0m::media::Mid) -> bool {
-        self.peers
-            .iter()
-            .find(|p| p.id == who)
-            .and_then(|p| p.tracks_in.iter().find(|t| t.mid == mid))
-            .is_some_and(|t| t.kind == MediaKind::Audio)
     }
 
     /// Sessions that failed, or never connected in time, leave the room.
@@ -433,8 +433,9 @@ impl Room {
             .iter()
             .flat_map(|p| p.tracks_in.iter().map(move |t| ((p.id, t.mid), (t.rates, t.plain))))
             .collect();
+        let adapt = self.cfg.bandwidth_adaptation;
         for p in &mut self.peers {
-            p.choose_layers(&|o, m| rates.get(&(o, m)).copied());
+            p.choose_layers(&|o, m| rates.get(&(o, m)).copied(), adapt);
         }
     }
 
@@ -448,17 +449,7 @@ impl Room {
 }
 
 fn new_out(origin: ParticipantId, mid: str0m::media::Mid, kind: MediaKind, source: Source) -> TrackOut {
-    TrackOut {
-        origin,
-        origin_mid: mid,
-        kind,
-        source,
-        state: OutState::ToOpen,
-        current: None,
-        target: None,
-        paused: false,
-        cap: 2,
-    }
+    TrackOut::new(origin, mid, kind, source)
 }
 
 fn close_out(t: &mut TrackOut) {

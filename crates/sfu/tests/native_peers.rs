@@ -11,9 +11,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sfu::{LeaveReason, ParticipantId, Room, RoomConfig, RoomOutput, Signal};
+use sfu::{LeaveReason, ParticipantId, Room, RoomConfig, RoomOutput, Signal, TilePref};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
-use str0m::media::{Direction, MediaKind, MediaTime, Mid};
+use str0m::media::{Direction, MediaKind, MediaTime, Mid, Rid, Simulcast, SimulcastLayer};
 use str0m::net::{Protocol, Receive, TcpType};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 
@@ -31,12 +31,24 @@ struct Client {
     signals: Vec<Signal>,
     /// Frames received, by mid.
     received: HashMap<Mid, usize>,
+    /// Sizes of the video frames received, in order.
+    video_sizes: Vec<usize>,
+    /// Publishes its video as three simulcast layers (`q`, `h`, `f`, as our browser client).
+    simulcast: bool,
+    /// Layers the room asked a keyframe of (answered with the next frame).
+    keyframe_wanted: Vec<Option<Rid>>,
+    keyframe_requests: usize,
+    video_frames_sent: u64,
     /// Which participant each received mid belongs to (from the server's offers).
     owners: HashMap<String, ParticipantId>,
     audio: Option<Mid>,
     video: Option<Mid>,
     connected: bool,
 }
+
+/// The simulcast layers a simulcast publisher sends: rid and frame size (the largest spans
+/// several packets).
+const SIMULCAST: [(&str, usize); 3] = [("q", 300), ("h", 700), ("f", 2_500)];
 
 struct World {
     now: Instant,
@@ -77,6 +89,10 @@ impl World {
 
     /// A participant joins over UDP or TCP (an active TCP candidate, as browsers have).
     fn join_over(&mut self, id: ParticipantId, proto: Protocol) -> usize {
+        self.join_with(id, proto, false)
+    }
+
+    fn join_with(&mut self, id: ParticipantId, proto: Protocol, simulcast: bool) -> usize {
         self.room.join(id, id as i64 * 10, None, self.now).unwrap();
         let addr: SocketAddr = format!("10.0.1.{}:6000", id).parse().unwrap();
         let mut rtc = Rtc::builder().set_crypto_provider(crypto()).build(self.now);
@@ -87,7 +103,14 @@ impl World {
         rtc.add_local_candidate(candidate);
         let mut api = rtc.sdp_api();
         let audio = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
-        let video = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+        let layers = simulcast.then(|| {
+            let mut sim = Simulcast::new();
+            for (rid, _) in SIMULCAST {
+                sim.send.push(SimulcastLayer::new(rid));
+            }
+            sim
+        });
+        let video = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, layers);
         let (offer, pending) = api.apply().unwrap();
         self.clients.push(Client {
             id,
@@ -97,6 +120,11 @@ impl World {
             pending: Some(pending),
             signals: vec![],
             received: HashMap::new(),
+            video_sizes: vec![],
+            simulcast,
+            keyframe_wanted: vec![],
+            keyframe_requests: 0,
+            video_frames_sent: 0,
             owners: HashMap::new(),
             audio: Some(audio),
             video: Some(video),
@@ -140,6 +168,21 @@ impl World {
                             frame_no as u64 * rate / 50,
                             str0m::media::Frequency::new(rate as u32).unwrap(),
                         );
+                        if kind == MediaKind::Video && c.simulcast {
+                            // Every layer, its own size; a keyframe first and when asked.
+                            for (rid, size) in SIMULCAST {
+                                let rid = Rid::from(rid);
+                                let key = c.video_frames_sent == 0 || c.keyframe_wanted.contains(&Some(rid));
+                                let mut data = vec![0x42u8; size];
+                                data[0] = if key { 0x10 } else { 0x11 };
+                                if let Some(w) = c.rtc.writer(mid) {
+                                    w.rid(rid).write(pt, self.now, time, data).unwrap();
+                                }
+                            }
+                            c.keyframe_wanted.clear();
+                            c.video_frames_sent += 1;
+                            continue;
+                        }
                         // A VP8 key frame tag every 25 frames (bit 0 clear), delta frames otherwise.
                         let mut data = vec![0x42u8; len];
                         data[0] = if frame_no % 25 == 1 { 0x10 } else { 0x11 };
@@ -179,7 +222,16 @@ impl World {
                             let c = &mut self.clients[i];
                             match e {
                                 Event::Connected => c.connected = true,
-                                Event::MediaData(d) => *c.received.entry(d.mid).or_default() += 1,
+                                Event::MediaData(d) => {
+                                    *c.received.entry(d.mid).or_default() += 1;
+                                    if c.rtc.media(d.mid).is_some_and(|m| m.kind() == MediaKind::Video) {
+                                        c.video_sizes.push(d.data.len());
+                                    }
+                                }
+                                Event::KeyframeRequest(r) => {
+                                    c.keyframe_requests += 1;
+                                    c.keyframe_wanted.push(r.rid);
+                                }
                                 _ => {}
                             }
                         }
@@ -533,4 +585,40 @@ fn the_starter_or_an_admin_mutes_and_removes_others_and_nobody_else_can() {
     w.run(Duration::from_millis(100), true);
     assert!(w.clients[w.index(3)].signals.contains(&Signal::Removed { reason: LeaveReason::Removed }));
     assert_eq!(w.room.members().len(), 2);
+}
+
+#[test]
+fn a_subscriber_switches_simulcast_layers_on_keyframes_it_asks_for() {
+    let mut w = World::new(RoomConfig::default());
+    w.join_with(1, Protocol::Udp, true);
+    w.join(2);
+    // Layer rates are measured over a second before any layer is chosen.
+    w.run(Duration::from_secs(3), true);
+    let sizes = |w: &World| w.clients[1].video_sizes.clone();
+    let before = sizes(&w);
+    assert!(before.len() > 50, "video arrives: {} frames", before.len());
+    let requests_before = w.clients[0].keyframe_requests;
+    // A thumbnail: the quarter layer is enough.
+    w.room.prefs(2, &[TilePref { participant: 1, visible: true, height: 120 }], w.now);
+    w.run(Duration::from_secs(2), true);
+    let small = sizes(&w)[before.len()..].to_vec();
+    assert_eq!(small.last(), Some(&300), "the thumbnail gets the quarter layer: {small:?}");
+    assert!(small.len() > 80, "no pause at the switch: {} frames in 2 s", small.len());
+    assert!(w.clients[0].keyframe_requests > requests_before, "the switch asked the publisher for a keyframe");
+    // Large again: back to the full layer, still one unbroken stream for the subscriber.
+    let n = sizes(&w).len();
+    w.room.prefs(2, &[TilePref { participant: 1, visible: true, height: 720 }], w.now);
+    w.run(Duration::from_secs(2), true);
+    let large = sizes(&w)[n..].to_vec();
+    assert_eq!(large.last(), Some(&2_500), "the large tile gets the full layer: {large:?}");
+    assert!(large.len() > 80, "no pause at the switch: {} frames in 2 s", large.len());
+    // Off screen: nothing; back on screen: frames again (from a keyframe).
+    w.room.prefs(2, &[TilePref { participant: 1, visible: false, height: 720 }], w.now);
+    w.run(Duration::from_millis(500), true);
+    let n = sizes(&w).len();
+    w.run(Duration::from_secs(1), true);
+    assert_eq!(sizes(&w).len(), n, "a paused tile gets nothing");
+    w.room.prefs(2, &[TilePref { participant: 1, visible: true, height: 720 }], w.now);
+    w.run(Duration::from_secs(1), true);
+    assert!(sizes(&w).len() > n + 30, "a resumed tile gets frames again");
 }
