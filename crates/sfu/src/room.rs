@@ -111,7 +111,7 @@ impl Room {
         // Everything already published in the room, to be offered once connected.
         for other in &self.peers {
             for t in &other.tracks_in {
-                peer.tracks_out.push(new_out(other.id, t.mid, t.kind, t.source));
+                peer.tracks_out.push(TrackOut::new(other.id, t.mid, t.kind, t.source));
             }
         }
         let members = self.members();
@@ -346,7 +346,7 @@ impl Room {
                 PeerEvent::Connected => {}
                 PeerEvent::TrackOpen { mid, kind, source } => {
                     for p in self.peers.iter_mut().filter(|p| p.id != from) {
-                        p.tracks_out.push(new_out(from, mid, kind, source));
+                        p.tracks_out.push(TrackOut::new(from, mid, kind, source));
                         p.dirty = true;
                     }
                     self.next_layer_check = Some(now);
@@ -446,10 +446,6 @@ impl Room {
             }
         }
     }
-}
-
-fn new_out(origin: ParticipantId, mid: str0m::media::Mid, kind: MediaKind, source: Source) -> TrackOut {
-    TrackOut::new(origin, mid, kind, source)
 }
 
 fn close_out(t: &mut TrackOut) {

@@ -82,6 +82,25 @@ async fn ws_of(c: &Client) -> (testkit::ws::Ws, Value) {
     (w, welcome)
 }
 
+/// Two friends, `a` signed in through node `na` and `b` through `nb`, each with a socket;
+/// `a`'s socket has seen `b` online, so `b`'s device is known on `a`'s node.
+struct Friends {
+    b: Client,
+    wa: testkit::ws::Ws,
+    wb: testkit::ws::Ws,
+}
+
+async fn friends_across(na: &TestServer, a: &str, nb: &TestServer, b: &str) -> Friends {
+    na.add_user(a, false);
+    na.add_user(b, false);
+    let (a, b) = (client_on(na, a).await, client_on(nb, b).await);
+    befriend(&a, &b).await;
+    let (mut wa, welcome) = ws_of(&a).await;
+    let (wb, _) = ws_of(&b).await;
+    until_presence(&mut wa, &welcome, b.id, "online").await;
+    Friends { b, wa, wb }
+}
+
 #[tokio::test]
 async fn users_on_two_nodes_see_and_write_each_other_as_on_one() {
     let (mut nats, n1, n2) = two_nodes().await;
@@ -204,14 +223,7 @@ async fn users_on_two_nodes_see_and_write_each_other_as_on_one() {
 #[tokio::test]
 async fn a_node_that_goes_away_takes_its_users_presence_with_it() {
     let (nats, n1, mut n2) = two_nodes().await;
-    n1.add_user("carol", false);
-    n1.add_user("dave", false);
-    let carol = client_on(&n1, "carol").await;
-    let dave = client_on(&n2, "dave").await;
-    befriend(&carol, &dave).await;
-    let (mut wc, welcome_c) = ws_of(&carol).await;
-    let (_wd, _) = ws_of(&dave).await;
-    until_presence(&mut wc, &welcome_c, dave.id, "online").await;
+    let Friends { b: dave, wa: mut wc, wb: _wd, .. } = friends_across(&n1, "carol", &n2, "dave").await;
     // Node 2 stops without a word (its bus task ends with it): node 1 stops hearing it and,
     // after the node timeout, shows dave offline.
     n2.shutdown();
@@ -231,15 +243,8 @@ async fn a_node_that_goes_away_takes_its_users_presence_with_it() {
 #[tokio::test]
 async fn a_call_from_one_node_rings_and_connects_a_device_on_the_other() {
     let (_nats, n1, n2) = two_nodes().await;
-    n1.add_user("erin", false);
-    n1.add_user("frank", false);
-    let erin = client_on(&n1, "erin").await;
-    let frank = client_on(&n2, "frank").await;
-    befriend(&erin, &frank).await;
-    let (mut we, welcome_e) = ws_of(&erin).await;
-    let (mut wf, _) = ws_of(&frank).await;
     // Frank's device on node 2 must be known on node 1 before it can ring there.
-    until_presence(&mut we, &welcome_e, frank.id, "online").await;
+    let Friends { b: frank, wa: mut we, wb: mut wf, .. } = friends_across(&n1, "erin", &n2, "frank").await;
 
     we.send(json!({"type": "call_invite", "id": 1, "callee": frank.id, "media": "video"})).await;
     let call = we.expect("call_ringing").await["call_id"].as_u64().unwrap();
@@ -356,14 +361,7 @@ async fn a_group_call_with_members_on_two_nodes_runs_on_one_and_moves_when_it_go
 #[tokio::test]
 async fn a_file_offered_from_one_node_is_accepted_on_the_other_and_its_signals_cross() {
     let (_nats, n1, n2) = two_nodes().await;
-    n1.add_user("lena", false);
-    n1.add_user("mike", false);
-    let lena = client_on(&n1, "lena").await;
-    let mike = client_on(&n2, "mike").await;
-    befriend(&lena, &mike).await;
-    let (mut wl, welcome_l) = ws_of(&lena).await;
-    let (mut wm, _) = ws_of(&mike).await;
-    until_presence(&mut wl, &welcome_l, mike.id, "online").await;
+    let Friends { b: mike, wa: mut wl, wb: mut wm, .. } = friends_across(&n1, "lena", &n2, "mike").await;
     wl.send(json!({"type": "file_offer", "id": 1, "to": mike.id, "name": "scan.pdf", "size": 4096, "mime": "application/pdf"}))
         .await;
     let t = next_of(&mut wm, "file_incoming").await;
@@ -454,15 +452,8 @@ async fn nodes_join_a_bus_that_wants_tls_and_a_password_and_a_wrong_password_sta
     let n1 = node_with(&db, node_config_with("n1", &url(&sec.password), ca.clone())).await;
     let n2 = node_with(&db, node_config_with("n2", &url(&sec.password), ca.clone())).await;
     let n3 = node_with(&db, node_config_with("n3", &url("wrong"), ca)).await;
-    n1.add_user("quinn", false);
-    n1.add_user("rosa", false);
-    let quinn = client_on(&n1, "quinn").await;
-    let rosa = client_on(&n2, "rosa").await;
-    befriend(&quinn, &rosa).await;
-    let (mut wq, welcome) = ws_of(&quinn).await;
-    let (_wr, _) = ws_of(&rosa).await;
     // Over TLS with the password: the two nodes hear each other.
-    until_presence(&mut wq, &welcome, rosa.id, "online").await;
+    let Friends { wa: _wq, wb: _wr, .. } = friends_across(&n1, "quinn", &n2, "rosa").await;
     // Node 1 hears exactly one other node, and node 3 (refused) none, connected to nothing.
     let mut settled = false;
     for _ in 0..50 {
