@@ -251,10 +251,30 @@ pub(crate) struct Peer {
     pub next_timeout: Instant,
     /// The time its session was last given (str0m's clock: what it sends is stamped with it).
     clock: Instant,
+    /// How far behind `clock` may fall before polling moves it (see [`Peer::advance`]).
+    clock_slack: Duration,
 }
 
+/// A subscriber's clock, with a bandwidth estimate: its send times feed the estimate, and a
+/// millisecond is below what its delay filter resolves.
+const CLOCK_SLACK_ESTIMATING: Duration = Duration::from_millis(1);
+/// Without one, the clock only stamps RTCP sender reports (lip sync: 10 ms is far below
+/// what anyone notices) and schedules the session's own timers, which run when due anyway.
+/// Moving it runs every timer check of the session: a third of the SFU's CPU when done for
+/// each forwarded packet (bench/README.md).
+const CLOCK_SLACK: Duration = Duration::from_millis(10);
+
 impl Peer {
-    pub fn new(id: ParticipantId, user: UserId, rtc: Rtc, ufrag: String, now: Instant, ingress_bps: u64) -> Self {
+    /// `estimating`: its session estimates the bandwidth to it (see [`Peer::build_rtc`]).
+    pub fn new(
+        id: ParticipantId,
+        user: UserId,
+        rtc: Rtc,
+        ufrag: String,
+        now: Instant,
+        ingress_bps: u64,
+        estimating: bool,
+    ) -> Self {
         let rate = ingress_bps as f64 / 8.0;
         Self {
             id,
@@ -283,6 +303,7 @@ impl Peer {
             dirty: true,
             next_timeout: now,
             clock: now,
+            clock_slack: if estimating { CLOCK_SLACK_ESTIMATING } else { CLOCK_SLACK },
         }
     }
 
@@ -303,6 +324,7 @@ impl Peer {
         candidates: &[SocketAddr],
         tcp: bool,
         crypto: &std::sync::Arc<str0m::crypto::CryptoProvider>,
+        estimate: bool,
         now: Instant,
     ) -> (Rtc, String) {
         let creds = str0m::IceCreds::new();
@@ -318,7 +340,9 @@ impl Peer {
             .clear_codecs()
             .enable_opus(true, false)
             .enable_vp8(true)
-            .enable_bwe(Some(Bitrate::kbps(1_000)))
+            // Without bandwidth adaptation nothing reads the estimate: no estimator, no
+            // probing, no pacer (a tenth of the SFU's CPU under load, bench/README.md).
+            .enable_bwe(estimate.then_some(Bitrate::kbps(1_000)))
             .build(now);
         for addr in candidates {
             if let Ok(c) = Candidate::host(*addr, "udp") {
@@ -345,9 +369,9 @@ impl Peer {
     /// Moves the session's clock to `now` (running the timers that are due). Forwarded
     /// packets are stamped with the session's clock when polled: a clock left at the
     /// subscriber's last own input makes its bandwidth estimate see delays that are not
-    /// there. Less than a millisecond behind is left alone (each call runs every timer check).
+    /// there. Less than `clock_slack` behind is left alone (each call runs every timer check).
     pub fn advance(&mut self, now: Instant, force: bool) {
-        if now <= self.clock || (!force && now.saturating_duration_since(self.clock) < Duration::from_millis(1)) {
+        if now <= self.clock || (!force && now.saturating_duration_since(self.clock) < self.clock_slack) {
             return;
         }
         self.clock = now;
@@ -710,9 +734,11 @@ impl Peer {
                 t.target = Some(Rid::from(layers::RIDS[i]));
             }
         }
-        let wanted: u64 = self.tracks_out.len() as u64 * 1_500_000;
         self.dirty = true;
-        self.rtc.bwe().set_bitrate(Bitrate::kbps(300), Bitrate::bps(wanted.max(1_000_000)));
+        if adapt {
+            let wanted: u64 = self.tracks_out.len() as u64 * 1_500_000;
+            self.rtc.bwe().set_bitrate(Bitrate::kbps(300), Bitrate::bps(wanted.max(1_000_000)));
+        }
     }
 }
 

@@ -106,8 +106,9 @@ impl Room {
         if self.peers.len() >= self.cfg.max_participants {
             return Err(SfuError::RoomFull(self.cfg.max_participants));
         }
-        let (rtc, ufrag) = Peer::build_rtc(&self.candidates, self.cfg.ice_tcp, &self.crypto, now);
-        let mut peer = Peer::new(who, user, rtc, ufrag.clone(), now, self.cfg.max_ingress_bps);
+        let estimating = self.cfg.bandwidth_adaptation;
+        let (rtc, ufrag) = Peer::build_rtc(&self.candidates, self.cfg.ice_tcp, &self.crypto, estimating, now);
+        let mut peer = Peer::new(who, user, rtc, ufrag.clone(), now, self.cfg.max_ingress_bps, estimating);
         // Everything already published in the room, to be offered once connected.
         for other in &self.peers {
             for t in &other.tracks_in {
