@@ -135,7 +135,8 @@ pub struct RoomConfig {
     /// block UDP; the driver then listens on TCP as well.
     pub ice_tcp: bool,
     /// Choose each viewer's simulcast layer from its bandwidth estimate as well as its tile
-    /// size. Off: the tile size alone decides (for a LAN, or to measure forwarding alone).
+    /// size. Off: the tile size alone decides (for a LAN, or to measure forwarding alone),
+    /// and sessions run no estimator (see `Peer::build_rtc`), which costs less CPU.
     pub bandwidth_adaptation: bool,
 }
 

@@ -622,3 +622,25 @@ fn a_subscriber_switches_simulcast_layers_on_keyframes_it_asks_for() {
     w.run(Duration::from_secs(1), true);
     assert!(sizes(&w).len() > n + 30, "a resumed tile gets frames again");
 }
+
+#[test]
+fn without_bandwidth_adaptation_the_tile_alone_picks_the_layer() {
+    // No estimator runs, and subscribers' clocks move in coarser steps: media still flows,
+    // and no estimate holds the full layer back (with one, the 1 Mbit/s starting estimate
+    // gives the half layer).
+    let mut w = World::new(RoomConfig { bandwidth_adaptation: false, ..RoomConfig::default() });
+    w.join_with(1, Protocol::Udp, true);
+    w.join(2);
+    w.run(Duration::from_secs(3), true);
+    let (audio, video) = w.frames_from(1, 1);
+    assert!(audio > 100 && video > 50, "audio {audio}, video {video} frames");
+    let sizes = |w: &World| w.clients[1].video_sizes.clone();
+    let before = sizes(&w);
+    assert_eq!(before.last(), Some(&2_500), "the full layer at once: {before:?}");
+    // The tile still decides: a thumbnail gets the quarter layer, without a pause.
+    w.room.prefs(2, &[TilePref { participant: 1, visible: true, height: 120 }], w.now);
+    w.run(Duration::from_secs(2), true);
+    let small = sizes(&w)[before.len()..].to_vec();
+    assert_eq!(small.last(), Some(&300), "the thumbnail gets the quarter layer: {small:?}");
+    assert!(small.len() > 80, "no pause at the switch: {} frames in 2 s", small.len());
+}
