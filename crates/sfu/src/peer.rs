@@ -255,13 +255,13 @@ pub(crate) struct Peer {
     clock_slack: Duration,
 }
 
-/// A subscriber's clock, with a bandwidth estimate: its send times feed the estimate, and a
-/// millisecond is below what its delay filter resolves.
+/// A subscriber's clock, with a bandwidth estimate: the estimator reads its send times (and
+/// groups them in 5 ms bursts, so a millisecond off is small).
 const CLOCK_SLACK_ESTIMATING: Duration = Duration::from_millis(1);
 /// Without one, the clock only stamps RTCP sender reports (lip sync: 10 ms is far below
 /// what anyone notices) and schedules the session's own timers, which run when due anyway.
-/// Moving it runs every timer check of the session: a third of the SFU's CPU when done for
-/// each forwarded packet (bench/README.md).
+/// Moving it runs every timer check of the session: 13 % of the SFU's CPU under load when
+/// done for each forwarded packet (bench/README.md, part (c)).
 const CLOCK_SLACK: Duration = Duration::from_millis(10);
 
 impl Peer {
@@ -324,7 +324,7 @@ impl Peer {
         candidates: &[SocketAddr],
         tcp: bool,
         crypto: &std::sync::Arc<str0m::crypto::CryptoProvider>,
-        estimate: bool,
+        estimating: bool,
         now: Instant,
     ) -> (Rtc, String) {
         let creds = str0m::IceCreds::new();
@@ -342,7 +342,7 @@ impl Peer {
             .enable_vp8(true)
             // Without bandwidth adaptation nothing reads the estimate: no estimator, no
             // probing, no pacer (a tenth of the SFU's CPU under load, bench/README.md).
-            .enable_bwe(estimate.then_some(Bitrate::kbps(1_000)))
+            .enable_bwe(estimating.then_some(Bitrate::kbps(1_000)))
             .build(now);
         for addr in candidates {
             if let Ok(c) = Candidate::host(*addr, "udp") {
