@@ -41,6 +41,18 @@ const children = [];
 const mbps = (bytes, ms) => (bytes / 1048576 / (ms / 1000)).toFixed(1);
 
 /**
+ * A `/proc/.../stat` file read: the name in parentheses, the fields after it (`fields[1]` is
+ * the parent's pid), and the CPU seconds used (user + system; all threads for a process).
+ * Null when the process or thread is gone.
+ */
+function readStat(path) {
+  let stat;
+  try { stat = readFileSync(path, 'utf8'); } catch { return null; }
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), fields, cpu: (Number(fields[11]) + Number(fields[12])) / 100 };
+}
+
+/**
  * CPU seconds used so far by every Chromium thread, by process type and thread name
  * (BENCH_PROFILE=1 prints where a transfer's CPU went).
  */
@@ -54,13 +66,10 @@ function chromiumCpu() {
     let tasks = [];
     try { tasks = readdirSync(`/proc/${pid}/task`); } catch { continue; }
     for (const tid of tasks) {
-      try {
-        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/\d+$/, '');
-        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        const key = `${type} / ${name}`;
-        out.set(key, (out.get(key) || 0) + (Number(f[11]) + Number(f[12])) / 100);
-      } catch { /* gone */ }
+      const stat = readStat(`/proc/${pid}/task/${tid}/stat`);
+      if (!stat) continue;
+      const key = `${type} / ${stat.name.replace(/\d+$/, '')}`;
+      out.set(key, (out.get(key) || 0) + stat.cpu);
     }
   }
   return out;
@@ -336,12 +345,8 @@ http { access_log off; sendfile on; client_max_body_size 0; client_body_temp_pat
   children.push(nginx);
   await new Promise((r) => setTimeout(r, 800));
   // The master (started here) and its worker, which does the work.
-  const nginxPids = [String(nginx.pid), ...readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((pid) => {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] === String(nginx.pid);
-    } catch { return false; }
-  })];
+  const nginxPids = [String(nginx.pid), ...readdirSync('/proc').filter((d) => /^\d+$/.test(d))
+    .filter((pid) => readStat(`/proc/${pid}/stat`)?.fields[1] === String(nginx.pid))];
   const ours = [server.pid];
 
   // Rounds of: ours up and down, nginx up and down. One transfer's time is bimodal on this
@@ -374,15 +379,7 @@ http { access_log off; sendfile on; client_max_body_size 0; client_body_temp_pat
 
 /** CPU seconds (user + system, all threads) used so far by these processes. */
 function cpuOf(pids) {
-  let total = 0;
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += (Number(f[11]) + Number(f[12])) / 100;
-    } catch { /* gone */ }
-  }
-  return total;
+  return pids.reduce((total, pid) => total + (readStat(`/proc/${pid}/stat`)?.cpu || 0), 0);
 }
 
 function mkdirp(p) {

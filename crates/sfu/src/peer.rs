@@ -251,8 +251,9 @@ pub(crate) struct Peer {
     pub next_timeout: Instant,
     /// The time its session was last given (str0m's clock: what it sends is stamped with it).
     clock: Instant,
-    /// How far behind `clock` may fall before polling moves it (see [`Peer::advance`]).
-    clock_slack: Duration,
+    /// Its session estimates the bandwidth to it (`bandwidth_adaptation`): the estimate
+    /// steers its layers, and its clock is kept closer (see [`Peer::advance`]).
+    estimating: bool,
 }
 
 /// A subscriber's clock, with a bandwidth estimate: the estimator reads its send times (and
@@ -303,7 +304,7 @@ impl Peer {
             dirty: true,
             next_timeout: now,
             clock: now,
-            clock_slack: if estimating { CLOCK_SLACK_ESTIMATING } else { CLOCK_SLACK },
+            estimating,
         }
     }
 
@@ -369,9 +370,10 @@ impl Peer {
     /// Moves the session's clock to `now` (running the timers that are due). Forwarded
     /// packets are stamped with the session's clock when polled: a clock left at the
     /// subscriber's last own input makes its bandwidth estimate see delays that are not
-    /// there. Less than `clock_slack` behind is left alone (each call runs every timer check).
+    /// there. Less than the slack behind is left alone (each call runs every timer check).
     pub fn advance(&mut self, now: Instant, force: bool) {
-        if now <= self.clock || (!force && now.saturating_duration_since(self.clock) < self.clock_slack) {
+        let slack = if self.estimating { CLOCK_SLACK_ESTIMATING } else { CLOCK_SLACK };
+        if now <= self.clock || (!force && now.saturating_duration_since(self.clock) < slack) {
             return;
         }
         self.clock = now;
@@ -715,12 +717,12 @@ impl Peer {
     }
 
     /// Re-chooses the layer of every simulcast track this peer receives, from its estimate
-    /// and tile sizes (the tile sizes alone without `adapt`). `rates` gives each origin
+    /// and tile sizes (the tile sizes alone when not `estimating`). `rates` gives each origin
     /// track's measured layer rates.
-    pub fn choose_layers(&mut self, rates: &dyn Fn(ParticipantId, Mid) -> Option<LayerRates>, adapt: bool) {
+    pub fn choose_layers(&mut self, rates: &dyn Fn(ParticipantId, Mid) -> Option<LayerRates>) {
         let audio = self.tracks_out.iter().filter(|t| t.kind == MediaKind::Audio).count();
         let video = self.tracks_out.iter().filter(|t| t.kind == MediaKind::Video && !t.paused).count();
-        let estimate = if adapt { self.estimate.unwrap_or(1_000_000) } else { u64::MAX };
+        let estimate = if self.estimating { self.estimate.unwrap_or(1_000_000) } else { u64::MAX };
         let budget = layers::video_budget(estimate, audio, video);
         for t in self.tracks_out.iter_mut().filter(|t| t.kind == MediaKind::Video) {
             let Some((r, plain)) = rates(t.origin, t.origin_mid) else { continue };
@@ -735,7 +737,7 @@ impl Peer {
             }
         }
         self.dirty = true;
-        if adapt {
+        if self.estimating {
             let wanted: u64 = self.tracks_out.len() as u64 * 1_500_000;
             self.rtc.bwe().set_bitrate(Bitrate::kbps(300), Bitrate::bps(wanted.max(1_000_000)));
         }

@@ -434,9 +434,8 @@ impl Room {
             .iter()
             .flat_map(|p| p.tracks_in.iter().map(move |t| ((p.id, t.mid), (t.rates, t.plain))))
             .collect();
-        let adapt = self.cfg.bandwidth_adaptation;
         for p in &mut self.peers {
-            p.choose_layers(&|o, m| rates.get(&(o, m)).copied(), adapt);
+            p.choose_layers(&|o, m| rates.get(&(o, m)).copied());
         }
     }
 

@@ -77,7 +77,6 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Makes a rename or removal in `dir` durable.
 /// Writes a batch's chunks in order, from where the network left them: one `writev` for
 /// the batch where the kernel takes it all, and no copy into a buffer first (a buffered
 /// writer copied every byte of every upload once more).
@@ -96,6 +95,7 @@ fn write_batch(mut file: &std::fs::File, batch: &[Bytes]) -> io::Result<()> {
     Ok(())
 }
 
+/// Makes a rename or removal in `dir` durable.
 fn sync_dir(dir: &Path) -> io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
