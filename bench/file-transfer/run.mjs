@@ -173,23 +173,26 @@ async function p2p(alice, bob) {
     await to.evaluate(async (cs) => { for (const c of cs) await window.pc.addIceCandidate(c); }, cands);
   }
   await a.waitForFunction(() => window.dc.readyState === 'open');
-  const rawCpu = chromiumCpu();
-  await a.evaluate(async (size) => {
-    const dc = window.dc;
-    dc.bufferedAmountLowThreshold = 2 * 1024 * 1024;
-    // The same message size as our client: the largest Chromium's SCTP takes (256 KiB).
-    const payload = 256 * 1024 - 8;
-    const piece = new Uint8Array(8 + payload);
-    for (let at = 0; at < size; at += payload) {
-      if (dc.bufferedAmount > 8 * 1024 * 1024) await new Promise((r) => dc.addEventListener('bufferedamountlow', r, { once: true }));
-      dc.send(at + payload <= size ? piece : piece.subarray(0, 8 + size - at));
-    }
-  }, SIZE);
-  await b.waitForFunction(() => window.t1 !== undefined, null, { timeout: 600_000, polling: 100 });
-  const rawMs = await b.evaluate(() => window.t1 - window.t0);
-  if (process.env.BENCH_PROFILE) printCpu('raw DataChannel', rawCpu, chromiumCpu());
-  record('raw DataChannel, two pages wired directly', rawMs);
-  for (const p of [a, b]) await p.close();
+  /** One raw transfer over the channel wired above; its time in ms. */
+  async function raw() {
+    spawnSync('sync');
+    await b.evaluate(() => { window.got = 0; window.t1 = undefined; });
+    const rawCpu = chromiumCpu();
+    await a.evaluate(async (size) => {
+      const dc = window.dc;
+      dc.bufferedAmountLowThreshold = 2 * 1024 * 1024;
+      // The same message size as our client: the largest Chromium's SCTP takes (256 KiB).
+      const payload = 256 * 1024 - 8;
+      const piece = new Uint8Array(8 + payload);
+      for (let at = 0; at < size; at += payload) {
+        if (dc.bufferedAmount > 8 * 1024 * 1024) await new Promise((r) => dc.addEventListener('bufferedamountlow', r, { once: true }));
+        dc.send(at + payload <= size ? piece : piece.subarray(0, 8 + size - at));
+      }
+    }, SIZE);
+    await b.waitForFunction(() => window.t1 !== undefined, null, { timeout: 600_000, polling: 100 });
+    if (process.env.BENCH_PROFILE) printCpu('raw DataChannel', rawCpu, chromiumCpu());
+    return b.evaluate(() => window.t1 - window.t0);
+  }
 
   // --- 1b and 2: ours, direct and relay-only through each TURN server
   const turnPort = await freePort();
@@ -218,8 +221,12 @@ async function p2p(alice, bob) {
   });
   await alice.page.locator('#bench-file').setInputFiles(file);
 
-  /** One transfer through our client; `ice`: the ICE servers and policy both pages use. */
-  async function ours(label, ice) {
+  /**
+   * One transfer through our client; `ice`: the ICE servers and policy both pages use (null:
+   * what the server gives, direct when it can). Its time in ms, and a note.
+   */
+  async function ours(label = 'ours, person to person (direct)', ice = null) {
+    spawnSync('sync');
     for (const p of [alice.page, bob.page]) {
       await p.evaluate(async (cfg) => {
         const f = window.mywebrtcFiles;
@@ -298,12 +305,29 @@ async function p2p(alice, bob) {
     const t = await bob.page.evaluate(() => ({ ...window.benchT, sha256: window.mywebrtcFiles.list().at(-1).sha256, error: window.mywebrtcFiles.list().at(-1).error }));
     if (t.sha256 !== expected) throw new Error(`${label}: transfer failed or damaged: ${t.error}`);
     await bob.page.evaluate(() => window.mywebrtcFiles.dismiss(window.mywebrtcFiles.list().at(-1).id));
-    record(label, t.done - t.open, `accept→verified ${((t.done - t.accepted) / 1000).toFixed(1)} s, receiver JS heap peak−start ${((heapPeak - heapStart) / 1048576).toFixed(1)} MiB`);
+    return { ms: t.done - t.open, note: `accept→verified ${((t.done - t.accepted) / 1000).toFixed(1)} s, receiver JS heap peak−start ${((heapPeak - heapStart) / 1048576).toFixed(1)} MiB` };
   }
-  await ours('ours, person to person (direct)', null);
+  // Rounds of: the raw ceiling, then ours direct (the machine's speed drifts over minutes;
+  // see attachments()), each figure the median of BENCH_ROUNDS; the ratio of each round too.
+  const pairs = [];
+  for (let round = 1; round <= rounds; round++) {
+    const rawMs = await raw();
+    const oursDirect = await ours();
+    pairs.push({ rawMs, ours: oursDirect });
+    console.log(`round ${round}: raw ${mbps(SIZE, rawMs)} / ours ${mbps(SIZE, oursDirect.ms)} MiB/s (${(100 * rawMs / oursDirect.ms).toFixed(0)} %) ${oursDirect.note}`);
+  }
+  for (const p of [a, b]) await p.close();
+  const mid = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+  const rawMedian = mid(pairs.map((p) => p.rawMs));
+  const oursMedian = pairs.find((p) => p.ours.ms === mid(pairs.map((q) => q.ours.ms))).ours;
+  const of = rounds > 1 ? `, median of ${rounds}; per round ${pairs.map((p) => `${(100 * p.rawMs / p.ours.ms).toFixed(0)} %`).join(', ')}` : '';
+  record('raw DataChannel, two pages wired directly', rawMedian, of.replace(/^, /, ''));
+  record('ours, person to person (direct)', oursMedian.ms, oursMedian.note + of);
   if (only === 'direct') return;
-  await ours('ours, relay-only through our TURN', 'ours-relay');
-  await ours('ours, relay-only through coturn', coturnServers());
+  for (const [label, ice] of [['ours, relay-only through our TURN', 'ours-relay'], ['ours, relay-only through coturn', coturnServers()]]) {
+    const r = await ours(label, ice);
+    record(label, r.ms, r.note);
+  }
 }
 
 async function attachments(alice, bob) {

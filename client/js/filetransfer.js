@@ -13,7 +13,9 @@
  *
  * - Memory: the sender reads 1 MiB slices and queues at most a few MiB on the channel
  *   (backpressure through `bufferedAmountLowThreshold`); the receiver writes to disk as it
- *   goes (see filesink.js). Neither holds the file.
+ *   goes (see filesink.js) and confirms what it wrote (`ack`), and the sender stays at most
+ *   32 MiB ahead of that, so a slow disk cannot make the receiver queue the file in memory.
+ *   Neither holds the file.
  * - Integrity: the sender's worker hashes the whole file (SHA-256), the receiver's hashes
  *   what it wrote; the file is offered for saving only if both match.
  * - Resume: when the connection breaks (network change, a reconnect of the signaling), the
@@ -47,6 +49,12 @@ const HIGH_WATER = 8 * 1024 * 1024;
 const LOW_WATER = 2 * 1024 * 1024;
 /** The receiver confirms what it wrote this often. */
 const ACK_EVERY = 1024 * 1024;
+/**
+ * The sender stays at most this far ahead of what the receiver confirmed it wrote: a
+ * receiver whose disk is slower than the network would otherwise hold the difference in
+ * memory, up to the whole file (the channel itself has no flow control towards the page).
+ */
+const UNACKED_MAX = 32 * 1024 * 1024;
 /** A broken transfer is retried this often, and given up after this long. */
 const RETRY_MS = 1000;
 /**
@@ -66,7 +74,8 @@ const GIVE_UP_MS = 120_000;
  *   file: File|null, sink: import('./filesink.js').Sink|null, result: Blob|null,
  *   pc: RTCPeerConnection|null, dc: RTCDataChannel|null, hasher: FileHasher|null,
  *   queue: Promise<void>, run: number, startAt: number|null, lastAck: number, endHash: string|null,
- *   rateFrom: {t: number, bytes: number}, brokenSince: number, sinkName: string}} Transfer
+ *   rateFrom: {t: number, bytes: number}, brokenSince: number, sinkName: string,
+ *   ackWait: (() => void)|null}} Transfer
  * @typedef {{id: number, peer: number, name: string, size: number, mime: string, sink: string}} Kept
  */
 
@@ -154,7 +163,7 @@ export class FileTransfers extends EventTarget {
       id, dir, peer, name: safeFileName(f.name), size: f.size, mime: f.mime, state, done: 0, rate: 0,
       error: null, sha256: null, resumedFrom: 0, sentBytes: 0, received: 0, url: null, file: null, sink: null,
       result: null, pc: null, dc: null, hasher: null, queue: Promise.resolve(), run: 0, startAt: null,
-      lastAck: 0, endHash: null, rateFrom: { t: 0, bytes: 0 }, brokenSince: 0, sinkName: '',
+      lastAck: 0, endHash: null, rateFrom: { t: 0, bytes: 0 }, brokenSince: 0, sinkName: '', ackWait: null,
     };
     this.items.set(id, t);
     return t;
@@ -429,6 +438,7 @@ export class FileTransfers extends EventTarget {
       if (m.t === 'start' && isOffset(m.offset)) return this.startSending(t, m.offset);
       if (m.t === 'ack' && isOffset(m.offset)) {
         t.done = Math.max(t.done, m.offset);
+        t.ackWait?.();
         this.measure(t, t.done);
         return this.progressed();
       }
@@ -551,6 +561,7 @@ export class FileTransfers extends EventTarget {
         next = read(at + slice.length);
         for (let o = 0; o < slice.length; o += CHUNK) {
           if (dc.bufferedAmount > HIGH_WATER) await drained(dc);
+          while (live() && at + o - t.done >= UNACKED_MAX) await this.nextAck(t);
           if (!live()) return;
           const piece = slice.subarray(o, o + CHUNK);
           view.setUint32(0, Math.floor((at + o) / 2 ** 32));
@@ -576,6 +587,19 @@ export class FileTransfers extends EventTarget {
     } finally {
       this.nextQueued();
     }
+  }
+
+  /**
+   * Resolves at the receiver's next `ack`, or when the connection is dropped.
+   * @param {Transfer} t @returns {Promise<void>}
+   */
+  nextAck(t) {
+    return new Promise((resolve) => {
+      t.ackWait = () => {
+        t.ackWait = null;
+        resolve();
+      };
+    });
   }
 
   nextQueued() {
@@ -681,6 +705,8 @@ export class FileTransfers extends EventTarget {
     const { pc, dc } = t;
     t.pc = null;
     t.dc = null;
+    // A sender waiting for an ack sees the connection gone and stops.
+    t.ackWait?.();
     dc?.close();
     pc?.close();
   }

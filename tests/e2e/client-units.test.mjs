@@ -1,5 +1,6 @@
 // Unit tests of client modules that need no browser: the incremental SHA-256 against
-// Node's, and the file-name rules against the server's examples.
+// Node's, the file-name rules against the server's examples, and the person-to-person
+// sender's flow control (how far it runs ahead of the receiver's acks).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -43,4 +44,46 @@ test('file names are made safe by the same rules as the server', () => {
   const long = safeFileName(`${'x'.repeat(1000)}.tar.gz`);
   assert.equal([...long].length, 200);
   assert.ok(long.endsWith('xxx.gz'));
+});
+
+test('a sender stays at most 32 MiB ahead of what the receiver confirmed, and stops when the connection goes', async () => {
+  globalThis.window ??= /** @type {any} */ (new EventTarget());
+  const { FileTransfers } = await import('../../client/js/filetransfer.js');
+  const MiB = 1048576;
+  const size = 100 * MiB;
+  const sig = /** @type {any} */ (new EventTarget());
+  sig.send = () => {};
+  sig.request = async () => ({ type: 'ok' });
+  const files = new FileTransfers(sig, /** @type {any} */ ({ get: async () => ({ iceServers: [] }) }));
+  const t = files.add(1, 'out', 2, { name: 'f.bin', size, mime: '' }, 'connecting');
+  t.file = /** @type {any} */ ({ size, slice: (/** @type {number} */ a, /** @type {number} */ b) => ({ arrayBuffer: async () => new ArrayBuffer(b - a) }) });
+  t.hasher = /** @type {any} */ ({ piece() {}, finish: async () => '0'.repeat(64), close() {} });
+  /** Payload bytes sent (each data message has an 8-byte offset first). */
+  let sent = 0;
+  t.dc = /** @type {any} */ ({
+    readyState: 'open', bufferedAmount: 0,
+    send(/** @type {any} */ m) { if (typeof m !== 'string') sent += m.byteLength - 8; },
+    close() { this.readyState = 'closed'; }, addEventListener() {}, removeEventListener() {},
+  });
+  // Lets the sender run (it awaits its file reads) until it waits for an ack; bounded.
+  const untilWaiting = async () => {
+    for (let i = 0; i < 10_000 && !t.ackWait; i++) await new Promise((r) => setImmediate(r));
+    assert.ok(t.ackWait, `the sender waits for an ack (sent ${sent} bytes)`);
+  };
+  const piece = 256 * 1024 - 8;
+
+  files.onControl(t, JSON.stringify({ t: 'start', offset: 0 }));
+  await untilWaiting();
+  assert.ok(sent > 32 * MiB - piece && sent <= 32 * MiB + piece, `no ack yet: ${sent} bytes sent`);
+  // An ack that is not past what was confirmed moves nothing; one 16 MiB further moves 16 MiB.
+  files.onControl(t, JSON.stringify({ t: 'ack', offset: 16 * MiB }));
+  await untilWaiting();
+  assert.ok(sent > 48 * MiB - piece && sent <= 48 * MiB + piece, `after an ack of 16 MiB: ${sent} bytes sent`);
+  // Cancelled while waiting: the sender stops there.
+  const before = sent;
+  await files.cancel(1);
+  for (let i = 0; i < 100; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(t.state, 'cancelled');
+  assert.equal(t.ackWait, null);
+  assert.equal(sent, before);
 });
