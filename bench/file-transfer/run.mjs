@@ -6,7 +6,9 @@
 //    same 256 KiB messages and the same backpressure thresholds, the receiver only counting
 //    bytes. The two browsers have profiles on disk, as users' browsers do.
 //    Time runs from the open channel to the last byte (raw) or to the verified file (ours).
-//    Also the receiving page's JavaScript heap, peak minus start.
+//    Also the receiving page's JavaScript heap, peak minus start. The two take turns for
+//    BENCH_ROUNDS rounds (default 3); each figure is the median, and each round's ratio is
+//    printed too. `sync` runs before every transfer (none pays for another's write-back).
 // 2. The same transfer relay-only, through our TURN server and through coturn (Debian's
 //    `coturn`, shared-secret credentials, loopback peers allowed), side by side.
 // 3. Attachments: upload and download with curl through our API versus curl putting and
@@ -307,7 +309,7 @@ async function p2p(alice, bob) {
     await bob.page.evaluate(() => window.mywebrtcFiles.dismiss(window.mywebrtcFiles.list().at(-1).id));
     return { ms: t.done - t.open, note: `accept→verified ${((t.done - t.accepted) / 1000).toFixed(1)} s, receiver JS heap peak−start ${((heapPeak - heapStart) / 1048576).toFixed(1)} MiB` };
   }
-  // Rounds of: the raw ceiling, then ours direct (the machine's speed drifts over minutes;
+  // Rounds of: the raw ceiling, then ours direct (the machine's speed drifts over minutes,
   // see attachments()), each figure the median of BENCH_ROUNDS; the ratio of each round too.
   const pairs = [];
   for (let round = 1; round <= rounds; round++) {
