@@ -319,9 +319,8 @@ async function p2p(alice, bob) {
     console.log(`round ${round}: raw ${mbps(SIZE, rawMs)} / ours ${mbps(SIZE, oursDirect.ms)} MiB/s (${(100 * rawMs / oursDirect.ms).toFixed(0)} %) ${oursDirect.note}`);
   }
   for (const p of [a, b]) await p.close();
-  const mid = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
-  const rawMedian = mid(pairs.map((p) => p.rawMs));
-  const oursMedian = pairs.find((p) => p.ours.ms === mid(pairs.map((q) => q.ours.ms))).ours;
+  const rawMedian = median(pairs.map((p) => p.rawMs));
+  const oursMedian = median(pairs.map((p) => p.ours), (r) => r.ms);
   const of = rounds > 1 ? `, median of ${rounds}; per round ${pairs.map((p) => `${(100 * p.rawMs / p.ours.ms).toFixed(0)} %`).join(', ')}` : '';
   record('raw DataChannel, two pages wired directly', rawMedian, of.replace(/^, /, ''));
   record('ours, person to person (direct)', oursMedian.ms, oursMedian.note + of);
@@ -394,13 +393,17 @@ http { access_log off; sendfile on; client_max_body_size 0; client_body_temp_pat
     for (const [k, r] of Object.entries({ up, down, nUp, nDown })) runs[k].push(r);
     console.log(`round ${round}: upload ours ${mbps(SIZE, up.ms)} / nginx ${mbps(SIZE, nUp.ms)} MiB/s (${up.cpu} / ${nUp.cpu}); download ours ${mbps(SIZE, down.ms)} / nginx ${mbps(SIZE, nDown.ms)} MiB/s (${down.cpu} / ${nDown.cpu})`);
   }
-  const median = (rs) => [...rs].sort((a, b) => a.ms - b.ms)[Math.floor(rs.length / 2)];
   const note = (r) => `HTTP/${r.version}, median of ${rounds}: ${r.cpu}`;
   for (const [k, label] of [['up', 'attachment upload, curl → our API'], ['down', 'attachment download, curl ← our API'],
     ['nUp', 'static upload, curl → nginx (PUT)'], ['nDown', 'static download, curl ← nginx']]) {
-    const m = median(runs[k]);
+    const m = median(runs[k], (r) => r.ms);
     record(label, m.ms, note(m));
   }
+}
+
+/** The middle one of an odd number of results (the upper middle of an even), by `key`. */
+function median(xs, key = (x) => x) {
+  return [...xs].sort((a, b) => key(a) - key(b))[Math.floor(xs.length / 2)];
 }
 
 /** CPU seconds (user + system, all threads) used so far by these processes. */

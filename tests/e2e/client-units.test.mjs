@@ -65,9 +65,10 @@ test('a sender stays at most 32 MiB ahead of what the receiver confirmed, and st
     send(/** @type {any} */ m) { if (typeof m !== 'string') sent += m.byteLength - 8; },
     close() { this.readyState = 'closed'; }, addEventListener() {}, removeEventListener() {},
   });
-  // Lets the sender run (it awaits its file reads) until it waits for an ack; bounded.
+  // Lets the sender run (it awaits its file reads) until it waits for an ack; bounded (30 s,
+  // far more than reading 48 MiB from memory takes even on a loaded machine).
   const untilWaiting = async () => {
-    for (let i = 0; i < 10_000 && !t.ackWait; i++) await new Promise((r) => setImmediate(r));
+    for (let i = 0; i < 3000 && !t.ackWait; i++) await new Promise((r) => setTimeout(r, 10));
     assert.ok(t.ackWait, `the sender waits for an ack (sent ${sent} bytes)`);
   };
   const piece = 256 * 1024 - 8;
