@@ -8,10 +8,10 @@
 // Usage: node bench/file-transfer/read-file.mjs [MiB=512]   (needs tests/e2e's npm install)
 import { resolve, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mkdtempSync, openSync, writeSync, closeSync, rmSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
+import { writeRandomFile } from './payload.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const { launchBrowser } = await import(`${root}/tests/e2e/harness.mjs`);
@@ -20,12 +20,7 @@ const MB = Number(process.argv[2] || 512);
 const ROUNDS = Number(process.env.ROUNDS || 3);
 const work = mkdtempSync(join(tmpdir(), 'mywebrtc-bench-read-'));
 const file = join(work, 'payload.bin');
-{
-  const fd = openSync(file, 'w');
-  const block = randomBytes(8 * 1024 * 1024);
-  for (let w = 0; w < MB * 1048576; w += block.length) writeSync(fd, block, 0, Math.min(block.length, MB * 1048576 - w));
-  closeSync(fd);
-}
+writeRandomFile(file, MB * 1048576);
 // A blank page of its own origin: reading a picked file needs nothing from our server.
 const http = createServer((_, res) => res.end('<!doctype html><input type="file" id="f">')).listen(0, '127.0.0.1');
 await new Promise((r) => http.once('listening', r));

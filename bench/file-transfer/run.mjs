@@ -22,11 +22,12 @@
 // Usage: node bench/file-transfer/run.mjs [MB=1024]   (uses E2E_SERVER_BIN or target/release/mywebrtc)
 import { resolve, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { existsSync, readdirSync, mkdtempSync, openSync, writeSync, closeSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { createHash, createHmac } from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
+import { writeRandomFile } from './payload.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 if (!process.env.E2E_SERVER_BIN) {
@@ -93,12 +94,7 @@ function freePort() {
 }
 
 console.log(`payload: ${MB} MiB of random bytes`);
-{
-  const fd = openSync(file, 'w');
-  const block = randomBytes(8 * 1024 * 1024);
-  for (let w = 0; w < SIZE; w += block.length) writeSync(fd, block, 0, Math.min(block.length, SIZE - w));
-  closeSync(fd);
-}
+writeRandomFile(file, SIZE);
 const expected = createHash('sha256').update(readFileSync(file)).digest('hex');
 
 // Attachment rounds (see attachments()); the quota takes them all.

@@ -580,18 +580,17 @@ export class FileTransfers extends EventTarget {
     const reader = sliceReader(file, from);
     // The next slice is read while this one is sent: a read is a round trip to the browser
     // process, which the channel's buffer then need not wait for.
-    const read = (/** @type {number} */ at) => {
-      if (at >= t.size) return null;
+    const readNext = () => {
       const reading = reader.next();
       reading.catch(() => {});
       return reading;
     };
-    let next = read(from);
+    let next = from < t.size ? readNext() : null;
     try {
       for (let at = from; at < t.size;) {
         const slice = /** @type {Uint8Array} */ (await next);
         if (slice.length === 0) throw new Error('the file is shorter than when it was offered');
-        next = read(at + slice.length);
+        if (at + slice.length < t.size) next = readNext();
         for (let o = 0; o < slice.length; o += CHUNK) {
           if (dc.bufferedAmount > HIGH_WATER) await drained(dc);
           while (live() && at + o - t.done >= UNACKED_MAX) await this.nextAck(t);

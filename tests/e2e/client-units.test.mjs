@@ -76,7 +76,7 @@ test('a sender stays at most 32 MiB ahead of what the receiver confirmed, and st
   files.onControl(t, JSON.stringify({ t: 'start', offset: 0 }));
   await untilWaiting();
   assert.ok(sent > 32 * MiB - piece && sent <= 32 * MiB + piece, `no ack yet: ${sent} bytes sent`);
-  // An ack that is not past what was confirmed moves nothing; one 16 MiB further moves 16 MiB.
+  // An ack of 16 MiB lets it go 16 MiB further.
   files.onControl(t, JSON.stringify({ t: 'ack', offset: 16 * MiB }));
   await untilWaiting();
   assert.ok(sent > 48 * MiB - piece && sent <= 48 * MiB + piece, `after an ack of 16 MiB: ${sent} bytes sent`);
