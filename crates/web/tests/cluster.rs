@@ -14,11 +14,15 @@ use std::time::Duration;
 use common::*;
 use serde_json::{json, Value};
 
-fn node_config(name: &str, nats: &str) -> impl FnOnce(&mut web::WebConfig) {
+fn node_config(name: &str, nats: &str) -> impl FnOnce(&mut web::WebConfig) + Send + 'static {
     node_config_with(name, nats, None)
 }
 
-fn node_config_with(name: &str, nats: &str, ca_file: Option<std::path::PathBuf>) -> impl FnOnce(&mut web::WebConfig) {
+fn node_config_with(
+    name: &str,
+    nats: &str,
+    ca_file: Option<std::path::PathBuf>,
+) -> impl FnOnce(&mut web::WebConfig) + Send + 'static {
     let cluster = web::cluster::ClusterConfig {
         nats_url: nats.to_owned(),
         node: name.to_owned(),
@@ -36,14 +40,14 @@ async fn node(name: &str, db: &str, nats: &str) -> TestServer {
     node_with(db, node_config(name, nats)).await
 }
 
-async fn node_with(db: &str, tweak: impl FnOnce(&mut web::WebConfig)) -> TestServer {
+async fn node_with(db: &str, tweak: impl FnOnce(&mut web::WebConfig) + Send + 'static) -> TestServer {
     let url = db.to_owned();
     let store = tokio::task::spawn_blocking(move || {
         store::PgStore::connect_postgres(&store::PgOptions { url, ca_file: None, pool_size: 4 }).unwrap()
     })
     .await
     .unwrap();
-    start_on(tempfile::tempdir().unwrap(), Arc::new(store), tweak).await
+    start_killable(tempfile::tempdir().unwrap(), Arc::new(store), tweak).await
 }
 
 /// A NATS server of its own and two nodes on a fresh database of the shared PostgreSQL.
@@ -224,18 +228,13 @@ async fn users_on_two_nodes_see_and_write_each_other_as_on_one() {
 async fn a_node_that_goes_away_takes_its_users_presence_with_it() {
     let (nats, n1, mut n2) = two_nodes().await;
     let Friends { b: dave, wa: mut wc, wb: _wd, .. } = friends_across(&n1, "carol", &n2, "dave").await;
-    // Node 2 stops without a word (its bus task ends with it): node 1 stops hearing it and,
-    // after the node timeout, shows dave offline.
-    n2.shutdown();
-    let mut offline = false;
-    for _ in 0..4 {
-        if let Some(v) = wc.recv().await {
-            if v["type"] == "presence" && v["user"] == dave.id && v["status"] == "offline" {
-                offline = true;
-                break;
-            }
-        }
-    }
+    // Node 2 stops without a word (killed): node 1 stops hearing it and, after the node
+    // timeout, shows dave offline.
+    n2.kill();
+    let offline = wc
+        .wait_for(Duration::from_secs(30), |v| v["type"] == "presence" && v["user"] == dave.id)
+        .await
+        .is_some_and(|v| v["status"] == "offline");
     assert!(offline, "dave shown offline once his node went away");
     drop(nats);
 }
@@ -347,8 +346,8 @@ async fn a_group_call_with_members_on_two_nodes_runs_on_one_and_moves_when_it_go
     assert_eq!(next_of(&mut wh, "room_removed").await["reason"], "removed");
     assert!(next_of(&mut wg, "room_left").await["participant"].is_u64());
 
-    // Node 2 goes away: gina's call there is lost; her client joins again, on node 1 now.
-    n2.shutdown();
+    // Node 2 dies: gina's call there is lost; her client joins again, on node 1 now.
+    n2.kill();
     assert_eq!(next_of(&mut wg, "room_removed").await["reason"], "media_lost");
     wg.send(json!({"type": "room_join", "id": 4, "conv": conv, "rejoin": true})).await;
     let w = next_of(&mut wg, "room_welcome").await;

@@ -21,7 +21,10 @@ pub fn with_sfu(cfg: &mut web::WebConfig) {
         announce: vec![],
         workers: 2,
         max_tcp_connections: sfu::DEFAULT_MAX_TCP_CONNECTIONS,
-        room: sfu::RoomConfig::default(),
+        // These tests speak signaling only: no participant ever brings its media up, and one
+        // that has not within the connect timeout (20 s) leaves as `media_lost`. A slow,
+        // loaded machine can reach that mid-test, so the tests wait far longer than they run.
+        room: sfu::RoomConfig { connect_timeout: std::time::Duration::from_secs(600), ..sfu::RoomConfig::default() },
     });
 }
 
@@ -32,12 +35,17 @@ pub struct TestServer {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     pub redirect: Option<std::net::SocketAddr>,
     pub metrics: web::metrics::MetricsHandle,
+    /// The runtime of a server started by [`start_killable`].
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
+        }
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
         }
     }
 }
@@ -78,7 +86,21 @@ pub async fn start_on(
     tokio::spawn(server.run(async move {
         let _ = rx.await;
     }));
-    TestServer { url, store, _dir: dir, stop: Some(tx), redirect, metrics }
+    TestServer { url, store, _dir: dir, stop: Some(tx), redirect, metrics, runtime: None }
+}
+
+/// A server as [`start_on`], on a runtime of its own, so that [`TestServer::kill`] can stop
+/// it the way a crash or a power cut does (a graceful shutdown leaves the test's runtime
+/// running its tasks: the hub, the cluster bus and its heartbeat).
+pub async fn start_killable(
+    dir: tempfile::TempDir,
+    store: Arc<dyn Store>,
+    tweak: impl FnOnce(&mut web::WebConfig) + Send + 'static,
+) -> TestServer {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let mut server = rt.spawn(start_on(dir, store, tweak)).await.unwrap();
+    server.runtime = Some(rt);
+    server
 }
 
 impl TestServer {
@@ -87,6 +109,15 @@ impl TestServer {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
+    }
+
+    /// Stops a server started by [`start_killable`] at once, as a crash does: every task of
+    /// it ends where it is, nothing is drained, nobody is told (its sockets just close).
+    pub fn kill(&mut self) {
+        let rt = self.runtime.take().expect("kill needs a server of start_killable");
+        // Dropped unsent: a graceful shutdown would start on the runtime that is going away.
+        self.stop.take();
+        rt.shutdown_background();
     }
 
     /// The server's data directory.
