@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, startFixture, launchBrowser, befriend, pageApi, login } from './harness.mjs';
+import { startServer, startFixture, launchBrowser, befriend, pageApi, openConversation, login } from './harness.mjs';
 import { waitMedia, roomDecoded, eventually, inbound } from './media.mjs';
 import { startBalancer } from './balancer.mjs';
 
@@ -87,10 +87,7 @@ test('a group call with people on two nodes: everyone decodes everyone; killed w
   const ids = [];
   for (const p of [hank, iris]) ids.push((await pageApi(p.page, 'GET', '/session')).user.id);
   const conv = await pageApi(gina.page, 'POST', '/conversations', { kind: 'group', name: 'Across', members: ids });
-  for (const p of [gina, hank, iris]) {
-    await p.page.locator('#nav-chat').click();
-    await p.page.locator(`#conversation-list li[data-conv-id="${conv.id}"]`).click();
-  }
+  for (const p of [gina, hank, iris]) await openConversation(p.page, conv.id);
   // Gina starts it on node 1; hank and iris, on node 2, are rung there and join.
   await gina.page.locator('#start-room').click();
   await gina.page.locator('#room').waitFor();

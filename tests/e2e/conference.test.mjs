@@ -1,7 +1,7 @@
 // Group calls through our SFU, between real browsers with fake cameras and microphones.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useServerAndBrowser, befriend, pageApi, waitForAsync } from './harness.mjs';
+import { useServerAndBrowser, befriend, pageApi, openConversation, waitForAsync } from './harness.mjs';
 import { roomDecoded, eventually } from './media.mjs';
 import { blockUdpTo } from './firewall.mjs';
 
@@ -20,10 +20,7 @@ async function group(count) {
   const ids = [];
   for (const p of pages) ids.push((await pageApi(p.page, 'GET', '/session')).user.id);
   const conv = await pageApi(pages[0].page, 'POST', '/conversations', { kind: 'group', name: `Team ${n}`, members: ids.slice(1) });
-  for (const p of pages) {
-    await p.page.locator('#nav-chat').click();
-    await p.page.locator(`#conversation-list li[data-conv-id="${conv.id}"]`).click();
-  }
+  for (const p of pages) await openConversation(p.page, conv.id);
   return { pages, ids, conv: conv.id };
 }
 

@@ -93,6 +93,29 @@ export async function befriend(a, b) {
   await waitStatus(b, await nameOf(a), 'online');
 }
 
+/**
+ * Opens conversation `conv` in `page`'s chat view. The list is rebuilt whenever something in
+ * it changes (a message, a receipt, the new group's "created" line re-sorting it), and a
+ * click whose press and release land on two builds of the row opens nothing: so it clicks
+ * until the row is the open one.
+ * @param {import('playwright-core').Page} page
+ * @param {number} conv
+ */
+export async function openConversation(page, conv) {
+  await page.locator('#nav-chat').click();
+  const row = page.locator(`#conversation-list li.conv[data-conv-id="${conv}"]`);
+  for (let i = 0; i < 10; i++) {
+    await row.locator('button.conv-open').click();
+    const open = await page.waitForFunction(
+      (id) => document.querySelector(`#conversation-list li.conv.active[data-conv-id="${id}"]`),
+      conv,
+      { timeout: 3_000 },
+    ).then(() => true, () => false);
+    if (open) return;
+  }
+  throw new Error(`conversation ${conv} did not open`);
+}
+
 /** Waits until `page`'s contact list shows `username` with `status`. */
 export async function waitStatus(page, username, status) {
   await page.waitForFunction(
