@@ -6,17 +6,18 @@
 //! changes, ended sessions, sign-in outcomes (each node's login backoff counts every node's
 //! failures) — and every `STATE_EVERY` its whole presence list and load on
 //! `<prefix>.state` (a heartbeat: a node not heard of for `NODE_TIMEOUT` is gone, and its
-//! users' presence with it). Each node feeds what the others publish into its own hub as
-//! inputs. The database (PostgreSQL) is the truth; the bus only carries who must be told
+//! users' presence with it; a node that stops gracefully says so, `Leaving`, and stops its
+//! heartbeat, so the others act at once). Each node feeds what the others publish into its
+//! own hub as inputs. The database (PostgreSQL) is the truth; the bus only carries who must be told
 //! what now, so a lost message costs a late presence update (repaired by the next list) or
 //! a live chat event (the device catches up from the store when it next reconnects).
 //!
 //! When NATS is unreachable a node goes on serving its own sockets; it reconnects by itself
 //! and the periodic lists bring presence back in line.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -86,6 +87,9 @@ pub(crate) fn least_loaded(nodes: &[(String, NodeLoad)]) -> Option<&str> {
 #[derive(Default)]
 pub(crate) struct View {
     nodes: Mutex<HashMap<String, (Instant, NodeLoad)>>,
+    /// Nodes that said they were leaving: what they still send as they close (their users'
+    /// presence) does not count as alive; a heartbeat does (the node started again).
+    left: Mutex<HashSet<String>>,
     mine: Mutex<NodeLoad>,
     calls: Mutex<HashMap<i64, CallElsewhere>>,
 }
@@ -102,6 +106,15 @@ struct CallElsewhere {
 
 impl View {
     fn heard(&self, node: &str, load: Option<NodeLoad>) {
+        {
+            let mut left = lock(&self.left);
+            if left.contains(node) {
+                if load.is_none() {
+                    return;
+                }
+                left.remove(node);
+            }
+        }
         let mut nodes = lock(&self.nodes);
         let entry = nodes.entry(node.to_owned()).or_insert_with(|| (Instant::now(), NodeLoad::default()));
         entry.0 = Instant::now();
@@ -125,6 +138,18 @@ impl View {
             }
             gone
         };
+        self.forget(gone)
+    }
+
+    /// `node` said it is leaving: gone now, as [`View::expire`] finds a silent one.
+    fn leave(&self, node: &str) -> (Vec<String>, Vec<Input>) {
+        lock(&self.left).insert(node.to_owned());
+        let known = lock(&self.nodes).remove(node).is_some();
+        self.forget(if known { vec![node.to_owned()] } else { Vec::new() })
+    }
+
+    /// The calls `gone` held are forgotten; for each, the `room_running` that says it ended.
+    fn forget(&self, gone: Vec<String>) -> (Vec<String>, Vec<Input>) {
         let mut ended = Vec::new();
         let mut calls = lock(&self.calls);
         calls.retain(|conv, c| {
@@ -225,6 +250,11 @@ pub(crate) enum BusMsg {
         ip: std::net::IpAddr,
         ok: bool,
     },
+    /// The node stops (a graceful shutdown): gone now, not after [`NODE_TIMEOUT`] of silence,
+    /// so no conference is placed on it and the calls and rooms it held move at once.
+    Leaving {
+        node: String,
+    },
 }
 
 impl BusMsg {
@@ -239,7 +269,8 @@ impl BusMsg {
             | BusMsg::Push { node, .. }
             | BusMsg::RemoveUser { node, .. }
             | BusMsg::GuestOut { node, .. }
-            | BusMsg::Login { node, .. } => node,
+            | BusMsg::Login { node, .. }
+            | BusMsg::Leaving { node } => node,
         }
     }
 
@@ -296,7 +327,7 @@ impl BusMsg {
             BusMsg::SessionsEnded { user, only, keep, .. } => Input::SessionsEnded { user, only, keep },
             BusMsg::Push { users, msg, .. } => Input::Push { devices: vec![], users, msg: Box::new(msg) },
             BusMsg::GuestOut { user, reason, .. } => Input::GuestOut { user, reason: guest_out_reason(&reason) },
-            BusMsg::Login { .. } | BusMsg::RemoveUser { .. } => return None,
+            BusMsg::Login { .. } | BusMsg::RemoveUser { .. } | BusMsg::Leaving { .. } => return None,
         })
     }
 }
@@ -324,6 +355,8 @@ fn guest_out_reason(reason: &str) -> &'static str {
 pub struct Bus {
     node: String,
     out: mpsc::Sender<BusMsg>,
+    /// Set by [`Bus::leave`]: no more heartbeats.
+    leaving: Arc<AtomicBool>,
     pub(crate) stats: Arc<BusStats>,
     view: Arc<View>,
 }
@@ -352,7 +385,13 @@ impl Bus {
         let (in_tx, in_rx) = mpsc::channel(OUT_QUEUE);
         let stats = Arc::new(BusStats::default());
         let view = Arc::new(View::default());
-        let bus = Bus { node: cfg.node.clone(), out, stats: stats.clone(), view: view.clone() };
+        let bus = Bus {
+            node: cfg.node.clone(),
+            out,
+            leaving: Arc::new(AtomicBool::new(false)),
+            stats: stats.clone(),
+            view: view.clone(),
+        };
         tokio::spawn(run(cfg, out_rx, in_tx, limiter, stats, view));
         (bus, in_rx)
     }
@@ -400,7 +439,17 @@ impl Bus {
 
     pub(crate) fn publish_state(&self, users: Vec<hub::NodeUser>, load: NodeLoad) {
         *lock(&self.view.mine) = load;
-        self.send(BusMsg::State { node: self.node.clone(), users, load });
+        if !self.leaving.load(Ordering::Relaxed) {
+            self.send(BusMsg::State { node: self.node.clone(), users, load });
+        }
+    }
+
+    /// This node stops: the others are told now and hear no heartbeat from it again, so they
+    /// place no conference here and move the calls and rooms it holds, rather than waiting
+    /// [`NODE_TIMEOUT`] after it is gone (while it drains, its load looks like none at all).
+    pub(crate) fn leave(&self) {
+        self.leaving.store(true, Ordering::Relaxed);
+        self.send(BusMsg::Leaving { node: self.node.clone() });
     }
 
     /// Tells the other nodes about a change this node's hub was told of, if they must hear it.
@@ -468,7 +517,13 @@ async fn run(
                 match serde_json::to_vec(&msg) {
                     // While NATS is away the client buffers; errors mean the buffer is full.
                     Ok(bytes) => match client.publish(subject.clone(), bytes.into()).await {
-                        Ok(()) => { stats.sent.fetch_add(1, Ordering::Relaxed); }
+                        Ok(()) => {
+                            stats.sent.fetch_add(1, Ordering::Relaxed);
+                            if matches!(msg, BusMsg::Leaving { .. }) {
+                                // Out before the process ends, not left in the client's buffer.
+                                let _ = tokio::time::timeout(Duration::from_secs(2), client.flush()).await;
+                            }
+                        }
                         Err(e) => {
                             stats.dropped.fetch_add(1, Ordering::Relaxed);
                             tracing::warn!(error = %e, "cannot publish on the cluster bus");
@@ -495,6 +550,14 @@ async fn run(
                     BusMsg::State { load, .. } => Some(*load),
                     _ => None,
                 };
+                if let BusMsg::Leaving { node } = &msg {
+                    tracing::info!(node = %node, "cluster node leaving");
+                    let (gone, calls_ended) = view.leave(node);
+                    if !tell_gone(&to_node, gone, calls_ended).await {
+                        break;
+                    }
+                    continue;
+                }
                 view.heard(msg.node(), load);
                 if let BusMsg::Push { node, users, msg: ServerMessage::RoomRunning { conv, users: in_call, .. } } = &msg {
                     view.call_running(node, *conv, in_call, users);
@@ -519,18 +582,26 @@ async fn run(
                 stats.connected.store(u64::from(up), Ordering::Relaxed);
                 let (gone, calls_ended) = view.expire(Instant::now());
                 stats.nodes.store(lock(&view.nodes).len() as u64, Ordering::Relaxed);
-                let gone = gone.into_iter().map(|node| {
+                for node in &gone {
                     tracing::info!(node = %node, "cluster node gone silent");
-                    Input::NodeGone { node }
-                });
-                for input in gone.chain(calls_ended) {
-                    if to_node.send(Remote::Hub(input)).await.is_err() {
-                        return;
-                    }
+                }
+                if !tell_gone(&to_node, gone, calls_ended).await {
+                    return;
                 }
             }
         }
     }
+}
+
+/// Tells the hub that `gone` are gone and which of their calls ended; false if the hub is.
+async fn tell_gone(to_node: &mpsc::Sender<Remote>, gone: Vec<String>, calls_ended: Vec<Input>) -> bool {
+    let gone = gone.into_iter().map(|node| Input::NodeGone { node });
+    for input in gone.chain(calls_ended) {
+        if to_node.send(Remote::Hub(input)).await.is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 /// One node as `mywebrtc cluster status` shows it.
@@ -591,6 +662,8 @@ mod tests {
             r#"{"type":"direct","node":"n2","to":"me","msg":{"kind":"device_gone","device":5}}"#,
             "\n\u{0}\u{ff}{\n",
             r#"{"type":"state","node":"n2","users":[],"load":{"connections":0,"online_users":0,"active_calls":0}}"#,
+            "\n",
+            r#"{"type":"leaving","node":"n2"}"#,
         );
         crate::fuzzing::cluster_bus(seed.as_bytes());
         crate::fuzzing::cluster_bus(b"\xff\n{}\n[]");
@@ -643,6 +716,40 @@ mod tests {
         assert!(matches!(odd.into_input(), Some(Input::GuestOut { reason: "removed", .. })));
         let removal = BusMsg::RemoveUser { node: "n2".into(), conv: 7, user: 2 };
         assert!(matches!(removal.into_remote(), Some(Remote::RemoveUser { conv: 7, user: 2 })));
+    }
+
+    #[test]
+    fn a_leaving_node_is_gone_at_once_its_last_words_do_not_bring_it_back_and_a_heartbeat_does() {
+        let view = View::default();
+        let load = NodeLoad { connections: 3, ..NodeLoad::default() };
+        view.heard("n1", Some(load));
+        view.heard("n2", Some(load));
+        view.call_running("n1", 7, &[1], &[1, 2]);
+        let alive = |v: &View| {
+            let mut n: Vec<String> = lock(&v.nodes).keys().cloned().collect();
+            n.sort();
+            n
+        };
+        // Gone without waiting for NODE_TIMEOUT, with the call it held.
+        let (gone, ended) = view.leave("n1");
+        assert_eq!(gone, vec!["n1".to_owned()]);
+        assert!(matches!(&ended[..], [Input::Push { users, .. }] if *users == vec![1, 2]), "{ended:?}");
+        assert_eq!(alive(&view), vec!["n2".to_owned()]);
+        // Its users' presence going offline as its sockets close does not count as alive.
+        view.heard("n1", None);
+        assert_eq!(alive(&view), vec!["n2".to_owned()]);
+        // Said twice (or by a node never heard): nothing more to end.
+        let (gone, ended) = view.leave("n1");
+        assert!(gone.is_empty() && ended.is_empty());
+        // Started again: its heartbeat counts.
+        view.heard("n1", Some(load));
+        assert_eq!(alive(&view), vec!["n1".to_owned(), "n2".to_owned()]);
+        view.heard("n1", None);
+        assert_eq!(alive(&view), vec!["n1".to_owned(), "n2".to_owned()]);
+        // On the wire, and for the hub nothing by itself (the driver says NodeGone).
+        let wire = serde_json::to_vec(&BusMsg::Leaving { node: "n1".into() }).unwrap();
+        assert_eq!(wire, br#"{"type":"leaving","node":"n1"}"#);
+        assert!(serde_json::from_slice::<BusMsg>(&wire).unwrap().into_remote().is_none());
     }
 
     #[test]

@@ -74,6 +74,8 @@ pub mod fuzzing {
         }
         for (i, line) in data.split(|b| *b == b'\n').take(64).enumerate() {
             let input = match serde_json::from_slice::<crate::cluster::BusMsg>(line) {
+                // What the driver does on a node's leaving (or silence).
+                Ok(crate::cluster::BusMsg::Leaving { node }) => Input::NodeGone { node },
                 Ok(msg) => match msg.into_input() {
                     Some(input) => input,
                     None => continue,

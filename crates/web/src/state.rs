@@ -149,10 +149,15 @@ impl AppState {
         self.chat_limits.take(user, rate, burst, std::time::Instant::now()).map_err(HttpError::rate_limited)
     }
 
-    /// Before the process stops: every chat write queued so far is committed and its
-    /// acknowledgement handed to the hub, then every signaling socket is closed with 1012
-    /// ("restarting"), so clients reconnect to the next server. Bounded by `limit`.
+    /// Before the process stops: the other nodes of a cluster are told this one is leaving
+    /// (they place nothing here any more and move what it held), every chat write queued so
+    /// far is committed and its acknowledgement handed to the hub, then every signaling
+    /// socket is closed with 1012 ("restarting"), so clients reconnect to the next server.
+    /// Bounded by `limit`.
     pub async fn drain(&self, limit: std::time::Duration) {
+        if let Some(bus) = &self.cluster {
+            bus.leave();
+        }
         let work = async {
             let (done, flushed) = tokio::sync::oneshot::channel();
             let barrier =

@@ -278,7 +278,26 @@ async fn next_of(ws: &mut testkit::ws::Ws, ty: &str) -> Value {
 }
 
 #[tokio::test]
-async fn a_group_call_with_members_on_two_nodes_runs_on_one_and_moves_when_it_goes() {
+async fn a_group_call_with_members_on_two_nodes_runs_on_one_and_moves_when_it_dies() {
+    group_call_on_two_nodes_moves_when_its_node_goes(Departure::Killed).await;
+}
+
+#[tokio::test]
+async fn a_group_call_on_a_node_shut_down_moves_as_the_node_says_it_leaves() {
+    group_call_on_two_nodes_moves_when_its_node_goes(Departure::ShutDown).await;
+}
+
+/// How a node goes away.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Departure {
+    /// As in a crash: the others find it gone when it has been silent for the node timeout.
+    Killed,
+    /// Gracefully (SIGTERM): it says it is leaving and its heartbeat stops. (In this test
+    /// process its hub and bus would go on running: without that, nobody would find it gone.)
+    ShutDown,
+}
+
+async fn group_call_on_two_nodes_moves_when_its_node_goes(departure: Departure) {
     let (_nats, n1, mut n2) = two_nodes().await;
     for name in ["gina", "hank", "iris"] {
         n1.add_user(name, false);
@@ -346,8 +365,11 @@ async fn a_group_call_with_members_on_two_nodes_runs_on_one_and_moves_when_it_go
     assert_eq!(next_of(&mut wh, "room_removed").await["reason"], "removed");
     assert!(next_of(&mut wg, "room_left").await["participant"].is_u64());
 
-    // Node 2 dies: gina's call there is lost; her client joins again, on node 1 now.
-    n2.kill();
+    // Node 2 goes: gina's call there is lost; her client joins again, on node 1 now.
+    match departure {
+        Departure::Killed => n2.kill(),
+        Departure::ShutDown => n2.shutdown(),
+    }
     assert_eq!(next_of(&mut wg, "room_removed").await["reason"], "media_lost");
     wg.send(json!({"type": "room_join", "id": 4, "conv": conv, "rejoin": true})).await;
     let w = next_of(&mut wg, "room_welcome").await;
