@@ -3,7 +3,7 @@
 // contacts, see each other online, chat, and call each other with video and audio decoded on
 // both sides; a group call with people on both nodes, in which everyone decodes everyone, and
 // which starts again on the surviving node when the node holding it is killed; a 1:1 call
-// through load balancers that outlives the node holding it.
+// through load balancers that outlives the node holding it, killed or stopped for an upgrade.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolve, dirname } from 'node:path';
@@ -130,44 +130,50 @@ async function hears(server, n) {
   return new RegExp(`^mywebrtc_cluster_nodes ${n}(\\.0)?$`, 'm').test(await (await fetch(server.metricsUrl)).text());
 }
 
-test('a 1:1 call through load balancers keeps its media when the node holding it dies, and is re-attached on the other', async () => {
-  // Node 1 is back (the previous test killed it); both nodes hear each other.
-  await env.n1.restart();
-  await eventually(async () => await hears(env.n1, 1) && hears(env.n2, 1), { what: 'the two nodes hearing each other' });
-  // Two balancers in front of the same two nodes, preferring one each (a node that is down
-  // is skipped): jack's tab lands on node 1, kate's on node 2.
-  const lb1 = await startBalancer(() => [env.n1.url, env.n2.url]);
-  const lb2 = await startBalancer(() => [env.n2.url, env.n1.url]);
-  env.n1.addUser('jack');
-  env.n1.addUser('kate');
-  const jack = await pageVia(lb1.url, 'jack');
-  const kate = await pageVia(lb2.url, 'kate');
-  await befriend(jack.page, kate.page);
-  // Jack calls: the call is held by node 1, his.
-  await jack.page.locator('#contact-list li[data-username="kate"] button.call-video').click();
-  await kate.page.locator('#accept-video').click();
-  await waitMedia(jack.page);
-  await waitMedia(kate.page);
+for (const [how, caller, callee] of [['killed', 'jack', 'kate'], ['stopped', 'liam', 'mona']]) {
+  test(`a 1:1 call through load balancers keeps its media when the node holding it is ${how}, and is re-attached on the other`, async () => {
+    // Node 1 is back (the previous test killed it); both nodes hear each other.
+    await env.n1.restart();
+    await eventually(async () => await hears(env.n1, 1) && hears(env.n2, 1), { what: 'the two nodes hearing each other' });
+    // Two balancers in front of the same two nodes, preferring one each (a node that is down
+    // is skipped): the caller's tab lands on node 1, the callee's on node 2.
+    const lb1 = await startBalancer(() => [env.n1.url, env.n2.url]);
+    const lb2 = await startBalancer(() => [env.n2.url, env.n1.url]);
+    env.n1.addUser(caller);
+    env.n1.addUser(callee);
+    const a = await pageVia(lb1.url, caller);
+    const b = await pageVia(lb2.url, callee);
+    await befriend(a.page, b.page);
+    // The call is held by node 1, the caller's.
+    await a.page.locator(`#contact-list li[data-username="${callee}"] button.call-video`).click();
+    await b.page.locator('#accept-video').click();
+    await waitMedia(a.page);
+    await waitMedia(b.page);
 
-  const before = [await inbound(jack.page), await inbound(kate.page)];
-  await env.n1.kill9();
-  // Jack's tab reconnects through its balancer, to node 2 now, and claims the call back; kate's
-  // node, finding node 1 gone, claims it for her: the call is re-attached there.
-  for (const p of [jack.page, kate.page]) {
-    await p.waitForFunction(() => window.mywebrtcCalls.rejoins === 1, null, { timeout: 60_000 });
-    assert.equal(await p.evaluate(() => window.mywebrtcCalls.phase), 'active');
-  }
-  // The media never stopped.
-  for (const [i, p] of [jack.page, kate.page].entries()) {
-    await eventually(async () => {
-      const now = await inbound(p);
-      return now && now.frames > before[i].frames && now.samples > before[i].samples;
-    }, { what: 'media still decoded' });
-  }
-  // The re-attached call works: kate hangs up on node 2, jack's side ends.
-  await kate.page.locator('#hangup').click();
-  await jack.page.locator('#in-call').waitFor({ state: 'detached' });
-  for (const p of [jack, kate]) await p.context.close();
-  await lb1.close();
-  await lb2.close();
-});
+    const before = [await inbound(a.page), await inbound(b.page)];
+    // Killed, node 2 finds node 1 gone when it falls silent; stopped (SIGTERM, as for an
+    // upgrade), node 1 says it is leaving before it closes its sockets.
+    if (how === 'killed') await env.n1.kill9();
+    else await env.n1.stop();
+    // The caller's tab reconnects through its balancer, to node 2 now, and claims the call
+    // back; the callee's node, finding node 1 gone, claims it for them: the call is
+    // re-attached there.
+    for (const p of [a.page, b.page]) {
+      await p.waitForFunction(() => window.mywebrtcCalls.rejoins === 1, null, { timeout: 60_000 });
+      assert.equal(await p.evaluate(() => window.mywebrtcCalls.phase), 'active');
+    }
+    // The media never stopped.
+    for (const [i, p] of [a.page, b.page].entries()) {
+      await eventually(async () => {
+        const now = await inbound(p);
+        return now && now.frames > before[i].frames && now.samples > before[i].samples;
+      }, { what: 'media still decoded' });
+    }
+    // The re-attached call works: the callee hangs up on node 2, the caller's side ends.
+    await b.page.locator('#hangup').click();
+    await a.page.locator('#in-call').waitFor({ state: 'detached' });
+    for (const p of [a, b]) await p.context.close();
+    await lb1.close();
+    await lb2.close();
+  });
+}
