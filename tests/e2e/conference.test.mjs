@@ -12,16 +12,70 @@ let n = 0;
  * Fresh users, the first a contact of every other, all in one group conversation; each page
  * has the group open in the chat view.
  */
-async function group(count) {
+/**
+ * `count` members of a new group, each signed in in a context of their own, its conversation
+ * open. The members at `h264` publish their video as H.264 only.
+ * @param {number} count
+ * @param {{h264?: number[]}} [o]
+ */
+async function group(count, { h264 = [] } = {}) {
   n += 1;
   const pages = [];
-  for (let i = 0; i < count; i++) pages.push(await env.server.userPage(env.browser, `conf${n}u${i}`));
+  for (let i = 0; i < count; i++) {
+    const o = h264.includes(i) ? { context: await h264OnlyContext() } : {};
+    pages.push(await env.server.userPage(env.browser, `conf${n}u${i}`, o));
+  }
   for (let i = 1; i < count; i++) await befriend(pages[0].page, pages[i].page);
   const ids = [];
   for (const p of pages) ids.push((await pageApi(p.page, 'GET', '/session')).user.id);
   const conv = await pageApi(pages[0].page, 'POST', '/conversations', { kind: 'group', name: `Team ${n}`, members: ids.slice(1) });
   for (const p of pages) await openConversation(p.page, conv.id);
   return { pages, ids, conv: conv.id };
+}
+
+/**
+ * A context whose pages publish video as H.264 only, as some devices and encoders do: every
+ * video transceiver the page adds prefers H.264 alone. What it receives is what the server
+ * offers (it decodes VP8 too, as every browser does).
+ */
+async function h264OnlyContext() {
+  const context = await env.browser.newContext({ ignoreHTTPSErrors: true });
+  await context.addInitScript(() => {
+    const add = RTCPeerConnection.prototype.addTransceiver;
+    RTCPeerConnection.prototype.addTransceiver = function (trackOrKind, init) {
+      const t = add.call(this, trackOrKind, init);
+      const kind = typeof trackOrKind === 'string' ? trackOrKind : trackOrKind.kind;
+      if (kind === 'video') {
+        const caps = RTCRtpSender.getCapabilities('video')?.codecs ?? [];
+        t.setCodecPreferences(caps.filter((c) => /^video\/(H264|rtx)$/i.test(c.mimeType)));
+      }
+      return t;
+    };
+  });
+  return context;
+}
+
+/**
+ * The video codecs `page` sends (`outbound`) or, from `participant`, decodes in its group
+ * call, as mime types.
+ * @param {import('playwright-core').Page} page
+ * @param {number} [participant]
+ * @returns {Promise<string[]>}
+ */
+function videoCodecs(page, participant) {
+  return page.evaluate(async (who) => {
+    const call = window.mywebrtcRooms.current;
+    const stats = await call.pc.getStats();
+    const codecs = new Set();
+    stats.forEach((s) => {
+      if (s.kind !== 'video') return;
+      const used = who === null
+        ? s.type === 'outbound-rtp' && s.framesEncoded > 0
+        : s.type === 'inbound-rtp' && s.framesDecoded > 0 && call.tracks.get(s.mid)?.participant === who;
+      if (used) codecs.add(stats.get(s.codecId)?.mimeType);
+    });
+    return [...codecs];
+  }, participant ?? null);
 }
 
 /** Waits until `page` decodes video and audio from every participant in `others`. */
@@ -328,6 +382,28 @@ test('simulcast: a small tile gets a small layer, a large one the full layer, a 
   assert.equal((await cameraFrom(b.page, aId)).frames, paused.frames, 'no video for a hidden tile');
   await tile(360);
   await eventually(async () => (await cameraFrom(b.page, aId)).frames > paused.frames + 10, { what: 'video once the tile shows again' });
+  for (const p of pages) await p.context.close();
+});
+
+test('a participant whose browser publishes H.264 only is seen by the others, and sees their VP8', async () => {
+  const { pages } = await group(3, { h264: [1] });
+  const [a, b, c] = pages;
+  await a.page.locator('#start-room').click();
+  for (const p of [b, c]) {
+    await p.page.locator('#room-incoming').waitFor();
+    await p.page.locator('#room-join-video').click();
+  }
+  const ids = [];
+  for (const p of pages) ids.push(await participantOf(p.page));
+  for (let i = 0; i < pages.length; i++) await waitDecodesAll(pages[i].page, ids.filter((_, j) => j !== i));
+  // b sends H.264 and the others decode it as such; they still send VP8 (preferred), which
+  // b decodes.
+  assert.deepEqual(await videoCodecs(b.page), ['video/H264']);
+  for (const p of [a, c]) {
+    assert.deepEqual(await videoCodecs(p.page), ['video/VP8']);
+    assert.deepEqual(await videoCodecs(p.page, ids[1]), ['video/H264']);
+  }
+  assert.deepEqual(await videoCodecs(b.page, ids[0]), ['video/VP8']);
   for (const p of pages) await p.context.close();
 });
 

@@ -1,7 +1,8 @@
 //! Conferences: a selective forwarding unit built on str0m.
 //!
 //! Each participant has one WebRTC session with the server ([`peer`]): it publishes its
-//! microphone, its camera as simulcast (up to three VP8 layers) and, when sharing, its
+//! microphone, its camera as simulcast (up to three VP8 layers; H.264 from publishers that
+//! send nothing else) and, when sharing, its
 //! screen; it receives every other participant's tracks. A [`Room`] forwards frames between
 //! its participants' sessions, choosing per subscriber and per tile the simulcast layer that
 //! fits its bandwidth estimate and tile size (switching on keyframes, which it asks the

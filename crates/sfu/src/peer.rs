@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
-use str0m::format::PayloadParams;
+use str0m::format::{Codec, PayloadParams};
 use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid, Pt, Rid};
 use str0m::net::{Protocol, TcpType};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Ssrc, Vp8Descriptor};
@@ -197,9 +197,9 @@ pub(crate) struct Incoming {
     pub rid: Option<Rid>,
     pub kind: MediaKind,
     pub params: Option<PayloadParams>,
-    /// Its VP8 payload descriptor (video), if it parses.
+    /// Its VP8 payload descriptor (VP8 video), if it parses.
     pub vp8: Option<Vp8Descriptor>,
-    /// The first packet of a VP8 keyframe.
+    /// The first packet of a keyframe (VP8 or H.264).
     pub keyframe: bool,
     pub packet: RtpPacket,
 }
@@ -331,8 +331,10 @@ impl Peer {
         let creds = str0m::IceCreds::new();
         let ufrag = creds.ufrag.clone();
         // Packets are forwarded as they are (RTP mode), so the room must understand their
-        // payload: Opus (without RED) and VP8, which every browser sends and our client
-        // publishes as simulcast. Keyframes are found in VP8's payload descriptor.
+        // payload: Opus (without RED), and VP8, which every browser sends and our client
+        // publishes as simulcast, before H.264, for publishers that send nothing else (some
+        // devices and encoders); every browser decodes both. Keyframes are found in VP8's
+        // payload descriptor or in H.264's NAL unit types (`keyframe_starts`).
         let mut rtc = Rtc::builder()
             .set_ice_lite(true)
             .set_local_ice_credentials(creds)
@@ -341,6 +343,7 @@ impl Peer {
             .clear_codecs()
             .enable_opus(true, false)
             .enable_vp8(true)
+            .enable_h264(true)
             // Without bandwidth adaptation nothing reads the estimate: no estimator, no
             // probing, no pacer (a tenth of the SFU's CPU under load, bench/README.md).
             .enable_bwe(estimating.then_some(Bitrate::kbps(1_000)))
@@ -559,11 +562,16 @@ impl Peer {
                 if t.params.is_none_or(|p| p.pt() != pt) {
                     t.params = self.rtc.codec_config().find(|p| p.pt() == pt).copied();
                 }
-                let vp8 = match t.kind {
-                    MediaKind::Video => Vp8Descriptor::parse(&packet.payload).ok(),
-                    MediaKind::Audio => None,
+                let codec = t.params.map(|p| p.spec().codec);
+                let vp8 = match (t.kind, codec) {
+                    (MediaKind::Video, Some(Codec::Vp8)) => Vp8Descriptor::parse(&packet.payload).ok(),
+                    _ => None,
                 };
-                let keyframe = vp8.is_some_and(|d| d.starts_keyframe(&packet.payload));
+                let keyframe = match (t.kind, codec) {
+                    (MediaKind::Video, Some(Codec::Vp8)) => vp8.is_some_and(|d| d.starts_keyframe(&packet.payload)),
+                    (MediaKind::Video, Some(Codec::H264)) => h264_starts_keyframe(&packet.payload),
+                    _ => false,
+                };
                 out.push(PeerEvent::Rtp(Box::new(Incoming {
                     mid,
                     rid,
@@ -744,6 +752,16 @@ impl Peer {
     }
 }
 
+/// Whether an H.264 packet (RFC 6184: one NAL unit, a STAP-A or an FU-A) is where a
+/// subscriber can start: the sequence parameter set that precedes an IDR picture, or the IDR
+/// picture itself when the encoder sent no SPS with it (the decoder has one from before).
+/// Browsers send SPS and PPS with every IDR, aggregated in one packet or just before it, so
+/// starting at the SPS the subscriber gets all three.
+pub(crate) fn h264_starts_keyframe(payload: &[u8]) -> bool {
+    const SPS: u8 = 7;
+    str0m::format::detect_h264_nalu(payload, SPS) || str0m::format::detect_h264_keyframe(payload)
+}
+
 /// The VP8 descriptor's numbering fields, as [`Renumber`] takes them. The picture id's
 /// width is its first byte's M bit (RFC 7741 4.2: the id follows the two leading bytes).
 fn vp8_ids(d: Option<&Vp8Descriptor>, payload: &[u8]) -> Vp8Ids {
@@ -751,5 +769,30 @@ fn vp8_ids(d: Option<&Vp8Descriptor>, payload: &[u8]) -> Vp8Ids {
     Vp8Ids {
         picture_id: d.and_then(|d| d.picture_id().map(|p| (p, long))),
         tl0_pic_idx: d.and_then(Vp8Descriptor::tl0_pic_idx),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::h264_starts_keyframe;
+
+    #[test]
+    fn h264_keyframes_start_at_the_sps_or_an_idr_and_nowhere_else() {
+        // One NAL unit: SPS (7) and IDR (5) start; PPS (8) and a non-IDR slice (1) do not.
+        assert!(h264_starts_keyframe(&[0x67, 0x42, 0xe0, 0x1f]));
+        assert!(h264_starts_keyframe(&[0x65, 0x88, 0x84]));
+        assert!(!h264_starts_keyframe(&[0x68, 0xce, 0x3c, 0x80]));
+        assert!(!h264_starts_keyframe(&[0x41, 0x9a, 0x00]));
+        // STAP-A (24) of SPS, PPS and IDR, as browsers send them: starts.
+        let stap = [0x78, 0x00, 0x02, 0x67, 0x42, 0x00, 0x02, 0x68, 0xce, 0x00, 0x02, 0x65, 0x88];
+        assert!(h264_starts_keyframe(&stap));
+        // FU-A (28) of an IDR: its first fragment starts, a later one does not.
+        assert!(h264_starts_keyframe(&[0x7c, 0x85, 0x88, 0x84]));
+        assert!(!h264_starts_keyframe(&[0x7c, 0x05, 0x88, 0x84]));
+        assert!(!h264_starts_keyframe(&[0x7c, 0x81, 0x9a]));
+        // Garbage: a STAP-A whose lengths run past the end, truncated units, nothing.
+        for bad in [&[][..], &[0x78], &[0x78, 0xff, 0xff, 0x67], &[0x7c], &[0x00], &[0x1f, 0x67]] {
+            assert!(!h264_starts_keyframe(bad), "{bad:?}");
+        }
     }
 }

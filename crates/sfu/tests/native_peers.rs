@@ -33,6 +33,10 @@ struct Client {
     received: HashMap<Mid, usize>,
     /// Sizes of the video frames received, in order.
     video_sizes: Vec<usize>,
+    /// The first video frame received on each mid.
+    first_video: HashMap<Mid, Vec<u8>>,
+    /// Sends H.264 only (as some devices and encoders do); VP8 first otherwise.
+    h264_only: bool,
     /// Publishes its video as three simulcast layers (`q`, `h`, `f`, as our browser client).
     simulcast: bool,
     /// Layers the room asked a keyframe of (answered with the next frame).
@@ -63,6 +67,24 @@ struct World {
     sent: usize,
 }
 
+/// An H.264 frame in Annex B: SPS, PPS and an IDR slice for a keyframe (as browsers send
+/// them), one non-IDR slice otherwise; `len` bytes of slice.
+fn h264_frame(key: bool, len: usize) -> Vec<u8> {
+    let mut f = Vec::with_capacity(len + 32);
+    if key {
+        f.extend_from_slice(&[0, 0, 0, 1, 0x67, 0x42, 0xe0, 0x1f, 0x8c, 0x68, 0x05, 0x00]);
+        f.extend_from_slice(&[0, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80]);
+    }
+    f.extend_from_slice(&[0, 0, 0, 1, if key { 0x65 } else { 0x41 }]);
+    f.resize(f.len() + len, 0x9a);
+    f
+}
+
+/// Where an Annex B frame has a NAL unit of `nal_type` (after a 4-byte start code).
+fn has_nal(frame: &[u8], nal_type: u8) -> bool {
+    frame.windows(5).any(|w| w[..4] == [0, 0, 0, 1] && w[4] & 0x1f == nal_type)
+}
+
 fn crypto() -> Arc<str0m::crypto::CryptoProvider> {
     Arc::new(str0m::crypto::from_feature_flags())
 }
@@ -89,13 +111,17 @@ impl World {
 
     /// A participant joins over UDP or TCP (an active TCP candidate, as browsers have).
     fn join_over(&mut self, id: ParticipantId, proto: Protocol) -> usize {
-        self.join_with(id, proto, false)
+        self.join_with(id, proto, false, false)
     }
 
-    fn join_with(&mut self, id: ParticipantId, proto: Protocol, simulcast: bool) -> usize {
+    fn join_with(&mut self, id: ParticipantId, proto: Protocol, simulcast: bool, h264_only: bool) -> usize {
         self.room.join(id, id as i64 * 10, None, self.now).unwrap();
         let addr: SocketAddr = format!("10.0.1.{}:6000", id).parse().unwrap();
-        let mut rtc = Rtc::builder().set_crypto_provider(crypto()).build(self.now);
+        let mut builder = Rtc::builder().set_crypto_provider(crypto());
+        if h264_only {
+            builder = builder.clear_codecs().enable_opus(true, false).enable_h264(true);
+        }
+        let mut rtc = builder.build(self.now);
         let candidate = match proto {
             Protocol::Udp => Candidate::host(addr, "udp").unwrap(),
             _ => Candidate::builder().tcp().host(addr).tcptype(TcpType::Active).build().unwrap(),
@@ -121,6 +147,8 @@ impl World {
             signals: vec![],
             received: HashMap::new(),
             video_sizes: vec![],
+            first_video: HashMap::new(),
+            h264_only,
             simulcast,
             keyframe_wanted: vec![],
             keyframe_requests: 0,
@@ -183,6 +211,13 @@ impl World {
                             c.video_frames_sent += 1;
                             continue;
                         }
+                        let key = frame_no % 25 == 1 || !c.keyframe_wanted.is_empty();
+                        if kind == MediaKind::Video && c.h264_only {
+                            c.keyframe_wanted.clear();
+                            let w = c.rtc.writer(mid).unwrap();
+                            w.write(pt, self.now, time, h264_frame(key, len)).unwrap();
+                            continue;
+                        }
                         // A VP8 key frame tag every 25 frames (bit 0 clear), delta frames otherwise.
                         let mut data = vec![0x42u8; len];
                         data[0] = if frame_no % 25 == 1 { 0x10 } else { 0x11 };
@@ -226,6 +261,7 @@ impl World {
                                     *c.received.entry(d.mid).or_default() += 1;
                                     if c.rtc.media(d.mid).is_some_and(|m| m.kind() == MediaKind::Video) {
                                         c.video_sizes.push(d.data.len());
+                                        c.first_video.entry(d.mid).or_insert_with(|| d.data.to_vec());
                                     }
                                 }
                                 Event::KeyframeRequest(r) => {
@@ -588,9 +624,46 @@ fn the_starter_or_an_admin_mutes_and_removes_others_and_nobody_else_can() {
 }
 
 #[test]
+fn an_h264_only_publisher_is_seen_by_everyone_from_a_keyframe_while_the_others_keep_vp8() {
+    let mut w = World::new(RoomConfig::default());
+    w.join(1);
+    w.join_with(2, Protocol::Udp, false, true);
+    w.run(Duration::from_secs(1), true);
+    // A late joiner, mid-way between the H.264 publisher's keyframes.
+    let late = w.join(3);
+    w.run(Duration::from_millis(1_130), true);
+    for (to, from) in [(0, 2), (late, 2), (late, 1), (0, 3)] {
+        let (a, v) = w.frames_from(to, from);
+        assert!(a > 20 && v > 20, "{to} from {from}: {a} audio, {v} video frames");
+    }
+    // This one decodes H.264 only (a browser decodes VP8 too: the Chromium journey): the
+    // others' audio reaches it, their VP8 cannot.
+    for from in [1, 3] {
+        let (a, v) = w.frames_from(1, from);
+        assert!(a > 20 && v == 0, "from {from}: {a} audio, {v} video frames");
+    }
+    let first_from = |w: &World, i: usize, from: ParticipantId| {
+        let c = &w.clients[i];
+        let mid = c.first_video.keys().find(|m| c.owners.get(&m.to_string()) == Some(&from)).unwrap();
+        c.first_video[mid].clone()
+    };
+    // What the others get of 2 is its H.264, and they start on a keyframe (SPS, PPS, IDR).
+    for i in [0, late] {
+        let f = first_from(&w, i, 2);
+        assert!(has_nal(&f, 7) && has_nal(&f, 8) && has_nal(&f, 5), "{i}: first frame from 2 {:?}", &f[..16]);
+    }
+    // The others still publish VP8, preferred when offered.
+    for i in [0, late] {
+        let c = &mut w.clients[i];
+        let codec = c.rtc.writer(c.video.unwrap()).unwrap().payload_params().next().unwrap().spec().codec;
+        assert_eq!(codec, str0m::format::Codec::Vp8, "{i} sends");
+    }
+}
+
+#[test]
 fn a_subscriber_switches_simulcast_layers_on_keyframes_it_asks_for() {
     let mut w = World::new(RoomConfig::default());
-    w.join_with(1, Protocol::Udp, true);
+    w.join_with(1, Protocol::Udp, true, false);
     w.join(2);
     // Layer rates are measured over a second before any layer is chosen.
     w.run(Duration::from_secs(3), true);
@@ -629,7 +702,7 @@ fn without_bandwidth_adaptation_the_tile_alone_picks_the_layer() {
     // and no estimate holds the full layer back (with one, the 1 Mbit/s starting estimate
     // gives the half layer).
     let mut w = World::new(RoomConfig { bandwidth_adaptation: false, ..RoomConfig::default() });
-    w.join_with(1, Protocol::Udp, true);
+    w.join_with(1, Protocol::Udp, true, false);
     w.join(2);
     w.run(Duration::from_secs(3), true);
     let (audio, video) = w.frames_from(1, 1);
