@@ -1,7 +1,6 @@
 // Account journeys in a real browser against the real env.server.
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useServerAndBrowser, login, register, PASSWORD } from './harness.mjs';
+import { test, useServerAndBrowser, login, register, PASSWORD } from './harness.mjs';
 
 const env = useServerAndBrowser();
 

@@ -1,7 +1,6 @@
 // 1:1 calls between real browsers with fake camera and microphone, through the real env.server.
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useServerAndBrowser, launchBrowser, befriend, waitForAsync } from './harness.mjs';
+import { test, useServerAndBrowser, launchBrowser, befriend, waitForAsync } from './harness.mjs';
 import { inbound, waitMedia } from './media.mjs';
 
 const env = useServerAndBrowser({ config: '[signaling]\nring_timeout_secs = 6\n' });

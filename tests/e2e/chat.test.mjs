@@ -1,8 +1,7 @@
 // Chat between real browsers through the real server: offline delivery, receipts, typing,
 // edit/delete, hostile text shown literally, groups with removal, and retry after a network cut.
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useServerAndBrowser, befriend } from './harness.mjs';
+import { test, useServerAndBrowser, befriend } from './harness.mjs';
 
 const env = useServerAndBrowser();
 

@@ -4,11 +4,11 @@
 // both sides; a group call with people on both nodes, in which everyone decodes everyone, and
 // which starts again on the surviving node when the node holding it is killed; a 1:1 call
 // through load balancers that outlives the node holding it, killed or stopped for an upgrade.
-import { test, before, after } from 'node:test';
+import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, startFixture, launchBrowser, befriend, pageApi, openConversation, login } from './harness.mjs';
+import { test, startServer, startFixture, launchBrowser, befriend, pageApi, openConversation, login } from './harness.mjs';
 import { waitMedia, roomDecoded, eventually, inbound } from './media.mjs';
 import { startBalancer } from './balancer.mjs';
 

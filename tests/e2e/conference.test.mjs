@@ -1,7 +1,6 @@
 // Group calls through our SFU, between real browsers with fake cameras and microphones.
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useServerAndBrowser, befriend, pageApi, openConversation, waitForAsync } from './harness.mjs';
+import { test, useServerAndBrowser, befriend, pageApi, openConversation, waitForAsync } from './harness.mjs';
 import { roomDecoded, eventually } from './media.mjs';
 import { blockUdpTo } from './firewall.mjs';
 

@@ -1,7 +1,6 @@
 // Contacts and live presence between real browsers, through the real env.server.
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useServerAndBrowser, waitStatus } from './harness.mjs';
+import { test, useServerAndBrowser, waitStatus } from './harness.mjs';
 
 const env = useServerAndBrowser();
 

@@ -1,13 +1,13 @@
 // Sign-in with the organisation's directory: a real OpenLDAP (started by testkit's
 // ldap-fixture on free loopback ports, StartTLS on a test CA), a directory user signing in
 // through the login page and calling a local user.
-import { test, before, after } from 'node:test';
+import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, startFixture, launchBrowser, login, befriend, pageApi } from './harness.mjs';
+import { test, startServer, startFixture, launchBrowser, login, befriend, pageApi } from './harness.mjs';
 import { waitMedia } from './media.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -1,12 +1,11 @@
 // Files sent through the server (attachments) between real browsers: an offline recipient
 // who downloads later, a group with an image preview, an outsider refused, the size limit
 // named before anything is sent, cancel mid-way, drag and drop and paste.
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { useServerAndBrowser, befriend, pageApi } from './harness.mjs';
+import { test, useServerAndBrowser, befriend, pageApi } from './harness.mjs';
 
 const env = useServerAndBrowser({ config: '[attachments]\nmax_file_mb = 8\n' });
 

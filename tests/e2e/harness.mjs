@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { before, after } from 'node:test';
+import { test as nodeTest, before, after } from 'node:test';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const BIN = process.env.E2E_SERVER_BIN || resolve(here, '../../target/debug/mywebrtc');
@@ -25,6 +25,70 @@ export const CHROMIUM_ARGS = [
   '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
 ];
 
+/** Every browser launched here, and every profile's context: what a failure report shows. */
+const browsers = new Set();
+/** @type {Set<import('playwright-core').BrowserContext>} */
+const profiles = new Set();
+/** Each page's last console warnings and errors, and uncaught exceptions. @type {WeakMap<import('playwright-core').Page, string[]>} */
+const pageLogs = new WeakMap();
+
+/** Keeps the last console warnings and errors of every page of `context`. @param {import('playwright-core').BrowserContext} context */
+function watchContext(context) {
+  const watch = (/** @type {import('playwright-core').Page} */ page) => {
+    /** @type {string[]} */
+    const log = [];
+    pageLogs.set(page, log);
+    const keep = (/** @type {string} */ line) => {
+      log.push(line.slice(0, 300));
+      if (log.length > 12) log.shift();
+    };
+    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') keep(`${m.type()}: ${m.text()}`); });
+    page.on('pageerror', (e) => keep(`uncaught: ${e.message}`));
+  };
+  context.pages().forEach(watch);
+  context.on('page', watch);
+}
+
+/**
+ * What every open page shows, for a failed test: its address, who is signed in, the start of
+ * its text, its last console warnings and errors. On CI the output is all there is to go by.
+ * @param {string} name the failed test
+ */
+async function reportPages(name) {
+  const contexts = [...browsers].flatMap((b) => b.contexts()).concat([...profiles]);
+  const pages = contexts.flatMap((c) => c.pages());
+  if (pages.length === 0) return;
+  const lines = [`--- ${pages.length} open page(s) when "${name}" failed ---`];
+  for (const [i, page] of pages.entries()) {
+    const look = page.evaluate(() => ({
+      who: document.querySelector('#whoami')?.textContent ?? '',
+      text: (document.body?.innerText ?? '').replace(/\s+/g, ' ').slice(0, 600),
+    }));
+    const state = await Promise.race([look, new Promise((r) => setTimeout(() => r(null), 2_000))]).catch(() => null);
+    lines.push(`[${i + 1}] ${page.url()} ${state ? `signed in: "${state.who}"` : '(not answering)'}`);
+    if (state) lines.push(`  text: ${state.text}`);
+    for (const l of pageLogs.get(page) ?? []) lines.push(`  ${l}`);
+  }
+  console.error(lines.join('\n'));
+}
+
+/**
+ * node:test's `test`, which on a failure first prints what the open pages show
+ * (`reportPages`), then fails as the test did.
+ * @param {string} name
+ * @param {(t: import('node:test').TestContext) => Promise<void>|void} fn
+ */
+export function test(name, fn) {
+  return nodeTest(name, async (t) => {
+    try {
+      await fn(t);
+    } catch (e) {
+      await reportPages(name).catch(() => {});
+      throw e;
+    }
+  });
+}
+
 /**
  * @param {{ grantMedia?: boolean, devices?: number }} [o] grantMedia false: camera/microphone
  *   requests are refused, as when a user denies the permission prompt. devices: how many fake
@@ -35,7 +99,16 @@ export async function launchBrowser(o = {}) {
   if (o.devices) {
     args = args.map((a) => (a === '--use-fake-device-for-media-stream' ? `${a}=device-count=${o.devices}` : a));
   }
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args });
+  browsers.add(browser);
+  browser.on('disconnected', () => browsers.delete(browser));
+  const newContext = browser.newContext.bind(browser);
+  browser.newContext = async (options) => {
+    const context = await newContext(options);
+    watchContext(context);
+    return context;
+  };
+  return browser;
 }
 
 /**
@@ -47,7 +120,11 @@ export async function launchBrowser(o = {}) {
  * @returns {Promise<import('playwright-core').BrowserContext>}
  */
 export async function launchProfile(dir) {
-  return chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, ignoreHTTPSErrors: true });
+  const context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, ignoreHTTPSErrors: true });
+  profiles.add(context);
+  context.on('close', () => profiles.delete(context));
+  watchContext(context);
+  return context;
 }
 
 /**

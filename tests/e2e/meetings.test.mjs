@@ -1,12 +1,11 @@
 // Meetings and guests: a member creates a meeting, guests without an account come in by
 // link (preview, lobby, admitted or rejected), a member joins by link, the host locks and
 // ends it; two guests meet by the same code, and the used code is refused.
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { useServerAndBrowser, pageApi } from './harness.mjs';
+import { test, useServerAndBrowser, pageApi } from './harness.mjs';
 import { roomDecoded } from './media.mjs';
 
 const env = useServerAndBrowser();

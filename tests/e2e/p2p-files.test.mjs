@@ -2,13 +2,13 @@
 // never through the server's disk. A 200 MB file hashed on both sides, the offer on every
 // device taken on one, decline, cancel from each side, resume after a broken connection,
 // relay-only through our TURN, from the call screen, and hostile senders.
-import { test, before, after } from 'node:test';
+import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, openSync, writeSync, closeSync, readFileSync, readdirSync, rmSync, createReadStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { useServerAndBrowser, befriend } from './harness.mjs';
+import { test, useServerAndBrowser, befriend } from './harness.mjs';
 import { waitMedia } from './media.mjs';
 
 const env = useServerAndBrowser();

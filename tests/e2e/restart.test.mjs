@@ -1,9 +1,8 @@
 // A restart of the server — a crash (kill -9) or an upgrade (SIGTERM) — does not end a
 // running 1:1 call: the media is peer to peer and keeps flowing, both tabs reconnect and
 // claim the call back, and the call works as before afterwards.
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useServerAndBrowser, befriend, waitStatus } from './harness.mjs';
+import { test, useServerAndBrowser, befriend, waitStatus } from './harness.mjs';
 import { inbound, waitMedia, roomDecoded, eventually } from './media.mjs';
 
 const env = useServerAndBrowser();

@@ -1,8 +1,7 @@
 // Calls through the built-in TURN server: with `force_relay`, browsers may only use relay
 // candidates, so media must flow through our relay (time-limited credentials from the server).
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useServerAndBrowser, befriend } from './harness.mjs';
+import { test, useServerAndBrowser, befriend } from './harness.mjs';
 import { waitMedia } from './media.mjs';
 
 const env = useServerAndBrowser({ turn: 'force_relay = true' });
