@@ -17,7 +17,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -355,8 +355,10 @@ fn guest_out_reason(reason: &str) -> &'static str {
 pub struct Bus {
     node: String,
     out: mpsc::Sender<BusMsg>,
-    /// Set by [`Bus::leave`]: no more heartbeats.
-    leaving: Arc<AtomicBool>,
+    /// Set by [`Bus::leave`]: no more heartbeats. A lock, not an atomic flag: a heartbeat
+    /// checked before the flag was set must not be queued after the `Leaving` message (the
+    /// others would take the node as alive again).
+    leaving: Arc<Mutex<bool>>,
     pub(crate) stats: Arc<BusStats>,
     view: Arc<View>,
 }
@@ -388,7 +390,7 @@ impl Bus {
         let bus = Bus {
             node: cfg.node.clone(),
             out,
-            leaving: Arc::new(AtomicBool::new(false)),
+            leaving: Arc::new(Mutex::new(false)),
             stats: stats.clone(),
             view: view.clone(),
         };
@@ -439,7 +441,8 @@ impl Bus {
 
     pub(crate) fn publish_state(&self, users: Vec<hub::NodeUser>, load: NodeLoad) {
         *lock(&self.view.mine) = load;
-        if !self.leaving.load(Ordering::Relaxed) {
+        let leaving = lock(&self.leaving);
+        if !*leaving {
             self.send(BusMsg::State { node: self.node.clone(), users, load });
         }
     }
@@ -448,7 +451,8 @@ impl Bus {
     /// place no conference here and move the calls and rooms it holds, rather than waiting
     /// [`NODE_TIMEOUT`] after it is gone (while it drains, its load looks like none at all).
     pub(crate) fn leave(&self) {
-        self.leaving.store(true, Ordering::Relaxed);
+        let mut leaving = lock(&self.leaving);
+        *leaving = true;
         self.send(BusMsg::Leaving { node: self.node.clone() });
     }
 
@@ -750,6 +754,27 @@ mod tests {
         let wire = serde_json::to_vec(&BusMsg::Leaving { node: "n1".into() }).unwrap();
         assert_eq!(wire, br#"{"type":"leaving","node":"n1"}"#);
         assert!(serde_json::from_slice::<BusMsg>(&wire).unwrap().into_remote().is_none());
+    }
+
+    #[test]
+    fn after_leave_a_node_sends_no_heartbeat_but_still_its_events() {
+        let (out, mut sent) = mpsc::channel(16);
+        let bus = Bus {
+            node: "n1".into(),
+            out,
+            leaving: Arc::new(Mutex::new(false)),
+            stats: Arc::new(BusStats::default()),
+            view: Arc::new(View::default()),
+        };
+        bus.publish_state(vec![], NodeLoad::default());
+        bus.leave();
+        bus.publish_state(vec![], NodeLoad::default());
+        bus.publish_presence(4, Presence::Offline, vec![]);
+        let mut kinds = Vec::new();
+        while let Ok(m) = sent.try_recv() {
+            kinds.push(serde_json::to_value(&m).unwrap()["type"].as_str().unwrap().to_owned());
+        }
+        assert_eq!(kinds, ["state", "leaving", "presence"]);
     }
 
     #[test]
