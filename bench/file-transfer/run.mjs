@@ -6,7 +6,9 @@
 //    same 256 KiB messages and the same backpressure thresholds, the receiver only counting
 //    bytes. The two browsers have profiles on disk, as users' browsers do.
 //    Time runs from the open channel to the last byte (raw) or to the verified file (ours).
-//    Also the receiving page's JavaScript heap, peak minus start. The two take turns for
+//    Also the receiving page's JavaScript heap, peak minus start, and the resident memory of
+//    the receiving browser's renderers (the page with its disk and hashing workers), peak
+//    minus start: memory must stay flat however large the file. The two take turns for
 //    BENCH_ROUNDS rounds (default 3); each figure is the median, and each round's ratio is
 //    printed too. `sync` runs before every transfer (none pays for another's write-back).
 // 2. The same transfer relay-only, through our TURN server and through coturn (Debian's
@@ -78,6 +80,36 @@ function chromiumCpu() {
   return out;
 }
 
+/**
+ * The renderer processes of the Chromium running with the profile in `dir`: its pages, with
+ * their workers (where our receiver's disk and hashing workers hold what they buffer).
+ * @returns {string[]} their pids
+ */
+function renderersOf(dir) {
+  const procs = new Map();
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let cmd;
+    try { cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8'); } catch { continue; }
+    const stat = cmd.includes('chromium') && readStat(`/proc/${pid}/stat`);
+    if (stat) procs.set(pid, { parent: stat.fields[1], cmd });
+  }
+  const root = [...procs].find(([, p]) => p.cmd.includes(`--user-data-dir=${dir}`) && !p.cmd.includes('--type='))?.[0];
+  const under = (pid) => {
+    for (let p = procs.get(pid), n = 0; p && n < 16; p = procs.get(p.parent), n++) if (p.parent === root) return true;
+    return false;
+  };
+  return [...procs].filter(([pid, p]) => p.cmd.includes('--type=renderer') && under(pid)).map(([pid]) => pid);
+}
+
+/** Resident memory (bytes) of these processes now (those gone count nothing). */
+function rssOf(pids) {
+  let kib = 0;
+  for (const pid of pids) {
+    try { kib += Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+)/m)?.[1] || 0); } catch { /* gone */ }
+  }
+  return kib * 1024;
+}
+
 /** Prints the CPU used between two `chromiumCpu()` readings, largest first. */
 function printCpu(label, before, after) {
   const used = [...after].map(([k, v]) => [k, v - (before.get(k) || 0)]).filter(([, v]) => v > 0.05);
@@ -106,7 +138,8 @@ const server = await startServer({
 // Two browsers with profiles on disk, as two users have: one sends, one receives (see
 // launchProfile for why not off-the-record contexts). The raw ceiling runs between them too.
 const senderBrowser = await launchProfile(join(work, 'profile-alice'));
-const receiverBrowser = await launchProfile(join(work, 'profile-bob'));
+const receiverProfile = join(work, 'profile-bob');
+const receiverBrowser = await launchProfile(receiverProfile);
 const results = [];
 /** Records a figure and prints it at once (a later failure keeps the earlier figures). */
 function record(label, ms, note = '') {
@@ -246,6 +279,8 @@ async function p2p(alice, bob) {
     await cdp.send('HeapProfiler.collectGarbage');
     const cpuStart = chromiumCpu();
     const heapStart = (await cdp.send('Runtime.getHeapUsage')).usedSize;
+    const renderers = renderersOf(receiverProfile);
+    const rssStart = rssOf(renderers);
     if (process.env.BENCH_PROFILE) {
       await alice.page.evaluate(() => {
         window.benchBuffered = [];
@@ -273,10 +308,11 @@ async function p2p(alice, bob) {
       f.addEventListener('change', onChange);
       f.accept(t.id);
     });
-    let heapPeak = heapStart;
+    let [heapPeak, rssPeak] = [heapStart, rssStart];
     for (;;) {
       const st = await bob.page.evaluate(() => window.mywebrtcFiles.list().at(-1).state);
       heapPeak = Math.max(heapPeak, (await cdp.send('Runtime.getHeapUsage')).usedSize);
+      rssPeak = Math.max(rssPeak, rssOf(renderers));
       if (['done', 'failed', 'cancelled'].includes(st)) break;
       await bob.page.waitForTimeout(250);
     }
@@ -303,7 +339,12 @@ async function p2p(alice, bob) {
     const t = await bob.page.evaluate(() => ({ ...window.benchT, sha256: window.mywebrtcFiles.list().at(-1).sha256, error: window.mywebrtcFiles.list().at(-1).error }));
     if (t.sha256 !== expected) throw new Error(`${label}: transfer failed or damaged: ${t.error}`);
     await bob.page.evaluate(() => window.mywebrtcFiles.dismiss(window.mywebrtcFiles.list().at(-1).id));
-    return { ms: t.done - t.open, note: `accept→verified ${((t.done - t.accepted) / 1000).toFixed(1)} s, receiver JS heap peak−start ${((heapPeak - heapStart) / 1048576).toFixed(1)} MiB` };
+    const mib = (b) => (b / 1048576).toFixed(1);
+    return {
+      ms: t.done - t.open,
+      note: `accept→verified ${((t.done - t.accepted) / 1000).toFixed(1)} s, receiver JS heap peak−start ${mib(heapPeak - heapStart)} MiB, `
+        + `receiver renderers' RSS (${renderers.length}, page and workers) peak−start ${mib(rssPeak - rssStart)} MiB`,
+    };
   }
   // Rounds of: the raw ceiling, then ours direct (the machine's speed drifts over minutes,
   // see attachments()), each figure the median of BENCH_ROUNDS; the ratio of each round too.

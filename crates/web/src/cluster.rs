@@ -8,9 +8,10 @@
 //! `<prefix>.state` (a heartbeat: a node not heard of for `NODE_TIMEOUT` is gone, and its
 //! users' presence with it; a node that stops gracefully says so, `Leaving`, and stops its
 //! heartbeat, so the others act at once). Each node feeds what the others publish into its
-//! own hub as inputs. The database (PostgreSQL) is the truth; the bus only carries who must be told
-//! what now, so a lost message costs a late presence update (repaired by the next list) or
-//! a live chat event (the device catches up from the store when it next reconnects).
+//! own hub as inputs. The database (PostgreSQL) is the truth; the bus only carries who must
+//! be told what now, so a lost message costs a late presence update (repaired by the next
+//! list) or a live chat event (the device catches up from the store when it next
+//! reconnects).
 //!
 //! When NATS is unreachable a node goes on serving its own sockets; it reconnects by itself
 //! and the periodic lists bring presence back in line.
