@@ -19,7 +19,8 @@ import { api } from './api.js';
 /** @typedef {{id:number, kind:'direct'|'group'|'meeting', name:string, created_at:number, last_seq:number,
  *   members: Member[], unread:number, last_message: ChatMessage|null, call?: number[]}} Conversation */
 /** @typedef {{conv:number, client_id:string, text:string, created:number, error?:string}} Outgoing */
-/** @typedef {{messages: Map<number, ChatMessage>, rev: number, oldestSeq: number, more: boolean}} History */
+/** @typedef {{messages: Map<number, ChatMessage>, rev: number, oldestSeq: number, more: boolean,
+ *   loading: Promise<void>|null}} History  loading: the first page's fetch, while it runs */
 
 const PAGE = 50;
 
@@ -140,13 +141,32 @@ export class ChatStore extends EventTarget {
    * @param {number} conv
    */
   async open(conv) {
-    let hist = this.histories.get(conv);
-    if (!hist) {
-      const page = await api('GET', `/conversations/${conv}/messages?limit=${PAGE}`);
-      hist = { messages: new Map(), rev: 0, oldestSeq: Infinity, more: page.more };
-      this.histories.set(conv, hist);
-      for (const m of page.messages) this.merge(m);
+    const known = this.histories.get(conv);
+    if (known) {
+      await known.loading;
+      return known;
     }
+    // The history exists from now on, so what arrives while its page loads (my own message
+    // acknowledged, another's pushed) is merged into it rather than lost: the page was read
+    // before it, and nothing would bring it in again.
+    /** @type {History} */
+    const hist = { messages: new Map(), rev: 0, oldestSeq: Infinity, more: false, loading: null };
+    this.histories.set(conv, hist);
+    hist.loading = (async () => {
+      try {
+        const page = await api('GET', `/conversations/${conv}/messages?limit=${PAGE}`);
+        hist.more = page.more;
+        for (const m of page.messages) this.merge(m, false);
+      } catch (e) {
+        // Loaded again on the next open.
+        if (this.histories.get(conv) === hist) this.histories.delete(conv);
+        throw e;
+      } finally {
+        hist.loading = null;
+      }
+      this.changed(conv);
+    })();
+    await hist.loading;
     return hist;
   }
 
@@ -172,6 +192,9 @@ export class ChatStore extends EventTarget {
   async catchUp(conv) {
     const hist = this.histories.get(conv);
     if (!hist) return;
+    // After the first page: from rev 0 it would fetch the whole conversation.
+    await hist.loading?.catch(() => {});
+    if (this.histories.get(conv) !== hist) return;
     for (let guard = 0; guard < 50; guard++) {
       const page = await api('GET', `/conversations/${conv}/messages?after=${hist.rev}&limit=200`);
       for (const m of page.messages) this.merge(m);
@@ -276,7 +299,7 @@ export class ChatStore extends EventTarget {
   countUnread(c) {
     const mine = c.members.find((x) => x.user === this.me);
     const hist = this.histories.get(c.id);
-    if (!mine || !hist) return c.unread;
+    if (!mine || !hist || hist.loading) return c.unread;
     let n = 0;
     for (const m of hist.messages.values()) {
       if (isPost(m) && !m.deleted && m.sender !== this.me && m.seq > mine.read_seq) n++;

@@ -1,6 +1,7 @@
 // Unit tests of client modules that need no browser: the incremental SHA-256 against
-// Node's, the file-name rules against the server's examples, and the person-to-person
-// sender's flow control (how far it runs ahead of the receiver's acks).
+// Node's, the file-name rules against the server's examples, the person-to-person sender's
+// flow control (how far it runs ahead of the receiver's acks), and a conversation's history
+// keeping what arrives while its first page loads.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -87,4 +88,48 @@ test('a sender stays at most 32 MiB ahead of what the receiver confirmed, and st
   assert.equal(t.state, 'cancelled');
   assert.equal(t.ackWait, null);
   assert.equal(sent, before);
+});
+
+test('a message sent or received while a conversation\'s first page loads is in its history', async () => {
+  globalThis.window ??= /** @type {any} */ (new EventTarget());
+  globalThis.document ??= /** @type {any} */ (Object.assign(new EventTarget(), { hidden: false }));
+  const stored = new Map();
+  globalThis.localStorage ??= /** @type {any} */ ({ getItem: (k) => stored.get(k) ?? null, setItem: (k, v) => stored.set(k, v) });
+  const { ChatStore } = await import('../../client/js/chat.js');
+  const msg = (id, sender, text) => ({ id, conv: 7, seq: id, rev: id, sender, client_id: `c${id}`, kind: 'text', text, created_at: id, edited_at: null, deleted: false });
+  // The first page's fetch is held until the test lets it answer: the page was read before
+  // the two new messages were stored, so it has only the older one.
+  /** @type {((v: unknown) => void)[]} */
+  const held = [];
+  const realFetch = globalThis.fetch;
+  const asked = [];
+  globalThis.fetch = /** @type {any} */ (async (/** @type {string} */ url) => {
+    asked.push(url);
+    await new Promise((r) => held.push(r));
+    return new Response(JSON.stringify({ messages: [msg(1, 2, 'older')], more: false }), { status: 200 });
+  });
+  try {
+    const sig = /** @type {any} */ (new EventTarget());
+    sig.state = 'open';
+    sig.send = () => {};
+    sig.request = async () => ({ type: 'chat_ack', message: msg(3, 1, 'mine, just sent') });
+    const chat = new ChatStore(sig, 1);
+    chat.conversations.set(7, /** @type {any} */ ({ id: 7, kind: 'direct', members: [{ user: 1 }, { user: 2 }], unread: 0, last_message: null, last_seq: 0 }));
+    chat.active = 7;
+    const opened = chat.open(7);
+    // While it loads: another's message is pushed, mine is acknowledged.
+    chat.onMessage(msg(2, 2, 'theirs, just pushed'));
+    chat.send(7, 'mine, just sent');
+    for (let i = 0; i < 20 && chat.outbox.length; i++) await new Promise((r) => setImmediate(r));
+    assert.equal(chat.outbox.length, 0, 'my message is acknowledged');
+    // A second open while the first loads waits for it, and asks nothing more.
+    const again = chat.open(7);
+    for (const release of held) release(undefined);
+    await Promise.all([opened, again]);
+    assert.deepEqual(chat.messagesOf(7).map((m) => m.text), ['older', 'theirs, just pushed', 'mine, just sent']);
+    assert.equal(asked.length, 1);
+    assert.equal(chat.histories.get(7)?.loading, null);
+  } finally {
+    globalThis.fetch = realFetch;
+  }
 });
