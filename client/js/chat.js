@@ -65,6 +65,8 @@ export class ChatStore extends EventTarget {
     /** @type {number|undefined} */
     this.receiptTimer = undefined;
     this.lastTypingSent = 0;
+    /** Counts changes (see {@link ChatStore#changed}): a list read meanwhile may predate one. */
+    this.generation = 0;
 
     // Every welcome (fresh or resumed) catches up from the store, which also covers a
     // `resync`: chat never depends on the replay buffer.
@@ -97,6 +99,7 @@ export class ChatStore extends EventTarget {
 
   /** @param {number|null} conv */
   changed(conv = null) {
+    this.generation += 1;
     this.dispatchEvent(new CustomEvent('change', { detail: { conv } }));
   }
 
@@ -111,7 +114,14 @@ export class ChatStore extends EventTarget {
 
   async loadList() {
     /** @type {Conversation[]} */
-    const list = await api('GET', '/conversations');
+    let list = [];
+    // A list read while something changed here (a message merged, a conversation created)
+    // may predate the change, and taking it would undo it: read again, a few times at most.
+    for (let tries = 0; tries < 3; tries++) {
+      const at = this.generation;
+      list = await api('GET', '/conversations');
+      if (this.generation === at) break;
+    }
     this.conversations = new Map(list.map((c) => [c.id, c]));
     for (const id of [...this.histories.keys()]) if (!this.conversations.has(id)) this.histories.delete(id);
     // What arrived while this device was away has now reached it: say so.

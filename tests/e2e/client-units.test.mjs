@@ -1,7 +1,7 @@
 // Unit tests of client modules that need no browser: the incremental SHA-256 against
 // Node's, the file-name rules against the server's examples, the person-to-person sender's
 // flow control (how far it runs ahead of the receiver's acks), and a conversation's history
-// keeping what arrives while its first page loads.
+// and the conversation list keeping what arrives while they load.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -129,6 +129,48 @@ test('a message sent or received while a conversation\'s first page loads is in 
     assert.deepEqual(chat.messagesOf(7).map((m) => m.text), ['older', 'theirs, just pushed', 'mine, just sent']);
     assert.equal(asked.length, 1);
     assert.equal(chat.histories.get(7)?.loading, null);
+  } finally {
+    globalThis.fetch = realFetch;
+  }
+});
+
+test('the conversation list read while a message arrives does not undo it', async () => {
+  globalThis.window ??= /** @type {any} */ (new EventTarget());
+  globalThis.document ??= /** @type {any} */ (Object.assign(new EventTarget(), { hidden: false }));
+  const stored = new Map();
+  globalThis.localStorage ??= /** @type {any} */ ({ getItem: (k) => stored.get(k) ?? null, setItem: (k, v) => stored.set(k, v) });
+  const { ChatStore } = await import('../../client/js/chat.js');
+  const message = { id: 5, conv: 7, seq: 5, rev: 5, sender: 2, client_id: 'c5', kind: 'text', text: 'new', created_at: 5, edited_at: null, deleted: false };
+  // The server's conversation as it is when a list is read.
+  let last = null;
+  const conv = () => ({ id: 7, kind: 'direct', name: '', created_at: 1, last_seq: last ? 5 : 0, members: [{ user: 1, delivered_seq: 0, read_seq: 0 }, { user: 2, delivered_seq: 0, read_seq: 0 }], unread: last ? 1 : 0, last_message: last });
+  /** @type {((v: unknown) => void)[]} */
+  const held = [];
+  let reads = 0;
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = /** @type {any} */ (async () => {
+    reads += 1;
+    const snapshot = conv();
+    // The first read is held, as a slow answer is.
+    if (reads === 1) await new Promise((r) => held.push(r));
+    return new Response(JSON.stringify([snapshot]), { status: 200 });
+  });
+  try {
+    const sig = /** @type {any} */ (new EventTarget());
+    sig.state = 'open';
+    sig.send = () => {};
+    const chat = new ChatStore(sig, 1);
+    chat.conversations.set(7, /** @type {any} */ (conv()));
+    const loading = chat.loadList();
+    for (let i = 0; i < 20 && held.length === 0; i++) await new Promise((r) => setImmediate(r));
+    // Stored, then pushed, while the list (read before it) is on its way.
+    last = message;
+    chat.onMessage(/** @type {any} */ (message));
+    for (const release of held) release(undefined);
+    await loading;
+    assert.equal(chat.conversations.get(7)?.last_message?.text, 'new');
+    assert.equal(chat.conversations.get(7)?.unread, 1);
+    assert.equal(reads, 2, 'read again once');
   } finally {
     globalThis.fetch = realFetch;
   }
