@@ -293,7 +293,7 @@ enum Departure {
     /// As in a crash: the others find it gone when it has been silent for the node timeout.
     Killed,
     /// Gracefully (SIGTERM): it says it is leaving and its heartbeat stops. (In this test
-    /// process its hub and bus would go on running: without that, nobody would find it gone.)
+    /// process its hub and bus go on running: only that tells the others it is gone.)
     ShutDown,
 }
 

@@ -90,8 +90,8 @@ pub async fn start_on(
 }
 
 /// A server as [`start_on`], on a runtime of its own, so that [`TestServer::kill`] can stop
-/// it the way a crash or a power cut does (a graceful shutdown leaves the test's runtime
-/// running its tasks: the hub, the cluster bus and its heartbeat).
+/// it the way a crash or a power cut does (after a graceful shutdown its tasks, the hub and
+/// the cluster bus among them, go on running in the test's runtime).
 pub async fn start_killable(
     dir: tempfile::TempDir,
     store: Arc<dyn Store>,
