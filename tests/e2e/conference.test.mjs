@@ -8,12 +8,9 @@ const env = useServerAndBrowser();
 
 let n = 0;
 /**
- * Fresh users, the first a contact of every other, all in one group conversation; each page
- * has the group open in the chat view.
- */
-/**
- * `count` members of a new group, each signed in in a context of their own, its conversation
- * open. The members at `h264` publish their video as H.264 only.
+ * `count` fresh users, the first a contact of every other, all in one group conversation;
+ * each page (a context of its own) has the group open in the chat view. The members at
+ * `h264` publish their video as H.264 only.
  * @param {number} count
  * @param {{h264?: number[]}} [o]
  */

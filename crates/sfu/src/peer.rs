@@ -334,7 +334,7 @@ impl Peer {
         // payload: Opus (without RED), and VP8, which every browser sends and our client
         // publishes as simulcast, before H.264, for publishers that send nothing else (some
         // devices and encoders); every browser decodes both. Keyframes are found in VP8's
-        // payload descriptor or in H.264's NAL unit types (`keyframe_starts`).
+        // payload descriptor or in H.264's NAL unit types (`h264_starts_keyframe`).
         let mut rtc = Rtc::builder()
             .set_ice_lite(true)
             .set_local_ice_credentials(creds)
