@@ -1,7 +1,7 @@
 // Chat between real browsers through the real server: offline delivery, receipts, typing,
 // edit/delete, hostile text shown literally, groups with removal, and retry after a network cut.
 import assert from 'node:assert/strict';
-import { test, useServerAndBrowser, befriend } from './harness.mjs';
+import { test, useServerAndBrowser, befriend, openConversation } from './harness.mjs';
 
 const env = useServerAndBrowser();
 
@@ -46,8 +46,7 @@ test('offline delivery, unread count, literal text, links, read receipt, typing,
   await bob2.page.waitForFunction(() => document.title.startsWith('(2)'));
   // Reaching his device counts as delivered, before he reads anything.
   await alice.page.locator('#messages li.msg.mine[data-state="delivered"]').nth(1).waitFor();
-  await bob2.page.locator('#nav-chat').click();
-  await bob2.page.locator('#conversation-list li.conv button.conv-open').first().click();
+  await openConversation(bob2.page);
   await bob2.page.locator('#messages li.msg[data-msg-id]').nth(1).waitFor();
 
   // Shown literally, nothing ran; the http(s) URL is a link, the javascript: one is not.
@@ -98,8 +97,7 @@ test('a group of three; a removed member stops receiving', async () => {
   await sendText(carl.page, 'handover at 7');
 
   for (const p of [dana, erin]) {
-    await p.page.locator('#nav-chat').click();
-    await p.page.locator('#conversation-list li.conv', { hasText: 'Ward 3' }).locator('button').click();
+    await openConversation(p.page, 'Ward 3');
     await p.page.waitForFunction(() => [...document.querySelectorAll('#messages .text')].some((t) => t.textContent === 'handover at 7'));
   }
   // A member who does not own the group has no "Remove people", and nothing in its place.
@@ -137,7 +135,7 @@ test('a message written while the network is down is sent once it is back, exact
   await fay.page.locator('#messages li.msg.mine[data-msg-id]').waitFor();
   assert.equal(await fay.page.locator('#messages li.msg.pending').count(), 0);
 
-  await gus.page.locator('#conversation-list li.conv button.conv-open').first().click();
+  await openConversation(gus.page);
   await gus.page.waitForFunction(() => [...document.querySelectorAll('#messages .text')].some((t) => t.textContent === 'written offline'));
   const copies = await gus.page.locator('#messages .text', { hasText: 'written offline' }).count();
   assert.equal(copies, 1);

@@ -230,8 +230,7 @@ test('a participant forced through our TURN relay still decodes everyone; a late
   // c declined the ring, then reloads: the conversation still shows the call with 2 in it.
   await c.page.locator('#room-decline').click();
   await c.page.reload();
-  await c.page.locator('#nav-chat').click();
-  await c.page.locator('#conversation-list li').first().locator('button').click();
+  await openConversation(c.page);
   await c.page.locator('#join-room', { hasText: '2 in it' }).click();
   const cId = await participantOf(c.page);
   await waitDecodesAll(c.page, [aId, bId]);

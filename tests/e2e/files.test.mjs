@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { test, useServerAndBrowser, befriend, pageApi } from './harness.mjs';
+import { test, useServerAndBrowser, befriend, pageApi, openConversation } from './harness.mjs';
 
 const env = useServerAndBrowser({ config: '[attachments]\nmax_file_mb = 8\n' });
 
@@ -63,8 +63,7 @@ test('a file sent to an offline contact waits on the server; they download it la
 
   const bob2 = await env.server.userPage(env.browser, 'bob', { create: false });
   await bob2.page.locator('#unread-total:not([hidden])').waitFor();
-  await bob2.page.locator('#nav-chat').click();
-  await bob2.page.locator('#conversation-list li.conv button.conv-open').first().click();
+  await openConversation(bob2.page);
   const link = bob2.page.locator('#messages .file-link', { hasText: 'scan 2026-11.pdf' });
   await link.waitFor();
   const got = await download(bob2.page, link);
@@ -108,8 +107,7 @@ test('a picture dropped into a group shows as a preview to every member; an outs
   let id = '';
   for (const p of [carl, dana, erin]) {
     if (p !== carl) {
-      await p.page.locator('#nav-chat').click();
-      await p.page.locator('#conversation-list li.conv', { hasText: 'Ward 5' }).locator('button').click();
+      await openConversation(p.page, 'Ward 5');
     }
     await p.page.waitForFunction(() => {
       const img = /** @type {HTMLImageElement|null} */ (document.querySelector('#messages img.preview'));

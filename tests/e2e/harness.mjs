@@ -171,18 +171,22 @@ export async function befriend(a, b) {
 }
 
 /**
- * Opens conversation `conv` in `page`'s chat view. The list is rebuilt whenever something in
- * it changes (a message, a receipt, the new group's "created" line re-sorting it), and a
- * click whose press and release land on two builds of the row opens nothing: so it clicks
- * until the row is the open one.
+ * Opens a conversation in `page`'s chat view: the one with id `which`, the one whose row
+ * shows the text `which`, or the first. The list is rebuilt whenever something in it changes
+ * (a message, a receipt, the new group's "created" line re-sorting it), and a click whose
+ * press and release land on two builds of the row opens nothing: so it clicks until the row
+ * is the open one.
  * @param {import('playwright-core').Page} page
- * @param {number} conv
+ * @param {number|string} [which]
  */
-export async function openConversation(page, conv) {
+export async function openConversation(page, which) {
   await page.locator('#nav-chat').click();
-  const row = page.locator(`#conversation-list li.conv[data-conv-id="${conv}"]`);
+  const rows = page.locator('#conversation-list li.conv');
+  const row = typeof which === 'number' ? rows.and(page.locator(`[data-conv-id="${which}"]`))
+    : typeof which === 'string' ? rows.filter({ hasText: which }) : rows.first();
+  const conv = await row.getAttribute('data-conv-id');
   for (let i = 0; i < 10; i++) {
-    await row.locator('button.conv-open').click();
+    await rows.and(page.locator(`[data-conv-id="${conv}"]`)).locator('button.conv-open').click();
     const open = await page.waitForFunction(
       (id) => document.querySelector(`#conversation-list li.conv.active[data-conv-id="${id}"]`),
       conv,
@@ -190,7 +194,7 @@ export async function openConversation(page, conv) {
     ).then(() => true, () => false);
     if (open) return;
   }
-  throw new Error(`conversation ${conv} did not open`);
+  throw new Error(`conversation ${which ?? conv} did not open`);
 }
 
 /** Waits until `page`'s contact list shows `username` with `status`. */
