@@ -90,35 +90,52 @@ test('a sender stays at most 32 MiB ahead of what the receiver confirmed, and st
   assert.equal(sent, before);
 });
 
-test('a message sent or received while a conversation\'s first page loads is in its history', async () => {
+/**
+ * A ChatStore of user 1 as in a page (window, a visible document and localStorage faked for
+ * Node), on a fake signaling connection that is open and acknowledges with `ack`, while
+ * `fetch` (the REST API) is `fetch`; `body` runs with it, and the real fetch is put back.
+ * @param {(url: string) => Promise<Response>} fetch
+ * @param {(chat: import('../../client/js/chat.js').ChatStore) => Promise<void>} body
+ * @param {() => Promise<any>} [ack]
+ */
+async function withChat(fetch, body, ack = async () => ({ type: 'ok' })) {
   globalThis.window ??= /** @type {any} */ (new EventTarget());
   globalThis.document ??= /** @type {any} */ (Object.assign(new EventTarget(), { hidden: false }));
   const stored = new Map();
   globalThis.localStorage ??= /** @type {any} */ ({ getItem: (k) => stored.get(k) ?? null, setItem: (k, v) => stored.set(k, v) });
   const { ChatStore } = await import('../../client/js/chat.js');
-  const msg = (id, sender, text) => ({ id, conv: 7, seq: id, rev: id, sender, client_id: `c${id}`, kind: 'text', text, created_at: id, edited_at: null, deleted: false });
+  const sig = /** @type {any} */ (Object.assign(new EventTarget(), { state: 'open', send() {}, request: ack }));
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = /** @type {any} */ (fetch);
+  try {
+    await body(new ChatStore(sig, 1));
+  } finally {
+    globalThis.fetch = realFetch;
+  }
+}
+
+/** A text message of conversation 7 whose id, seq and rev are `id`. */
+const textOf = (/** @type {number} */ id, /** @type {number} */ sender, /** @type {string} */ text) =>
+  ({ id, conv: 7, seq: id, rev: id, sender, client_id: `c${id}`, kind: 'text', text, created_at: id, edited_at: null, deleted: false });
+
+test('a message sent or received while a conversation\'s first page loads is in its history', async () => {
   // The first page's fetch is held until the test lets it answer: the page was read before
   // the two new messages were stored, so it has only the older one.
   /** @type {((v: unknown) => void)[]} */
   const held = [];
-  const realFetch = globalThis.fetch;
   const asked = [];
-  globalThis.fetch = /** @type {any} */ (async (/** @type {string} */ url) => {
+  const fetch = async (/** @type {string} */ url) => {
     asked.push(url);
     await new Promise((r) => held.push(r));
-    return new Response(JSON.stringify({ messages: [msg(1, 2, 'older')], more: false }), { status: 200 });
-  });
-  try {
-    const sig = /** @type {any} */ (new EventTarget());
-    sig.state = 'open';
-    sig.send = () => {};
-    sig.request = async () => ({ type: 'chat_ack', message: msg(3, 1, 'mine, just sent') });
-    const chat = new ChatStore(sig, 1);
+    return new Response(JSON.stringify({ messages: [textOf(1, 2, 'older')], more: false }), { status: 200 });
+  };
+  const ack = async () => ({ type: 'chat_ack', message: textOf(3, 1, 'mine, just sent') });
+  await withChat(fetch, async (chat) => {
     chat.conversations.set(7, /** @type {any} */ ({ id: 7, kind: 'direct', members: [{ user: 1 }, { user: 2 }], unread: 0, last_message: null, last_seq: 0 }));
     chat.active = 7;
     const opened = chat.open(7);
     // While it loads: another's message is pushed, mine is acknowledged.
-    chat.onMessage(msg(2, 2, 'theirs, just pushed'));
+    chat.onMessage(/** @type {any} */ (textOf(2, 2, 'theirs, just pushed')));
     chat.send(7, 'mine, just sent');
     for (let i = 0; i < 20 && chat.outbox.length; i++) await new Promise((r) => setImmediate(r));
     assert.equal(chat.outbox.length, 0, 'my message is acknowledged');
@@ -129,37 +146,26 @@ test('a message sent or received while a conversation\'s first page loads is in 
     assert.deepEqual(chat.messagesOf(7).map((m) => m.text), ['older', 'theirs, just pushed', 'mine, just sent']);
     assert.equal(asked.length, 1);
     assert.equal(chat.histories.get(7)?.loading, null);
-  } finally {
-    globalThis.fetch = realFetch;
-  }
+  }, ack);
 });
 
 test('the conversation list read while a message arrives does not undo it', async () => {
-  globalThis.window ??= /** @type {any} */ (new EventTarget());
-  globalThis.document ??= /** @type {any} */ (Object.assign(new EventTarget(), { hidden: false }));
-  const stored = new Map();
-  globalThis.localStorage ??= /** @type {any} */ ({ getItem: (k) => stored.get(k) ?? null, setItem: (k, v) => stored.set(k, v) });
-  const { ChatStore } = await import('../../client/js/chat.js');
-  const message = { id: 5, conv: 7, seq: 5, rev: 5, sender: 2, client_id: 'c5', kind: 'text', text: 'new', created_at: 5, edited_at: null, deleted: false };
+  const message = textOf(5, 2, 'new');
   // The server's conversation as it is when a list is read.
+  /** @type {any} */
   let last = null;
   const conv = () => ({ id: 7, kind: 'direct', name: '', created_at: 1, last_seq: last ? 5 : 0, members: [{ user: 1, delivered_seq: 0, read_seq: 0 }, { user: 2, delivered_seq: 0, read_seq: 0 }], unread: last ? 1 : 0, last_message: last });
   /** @type {((v: unknown) => void)[]} */
   const held = [];
   let reads = 0;
-  const realFetch = globalThis.fetch;
-  globalThis.fetch = /** @type {any} */ (async () => {
+  const fetch = async () => {
     reads += 1;
     const snapshot = conv();
     // The first read is held, as a slow answer is.
     if (reads === 1) await new Promise((r) => held.push(r));
     return new Response(JSON.stringify([snapshot]), { status: 200 });
-  });
-  try {
-    const sig = /** @type {any} */ (new EventTarget());
-    sig.state = 'open';
-    sig.send = () => {};
-    const chat = new ChatStore(sig, 1);
+  };
+  await withChat(fetch, async (chat) => {
     chat.conversations.set(7, /** @type {any} */ (conv()));
     const loading = chat.loadList();
     for (let i = 0; i < 20 && held.length === 0; i++) await new Promise((r) => setImmediate(r));
@@ -171,7 +177,5 @@ test('the conversation list read while a message arrives does not undo it', asyn
     assert.equal(chat.conversations.get(7)?.last_message?.text, 'new');
     assert.equal(chat.conversations.get(7)?.unread, 1);
     assert.equal(reads, 2, 'read again once');
-  } finally {
-    globalThis.fetch = realFetch;
-  }
+  });
 });
