@@ -343,42 +343,46 @@ const cameraFrom = async (page, who) => {
   return { width: d?.width ?? 0, frames: d?.frames ?? 0 };
 };
 
-test('simulcast: a small tile gets a small layer, a large one the full layer, a hidden one nothing', async () => {
-  const { pages } = await group(2);
-  const [a, b] = pages;
-  await a.page.locator('#start-room').click();
-  await b.page.locator('#room-join-video').click();
-  const aId = await participantOf(a.page);
-  await waitDecodesAll(b.page, [aId]);
-  // a publishes simulcast (three layers of its 1280x720 camera; a loaded machine may make
-  // Chrome drop the top one or scale them down, so the test compares widths, not sizes).
-  await waitForAsync(a.page, async () => {
-    let layers = 0;
-    (await window.mywebrtcRooms.current.pc.getStats()).forEach((s) => { if (s.type === 'outbound-rtp' && s.kind === 'video' && s.framesEncoded > 0) layers += 1; });
-    return layers >= 2;
-  }, null, { timeout: 30_000 });
-  const tile = (height, visible = true) => b.page.evaluate(([who, height, visible]) =>
-    window.mywebrtcRooms.current.setTiles([{ participant: who, visible, height }]), [aId, height, visible]);
-  /** Waits until the width b receives of a's camera is within [min, max]; returns it. */
-  const widthWithin = (min, max) => eventually(async () => {
-    const { width } = await cameraFrom(b.page, aId);
-    return width >= min && width <= max ? width : 0;
-  }, { what: `a width within ${min}..${max}` });
-  await tile(120);
-  const small = await widthWithin(1, 320);
-  await tile(720);
-  const large = await widthWithin(small * 2, 100_000);
-  assert.ok(large >= small * 2, `${small} → ${large}`);
-  // Off screen: not sent at all (decoded frames stop), and back when visible again.
-  await tile(720, false);
-  await b.page.waitForTimeout(1000);
-  const paused = await cameraFrom(b.page, aId);
-  await b.page.waitForTimeout(1500);
-  assert.equal((await cameraFrom(b.page, aId)).frames, paused.frames, 'no video for a hidden tile');
-  await tile(360);
-  await eventually(async () => (await cameraFrom(b.page, aId)).frames > paused.frames + 10, { what: 'video once the tile shows again' });
-  for (const p of pages) await p.context.close();
-});
+for (const codec of ['VP8', 'H264']) {
+  test(`simulcast (${codec}): a small tile gets a small layer, a large one the full layer, a hidden one nothing`, async () => {
+    // The H.264 publisher's layers switch on keyframes found in its NAL units.
+    const { pages } = await group(2, { h264: codec === 'H264' ? [0] : [] });
+    const [a, b] = pages;
+    await a.page.locator('#start-room').click();
+    await b.page.locator('#room-join-video').click();
+    const aId = await participantOf(a.page);
+    await waitDecodesAll(b.page, [aId]);
+    assert.deepEqual(await videoCodecs(b.page, aId), [`video/${codec}`]);
+    // a publishes simulcast (three layers of its 1280x720 camera; a loaded machine may make
+    // Chrome drop the top one or scale them down, so the test compares widths, not sizes).
+    await waitForAsync(a.page, async () => {
+      let layers = 0;
+      (await window.mywebrtcRooms.current.pc.getStats()).forEach((s) => { if (s.type === 'outbound-rtp' && s.kind === 'video' && s.framesEncoded > 0) layers += 1; });
+      return layers >= 2;
+    }, null, { timeout: 30_000 });
+    const tile = (height, visible = true) => b.page.evaluate(([who, height, visible]) =>
+      window.mywebrtcRooms.current.setTiles([{ participant: who, visible, height }]), [aId, height, visible]);
+    /** Waits until the width b receives of a's camera is within [min, max]; returns it. */
+    const widthWithin = (min, max) => eventually(async () => {
+      const { width } = await cameraFrom(b.page, aId);
+      return width >= min && width <= max ? width : 0;
+    }, { what: `a width within ${min}..${max}` });
+    await tile(120);
+    const small = await widthWithin(1, 320);
+    await tile(720);
+    const large = await widthWithin(small * 2, 100_000);
+    assert.ok(large >= small * 2, `${small} → ${large}`);
+    // Off screen: not sent at all (decoded frames stop), and back when visible again.
+    await tile(720, false);
+    await b.page.waitForTimeout(1000);
+    const paused = await cameraFrom(b.page, aId);
+    await b.page.waitForTimeout(1500);
+    assert.equal((await cameraFrom(b.page, aId)).frames, paused.frames, 'no video for a hidden tile');
+    await tile(360);
+    await eventually(async () => (await cameraFrom(b.page, aId)).frames > paused.frames + 10, { what: 'video once the tile shows again' });
+    for (const p of pages) await p.context.close();
+  });
+}
 
 test('a participant whose browser publishes H.264 only is seen by the others, and sees their VP8', async () => {
   const { pages } = await group(3, { h264: [1] });
