@@ -57,16 +57,24 @@ function readStat(path) {
   return { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), fields, cpu: (Number(fields[11]) + Number(fields[12])) / 100 };
 }
 
+/** Every Chromium process now: its pid and command line. @returns {[string, string][]} */
+function chromiumProcesses() {
+  const out = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let cmd;
+    try { cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8'); } catch { continue; }
+    if (cmd.includes('chromium')) out.push([pid, cmd]);
+  }
+  return out;
+}
+
 /**
  * CPU seconds used so far by every Chromium thread, by process type and thread name
  * (BENCH_PROFILE=1 prints where a transfer's CPU went).
  */
 function chromiumCpu() {
   const out = new Map();
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    let cmd;
-    try { cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8'); } catch { continue; }
-    if (!cmd.includes('chromium')) continue;
+  for (const [pid, cmd] of chromiumProcesses()) {
     const type = (cmd.match(/--type=([a-z-]+)/)?.[1] || 'browser') + (cmd.match(/--utility-sub-type=([a-z.]+)/)?.[1]?.replace(/^(\w+)\..*/, ':$1') || '');
     let tasks = [];
     try { tasks = readdirSync(`/proc/${pid}/task`); } catch { continue; }
@@ -87,10 +95,8 @@ function chromiumCpu() {
  */
 function renderersOf(dir) {
   const procs = new Map();
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    let cmd;
-    try { cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8'); } catch { continue; }
-    const stat = cmd.includes('chromium') && readStat(`/proc/${pid}/stat`);
+  for (const [pid, cmd] of chromiumProcesses()) {
+    const stat = readStat(`/proc/${pid}/stat`);
     if (stat) procs.set(pid, { parent: stat.fields[1], cmd });
   }
   const root = [...procs].find(([, p]) => p.cmd.includes(`--user-data-dir=${dir}`) && !p.cmd.includes('--type='))?.[0];

@@ -182,11 +182,11 @@ export async function befriend(a, b) {
 export async function openConversation(page, which) {
   await page.locator('#nav-chat').click();
   const rows = page.locator('#conversation-list li.conv');
-  const row = typeof which === 'number' ? rows.and(page.locator(`[data-conv-id="${which}"]`))
-    : typeof which === 'string' ? rows.filter({ hasText: which }) : rows.first();
-  const conv = await row.getAttribute('data-conv-id');
+  const rowOf = (/** @type {number|string|null} */ id) => rows.and(page.locator(`[data-conv-id="${id}"]`));
+  const conv = typeof which === 'number' ? which
+    : await (typeof which === 'string' ? rows.filter({ hasText: which }) : rows.first()).getAttribute('data-conv-id');
   for (let i = 0; i < 10; i++) {
-    await rows.and(page.locator(`[data-conv-id="${conv}"]`)).locator('button.conv-open').click();
+    await rowOf(conv).locator('button.conv-open').click();
     const open = await page.waitForFunction(
       (id) => document.querySelector(`#conversation-list li.conv.active[data-conv-id="${id}"]`),
       conv,

@@ -562,15 +562,13 @@ impl Peer {
                 if t.params.is_none_or(|p| p.pt() != pt) {
                     t.params = self.rtc.codec_config().find(|p| p.pt() == pt).copied();
                 }
-                let codec = t.params.map(|p| p.spec().codec);
-                let vp8 = match (t.kind, codec) {
-                    (MediaKind::Video, Some(Codec::Vp8)) => Vp8Descriptor::parse(&packet.payload).ok(),
-                    _ => None,
-                };
-                let keyframe = match (t.kind, codec) {
-                    (MediaKind::Video, Some(Codec::Vp8)) => vp8.is_some_and(|d| d.starts_keyframe(&packet.payload)),
-                    (MediaKind::Video, Some(Codec::H264)) => h264_starts_keyframe(&packet.payload),
-                    _ => false,
+                let (vp8, keyframe) = match (t.kind, t.params.map(|p| p.spec().codec)) {
+                    (MediaKind::Video, Some(Codec::Vp8)) => {
+                        let d = Vp8Descriptor::parse(&packet.payload).ok();
+                        (d, d.is_some_and(|d| d.starts_keyframe(&packet.payload)))
+                    }
+                    (MediaKind::Video, Some(Codec::H264)) => (None, h264_starts_keyframe(&packet.payload)),
+                    _ => (None, false),
                 };
                 out.push(PeerEvent::Rtp(Box::new(Incoming {
                     mid,

@@ -211,8 +211,9 @@ impl World {
                             c.video_frames_sent += 1;
                             continue;
                         }
-                        let key = frame_no % 25 == 1 || !c.keyframe_wanted.is_empty();
                         if kind == MediaKind::Video && c.h264_only {
+                            // A keyframe every 25 frames and when asked.
+                            let key = frame_no % 25 == 1 || !c.keyframe_wanted.is_empty();
                             c.keyframe_wanted.clear();
                             let w = c.rtc.writer(mid).unwrap();
                             w.write(pt, self.now, time, h264_frame(key, len)).unwrap();
